@@ -1,0 +1,107 @@
+/**
+ * @module cli/connect
+ * Builds a client from the global options, as etcdctl's mustClientFromCmd does:
+ * TLS files are read up front (a bad file is exit 128), `--user` without a password
+ * prompts for one, and a failed connection setup or authentication is exit 2.
+ */
+
+import { EtcdClient, readTlsFile, type ClientConfig, type TlsConfig } from '../client/client.js';
+import { EtcdError } from '../client/errors.js';
+import { CliError, ExitBadArgs, ExitBadConnection, ExitError } from './exit-codes.js';
+import type { GlobalOptions } from './global-flags.js';
+
+/** Reads a password from the terminal (no echo) or from stdin, like speakeasy.Ask. */
+async function askPassword(prompt: string, writeErr: (s: string) => void): Promise<string> {
+  writeErr(prompt);
+  const stdin = process.stdin;
+  if (stdin.isTTY) stdin.setRawMode(true);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const onData = (d: Buffer) => {
+      for (const ch of d.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done();
+        if (ch === '\u0003') return fail(new Error('interrupted'));
+        if (ch === '\u007f') buf = buf.slice(0, -1);
+        else buf += ch;
+      }
+    };
+    const cleanup = () => {
+      stdin.off('data', onData);
+      stdin.off('end', done);
+      if (stdin.isTTY) stdin.setRawMode(false);
+      stdin.pause();
+    };
+    const done = () => { cleanup(); writeErr('\n'); resolve(buf); };
+    const fail = (e: Error) => { cleanup(); reject(e); };
+    stdin.on('data', onData);
+    stdin.on('end', done);
+  });
+}
+
+/**
+ * Creates the client for a command.
+ * @throws CliError(ExitBadArgs) for unreadable TLS files or a cert without a key;
+ *   CliError(ExitBadConnection) when authentication fails
+ */
+export async function makeClient(g: GlobalOptions, writeErr: (s: string) => void): Promise<EtcdClient> {
+  let tls: TlsConfig | undefined;
+  if (g.cert !== '' || g.key !== '' || g.cacert !== '') {
+    if ((g.cert !== '' || g.key !== '') && (g.cert === '' || g.key === '')) {
+      throw new CliError(ExitBadArgs, `KeyFile and CertFile must both be present[key: ${g.key}, cert: ${g.cert}]`);
+    }
+    tls = {};
+    try {
+      if (g.cert !== '') {
+        tls.cert = readTlsFile(g.cert);
+        tls.key = readTlsFile(g.key);
+      }
+      if (g.cacert !== '') tls.ca = readTlsFile(g.cacert);
+    } catch (e) {
+      throw new CliError(ExitBadArgs, (e as Error).message);
+    }
+  }
+  if (!g.insecureDiscovery && g.discoverySrv !== '') {
+    tls = { ...(tls ?? {}), serverName: g.discoverySrv };
+  }
+  if (!tls && !g.insecureTransport) tls = {};
+  if (tls && g.insecureSkipTlsVerify) tls.insecureSkipVerify = true;
+
+  let username: string | undefined;
+  let password: string | undefined;
+  if (g.user !== '') {
+    if (g.password === '') {
+      const i = g.user.indexOf(':');
+      if (i < 0) {
+        username = g.user;
+        try {
+          password = await askPassword('Password: ', writeErr);
+        } catch (e) {
+          throw new CliError(ExitError, (e as Error).message);
+        }
+      } else {
+        username = g.user.slice(0, i);
+        password = g.user.slice(i + 1);
+      }
+    } else {
+      username = g.user;
+      password = g.password;
+    }
+  }
+
+  const cfg: ClientConfig = {
+    endpoints: g.endpoints,
+    dialTimeoutMs: g.dialTimeoutMs,
+    commandTimeoutMs: g.commandTimeoutMs,
+    keepaliveTimeMs: g.keepaliveTimeMs,
+    keepaliveTimeoutMs: g.keepaliveTimeoutMs,
+    tls,
+    username,
+    password,
+  };
+  try {
+    return await EtcdClient.connect(cfg);
+  } catch (e) {
+    if (e instanceof EtcdError) throw new CliError(ExitBadConnection, e.message, e.reason);
+    throw e;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * @module cli/printer/base
+ * What every output format shares: options, the "not supported" base class, and Go's
+ * hex formatting of IDs.
+ */
+
+import type {
+  DeleteRangeResponse,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  PutResponse,
+  RangeResponse,
+  TxnResponse,
+  WatchResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import type { Output } from '../command.js';
+import { CliError, ExitBadFeature } from '../exit-codes.js';
+import type { Printer } from './printer.js';
+
+/** Options shared by printers. */
+export interface PrinterOptions {
+  out: Output;
+  /** --hex */
+  hex: boolean;
+  /** get --print-value-only (simple format only) */
+  valueOnly?: boolean;
+}
+
+/** Base class: every operation is unsupported until a format overrides it. */
+export class UnsupportedPrinter implements Printer {
+  constructor(readonly format: string) {}
+  protected unsupported(): never {
+    throw new CliError(ExitBadFeature, `${this.format} not supported as output format`);
+  }
+  del(_r: DeleteRangeResponse): void { this.unsupported(); }
+  get(_r: RangeResponse): void { this.unsupported(); }
+  put(_r: PutResponse): void { this.unsupported(); }
+  txn(_r: TxnResponse): void { this.unsupported(); }
+  watch(_r: WatchResponse): void { this.unsupported(); }
+  grant(_r: LeaseGrantResponse): void { this.unsupported(); }
+  revoke(_id: bigint, _r: LeaseRevokeResponse): void { this.unsupported(); }
+  keepAlive(_r: LeaseKeepAliveResponse): void { this.unsupported(); }
+  timeToLive(_r: LeaseTimeToLiveResponse, _keys: boolean): void { this.unsupported(); }
+  leases(_r: LeaseLeasesResponse): void { this.unsupported(); }
+}
+
+/** Go's `%016x` for a signed 64-bit integer (lease IDs). */
+export function hex016(v: bigint): string {
+  return v < 0n ? '-' + (-v).toString(16).padStart(15, '0') : v.toString(16).padStart(16, '0');
+}
+
+/** Go's `%16x` (space-padded) for an unsigned 64-bit integer (member and cluster IDs). */
+export function hex16(v: bigint): string {
+  return v.toString(16).padStart(16, ' ');
+}

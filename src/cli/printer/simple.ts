@@ -1,0 +1,119 @@
+/**
+ * @module cli/printer/simple
+ * etcdctl's default `simple` format (etcdctl/ctlv3/command/printer_simple.go): keys and
+ * values on their own lines, `OK`, counts, and one-line lease messages.
+ */
+
+import type {
+  DeleteRangeResponse,
+  LeaseGrantResponse,
+  LeaseKeepAliveResponse,
+  LeaseLeasesResponse,
+  LeaseRevokeResponse,
+  LeaseTimeToLiveResponse,
+  PutResponse,
+  RangeResponse,
+  TxnResponse,
+  WatchResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import type { KeyValue } from '../../gen/mvccpb/kv_pb.js';
+import { Event_EventType } from '../../gen/mvccpb/kv_pb.js';
+import { hex016, UnsupportedPrinter, type PrinterOptions } from './base.js';
+
+const NL = Buffer.from('\n');
+
+/** `\x`-prefixed hex of every byte, as etcdctl's addHexPrefix(hex.EncodeToString(b)). */
+export function hexEscape(b: Uint8Array): Buffer {
+  let s = '';
+  for (const c of b) s += '\\x' + c.toString(16).padStart(2, '0');
+  return Buffer.from(s);
+}
+
+export class SimplePrinter extends UnsupportedPrinter {
+  constructor(private readonly opts: PrinterOptions) {
+    super('simple');
+  }
+
+  private line(s: string): void {
+    this.opts.out.write(s + '\n');
+  }
+
+  /** etcdctl's printKV: key line (unless value-only), then value line; raw bytes. */
+  private kv(kv: KeyValue): void {
+    const { out, hex, valueOnly } = this.opts;
+    if (!valueOnly) {
+      out.write(hex ? hexEscape(kv.key) : kv.key);
+      out.write(NL);
+    }
+    out.write(hex ? hexEscape(kv.value) : kv.value);
+    out.write(NL);
+  }
+
+  override del(r: DeleteRangeResponse): void {
+    this.line(String(r.deleted));
+    for (const kv of r.prevKvs) this.kv(kv);
+  }
+
+  override get(r: RangeResponse): void {
+    for (const kv of r.kvs) this.kv(kv);
+  }
+
+  override put(r: PutResponse): void {
+    this.line('OK');
+    if (r.prevKv) this.kv(r.prevKv);
+  }
+
+  override txn(r: TxnResponse): void {
+    this.line(r.succeeded ? 'SUCCESS' : 'FAILURE');
+    for (const op of r.responses) {
+      this.line('');
+      const res = op.response;
+      switch (res.case) {
+        case 'responseDeleteRange': this.del(res.value); break;
+        case 'responsePut': this.put(res.value); break;
+        case 'responseRange': this.get(res.value); break;
+        default: this.line(`unexpected response ${res.case ?? '{Response:<nil>}'}`);
+      }
+    }
+  }
+
+  override watch(r: WatchResponse): void {
+    for (const e of r.events) {
+      this.line(Event_EventType[e.type] ?? String(e.type));
+      if (e.prevKv) this.kv(e.prevKv);
+      if (e.kv) this.kv(e.kv);
+    }
+  }
+
+  override grant(r: LeaseGrantResponse): void {
+    this.line(`lease ${hex016(r.ID)} granted with TTL(${r.TTL}s)`);
+  }
+
+  override revoke(id: bigint, _r: LeaseRevokeResponse): void {
+    this.line(`lease ${hex016(id)} revoked`);
+  }
+
+  override keepAlive(r: LeaseKeepAliveResponse): void {
+    this.line(`lease ${hex016(r.ID)} keepalived with TTL(${r.TTL})`);
+  }
+
+  override timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void {
+    if (r.grantedTTL === 0n && r.TTL === -1n) {
+      this.line(`lease ${hex016(r.ID)} already expired`);
+      return;
+    }
+    let txt = `lease ${hex016(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`;
+    if (keys) {
+      const ks = r.keys.map((k) => Buffer.from(k).toString('latin1'));
+      txt += `, attached keys([${ks.join(' ')}])`;
+      this.opts.out.write(Buffer.from(txt + '\n', 'latin1'));
+      return;
+    }
+    this.line(txt);
+  }
+
+  override leases(r: LeaseLeasesResponse): void {
+    this.line(`found ${r.leases.length} leases`);
+    for (const l of r.leases) this.line(hex016(l.ID));
+  }
+}

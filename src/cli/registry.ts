@@ -1,0 +1,18 @@
+/**
+ * @module cli/registry
+ * The command tree: the root command and, explicitly, every command module
+ * (like the AddCommand list in etcdctl/ctlv3/ctl.go).
+ */
+
+import type { CommandSpec } from './command.js';
+import { getCommand } from '../commands/get.js';
+import { helpCommand } from '../commands/help.js';
+import { putCommand } from '../commands/put.js';
+import { versionCommand } from '../commands/version.js';
+
+/** The root command, `etcdctl`. */
+export const ROOT: CommandSpec = {
+  use: 'etcdctl',
+  short: 'A simple command line client for etcd3.',
+  subcommands: [getCommand, putCommand, versionCommand, helpCommand],
+};

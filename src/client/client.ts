@@ -1,0 +1,396 @@
+/**
+ * @module client/client
+ * A typed etcd v3 client over @grpc/grpc-js, with messages from our own protos
+ * (src/gen, protobuf-es). It chooses among `endpoints` in order, moving on when one
+ * cannot be connected to; applies a per-call deadline (etcdctl's --command-timeout);
+ * keeps connections alive; speaks TLS with optional client certificates; and, given a
+ * user and password, authenticates once and sends the token with every call.
+ *
+ * Retry rule: a call is retried on another endpoint only when it never reached a
+ * server (no connection could be made) or when it is idempotent (reads) and failed
+ * with Unavailable. A write whose outcome is unknown is never sent twice.
+ */
+
+import type * as grpcNs from '@grpc/grpc-js';
+import { fromBinary, toBinary, create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import { readFileSync } from 'node:fs';
+import {
+  Auth,
+  Cluster,
+  KV,
+  Lease,
+  Maintenance,
+  Watch,
+} from '../gen/etcdserverpb/rpc_pb.js';
+import { CanceledError, DeadlineExceededError, EtcdError, fromStatus } from './errors.js';
+
+type Grpc = typeof grpcNs;
+let grpcModule: Grpc | undefined;
+/** Loads @grpc/grpc-js (the heaviest module the CLI uses) on first connect. */
+export async function loadGrpc(): Promise<Grpc> {
+  if (!grpcModule) {
+    const m = (await import('@grpc/grpc-js')) as Grpc & { default?: Grpc };
+    grpcModule = m.credentials ? m : m.default!;
+  }
+  return grpcModule;
+}
+function grpc(): Grpc {
+  if (!grpcModule) throw new Error('grpc not loaded: call loadGrpc() first');
+  return grpcModule;
+}
+
+/** TLS material and options for client connections. */
+export interface TlsConfig {
+  /** PEM CA bundle used to verify servers; system roots when absent */
+  ca?: Buffer;
+  /** PEM client certificate and key */
+  cert?: Buffer;
+  key?: Buffer;
+  /** skip server certificate verification */
+  insecureSkipVerify?: boolean;
+  /** name to verify the server certificate against, instead of the endpoint host */
+  serverName?: string;
+}
+
+/** How to reach and authenticate to a cluster. Times in milliseconds. */
+export interface ClientConfig {
+  /** `host:port`, `http://host:port`, `https://host:port`, `unix://path`, `unixs://path` */
+  endpoints: string[];
+  /** how long to wait for a connection before a call fails (ms) */
+  dialTimeoutMs: number;
+  /** default per-call deadline (ms); 0 means none */
+  commandTimeoutMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** TLS for all endpoints; `https://`/`unixs://` endpoints use TLS even without it */
+  tls?: TlsConfig;
+  username?: string;
+  password?: string;
+  /** largest request this client sends, bytes (etcdctl: 2 MiB) */
+  maxSendBytes?: number;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** deadline in ms from now; defaults to the config's commandTimeoutMs; 0 = none */
+  timeoutMs?: number;
+  /** safe to send again after an ambiguous failure (reads) */
+  idempotent?: boolean;
+  /** aborts the call with `context canceled` */
+  signal?: AbortSignal;
+}
+
+interface Endpoint {
+  target: string;
+  secure: boolean;
+  host: string;
+  client?: grpcNs.Client;
+}
+
+/** Parses one etcdctl endpoint into a grpc target. */
+export function parseEndpoint(ep: string): { target: string; secure: boolean; host: string } {
+  const m = /^(https?|unixs?):\/\/(.*)$/.exec(ep);
+  if (!m) return { target: ep, secure: false, host: ep.replace(/:\d+$/, '') };
+  const [, scheme, rest] = m as unknown as [string, string, string];
+  if (scheme.startsWith('unix')) return { target: `unix:${rest}`, secure: scheme === 'unixs', host: 'localhost' };
+  const hostport = rest.replace(/\/.*$/, '');
+  return { target: hostport, secure: scheme === 'https', host: hostport.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') };
+}
+
+const DEFAULT_MAX_SEND = 2 * 1024 * 1024;
+
+/**
+ * A connection to an etcd cluster. Create with `EtcdClient.connect`, release with `close`.
+ */
+export class EtcdClient {
+  private readonly endpoints: Endpoint[];
+  private current = 0;
+  private token: string | undefined;
+  private closed = false;
+
+  private constructor(readonly config: ClientConfig) {
+    this.endpoints = config.endpoints.map((e) => ({ ...parseEndpoint(e) }));
+  }
+
+  /**
+   * Creates a client; with a username, authenticates first.
+   * @throws EtcdError when authentication fails (etcdctl exits 2 then)
+   */
+  static async connect(config: ClientConfig): Promise<EtcdClient> {
+    await loadGrpc();
+    const c = new EtcdClient(config);
+    if (config.username !== undefined && config.username !== '') await c.authenticate();
+    return c;
+  }
+
+  /** Calls Auth.Authenticate and keeps the token for later calls. */
+  async authenticate(): Promise<void> {
+    const resp = await this.unary(Auth.method.authenticate, { name: this.config.username!, password: this.config.password ?? '' }, { idempotent: true, timeoutMs: this.config.dialTimeoutMs + this.config.commandTimeoutMs }, false);
+    this.token = resp.token;
+  }
+
+  /** The endpoints as given. */
+  get endpointList(): string[] {
+    return [...this.config.endpoints];
+  }
+
+  private grpcClient(ep: Endpoint): grpcNs.Client {
+    if (ep.client) return ep.client;
+    const g = grpc();
+    const tls = this.config.tls;
+    let creds: grpcNs.ChannelCredentials;
+    const options: grpcNs.ChannelOptions = {
+      'grpc.keepalive_time_ms': this.config.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs,
+      'grpc.max_receive_message_length': -1,
+      'grpc.max_send_message_length': -1,
+      'grpc.enable_retries': 0,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 1000,
+    };
+    if (tls || ep.secure) {
+      const verify: grpcNs.VerifyOptions = {};
+      if (tls?.insecureSkipVerify) {
+        verify.rejectUnauthorized = false;
+        verify.checkServerIdentity = () => undefined;
+      }
+      creds = g.credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null, verify);
+      if (tls?.serverName) options['grpc.ssl_target_name_override'] = tls.serverName;
+    } else {
+      creds = g.credentials.createInsecure();
+    }
+    ep.client = new g.Client(ep.target, creds, options);
+    return ep.client;
+  }
+
+  /**
+   * Waits until some endpoint is connected, trying them in order from the current one.
+   * @returns the endpoint, or undefined if none connected before `deadline`
+   */
+  private async readyEndpoint(deadline: number): Promise<Endpoint | undefined> {
+    const g = grpc();
+    const n = this.endpoints.length;
+    for (;;) {
+      for (let k = 0; k < n; k++) {
+        const idx = (this.current + k) % n;
+        const ep = this.endpoints[idx]!;
+        const ch = this.grpcClient(ep).getChannel();
+        let state = ch.getConnectivityState(true);
+        const perTry = Math.min(deadline, Date.now() + Math.max(this.config.dialTimeoutMs, 100));
+        while (state !== g.connectivityState.READY && state !== g.connectivityState.TRANSIENT_FAILURE && state !== g.connectivityState.SHUTDOWN) {
+          const changed = await new Promise<boolean>((resolve) => {
+            ch.watchConnectivityState(state, perTry, (err) => resolve(!err));
+          });
+          if (!changed) break;
+          state = ch.getConnectivityState(true);
+        }
+        if (state === g.connectivityState.READY) {
+          this.current = idx;
+          return ep;
+        }
+        if (Date.now() >= deadline) return undefined;
+      }
+      if (n === 1) {
+        // one endpoint: keep waiting for it until the deadline (grpc reconnects with backoff)
+        const wait = Math.min(100, deadline - Date.now());
+        if (wait <= 0) return undefined;
+        await new Promise((r) => setTimeout(r, wait));
+      }
+      if (Date.now() >= deadline) return undefined;
+    }
+  }
+
+  private metadata(): grpcNs.Metadata {
+    const md = new (grpc().Metadata)();
+    if (this.token) md.set('token', this.token);
+    return md;
+  }
+
+  private methodPath(method: DescMethod): string {
+    return `/${method.parent.typeName}/${method.name}`;
+  }
+
+  /**
+   * Sends one unary RPC.
+   * @throws EtcdError (server status, as clientv3 reports it), DeadlineExceededError,
+   *   CanceledError
+   */
+  async unary<I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    req: MessageInitShape<I>,
+    opts: CallOptions = {},
+    retryAuth = true,
+  ): Promise<MessageShape<O>> {
+    const timeoutMs = opts.timeoutMs ?? this.config.commandTimeoutMs;
+    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.MAX_SAFE_INTEGER;
+    const bytes = toBinary(method.input, create(method.input, req));
+    const maxSend = this.config.maxSendBytes ?? DEFAULT_MAX_SEND;
+    if (bytes.length > maxSend) {
+      throw fromStatus(8, `trying to send message larger than max (${bytes.length} vs. ${maxSend})`);
+    }
+    const tried = new Set<number>();
+    for (;;) {
+      if (this.closed) throw new CanceledError();
+      const ep = await this.readyEndpoint(deadline);
+      if (!ep) throw new DeadlineExceededError();
+      tried.add(this.current);
+      try {
+        return await this.sendUnary(ep, method, bytes, deadline, opts.signal);
+      } catch (e) {
+        if (e instanceof EtcdError) {
+          if (retryAuth && this.token && e.is('etcdserver: invalid auth token')) {
+            await this.authenticate();
+            return this.unary(method, req, opts, false);
+          }
+          // Unavailable before/while sending: only reads may be retried elsewhere.
+          if (e.code === 14 && opts.idempotent && tried.size < this.endpoints.length) {
+            this.current = (this.current + 1) % this.endpoints.length;
+            continue;
+          }
+        }
+        throw e;
+      }
+    }
+  }
+
+  private sendUnary<O extends DescMessage>(
+    ep: Endpoint,
+    method: DescMethod & { output: O },
+    bytes: Uint8Array,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<MessageShape<O>> {
+    return new Promise((resolve, reject) => {
+      const call = this.grpcClient(ep).makeUnaryRequest(
+        this.methodPath(method),
+        (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+        (b: Buffer) => fromBinary(method.output, b),
+        bytes,
+        this.metadata(),
+        { deadline: deadline === Number.MAX_SAFE_INTEGER ? Infinity : deadline },
+        (err, value) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) reject(this.convertError(err, deadline, signal));
+          else resolve(value as MessageShape<O>);
+        },
+      );
+      const onAbort = () => call.cancel();
+      signal?.addEventListener('abort', onAbort);
+    });
+  }
+
+  /** Maps a grpc-js error to the error clientv3 would return. */
+  convertError(err: grpcNs.ServiceError, deadline?: number, signal?: AbortSignal): EtcdError {
+    if (signal?.aborted) return new CanceledError();
+    if (err.code === 4 && deadline !== undefined && Date.now() >= deadline - 5) return new DeadlineExceededError();
+    if (err.code === 1) return new CanceledError();
+    return fromStatus(err.code, err.details);
+  }
+
+  /**
+   * Opens a bidirectional stream (Watch, LeaseKeepAlive) on a connected endpoint.
+   * Streams have no deadline unless `timeoutMs` is given.
+   * @throws DeadlineExceededError if no endpoint connects within the dial/command timeout
+   */
+  async bidi<I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    opts: { timeoutMs?: number; metadata?: Record<string, string> } = {},
+  ): Promise<grpcNs.ClientDuplexStream<MessageShape<I>, MessageShape<O>>> {
+    const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
+    const ep = await this.readyEndpoint(Date.now() + wait);
+    if (!ep) throw new DeadlineExceededError();
+    const md = this.metadata();
+    for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
+    return this.grpcClient(ep).makeBidiStreamRequest(
+      this.methodPath(method),
+      (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
+      (b: Buffer) => fromBinary(method.output, b),
+      md,
+      opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {},
+    );
+  }
+
+  /** Opens a server-streaming call (Maintenance.Snapshot). */
+  async serverStream<I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    req: MessageInitShape<I>,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<grpcNs.ClientReadableStream<MessageShape<O>>> {
+    const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
+    const ep = await this.readyEndpoint(Date.now() + wait);
+    if (!ep) throw new DeadlineExceededError();
+    return this.grpcClient(ep).makeServerStreamRequest(
+      this.methodPath(method),
+      (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
+      (b: Buffer) => fromBinary(method.output, b),
+      create(method.input, req),
+      this.metadata(),
+      opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {},
+    );
+  }
+
+  // ---- KV ----
+  range(req: MessageInitShape<typeof KV.method.range.input>, opts: CallOptions = {}) {
+    return this.unary(KV.method.range, req, { idempotent: true, ...opts });
+  }
+  put(req: MessageInitShape<typeof KV.method.put.input>, opts: CallOptions = {}) {
+    return this.unary(KV.method.put, req, opts);
+  }
+  deleteRange(req: MessageInitShape<typeof KV.method.deleteRange.input>, opts: CallOptions = {}) {
+    return this.unary(KV.method.deleteRange, req, opts);
+  }
+  txn(req: MessageInitShape<typeof KV.method.txn.input>, opts: CallOptions = {}) {
+    return this.unary(KV.method.txn, req, opts);
+  }
+  compact(req: MessageInitShape<typeof KV.method.compact.input>, opts: CallOptions = {}) {
+    return this.unary(KV.method.compact, req, opts);
+  }
+
+  // ---- Lease ----
+  leaseGrant(req: MessageInitShape<typeof Lease.method.leaseGrant.input>, opts: CallOptions = {}) {
+    return this.unary(Lease.method.leaseGrant, req, opts);
+  }
+  leaseRevoke(req: MessageInitShape<typeof Lease.method.leaseRevoke.input>, opts: CallOptions = {}) {
+    return this.unary(Lease.method.leaseRevoke, req, opts);
+  }
+  leaseTimeToLive(req: MessageInitShape<typeof Lease.method.leaseTimeToLive.input>, opts: CallOptions = {}) {
+    return this.unary(Lease.method.leaseTimeToLive, req, { idempotent: true, ...opts });
+  }
+  leaseLeases(opts: CallOptions = {}) {
+    return this.unary(Lease.method.leaseLeases, {}, { idempotent: true, ...opts });
+  }
+  leaseKeepAliveStream() {
+    return this.bidi(Lease.method.leaseKeepAlive);
+  }
+
+  // ---- Watch ----
+  /** Opens a Watch stream; etcdctl requires a leader (metadata hasleader=true). */
+  watchStream(requireLeader = true) {
+    return this.bidi(Watch.method.watch, requireLeader ? { metadata: { hasleader: 'true' } } : {});
+  }
+
+  // ---- Cluster / Maintenance (used by status and health checks) ----
+  memberList(opts: CallOptions = {}) {
+    return this.unary(Cluster.method.memberList, {}, { idempotent: true, ...opts });
+  }
+  status(opts: CallOptions = {}) {
+    return this.unary(Maintenance.method.status, {}, { idempotent: true, ...opts });
+  }
+
+  /** Closes every connection. Pending calls fail with `context canceled`. */
+  close(): void {
+    this.closed = true;
+    for (const ep of this.endpoints) ep.client?.close();
+  }
+}
+
+/** Reads a file for TLS; errors carry Go's `open <path>: no such file or directory` text. */
+export function readTlsFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    throw new Error(`open ${path}: ${why}`);
+  }
+}
