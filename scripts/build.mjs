@@ -1,7 +1,11 @@
-// Builds the project: type-checks and compiles src/ and test/ with tsc into dist/,
-// then bundles the CLI entry into dist/bundle/ with esbuild for a fast cold start
-// (gRPC is split into a chunk loaded only when a command connects).
-import { execFileSync } from 'node:child_process';
+// Builds the project:
+// 1. tsc type-checks and compiles src/ and test/ into dist/ (tests run on this output);
+// 2. esbuild bundles the CLI into one minified CommonJS file, dist/etcdctl.cjs;
+// 3. a V8 code cache for that bundle is written to dist/etcdctl.cjs.cache by running
+//    the CLI once (a `get` against an unreachable endpoint exercises flag parsing,
+//    printers, the gRPC client and error reporting). bin/etcdctl loads the bundle with
+//    that cache, which removes most of the compile time from every cold start.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,15 +15,20 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 await build({
-  entryPoints: { etcdctl: join(root, 'src/cli/main.ts') },
-  outdir: join(root, 'dist/bundle'),
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: join(root, 'dist/etcdctl.cjs'),
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
-  minify: false,
+  minify: true,
   legalComments: 'none',
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  // keep gRPC's module initialisation lazy: import() becomes a deferred require()
+  supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });
+const warm = spawnSync(process.execPath, [join(root, 'bin/etcdctl'), '--endpoints=127.0.0.1:1', '--command-timeout=200ms', 'get', 'k'], {
+  env: { ...process.env, ETCDCTL_TS_WRITE_CODE_CACHE: '1' },
+  stdio: 'ignore',
+});
+if (warm.error) throw warm.error;
