@@ -14,7 +14,8 @@ export const FROM_KEY_END = new Uint8Array([0]);
 export function prefixEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {
     if (prefix[i]! < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // a copy: on a Buffer, slice() would be a view and the increment would change the key
+      const end = Uint8Array.from(prefix.subarray(0, i + 1));
       end[i]! += 1;
       return end;
     }
