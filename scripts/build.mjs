@@ -6,13 +6,11 @@
 //    printers, the gRPC client and error reporting). bin/etcdctl loads the bundle with
 //    that cache, which removes most of the compile time from every cold start.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-rmSync(join(root, 'dist'), { recursive: true, force: true });
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
