@@ -21,6 +21,8 @@ export interface CommandSpec {
   long?: string;
   /** the command's own (local) flags; `--help` is added automatically */
   flags?: FlagSpec[];
+  /** cobra persistent flags: shown in this command's OPTIONS, inherited (as GLOBAL OPTIONS) by its subcommands */
+  persistentFlags?: FlagSpec[];
   /** subcommands (e.g. `lease grant`) */
   subcommands?: CommandSpec[];
   /** needs neither printers nor a client (e.g. `version`): skips loading them */

@@ -61,9 +61,10 @@ export function renderHelp(path: readonly CommandSpec[], globalFlags: readonly F
     t += '\nDESCRIPTION:\n';
     for (const line of cmd.long.replace(/^[\n\t ]+|[\n\t ]+$/g, '').split('\n')) t += `\t${line}\n`;
   }
-  const local = isRoot ? [...globalFlags, helpFlag(names[0]!)] : [...(cmd.flags ?? []), helpFlag(commandName(cmd))];
+  const local = isRoot ? [...globalFlags, helpFlag(names[0]!)] : [...(cmd.flags ?? []), ...(cmd.persistentFlags ?? []), helpFlag(commandName(cmd))];
   t += '\nOPTIONS:\n' + flagUsages(local);
-  if (!isRoot) t += '\nGLOBAL OPTIONS:\n' + flagUsages(globalFlags);
+  const inherited = path.slice(1, -1).flatMap((c) => c.persistentFlags ?? []);
+  if (!isRoot) t += '\nGLOBAL OPTIONS:\n' + flagUsages([...inherited, ...globalFlags]);
   t += '\n';
   return tabwrite(t);
 }

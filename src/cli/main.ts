@@ -109,9 +109,10 @@ function levenshtein(a: string, b: string): number {
   return d[a.length]![b.length]!;
 }
 
-/** The flags visible to a command: its own, help, and the global ones. */
-function allFlags(cmd: CommandSpec, isRoot: boolean): FlagSpec[] {
-  return [...(isRoot ? [] : (cmd.flags ?? [])), helpFlag(commandName(cmd)), ...GLOBAL_FLAGS];
+/** The flags visible to a command: its own, help, persistent ones of it and its ancestors, and the global ones. */
+function allFlags(cmd: CommandSpec, isRoot: boolean, ancestors: readonly CommandSpec[] = []): FlagSpec[] {
+  const inherited = ancestors.flatMap((a) => a.persistentFlags ?? []);
+  return [...(isRoot ? [] : [...(cmd.flags ?? []), ...(cmd.persistentFlags ?? [])]), ...inherited, helpFlag(commandName(cmd)), ...GLOBAL_FLAGS];
 }
 
 interface Found {
@@ -126,7 +127,7 @@ function findCommand(args: readonly string[]): Found {
   let rest = [...args];
   for (;;) {
     const cur = path[path.length - 1]!;
-    const flags = allFlags(cur, path.length === 1);
+    const flags = allFlags(cur, path.length === 1, path.slice(0, -1));
     const words = stripFlags(rest, flags);
     if (words.length === 0 || !cur.subcommands?.length) break;
     const next = words[0]!;
@@ -205,7 +206,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: BufferedOutput):
     throw new CliError(ExitError, found.error);
   }
   const isRoot = found.path.length === 1;
-  const specs = allFlags(cmd, isRoot);
+  const specs = allFlags(cmd, isRoot, found.path.slice(0, -1));
   let parsed;
   try {
     parsed = parseFlags(found.args, specs);
@@ -290,7 +291,7 @@ function makeContext(
     display(opts?: { valueOnly?: boolean }) {
       if (printer) return printer;
       const g = ctx.globals();
-      printer = createPrinterSync(g.writeOut, { out, hex: g.hex, valueOnly: opts?.valueOnly });
+      printer = createPrinterSync(g.writeOut, { out, hex: g.hex, valueOnly: opts?.valueOnly, errWrite: writeErr });
       return printer;
     },
     async client() {

@@ -5,8 +5,13 @@
  */
 
 import type { CommandSpec } from './command.js';
+import { alarmCommand } from '../commands/alarm.js';
+import { defragCommand } from '../commands/defrag.js';
+import { endpointCommand } from '../commands/endpoint.js';
 import { getCommand } from '../commands/get.js';
 import { helpCommand } from '../commands/help.js';
+import { memberCommand } from '../commands/member.js';
+import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
 import { versionCommand } from '../commands/version.js';
 
@@ -14,5 +19,5 @@ import { versionCommand } from '../commands/version.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, versionCommand, helpCommand],
+  subcommands: [getCommand, putCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand],
 };

@@ -376,6 +376,45 @@ export class EtcdClient {
   status(opts: CallOptions = {}) {
     return this.unary(Maintenance.method.status, {}, { idempotent: true, ...opts });
   }
+  /** Maintenance.HashKV up to `revision` (0 = all revisions). */
+  hashKV(revision: bigint, opts: CallOptions = {}) {
+    return this.unary(Maintenance.method.hashKV, { revision }, { idempotent: true, ...opts });
+  }
+  /** Maintenance.Defragment of the member this client is connected to. */
+  defragment(opts: CallOptions = {}) {
+    return this.unary(Maintenance.method.defragment, {}, opts);
+  }
+  /** Maintenance.Alarm (GET, ACTIVATE or DEACTIVATE). The server leaves the header unset. */
+  alarm(req: MessageInitShape<typeof Maintenance.method.alarm.input>, opts: CallOptions = {}) {
+    return this.unary(Maintenance.method.alarm, req, opts);
+  }
+  /** Maintenance.MoveLeader; must be sent to the current leader. */
+  moveLeader(targetID: bigint, opts: CallOptions = {}) {
+    return this.unary(Maintenance.method.moveLeader, { targetID }, opts);
+  }
+  memberAdd(req: MessageInitShape<typeof Cluster.method.memberAdd.input>, opts: CallOptions = {}) {
+    return this.unary(Cluster.method.memberAdd, req, opts);
+  }
+  memberRemove(ID: bigint, opts: CallOptions = {}) {
+    return this.unary(Cluster.method.memberRemove, { ID }, opts);
+  }
+  memberUpdate(ID: bigint, peerURLs: string[], opts: CallOptions = {}) {
+    return this.unary(Cluster.method.memberUpdate, { ID, peerURLs }, opts);
+  }
+  memberPromote(ID: bigint, opts: CallOptions = {}) {
+    return this.unary(Cluster.method.memberPromote, { ID }, opts);
+  }
+
+  /**
+   * A client for exactly one endpoint with this client's settings and auth token
+   * (clientv3's maintenance dial(endpoint) used by Status/HashKV/Defragment).
+   * Close it with `close()`.
+   */
+  forEndpoint(endpoint: string): EtcdClient {
+    const c = new EtcdClient({ ...this.config, endpoints: [endpoint] });
+    c.token = this.token;
+    return c;
+  }
 
   /** Closes every connection. Pending calls fail with `context canceled`. */
   close(): void {

@@ -16,6 +16,16 @@ import type {
   TxnResponse,
   WatchResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
+import type {
+  AlarmResponse,
+  MemberAddResponse,
+  MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import type { Output } from '../command.js';
 import { CliError, ExitBadFeature } from '../exit-codes.js';
 import type { Printer } from './printer.js';
@@ -27,6 +37,8 @@ export interface PrinterOptions {
   hex: boolean;
   /** get --print-value-only (simple format only) */
   valueOnly?: boolean;
+  /** writes to stderr at once (3.4 prints `endpoint health` results there) */
+  errWrite?: (s: string) => void;
 }
 
 /** Base class: every operation is unsupported until a format overrides it. */
@@ -45,6 +57,16 @@ export class UnsupportedPrinter implements Printer {
   keepAlive(_r: LeaseKeepAliveResponse): void { this.unsupported(); }
   timeToLive(_r: LeaseTimeToLiveResponse, _keys: boolean): void { this.unsupported(); }
   leases(_r: LeaseLeasesResponse): void { this.unsupported(); }
+  memberAdd(_r: MemberAddResponse): void { this.unsupported(); }
+  memberRemove(_id: bigint, _r: MemberRemoveResponse): void { this.unsupported(); }
+  memberUpdate(_id: bigint, _r: MemberUpdateResponse): void { this.unsupported(); }
+  memberPromote(_id: bigint, _r: MemberPromoteResponse): void { this.unsupported(); }
+  memberList(_r: MemberListResponse): void { this.unsupported(); }
+  endpointHealth(_list: EpHealth[]): void { this.unsupported(); }
+  endpointStatus(_list: EpStatus[]): void { this.unsupported(); }
+  endpointHashKV(_list: EpHashKV[]): void { this.unsupported(); }
+  moveLeader(_leader: bigint, _target: bigint, _r: MoveLeaderResponse): void { this.unsupported(); }
+  alarm(_r: AlarmResponse): void { this.unsupported(); }
 }
 
 /** Go's `%016x` for a signed 64-bit integer (lease IDs). */

@@ -18,7 +18,9 @@ import type {
   WatchResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
 import { Event_EventType, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
-import { goQuoteBytes } from '../go-format.js';
+import { goQuote, goQuoteBytes } from '../go-format.js';
+import { AlarmType, type AlarmResponse, type MemberListResponse } from '../../gen/etcdserverpb/rpc_pb.js';
+import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 
 export class FieldsPrinter extends UnsupportedPrinter {
@@ -115,5 +117,59 @@ export class FieldsPrinter extends UnsupportedPrinter {
   override leases(r: LeaseLeasesResponse): void {
     this.hdr(r.header);
     for (const l of r.leases) this.line(`"ID" : ${l.ID}`);
+  }
+
+  // ---- cluster maintenance (etcdctl printer_fields.go; member add/remove/update are unsupported) ----
+  override memberList(r: MemberListResponse): void {
+    this.hdr(r.header);
+    for (const m of r.members) {
+      this.line(`"ID" : ${m.ID}`);
+      this.line(`"Name" : ${goQuote(m.name)}`);
+      for (const u of m.peerURLs) this.line(`"PeerURL" : ${goQuote(u)}`);
+      for (const u of m.clientURLs) this.line(`"ClientURL" : ${goQuote(u)}`);
+      this.line(`"IsLearner" : ${m.isLearner}`);
+      this.line('');
+    }
+  }
+  override endpointHealth(list: EpHealth[]): void {
+    for (const h of list) {
+      this.line(`"Endpoint" : ${goQuote(h.ep)}`);
+      this.line(`"Health" : ${h.health}`);
+      this.line(`"Took" : ${h.took}`);
+      this.line(`"Error" : ${h.error}`);
+      this.line('');
+    }
+  }
+  override endpointStatus(list: EpStatus[]): void {
+    for (const { ep, resp } of list) {
+      this.hdr(resp.header);
+      this.line(`"Version" : ${goQuote(resp.version)}`);
+      this.line(`"DBSize" : ${resp.dbSize}`);
+      this.line(`"Leader" : ${resp.leader}`);
+      this.line(`"IsLearner" : ${resp.isLearner}`);
+      this.line(`"RaftIndex" : ${resp.raftIndex}`);
+      this.line(`"RaftTerm" : ${resp.raftTerm}`);
+      this.line(`"RaftAppliedIndex" : ${resp.raftAppliedIndex}`);
+      this.line(`"Errors" : [${resp.errors.join(' ')}]`);
+      this.line(`"Endpoint" : ${goQuote(ep)}`);
+      this.line('');
+    }
+  }
+  override endpointHashKV(list: EpHashKV[]): void {
+    for (const { ep, resp } of list) {
+      this.hdr(resp.header);
+      this.line(`"Endpoint" : ${goQuote(ep)}`);
+      this.line(`"Hash" : ${resp.hash}`);
+      this.line('');
+    }
+  }
+  /** The server sends no header here: 3.4 crashes on it (nil pointer); we print zeros. */
+  override alarm(r: AlarmResponse): void {
+    this.hdr(r.header);
+    for (const a of r.alarms) {
+      this.line(`"MemberID" : ${a.memberID}`);
+      this.line(`"AlarmType" : ${AlarmType[a.alarm] ?? a.alarm}`);
+      this.line('');
+    }
   }
 }

@@ -26,8 +26,15 @@ import {
   type WatchResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
 import { EventSchema } from '../../gen/mvccpb/kv_pb.js';
+import {
+  AlarmResponseSchema, HashKVResponseSchema, MemberAddResponseSchema, MemberListResponseSchema, MemberPromoteResponseSchema,
+  MemberRemoveResponseSchema, MemberUpdateResponseSchema, MoveLeaderResponseSchema, StatusResponseSchema,
+  type AlarmResponse, type MemberAddResponse, type MemberListResponse, type MemberPromoteResponse, type MemberRemoveResponse,
+  type MemberUpdateResponse, type MoveLeaderResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
-import { messageFields, messageJson, Raw, structJson } from './go-json.js';
+import { messageFields, messageJson, Raw, structJson, valueJson } from './go-json.js';
 
 export class JsonPrinter extends UnsupportedPrinter {
   constructor(private readonly opts: PrinterOptions) {
@@ -88,4 +95,22 @@ export class JsonPrinter extends UnsupportedPrinter {
   override leases(r: LeaseLeasesResponse): void {
     this.line(structJson([...this.header(r.header), ['leases', r.leases.map((l) => new Raw(structJson([['id', l.ID]])))]]));
   }
+  // ---- cluster maintenance (etcdctl printer_json.go: printerRPC and the endpoint lists) ----
+  override memberAdd(r: MemberAddResponse): void { this.line(messageJson(MemberAddResponseSchema, r)); }
+  override memberRemove(_id: bigint, r: MemberRemoveResponse): void { this.line(messageJson(MemberRemoveResponseSchema, r)); }
+  override memberUpdate(_id: bigint, r: MemberUpdateResponse): void { this.line(messageJson(MemberUpdateResponseSchema, r)); }
+  override memberPromote(_id: bigint, r: MemberPromoteResponse): void { this.line(messageJson(MemberPromoteResponseSchema, r)); }
+  /** 3.4 ignores --hex here (3.5+ prints hex strings) */
+  override memberList(r: MemberListResponse): void { this.line(messageJson(MemberListResponseSchema, r)); }
+  override endpointHealth(list: EpHealth[]): void {
+    this.line(valueJson(list.map((h) => new Raw(structJson([['endpoint', h.ep], ['health', h.health], ['took', h.took], ['error', h.error === '' ? undefined : h.error]])))));
+  }
+  override endpointStatus(list: EpStatus[]): void {
+    this.line(valueJson(list.map((s) => new Raw(structJson([['Endpoint', s.ep], ['Status', new Raw(messageJson(StatusResponseSchema, s.resp))]])))));
+  }
+  override endpointHashKV(list: EpHashKV[]): void {
+    this.line(valueJson(list.map((s) => new Raw(structJson([['Endpoint', s.ep], ['HashKV', new Raw(messageJson(HashKVResponseSchema, s.resp))]])))));
+  }
+  override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void { this.line(messageJson(MoveLeaderResponseSchema, r)); }
+  override alarm(r: AlarmResponse): void { this.line(messageJson(AlarmResponseSchema, r)); }
 }

@@ -19,6 +19,16 @@ import type {
   TxnResponse,
   WatchResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
+import type {
+  AlarmResponse,
+  MemberAddResponse,
+  MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateResponse,
+  MoveLeaderResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { CliError, ExitBadFeature } from '../exit-codes.js';
 import type { PrinterOptions } from './base.js';
 import { FieldsPrinter } from './fields.js';
@@ -42,6 +52,21 @@ export interface Printer {
   /** @param keys whether `--keys` was given */
   timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void;
   leases(r: LeaseLeasesResponse): void;
+  // ---- cluster maintenance (types in ./maintenance.ts) ----
+  memberAdd(r: MemberAddResponse): void;
+  memberRemove(id: bigint, r: MemberRemoveResponse): void;
+  memberUpdate(id: bigint, r: MemberUpdateResponse): void;
+  /** 3.4 has no such printer method outside `simple` (it panics); we print as 3.5.20+ does */
+  memberPromote(id: bigint, r: MemberPromoteResponse): void;
+  memberList(r: MemberListResponse): void;
+  /** results in input order */
+  endpointHealth(list: EpHealth[]): void;
+  endpointStatus(list: EpStatus[]): void;
+  endpointHashKV(list: EpHashKV[]): void;
+  /** @param leader the former leader's ID, @param target the new leader's ID */
+  moveLeader(leader: bigint, target: bigint, r: MoveLeaderResponse): void;
+  /** alarm list / alarm disarm */
+  alarm(r: AlarmResponse): void;
 }
 
 /** The formats `-w` accepts. */

@@ -27,6 +27,12 @@ import {
   type WatchResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
 import { create } from '@bufbuild/protobuf';
+import {
+  AlarmResponseSchema, MemberAddResponseSchema, MemberListResponseSchema, MemberPromoteResponseSchema, MemberRemoveResponseSchema,
+  MemberUpdateResponseSchema, MoveLeaderResponseSchema,
+  type AlarmResponse, type MemberAddResponse, type MemberListResponse, type MemberPromoteResponse, type MemberRemoveResponse,
+  type MemberUpdateResponse, type MoveLeaderResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
 import { CliError, ExitBadFeature } from '../exit-codes.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 
@@ -81,4 +87,13 @@ export class ProtobufPrinter extends UnsupportedPrinter {
   override revoke(_id: bigint, r: LeaseRevokeResponse): void {
     throw new CliError(ExitBadFeature, `marshal unsupported for type clientv3.LeaseRevokeResponse ({${headerText(r.header)}})`);
   }
+
+  // ---- cluster maintenance: the response's wire bytes (endpoint lists are unsupported) ----
+  override memberAdd(r: MemberAddResponse): void { this.pb(MemberAddResponseSchema, r); }
+  override memberRemove(_id: bigint, r: MemberRemoveResponse): void { this.pb(MemberRemoveResponseSchema, r); }
+  override memberUpdate(_id: bigint, r: MemberUpdateResponse): void { this.pb(MemberUpdateResponseSchema, r); }
+  override memberPromote(_id: bigint, r: MemberPromoteResponse): void { this.pb(MemberPromoteResponseSchema, r); }
+  override memberList(r: MemberListResponse): void { this.pb(MemberListResponseSchema, r); }
+  override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void { this.pb(MoveLeaderResponseSchema, r); }
+  override alarm(r: AlarmResponse): void { this.pb(AlarmResponseSchema, r); }
 }

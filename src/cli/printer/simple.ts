@@ -17,8 +17,10 @@ import type {
   WatchResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
 import type { KeyValue } from '../../gen/mvccpb/kv_pb.js';
+import type { AlarmResponse, MemberAddResponse, MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse, MoveLeaderResponse } from '../../gen/etcdserverpb/rpc_pb.js';
+import { alarmMemberText, endpointHashKVTable, endpointStatusTable, memberListTable, type EpHashKV, type EpHealth, type EpStatus } from './maintenance.js';
 import { Event_EventType } from '../../gen/mvccpb/kv_pb.js';
-import { hex016, UnsupportedPrinter, type PrinterOptions } from './base.js';
+import { hex016, hex16, UnsupportedPrinter, type PrinterOptions } from './base.js';
 
 const NL = Buffer.from('\n');
 
@@ -115,5 +117,42 @@ export class SimplePrinter extends UnsupportedPrinter {
   override leases(r: LeaseLeasesResponse): void {
     this.line(`found ${r.leases.length} leases`);
     for (const l of r.leases) this.line(hex016(l.ID));
+  }
+  // ---- cluster maintenance (etcdctl printer_simple.go) ----
+  override memberAdd(r: MemberAddResponse): void {
+    this.line(`Member ${hex16(r.member?.ID ?? 0n)} added to cluster ${hex16(r.header?.clusterId ?? 0n)}`);
+  }
+  override memberRemove(id: bigint, r: MemberRemoveResponse): void {
+    this.line(`Member ${hex16(id)} removed from cluster ${hex16(r.header?.clusterId ?? 0n)}`);
+  }
+  override memberUpdate(id: bigint, r: MemberUpdateResponse): void {
+    this.line(`Member ${hex16(id)} updated in cluster ${hex16(r.header?.clusterId ?? 0n)}`);
+  }
+  override memberPromote(id: bigint, r: MemberPromoteResponse): void {
+    this.line(`Member ${hex16(id)} promoted in cluster ${hex16(r.header?.clusterId ?? 0n)}`);
+  }
+  override memberList(r: MemberListResponse): void {
+    for (const row of memberListTable(r).rows) this.line(row.join(', '));
+  }
+  /** 3.4 writes these lines to stderr, healthy or not. */
+  override endpointHealth(list: EpHealth[]): void {
+    this.opts.out.flush();
+    const err = this.opts.errWrite ?? ((s: string) => void process.stderr.write(s));
+    for (const h of list) {
+      if (h.error === '') err(`${h.ep} is healthy: successfully committed proposal: took = ${h.took}\n`);
+      else err(`${h.ep} is unhealthy: failed to commit proposal: ${h.error}\n`);
+    }
+  }
+  override endpointStatus(list: EpStatus[]): void {
+    for (const row of endpointStatusTable(list).rows) this.line(row.join(', '));
+  }
+  override endpointHashKV(list: EpHashKV[]): void {
+    for (const row of endpointHashKVTable(list).rows) this.line(row.join(', '));
+  }
+  override moveLeader(leader: bigint, target: bigint, _r: MoveLeaderResponse): void {
+    this.line(`Leadership transferred from ${leader.toString(16)} to ${target.toString(16)}`);
+  }
+  override alarm(r: AlarmResponse): void {
+    for (const a of r.alarms) this.line(alarmMemberText(a));
   }
 }

@@ -1,0 +1,43 @@
+/**
+ * @module commands/defrag
+ * `etcdctl defrag [--cluster]`: Maintenance.Defragment of each endpoint in turn
+ * (etcdctl defrag_command.go). Prints `Finished defragmenting etcd member[<ep>]` per
+ * success (plain text in every output format), `Failed to defragment etcd
+ * member[<ep>] (<err>)` on stderr per failure, and exits 1 if any failed.
+ *
+ * `--data-dir` (offline defragmentation of a bbolt file) is not supported: it ends with
+ * `Failed to defragment etcd data[<dir>] (...)`, exit 1.
+ */
+
+import type { CommandSpec } from '../cli/command.js';
+import { ExitError, SilentExit } from '../cli/exit-codes.js';
+import { CLUSTER_FLAG, endpointsFromCluster } from './endpoint/from-cluster.js';
+
+export const defragCommand: CommandSpec = {
+  use: 'defrag',
+  short: 'Defragments the storage of the etcd members with given endpoints',
+  persistentFlags: [{ ...CLUSTER_FLAG }],
+  flags: [{ name: 'data-dir', type: 'string', default: '', usage: 'Optional. If present, defragments a data directory not in use by etcd.' }],
+  async run(ctx) {
+    const dataDir = ctx.flags.string('data-dir');
+    if (dataDir.length > 0) {
+      ctx.errWrite(`Failed to defragment etcd data[${dataDir}] (offline defragmentation of a data directory is not supported by this etcdctl)\n`);
+      throw new SilentExit(ExitError);
+    }
+    const client = await ctx.client();
+    let failures = 0;
+    for (const ep of await endpointsFromCluster(ctx)) {
+      const one = client.forEndpoint(ep);
+      try {
+        await one.defragment();
+        ctx.out.write(`Finished defragmenting etcd member[${ep}]\n`);
+      } catch (e) {
+        failures++;
+        ctx.errWrite(`Failed to defragment etcd member[${ep}] (${(e as Error).message})\n`);
+      } finally {
+        one.close();
+      }
+    }
+    if (failures !== 0) throw new SilentExit(ExitError);
+  },
+};
