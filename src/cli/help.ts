@@ -32,7 +32,11 @@ export function flagUsages(specs: readonly FlagSpec[]): string {
  * The help text of `path` (the chain of specs from the root to the command).
  * @param globalFlags the root's persistent flags
  */
-export function renderHelp(path: readonly CommandSpec[], globalFlags: readonly FlagSpec[]): string {
+export function renderHelp(
+  path: readonly CommandSpec[],
+  globalFlags: readonly FlagSpec[],
+  opts: { withHelpFlag?: boolean } = {},
+): string {
   const cmd = path[path.length - 1]!;
   const isRoot = path.length === 1;
   const names = path.map(commandName);
@@ -61,7 +65,10 @@ export function renderHelp(path: readonly CommandSpec[], globalFlags: readonly F
     t += '\nDESCRIPTION:\n';
     for (const line of cmd.long.replace(/^[\n\t ]+|[\n\t ]+$/g, '').split('\n')) t += `\t${line}\n`;
   }
-  const local = isRoot ? [...globalFlags, helpFlag(names[0]!)] : [...(cmd.flags ?? []), ...(cmd.persistentFlags ?? []), helpFlag(commandName(cmd))];
+  // cobra adds the -h/--help flag to a command only when that command is executed, so
+  // `etcdctl help bogus` prints the root usage without it.
+  const help = opts.withHelpFlag === false ? [] : [helpFlag(commandName(cmd))];
+  const local = isRoot ? [...globalFlags, ...help] : [...(cmd.flags ?? []), ...(cmd.persistentFlags ?? []), ...help];
   t += '\nOPTIONS:\n' + flagUsages(local);
   const inherited = path.slice(1, -1).flatMap((c) => c.persistentFlags ?? []);
   if (!isRoot) t += '\nGLOBAL OPTIONS:\n' + flagUsages([...inherited, ...globalFlags]);

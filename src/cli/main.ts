@@ -241,7 +241,7 @@ function helpCommand(args: string[], out: Output): number {
   const f = findCommand(args);
   if (f.error || (args.length > 0 && f.path.length === 1)) {
     writeErr(`Unknown help topic [${args.map((a) => '`' + a + '`').join(' ')}]\n`);
-    out.write(renderHelp([ROOT], GLOBAL_FLAGS));
+    out.write(renderHelp([ROOT], GLOBAL_FLAGS, { withHelpFlag: false }));
     return 0;
   }
   out.write(renderHelp(f.path, GLOBAL_FLAGS));
