@@ -4,4 +4,6 @@ set -eu
 cd "$(dirname "$0")/.."
 rm -rf src/gen
 mkdir -p src/gen
-npx --no-install buf generate
+# buf is not a dependency (its per-platform binary packages break `npm ci` lock checks
+# on this registry); fetch the pinned version on demand.
+npx --yes @bufbuild/buf@1.75.0 generate
