@@ -10,6 +10,7 @@ import { defragCommand } from '../commands/defrag.js';
 import { endpointCommand } from '../commands/endpoint.js';
 import { getCommand } from '../commands/get.js';
 import { helpCommand } from '../commands/help.js';
+import { leaseCommand } from '../commands/lease.js';
 import { memberCommand } from '../commands/member.js';
 import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
@@ -19,5 +20,5 @@ import { versionCommand } from '../commands/version.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand],
+  subcommands: [getCommand, putCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand],
 };

@@ -359,8 +359,12 @@ export class EtcdClient {
   leaseLeases(opts: CallOptions = {}) {
     return this.unary(Lease.method.leaseLeases, {}, { idempotent: true, ...opts });
   }
-  leaseKeepAliveStream() {
-    return this.bidi(Lease.method.leaseKeepAlive);
+  /**
+   * Opens a LeaseKeepAlive stream. clientv3's long-lived keep-alive stream requires a
+   * leader (metadata hasleader=true); its KeepAliveOnce stream does not.
+   */
+  leaseKeepAliveStream(requireLeader = false) {
+    return this.bidi(Lease.method.leaseKeepAlive, requireLeader ? { metadata: { hasleader: 'true' } } : {});
   }
 
   // ---- Watch ----

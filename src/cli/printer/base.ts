@@ -57,6 +57,8 @@ export class UnsupportedPrinter implements Printer {
   keepAlive(_r: LeaseKeepAliveResponse): void { this.unsupported(); }
   timeToLive(_r: LeaseTimeToLiveResponse, _keys: boolean): void { this.unsupported(); }
   leases(_r: LeaseLeasesResponse): void { this.unsupported(); }
+  /** prints nothing: not an error in any format */
+  keepAliveExpired(_id: bigint): void {}
   memberAdd(_r: MemberAddResponse): void { this.unsupported(); }
   memberRemove(_id: bigint, _r: MemberRemoveResponse): void { this.unsupported(); }
   memberUpdate(_id: bigint, _r: MemberUpdateResponse): void { this.unsupported(); }

@@ -52,6 +52,11 @@ export interface Printer {
   /** @param keys whether `--keys` was given */
   timeToLive(r: LeaseTimeToLiveResponse, keys: boolean): void;
   leases(r: LeaseLeasesResponse): void;
+  /**
+   * end of `lease keep-alive` after the lease expired or was revoked; only the simple
+   * format prints something (etcdctl checks for its simplePrinter), the others nothing
+   */
+  keepAliveExpired(id: bigint): void;
   // ---- cluster maintenance (types in ./maintenance.ts) ----
   memberAdd(r: MemberAddResponse): void;
   memberRemove(id: bigint, r: MemberRemoveResponse): void;

@@ -118,6 +118,10 @@ export class SimplePrinter extends UnsupportedPrinter {
     this.line(`found ${r.leases.length} leases`);
     for (const l of r.leases) this.line(hex016(l.ID));
   }
+
+  override keepAliveExpired(id: bigint): void {
+    this.line(`lease ${hex016(id)} expired or revoked.`);
+  }
   // ---- cluster maintenance (etcdctl printer_simple.go) ----
   override memberAdd(r: MemberAddResponse): void {
     this.line(`Member ${hex16(r.member?.ID ?? 0n)} added to cluster ${hex16(r.header?.clusterId ?? 0n)}`);
