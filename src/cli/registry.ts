@@ -9,6 +9,9 @@ import { alarmCommand } from '../commands/alarm.js';
 import { defragCommand } from '../commands/defrag.js';
 import { endpointCommand } from '../commands/endpoint.js';
 import { getCommand } from '../commands/get.js';
+import { delCommand } from '../commands/del.js';
+import { txnCommand } from '../commands/txn.js';
+import { compactionCommand } from '../commands/compaction.js';
 import { helpCommand } from '../commands/help.js';
 import { leaseCommand } from '../commands/lease.js';
 import { memberCommand } from '../commands/member.js';
@@ -20,5 +23,5 @@ import { versionCommand } from '../commands/version.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand],
+  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand],
 };
