@@ -14,6 +14,9 @@ import { txnCommand } from '../commands/txn.js';
 import { compactionCommand } from '../commands/compaction.js';
 import { helpCommand } from '../commands/help.js';
 import { leaseCommand } from '../commands/lease.js';
+import { authCommand } from '../commands/auth.js';
+import { userCommand } from '../commands/user.js';
+import { roleCommand } from '../commands/role.js';
 import { memberCommand } from '../commands/member.js';
 import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
@@ -23,5 +26,5 @@ import { versionCommand } from '../commands/version.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand],
+  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand],
 };

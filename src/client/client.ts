@@ -22,7 +22,16 @@ import {
   Maintenance,
   Watch,
 } from '../gen/etcdserverpb/rpc_pb.js';
+import type { ResponseHeader } from '../gen/etcdserverpb/rpc_pb.js';
+import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { CanceledError, DeadlineExceededError, EtcdError, fromStatus } from './errors.js';
+
+/** etcd 3.5's AuthStatusResponse (not in our 3.4 protos). */
+export interface AuthStatusResponse {
+  header?: ResponseHeader;
+  enabled: boolean;
+  authRevision: bigint;
+}
 
 type Grpc = typeof grpcNs;
 let grpcModule: Grpc | undefined;
@@ -113,13 +122,21 @@ export class EtcdClient {
   }
 
   /**
-   * Creates a client; with a username, authenticates first.
+   * Creates a client; with a username and a non-empty password, authenticates first
+   * (as clientv3.New: with an empty password, requests are sent unauthenticated).
    * @throws EtcdError when authentication fails (etcdctl exits 2 then)
    */
   static async connect(config: ClientConfig): Promise<EtcdClient> {
     await loadGrpc();
     const c = new EtcdClient(config);
-    if (config.username !== undefined && config.username !== '') await c.authenticate();
+    if (config.username && config.password) {
+      try {
+        await c.authenticate();
+      } catch (e) {
+        // clientv3 carries on without a token when the server has auth disabled
+        if (!(e instanceof EtcdError && e.is('etcdserver: authentication is not enabled'))) throw e;
+      }
+    }
     return c;
   }
 
@@ -418,6 +435,73 @@ export class EtcdClient {
     const c = new EtcdClient({ ...this.config, endpoints: [endpoint] });
     c.token = this.token;
     return c;
+  }
+
+  // ---- Auth (clientv3/auth.go; reads are repeatable, mutations are not) ----
+  authEnable(opts: CallOptions = {}) {
+    return this.unary(Auth.method.authEnable, {}, opts);
+  }
+  authDisable(opts: CallOptions = {}) {
+    return this.unary(Auth.method.authDisable, {}, opts);
+  }
+  /**
+   * Auth.AuthStatus, an RPC of etcd 3.5+ that our 3.4 protos lack. The request is
+   * empty; the response (header = 1, enabled = 2, authRevision = 3) is decoded as an
+   * AuthEnableResponse whose unknown fields 2 and 3 carry the status.
+   * @throws EtcdError `rpc error: code = Unimplemented ...` from a 3.4 server
+   */
+  async authStatus(opts: CallOptions = {}): Promise<AuthStatusResponse> {
+    const method = { ...Auth.method.authEnable, name: 'AuthStatus' } as typeof Auth.method.authEnable;
+    const r = await this.unary(method, {}, { idempotent: true, ...opts });
+    let enabled = false;
+    let authRevision = 0n;
+    for (const u of r.$unknown ?? []) {
+      if (u.wireType !== 0) continue;
+      const v = new BinaryReader(u.data).uint64();
+      if (u.no === 2) enabled = BigInt(v) !== 0n;
+      if (u.no === 3) authRevision = BigInt.asUintN(64, BigInt(v));
+    }
+    return { header: r.header, enabled, authRevision };
+  }
+  userAdd(name: string, password: string, noPassword = false, opts: CallOptions = {}) {
+    return this.unary(Auth.method.userAdd, { name, password, options: { noPassword } }, opts);
+  }
+  userDelete(name: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.userDelete, { name }, opts);
+  }
+  userChangePassword(name: string, password: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.userChangePassword, { name, password }, opts);
+  }
+  userGrantRole(user: string, role: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.userGrantRole, { user, role }, opts);
+  }
+  userRevokeRole(name: string, role: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.userRevokeRole, { name, role }, opts);
+  }
+  userGet(name: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.userGet, { name }, { idempotent: true, ...opts });
+  }
+  userList(opts: CallOptions = {}) {
+    return this.unary(Auth.method.userList, {}, { idempotent: true, ...opts });
+  }
+  roleAdd(name: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.roleAdd, { name }, opts);
+  }
+  roleDelete(role: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.roleDelete, { role }, opts);
+  }
+  roleGet(role: string, opts: CallOptions = {}) {
+    return this.unary(Auth.method.roleGet, { role }, { idempotent: true, ...opts });
+  }
+  roleList(opts: CallOptions = {}) {
+    return this.unary(Auth.method.roleList, {}, { idempotent: true, ...opts });
+  }
+  /** @param permType authpb.Permission.Type (0 READ, 1 WRITE, 2 READWRITE) */
+  roleGrantPermission(name: string, key: Uint8Array, rangeEnd: Uint8Array, permType: number, opts: CallOptions = {}) {
+    return this.unary(Auth.method.roleGrantPermission, { name, perm: { key, rangeEnd, permType } }, opts);
+  }
+  roleRevokePermission(role: string, key: Uint8Array, rangeEnd: Uint8Array, opts: CallOptions = {}) {
+    return this.unary(Auth.method.roleRevokePermission, { role, key, rangeEnd }, opts);
   }
 
   /** Closes every connection. Pending calls fail with `context canceled`. */

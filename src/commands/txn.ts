@@ -17,9 +17,15 @@
  * With `-i`, the prompts `compares:`, `success requests (get, put, del):` and
  * `failure requests (get, put, del):` are printed before each section.
  *
- * Where etcdctl 3.4.23 crashes or hangs, this implementation reports an error instead
- * (see `parseCompare` and `parseOp`), and `lease(...)` comparisons work as fixed by
- * etcd PR #21422.
+ * Deliberate differences from etcdctl 3.4.23 (all where it crashes or hangs):
+ *  - `lease("k") <op> "<id>"` works as fixed by etcd PR #21422 (3.4.23 panics);
+ *  - an unknown operator is an input error (3.4.23 panics), see `parseCompare`;
+ *  - a single-quoted word that argify would cut out of range loses its quotes
+ *    (3.4.23 panics), see `argify`;
+ *  - operation lines that make the nested cobra print help are input errors (3.4.23
+ *    prints help, then waits forever), see `parseOp`;
+ *  - the Txn RPC has the --command-timeout deadline (3.4.23 uses no deadline and waits
+ *    forever for an unreachable endpoint).
  */
 
 import fs from 'node:fs';
@@ -92,7 +98,7 @@ function trimSpace(b: Uint8Array): Uint8Array {
   let end = 0;
   for (let i = 0; i < b.length;) {
     const [r, n] = decodeRune(b, i);
-    if (!isSpace(r) || (r === RUNE_ERROR && n === 1)) {
+    if (!isSpace(r)) {
       if (start < 0) start = i;
       end = i + n;
     }
@@ -582,6 +588,7 @@ export const txnCommand: CommandSpec = {
     prompt('failure requests (get, put, del):');
     const failure = await reader.section((l) => parseOp(l, ctx.errWrite));
 
+    // etcdctl sends it without a deadline; the usual command timeout applies here
     const resp = await client.txn({ compare, success, failure });
     display.txn(resp);
   },

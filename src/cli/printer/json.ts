@@ -36,6 +36,18 @@ import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 import { messageFields, messageJson, Raw, structJson, valueJson } from './go-json.js';
 
+import {
+  AuthRoleAddResponseSchema, AuthRoleDeleteResponseSchema, AuthRoleGetResponseSchema, AuthRoleGrantPermissionResponseSchema,
+  AuthRoleListResponseSchema, AuthRoleRevokePermissionResponseSchema, AuthUserAddResponseSchema,
+  AuthUserChangePasswordResponseSchema, AuthUserDeleteResponseSchema, AuthUserGetResponseSchema,
+  AuthUserGrantRoleResponseSchema, AuthUserListResponseSchema, AuthUserRevokeRoleResponseSchema,
+  type AuthRoleAddResponse, type AuthRoleDeleteResponse, type AuthRoleGetResponse, type AuthRoleGrantPermissionResponse,
+  type AuthRoleListResponse, type AuthRoleRevokePermissionResponse, type AuthUserAddResponse,
+  type AuthUserChangePasswordResponse, type AuthUserDeleteResponse, type AuthUserGetResponse,
+  type AuthUserGrantRoleResponse, type AuthUserListResponse, type AuthUserRevokeRoleResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import type { AuthStatusResponse } from './auth.js';
+
 export class JsonPrinter extends UnsupportedPrinter {
   constructor(private readonly opts: PrinterOptions) {
     super('json');
@@ -113,4 +125,27 @@ export class JsonPrinter extends UnsupportedPrinter {
   }
   override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void { this.line(messageJson(MoveLeaderResponseSchema, r)); }
   override alarm(r: AlarmResponse): void { this.line(messageJson(AlarmResponseSchema, r)); }
+
+  // ---- auth: Go json of the etcdserverpb response structs (printer.go printerRPC) ----
+  override roleAdd(_role: string, r: AuthRoleAddResponse): void { this.line(messageJson(AuthRoleAddResponseSchema, r)); }
+  override roleGet(_role: string, r: AuthRoleGetResponse): void { this.line(messageJson(AuthRoleGetResponseSchema, r)); }
+  override roleDelete(_role: string, r: AuthRoleDeleteResponse): void { this.line(messageJson(AuthRoleDeleteResponseSchema, r)); }
+  override roleList(r: AuthRoleListResponse): void { this.line(messageJson(AuthRoleListResponseSchema, r)); }
+  override roleGrantPermission(_role: string, r: AuthRoleGrantPermissionResponse): void { this.line(messageJson(AuthRoleGrantPermissionResponseSchema, r)); }
+  override roleRevokePermission(_role: string, _key: string, _end: Uint8Array, r: AuthRoleRevokePermissionResponse): void { this.line(messageJson(AuthRoleRevokePermissionResponseSchema, r)); }
+  override userAdd(_user: string, r: AuthUserAddResponse): void { this.line(messageJson(AuthUserAddResponseSchema, r)); }
+  override userGet(_user: string, r: AuthUserGetResponse): void { this.line(messageJson(AuthUserGetResponseSchema, r)); }
+  override userList(r: AuthUserListResponse): void { this.line(messageJson(AuthUserListResponseSchema, r)); }
+  override userChangePassword(r: AuthUserChangePasswordResponse): void { this.line(messageJson(AuthUserChangePasswordResponseSchema, r)); }
+  override userGrantRole(_user: string, _role: string, r: AuthUserGrantRoleResponse): void { this.line(messageJson(AuthUserGrantRoleResponseSchema, r)); }
+  override userRevokeRole(_user: string, _role: string, r: AuthUserRevokeRoleResponse): void { this.line(messageJson(AuthUserRevokeRoleResponseSchema, r)); }
+  override userDelete(_user: string, r: AuthUserDeleteResponse): void { this.line(messageJson(AuthUserDeleteResponseSchema, r)); }
+  /** 3.5's pb.AuthStatusResponse: header, enabled, authRevision (all omitempty) */
+  override authStatus(r: AuthStatusResponse): void {
+    this.line(structJson([
+      ['header', r.header ? new Raw(messageJson(ResponseHeaderSchema, r.header)) : undefined],
+      ['enabled', r.enabled ? true : undefined],
+      ['authRevision', r.authRevision !== 0n ? r.authRevision : undefined],
+    ]));
+  }
 }

@@ -31,6 +31,7 @@ import type {
 import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { CliError, ExitBadFeature } from '../exit-codes.js';
 import type { PrinterOptions } from './base.js';
+import type { AuthPrinter } from './auth.js';
 import { FieldsPrinter } from './fields.js';
 import { JsonPrinter } from './json.js';
 import { ProtobufPrinter } from './protobuf.js';
@@ -38,7 +39,7 @@ import { SimplePrinter } from './simple.js';
 import { TablePrinter } from './table.js';
 
 /** Output operations, one per kind of response etcdctl prints. */
-export interface Printer {
+export interface Printer extends AuthPrinter {
   del(r: DeleteRangeResponse): void;
   get(r: RangeResponse): void;
   put(r: PutResponse): void;
