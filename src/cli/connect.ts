@@ -5,14 +5,19 @@
  * prompts for one, and a failed connection setup or authentication is exit 2.
  */
 
+import { writeSync } from 'node:fs';
 import { EtcdClient, readTlsFile, type ClientConfig, type TlsConfig } from '../client/client.js';
 import { EtcdError } from '../client/errors.js';
 import { CliError, ExitBadArgs, ExitBadConnection, ExitError } from './exit-codes.js';
 import type { GlobalOptions } from './global-flags.js';
 
-/** Reads a password from the terminal (no echo) or from stdin, like speakeasy.Ask. */
-async function askPassword(prompt: string, writeErr: (s: string) => void): Promise<string> {
-  writeErr(prompt);
+/**
+ * Reads a password from the terminal (no echo) or from stdin, like speakeasy.Ask: the
+ * prompt and the newline after the input go to `write` (stdout in etcdctl); the line
+ * is trimmed of surrounding white space.
+ */
+async function askPassword(prompt: string, write: (s: string) => void): Promise<string> {
+  write(prompt);
   const stdin = process.stdin;
   if (stdin.isTTY) stdin.setRawMode(true);
   return new Promise((resolve, reject) => {
@@ -31,7 +36,7 @@ async function askPassword(prompt: string, writeErr: (s: string) => void): Promi
       if (stdin.isTTY) stdin.setRawMode(false);
       stdin.pause();
     };
-    const done = () => { cleanup(); writeErr('\n'); resolve(buf); };
+    const done = () => { cleanup(); write('\n'); resolve(buf.trim()); };
     const fail = (e: Error) => { cleanup(); reject(e); };
     stdin.on('data', onData);
     stdin.on('end', done);
@@ -74,7 +79,7 @@ export async function makeClient(g: GlobalOptions, writeErr: (s: string) => void
       if (i < 0) {
         username = g.user;
         try {
-          password = await askPassword('Password: ', writeErr);
+          password = await askPassword('Password: ', (s) => writeSync(1, s));
         } catch (e) {
           throw new CliError(ExitError, (e as Error).message);
         }

@@ -47,6 +47,21 @@ export class UnsupportedPrinter implements Printer {
   protected unsupported(): never {
     throw new CliError(ExitBadFeature, `${this.format} not supported as output format`);
   }
+  // ---- auth (./auth.ts); parameter types are checked by the Printer interface ----
+  roleAdd(_role: string, _r: unknown): void { this.unsupported(); }
+  roleGet(_role: string, _r: unknown): void { this.unsupported(); }
+  roleDelete(_role: string, _r: unknown): void { this.unsupported(); }
+  roleList(_r: unknown): void { this.unsupported(); }
+  roleGrantPermission(_role: string, _r: unknown): void { this.unsupported(); }
+  roleRevokePermission(_role: string, _key: string, _end: Uint8Array, _r: unknown): void { this.unsupported(); }
+  userAdd(_user: string, _r: unknown): void { this.unsupported(); }
+  userGet(_user: string, _r: unknown): void { this.unsupported(); }
+  userList(_r: unknown): void { this.unsupported(); }
+  userChangePassword(_r: unknown): void { this.unsupported(); }
+  userGrantRole(_user: string, _role: string, _r: unknown): void { this.unsupported(); }
+  userRevokeRole(_user: string, _role: string, _r: unknown): void { this.unsupported(); }
+  userDelete(_user: string, _r: unknown): void { this.unsupported(); }
+  authStatus(_r: unknown): void { this.unsupported(); }
   del(_r: DeleteRangeResponse): void { this.unsupported(); }
   get(_r: RangeResponse): void { this.unsupported(); }
   put(_r: PutResponse): void { this.unsupported(); }

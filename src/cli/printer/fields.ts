@@ -23,6 +23,10 @@ import { AlarmType, type AlarmResponse, type MemberListResponse } from '../../ge
 import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 
+import type { AuthRoleGetResponse, AuthRoleListResponse } from '../../gen/etcdserverpb/rpc_pb.js';
+import { Permission_Type } from '../../gen/authpb/auth_pb.js';
+import type { AuthStatusResponse } from './auth.js';
+
 export class FieldsPrinter extends UnsupportedPrinter {
   constructor(private readonly opts: PrinterOptions) {
     super('fields');
@@ -171,5 +175,35 @@ export class FieldsPrinter extends UnsupportedPrinter {
       this.line(`"AlarmType" : ${AlarmType[a.alarm] ?? a.alarm}`);
       this.line('');
     }
+  }
+
+  // ---- auth (printer_fields.go); user get / user list are not supported in 3.4 ----
+  override roleAdd(_role: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override roleGet(_role: string, r: AuthRoleGetResponse): void {
+    this.hdr(r.header);
+    for (const p of r.perm) {
+      // Println with the name as a second operand: two spaces after the colon
+      this.line(`"PermType" :  ${Permission_Type[p.permType] ?? p.permType}`);
+      this.line(`"Key" : ${goQuoteBytes(p.key)}`);
+      this.line(`"RangeEnd" : ${goQuoteBytes(p.rangeEnd)}`);
+    }
+  }
+  override roleDelete(_role: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override roleList(r: AuthRoleListResponse): void {
+    this.hdr(r.header);
+    this.line(`"Roles" :${r.roles.map((x) => ' ' + goQuote(x)).join('')}`);
+  }
+  override roleGrantPermission(_role: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override roleRevokePermission(_role: string, _key: string, _end: Uint8Array, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override userAdd(_user: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override userChangePassword(r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override userGrantRole(_user: string, _role: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override userRevokeRole(_user: string, _role: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  override userDelete(_user: string, r: { header?: ResponseHeader }): void { this.hdr(r.header); }
+  /** etcdctl 3.5 printer_fields.go AuthStatus */
+  override authStatus(r: AuthStatusResponse): void {
+    this.hdr(r.header);
+    this.line(`"Enabled" : ${r.enabled}`);
+    this.line(`"AuthRevision" : ${r.authRevision}`);
   }
 }

@@ -47,6 +47,19 @@ export function headerText(h: ResponseHeader | undefined): string {
   return s;
 }
 
+import {
+  AuthRoleAddResponseSchema, AuthRoleDeleteResponseSchema, AuthRoleGetResponseSchema, AuthRoleGrantPermissionResponseSchema,
+  AuthRoleListResponseSchema, AuthRoleRevokePermissionResponseSchema, AuthUserAddResponseSchema,
+  AuthUserChangePasswordResponseSchema, AuthUserDeleteResponseSchema, AuthUserGetResponseSchema,
+  AuthUserGrantRoleResponseSchema, AuthUserListResponseSchema, AuthUserRevokeRoleResponseSchema,
+  type AuthRoleAddResponse, type AuthRoleDeleteResponse, type AuthRoleGetResponse, type AuthRoleGrantPermissionResponse,
+  type AuthRoleListResponse, type AuthRoleRevokePermissionResponse, type AuthUserAddResponse,
+  type AuthUserChangePasswordResponse, type AuthUserDeleteResponse, type AuthUserGetResponse,
+  type AuthUserGrantRoleResponse, type AuthUserListResponse, type AuthUserRevokeRoleResponse,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import type { AuthStatusResponse } from './auth.js';
+
 export class ProtobufPrinter extends UnsupportedPrinter {
   constructor(private readonly opts: PrinterOptions) {
     super('protobuf');
@@ -96,4 +109,27 @@ export class ProtobufPrinter extends UnsupportedPrinter {
   override memberList(r: MemberListResponse): void { this.pb(MemberListResponseSchema, r); }
   override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void { this.pb(MoveLeaderResponseSchema, r); }
   override alarm(r: AlarmResponse): void { this.pb(AlarmResponseSchema, r); }
+
+  // ---- auth: the etcdserverpb responses' wire bytes ----
+  override roleAdd(_role: string, r: AuthRoleAddResponse): void { this.pb(AuthRoleAddResponseSchema, r); }
+  override roleGet(_role: string, r: AuthRoleGetResponse): void { this.pb(AuthRoleGetResponseSchema, r); }
+  override roleDelete(_role: string, r: AuthRoleDeleteResponse): void { this.pb(AuthRoleDeleteResponseSchema, r); }
+  override roleList(r: AuthRoleListResponse): void { this.pb(AuthRoleListResponseSchema, r); }
+  override roleGrantPermission(_role: string, r: AuthRoleGrantPermissionResponse): void { this.pb(AuthRoleGrantPermissionResponseSchema, r); }
+  override roleRevokePermission(_role: string, _key: string, _end: Uint8Array, r: AuthRoleRevokePermissionResponse): void { this.pb(AuthRoleRevokePermissionResponseSchema, r); }
+  override userAdd(_user: string, r: AuthUserAddResponse): void { this.pb(AuthUserAddResponseSchema, r); }
+  override userGet(_user: string, r: AuthUserGetResponse): void { this.pb(AuthUserGetResponseSchema, r); }
+  override userList(r: AuthUserListResponse): void { this.pb(AuthUserListResponseSchema, r); }
+  override userChangePassword(r: AuthUserChangePasswordResponse): void { this.pb(AuthUserChangePasswordResponseSchema, r); }
+  override userGrantRole(_user: string, _role: string, r: AuthUserGrantRoleResponse): void { this.pb(AuthUserGrantRoleResponseSchema, r); }
+  override userRevokeRole(_user: string, _role: string, r: AuthUserRevokeRoleResponse): void { this.pb(AuthUserRevokeRoleResponseSchema, r); }
+  override userDelete(_user: string, r: AuthUserDeleteResponse): void { this.pb(AuthUserDeleteResponseSchema, r); }
+  /** 3.5's pb.AuthStatusResponse: header = 1, enabled = 2, authRevision = 3 */
+  override authStatus(r: AuthStatusResponse): void {
+    const w = new BinaryWriter();
+    if (r.header) w.tag(1, 2).bytes(toBinary(ResponseHeaderSchema, r.header));
+    if (r.enabled) w.tag(2, 0).bool(true);
+    if (r.authRevision !== 0n) w.tag(3, 0).uint64(r.authRevision);
+    this.opts.out.write(w.finish());
+  }
 }

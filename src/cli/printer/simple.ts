@@ -31,6 +31,11 @@ export function hexEscape(b: Uint8Array): Buffer {
   return Buffer.from(s);
 }
 
+import type { AuthRoleGetResponse, AuthRoleListResponse, AuthUserGetResponse, AuthUserListResponse } from '../../gen/etcdserverpb/rpc_pb.js';
+import { Permission_Type, type Permission } from '../../gen/authpb/auth_pb.js';
+import type { AuthStatusResponse } from './auth.js';
+import { prefixEnd } from '../../client/range.js';
+
 export class SimplePrinter extends UnsupportedPrinter {
   constructor(private readonly opts: PrinterOptions) {
     super('simple');
@@ -122,6 +127,7 @@ export class SimplePrinter extends UnsupportedPrinter {
   override keepAliveExpired(id: bigint): void {
     this.line(`lease ${hex016(id)} expired or revoked.`);
   }
+
   // ---- cluster maintenance (etcdctl printer_simple.go) ----
   override memberAdd(r: MemberAddResponse): void {
     this.line(`Member ${hex16(r.member?.ID ?? 0n)} added to cluster ${hex16(r.header?.clusterId ?? 0n)}`);
@@ -158,5 +164,49 @@ export class SimplePrinter extends UnsupportedPrinter {
   }
   override alarm(r: AlarmResponse): void {
     for (const a of r.alarms) this.line(alarmMemberText(a));
+  }
+
+  // ---- auth (etcdctl printer_simple.go; names and keys are written as raw bytes) ----
+  private raw(...parts: Array<string | Uint8Array>): void {
+    for (const p of parts) this.opts.out.write(typeof p === 'string' ? Buffer.from(p, 'utf8') : p);
+  }
+  override roleAdd(role: string): void { this.raw(`Role ${role} created\n`); }
+  override roleGet(role: string, r: AuthRoleGetResponse): void {
+    this.raw(`Role ${role}\n`);
+    const perm = (p: Permission) => {
+      if (p.rangeEnd.length === 0) return this.raw('\t', p.key, '\n');
+      const openEnded = p.rangeEnd.length === 1 && p.rangeEnd[0] === 0;
+      if (openEnded) this.raw('\t[', p.key, ', <open ended>');
+      else this.raw('\t[', p.key, ', ', p.rangeEnd, ')');
+      if (Buffer.from(prefixEnd(p.key)).equals(p.rangeEnd)) this.raw(' (prefix ', p.key, ')');
+      this.raw('\n');
+    };
+    this.raw('KV Read:\n');
+    for (const p of r.perm) if (p.permType === Permission_Type.READ || p.permType === Permission_Type.READWRITE) perm(p);
+    this.raw('KV Write:\n');
+    for (const p of r.perm) if (p.permType === Permission_Type.WRITE || p.permType === Permission_Type.READWRITE) perm(p);
+  }
+  override roleList(r: AuthRoleListResponse): void { for (const x of r.roles) this.raw(x, '\n'); }
+  override roleDelete(role: string): void { this.raw(`Role ${role} deleted\n`); }
+  override roleGrantPermission(role: string): void { this.raw(`Role ${role} updated\n`); }
+  override roleRevokePermission(role: string, key: string, end: Uint8Array): void {
+    if (end.length === 0) this.raw(`Permission of key ${key} is revoked from role ${role}\n`);
+    else if (end.length !== 1 || end[0] !== 0) this.raw(`Permission of range [${key}, `, end, `) is revoked from role ${role}\n`);
+    else this.raw(`Permission of range [${key}, <open ended> is revoked from role ${role}\n`);
+  }
+  override userAdd(user: string): void { this.raw(`User ${user} created\n`); }
+  override userGet(user: string, r: AuthUserGetResponse): void {
+    this.raw(`User: ${user}\nRoles:`);
+    for (const x of r.roles) this.raw(' ', x);
+    this.raw('\n');
+  }
+  override userChangePassword(): void { this.raw('Password updated\n'); }
+  override userGrantRole(user: string, role: string): void { this.raw(`Role ${role} is granted to user ${user}\n`); }
+  override userRevokeRole(user: string, role: string): void { this.raw(`Role ${role} is revoked from user ${user}\n`); }
+  override userDelete(user: string): void { this.raw(`User ${user} deleted\n`); }
+  override userList(r: AuthUserListResponse): void { for (const x of r.users) this.raw(x, '\n'); }
+  /** etcdctl 3.5 printer_simple.go AuthStatus */
+  override authStatus(r: AuthStatusResponse): void {
+    this.raw(`Authentication Status: ${r.enabled}\nAuthRevision: ${r.authRevision}\n`);
   }
 }
