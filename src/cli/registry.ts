@@ -21,10 +21,11 @@ import { memberCommand } from '../commands/member.js';
 import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
 import { versionCommand } from '../commands/version.js';
+import { watchCommand } from '../commands/watch.js';
 
 /** The root command, `etcdctl`. */
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand],
+  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand],
 };

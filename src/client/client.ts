@@ -107,6 +107,8 @@ export function parseEndpoint(ep: string): { target: string; secure: boolean; ho
 }
 
 const DEFAULT_MAX_SEND = 2 * 1024 * 1024;
+/** grpc-go's minimum client keepalive ping interval (internal.KeepaliveMinPingTime), ms. */
+const MIN_KEEPALIVE_TIME_MS = 10_000;
 
 /**
  * A connection to an etcd cluster. Create with `EtcdClient.connect`, release with `close`.
@@ -157,7 +159,11 @@ export class EtcdClient {
     const tls = this.config.tls;
     let creds: grpcNs.ChannelCredentials;
     const options: grpcNs.ChannelOptions = {
-      'grpc.keepalive_time_ms': this.config.keepaliveTimeMs,
+      // grpc-go raises any client keepalive time below 10 s to 10 s (WithKeepaliveParams),
+      // so etcdctl's default 2 s really pings every 10 s. etcd enforces a 5 s minimum
+      // between pings (--grpc-keepalive-min-time) and answers faster pings on an idle
+      // stream with GOAWAY too_many_pings, which would break long idle watches.
+      'grpc.keepalive_time_ms': Math.max(this.config.keepaliveTimeMs, MIN_KEEPALIVE_TIME_MS),
       'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs,
       'grpc.max_receive_message_length': -1,
       'grpc.max_send_message_length': -1,

@@ -69,10 +69,12 @@ export class JsonPrinter extends UnsupportedPrinter {
 
   override watch(r: WatchResponse): void {
     // clientv3.WatchResponse: Header is a value (never null), no json tags, no omitempty.
+    // A response without header is the one clientv3 synthesizes when a watch fails
+    // (refused creation, stream error): its Events slice is nil, printed as null.
     this.line(
       structJson([
         ['Header', new Raw(messageJson(ResponseHeaderSchema, r.header ?? ({} as ResponseHeader)))],
-        ['Events', r.events.map((e) => new Raw(messageJson(EventSchema, e)))],
+        ['Events', r.header ? r.events.map((e) => new Raw(messageJson(EventSchema, e))) : null],
         ['CompactRevision', r.compactRevision],
         ['Canceled', r.canceled],
         ['Created', r.created],

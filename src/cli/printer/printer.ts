@@ -44,7 +44,10 @@ export interface Printer extends AuthPrinter {
   get(r: RangeResponse): void;
   put(r: PutResponse): void;
   txn(r: TxnResponse): void;
-  /** one watch response as delivered to the user (created responses are not printed) */
+  /**
+   * one watch response as delivered to the user (created responses are not printed);
+   * `header` is undefined only in clientv3's synthesized failure response (nil Events)
+   */
   watch(r: WatchResponse): void;
   grant(r: LeaseGrantResponse): void;
   /** @param id the revoked lease (the response does not carry it) */
