@@ -11,6 +11,7 @@ import { leaseListCommand } from './lease/list.js';
 import { leaseRevokeCommand } from './lease/revoke.js';
 import { leaseTimeToLiveCommand } from './lease/timetolive.js';
 
+/** The `lease` command group; its subcommands are listed in cobra's (name) order in help. */
 export const leaseCommand: CommandSpec = {
   use: 'lease <subcommand>',
   short: 'Lease related commands',

@@ -10,6 +10,7 @@ import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import { GoParseError, parseGoInt } from '../../cli/go-format.js';
 import { rpcOrExit } from './lease-id.js';
 
+/** `lease grant <ttl>`: prints the new lease (Printer.grant); exit 128 for bad arguments, 1 for RPC errors. */
 export const leaseGrantCommand: CommandSpec = {
   use: 'grant <ttl>',
   short: 'Creates leases',

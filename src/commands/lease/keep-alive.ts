@@ -35,6 +35,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 type KeepAliveCall = Awaited<ReturnType<EtcdClient['leaseKeepAliveStream']>>;
 
+/** `lease keep-alive [--once] <leaseID>`: see the module comment for the stream's life cycle. */
 export const leaseKeepAliveCommand: CommandSpec = {
   use: 'keep-alive [options] <leaseID>',
   short: 'Keeps leases alive (renew)',
@@ -159,6 +160,10 @@ export class KeepAliveLoop {
     this.deadline = Date.now() + firstTimeoutMs;
   }
 
+  /**
+   * Starts the stream and the deadline check.
+   * @returns resolves when the lease is gone; rejects with what `onResp` threw
+   */
   run(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.settle = (err?: unknown) => {

@@ -8,6 +8,7 @@ import type { CommandSpec } from '../../cli/command.js';
 import { ExitBadConnection } from '../../cli/exit-codes.js';
 import { rpcOrExit } from './lease-id.js';
 
+/** `lease list`: Printer.leases (sorted by expiry by the server); exit 2 for RPC errors. */
 export const leaseListCommand: CommandSpec = {
   use: 'list',
   short: 'List all active leases',

@@ -8,6 +8,7 @@ import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import { leaseIdFromArg, rpcOrExit } from './lease-id.js';
 
+/** `lease revoke <leaseID>`: Printer.revoke; exit 128 for bad arguments, 1 for RPC errors. */
 export const leaseRevokeCommand: CommandSpec = {
   use: 'revoke <leaseID>',
   short: 'Revokes leases',

@@ -10,6 +10,7 @@ import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitBadConnection } from '../../cli/exit-codes.js';
 import { leaseIdFromArg, rpcOrExit } from './lease-id.js';
 
+/** `lease timetolive <leaseID> [--keys]`: Printer.timeToLive; exit 128 for bad arguments, 2 for RPC errors. */
 export const leaseTimeToLiveCommand: CommandSpec = {
   use: 'timetolive <leaseID> [options]',
   short: 'Get lease information',
