@@ -61,7 +61,8 @@ export const leaseKeepAliveCommand: CommandSpec = {
     const restore = dieOnSignals(() => ctx.out.flush());
     try {
       const dial = ctx.globals().dialTimeoutMs;
-      const firstTimeout = dial + 1000 === 1000 ? DEFAULT_FIRST_TIMEOUT_MS : dial + 1000;
+      // clientv3: the first reply is awaited for dial timeout + 1 s, or defaultTTL when that is 1 s
+      const firstTimeout = dial === 0 ? DEFAULT_FIRST_TIMEOUT_MS : dial + 1000;
       await new KeepAliveLoop(client, id, firstTimeout, (r) => {
         display.keepAlive(r);
         ctx.out.flush();
