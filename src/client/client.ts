@@ -223,6 +223,24 @@ export class EtcdClient {
     }
   }
 
+  /**
+   * Probes every endpoint to explain a failed connection (refused, TLS problems...).
+   * @returns one line per endpoint with a known problem, or undefined
+   */
+  async whyUnreachable(): Promise<string | undefined> {
+    const { diagnoseEndpoint } = await import('./diagnose.js');
+    const lines = await Promise.all(
+      this.endpoints.map((ep) => {
+        const m = /^(.*):(\d+)$/.exec(ep.target);
+        if (!m || ep.target.startsWith('unix:')) return Promise.resolve(undefined);
+        const host = m[1]!.replace(/^\[|\]$/g, '');
+        return diagnoseEndpoint({ endpoint: ep.target, host, port: Number(m[2]), secure: !!this.config.tls || ep.secure, tls: this.config.tls }, 700);
+      }),
+    );
+    const found = lines.filter((l): l is string => !!l);
+    return found.length ? found.map((l) => `Reason: ${l}`).join('\n') : undefined;
+  }
+
   private metadata(): grpcNs.Metadata {
     const md = new (grpc().Metadata)();
     if (this.token) md.set('token', this.token);
@@ -255,7 +273,7 @@ export class EtcdClient {
     for (;;) {
       if (this.closed) throw new CanceledError();
       const ep = await this.readyEndpoint(deadline);
-      if (!ep) throw new DeadlineExceededError();
+      if (!ep) throw new DeadlineExceededError(await this.whyUnreachable());
       tried.add(this.current);
       try {
         return await this.sendUnary(ep, method, bytes, deadline, opts.signal);
@@ -321,7 +339,7 @@ export class EtcdClient {
   ): Promise<grpcNs.ClientDuplexStream<MessageShape<I>, MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
     const ep = await this.readyEndpoint(Date.now() + wait);
-    if (!ep) throw new DeadlineExceededError();
+    if (!ep) throw new DeadlineExceededError(await this.whyUnreachable());
     const md = this.metadata();
     for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
     return this.grpcClient(ep).makeBidiStreamRequest(
@@ -341,7 +359,7 @@ export class EtcdClient {
   ): Promise<grpcNs.ClientReadableStream<MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
     const ep = await this.readyEndpoint(Date.now() + wait);
-    if (!ep) throw new DeadlineExceededError();
+    if (!ep) throw new DeadlineExceededError(await this.whyUnreachable());
     return this.grpcClient(ep).makeServerStreamRequest(
       this.methodPath(method),
       (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),

@@ -175,16 +175,33 @@ describe('TLS', () => {
     await compareCli([`--cert=${certs.clientCert}`, `--key=${certs.clientKey}`, '--insecure-skip-tls-verify', 'get', 'secure'], { server: tls });
   });
 
-  test('no client certificate: context deadline exceeded, exit 1', async () => {
+  // etcdctl only says `context deadline exceeded` when it cannot connect; after that same
+  // line ours adds a `Reason:` line per endpoint (the Error: line and exit code still match).
+  const reasonLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('Reason: '));
+
+  test('no client certificate: context deadline exceeded, exit 1, with the reason', async () => {
     const { ours } = await compareCli([`--cacert=${certs.caCert}`, '--command-timeout=1s', 'get', 'secure'], { server: tls });
     assert.equal(errorLine(ours.stderr), 'Error: context deadline exceeded');
+    assert.deepEqual(reasonLines(ours.stderr), [`Reason: ${tls.endpoint}: TLS handshake failed: the server requires a valid client certificate (check --cert and --key)`]);
   });
 
-  test('server certificate from an unknown CA', async () => {
-    await compareCli([`--cacert=${certs.otherCaCert}`, `--cert=${certs.clientCert}`, `--key=${certs.clientKey}`, '--command-timeout=1s', 'get', 'secure'], { server: tls });
+  test('server certificate from an unknown CA, with the reason', async () => {
+    const { ours } = await compareCli([`--cacert=${certs.otherCaCert}`, `--cert=${certs.clientCert}`, `--key=${certs.clientKey}`, '--command-timeout=1s', 'get', 'secure'], { server: tls });
+    assert.deepEqual(reasonLines(ours.stderr), [`Reason: ${tls.endpoint}: TLS handshake failed: the server certificate is signed by an unknown authority (check --cacert)`]);
   });
 
-  test('plaintext client against a TLS server', async () => {
-    await compareCli(['--command-timeout=1s', 'get', 'secure'], { server: tls });
+  test('plaintext client against a TLS server, with the reason', async () => {
+    const { ours } = await compareCli(['--command-timeout=1s', 'get', 'secure'], { server: tls });
+    assert.deepEqual(reasonLines(ours.stderr), [`Reason: ${tls.endpoint}: the server expects TLS; use an https:// endpoint or --cacert (and --cert/--key if it checks client certificates)`]);
+  });
+
+  test('TLS client against a plaintext server, with the reason', async () => {
+    const { ours } = await compareCli([`--cacert=${certs.caCert}`, '--command-timeout=1s', 'get', 'greeting'], { server: plain });
+    assert.deepEqual(reasonLines(ours.stderr), [`Reason: ${plain.endpoint}: TLS handshake failed: the server does not speak TLS (use a plain host:port or http:// endpoint)`]);
+  });
+
+  test('refused connection, with the reason', async () => {
+    const { ours } = await compareCli(['--endpoints=127.0.0.1:1', '--command-timeout=500ms', 'get', 'k'], { endpoints: false });
+    assert.deepEqual(reasonLines(ours.stderr), ['Reason: 127.0.0.1:1: connection refused (is etcd listening on this address and port?)']);
   });
 });
