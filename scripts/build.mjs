@@ -6,6 +6,7 @@
 //    printers, the gRPC client and error reporting). bin/etcdctl loads the bundle with
 //    that cache, which removes most of the compile time from every cold start.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -21,12 +22,14 @@ await build({
   target: 'node20',
   minify: true,
   legalComments: 'none',
+  // the code cache is only used with the bundle it was made from (bin/etcdctl checks this id)
+  banner: { js: `// build ${randomUUID()}` },
   // keep gRPC's module initialisation lazy: import() becomes a deferred require()
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
 });
 const warm = spawnSync(process.execPath, [join(root, 'bin/etcdctl'), '--endpoints=127.0.0.1:1', '--command-timeout=200ms', 'get', 'k'], {
-  env: { ...process.env, ETCDCTL_TS_WRITE_CODE_CACHE: '1' },
+  env: { ...process.env, ETCDTS_WRITE_CODE_CACHE: '1' },
   stdio: 'ignore',
 });
 if (warm.error) throw warm.error;

@@ -184,7 +184,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
     const err = e as Error;
     writeErr(`Error: ${err?.message ?? String(e)}\n`);
-    if (env.ETCDCTL_TS_TRACE) writeErr(`${err?.stack}\n`);
+    if (env.ETCDTS_TRACE) writeErr(`${err?.stack}\n`);
     return ExitError;
   } finally {
     out.flush();
