@@ -17,6 +17,7 @@ import { leaseCommand } from '../commands/lease.js';
 import { authCommand } from '../commands/auth.js';
 import { userCommand } from '../commands/user.js';
 import { roleCommand } from '../commands/role.js';
+import { snapshotCommand } from '../commands/snapshot.js';
 import { memberCommand } from '../commands/member.js';
 import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
@@ -27,5 +28,5 @@ import { watchCommand } from '../commands/watch.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand],
+  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand],
 };

@@ -433,6 +433,40 @@ export class EtcdClient {
   alarm(req: MessageInitShape<typeof Maintenance.method.alarm.input>, opts: CallOptions = {}) {
     return this.unary(Maintenance.method.alarm, req, opts);
   }
+  /**
+   * Maintenance.Snapshot: the member's backend database followed by its sha256 (32
+   * bytes), as a sequence of chunks (`remainingBytes` counts what is still to come).
+   * As clientv3's Snapshot under etcdctl: without `timeoutMs` there is no deadline at
+   * all, and the call waits for the endpoint to become reachable; with it, connecting
+   * and the whole transfer must finish in time (`context deadline exceeded`).
+   * @throws EtcdError (converted as clientv3 does), DeadlineExceededError
+   */
+  async *snapshot(opts: { timeoutMs?: number } = {}): AsyncGenerator<{ blob: Uint8Array; remainingBytes: bigint }> {
+    const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Number.MAX_SAFE_INTEGER;
+    const ep = await this.readyEndpoint(deadline);
+    if (!ep) throw new DeadlineExceededError();
+    const method = Maintenance.method.snapshot;
+    const call = this.grpcClient(ep).makeServerStreamRequest(
+      this.methodPath(method),
+      (m: MessageShape<typeof method.input>) => Buffer.from(toBinary(method.input, m)),
+      (b: Buffer) => fromBinary(method.output, b),
+      create(method.input, {}),
+      this.metadata(),
+      deadline === Number.MAX_SAFE_INTEGER ? {} : { deadline },
+    );
+    try {
+      for await (const resp of call as AsyncIterable<MessageShape<typeof method.output>>) {
+        yield { blob: resp.blob, remainingBytes: resp.remainingBytes };
+      }
+    } catch (e) {
+      if (e && typeof e === 'object' && 'code' in e && typeof (e as grpcNs.ServiceError).code === 'number') {
+        throw this.convertError(e as grpcNs.ServiceError, deadline);
+      }
+      throw e;
+    } finally {
+      call.cancel();
+    }
+  }
   /** Maintenance.MoveLeader; must be sent to the current leader. */
   moveLeader(targetID: bigint, opts: CallOptions = {}) {
     return this.unary(Maintenance.method.moveLeader, { targetID }, opts);

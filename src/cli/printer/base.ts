@@ -25,7 +25,7 @@ import type {
   MemberUpdateResponse,
   MoveLeaderResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
+import type { DbStatus, EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import type { Output } from '../command.js';
 import { CliError, ExitBadFeature } from '../exit-codes.js';
 import type { Printer } from './printer.js';
@@ -84,6 +84,7 @@ export class UnsupportedPrinter implements Printer {
   endpointHashKV(_list: EpHashKV[]): void { this.unsupported(); }
   moveLeader(_leader: bigint, _target: bigint, _r: MoveLeaderResponse): void { this.unsupported(); }
   alarm(_r: AlarmResponse): void { this.unsupported(); }
+  dbStatus(_ds: DbStatus): void { this.unsupported(); }
 }
 
 /** Go's `%016x` for a signed 64-bit integer (lease IDs). */

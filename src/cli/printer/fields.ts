@@ -20,7 +20,7 @@ import type {
 import { Event_EventType, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
 import { goQuote, goQuoteBytes } from '../go-format.js';
 import { AlarmType, type AlarmResponse, type MemberListResponse } from '../../gen/etcdserverpb/rpc_pb.js';
-import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
+import type { DbStatus, EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 
 import type { AuthRoleGetResponse, AuthRoleListResponse } from '../../gen/etcdserverpb/rpc_pb.js';
@@ -168,6 +168,12 @@ export class FieldsPrinter extends UnsupportedPrinter {
     }
   }
   /** The server sends no header here: 3.4 crashes on it (nil pointer); we print zeros. */
+  override dbStatus(ds: DbStatus): void {
+    this.line(`"Hash" : ${ds.hash}`);
+    this.line(`"Revision" : ${ds.revision}`);
+    this.line(`"Keys" : ${ds.totalKey}`);
+    this.line(`"Size" : ${ds.totalSize}`);
+  }
   override alarm(r: AlarmResponse): void {
     this.hdr(r.header);
     for (const a of r.alarms) {

@@ -32,7 +32,7 @@ import {
   type AlarmResponse, type MemberAddResponse, type MemberListResponse, type MemberPromoteResponse, type MemberRemoveResponse,
   type MemberUpdateResponse, type MoveLeaderResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
+import type { DbStatus, EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 import { messageFields, messageJson, Raw, structJson, valueJson } from './go-json.js';
 
@@ -127,6 +127,8 @@ export class JsonPrinter extends UnsupportedPrinter {
   }
   override moveLeader(_leader: bigint, _target: bigint, r: MoveLeaderResponse): void { this.line(messageJson(MoveLeaderResponseSchema, r)); }
   override alarm(r: AlarmResponse): void { this.line(messageJson(AlarmResponseSchema, r)); }
+  /** snapshot.Status's json tags */
+  override dbStatus(ds: DbStatus): void { this.line(structJson([['hash', ds.hash], ['revision', ds.revision], ['totalKey', ds.totalKey], ['totalSize', ds.totalSize]])); }
 
   // ---- auth: Go json of the etcdserverpb response structs (printer.go printerRPC) ----
   override roleAdd(_role: string, r: AuthRoleAddResponse): void { this.line(messageJson(AuthRoleAddResponseSchema, r)); }

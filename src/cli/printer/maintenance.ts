@@ -52,8 +52,9 @@ export function humanizeBytes(n: bigint | number): string {
   if (s < 10) return `${s} B`;
   const e = Math.floor(Math.log(s) / Math.log(1000));
   const val = Math.floor((s / Math.pow(1000, e)) * 10 + 0.5) / 10;
-  // Go's %.0f / %.1f round half to even on the binary value; toFixed matches for these magnitudes.
-  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${sizes[e]}`;
+  // Go's %.0f rounds an exact half to even (24.5 → "24"); toFixed(0) would round it up.
+  const whole = val - Math.floor(val) === 0.5 && Math.floor(val) % 2 === 0 ? Math.floor(val) : Math.round(val);
+  return `${val < 10 ? val.toFixed(1) : whole.toFixed(0)} ${sizes[e]}`;
 }
 
 /** gogo-proto's compact text of an AlarmMember, as `%+v` prints it: `memberID:1 alarm:NOSPACE ` (zero fields omitted). */
@@ -114,5 +115,25 @@ export function endpointHashKVTable(list: EpHashKV[]): TableData {
   return {
     hdr: ['endpoint', 'hash'],
     rows: list.map(({ ep, resp }) => [ep, String(resp.hash)]),
+  };
+}
+
+/**
+ * `snapshot status` of a file (clientv3/snapshot Status): crc32c hash (unsigned 32-bit),
+ * the revision of the last key in the `key` bucket, the number of keys in all buckets,
+ * and the database size in bytes (bbolt's Tx.Size()).
+ */
+export interface DbStatus {
+  hash: number;
+  revision: bigint;
+  totalKey: number;
+  totalSize: bigint;
+}
+
+/** printer.go makeDBStatusTable. */
+export function dbStatusTable(ds: DbStatus): TableData {
+  return {
+    hdr: ['hash', 'revision', 'total keys', 'total size'],
+    rows: [[ds.hash.toString(16), String(ds.revision), String(ds.totalKey), humanizeBytes(ds.totalSize)]],
   };
 }

@@ -28,7 +28,7 @@ import type {
   MemberUpdateResponse,
   MoveLeaderResponse,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import type { EpHashKV, EpHealth, EpStatus } from './maintenance.js';
+import type { DbStatus, EpHashKV, EpHealth, EpStatus } from './maintenance.js';
 import { CliError, ExitBadFeature } from '../exit-codes.js';
 import type { PrinterOptions } from './base.js';
 import type { AuthPrinter } from './auth.js';
@@ -76,6 +76,8 @@ export interface Printer extends AuthPrinter {
   moveLeader(leader: bigint, target: bigint, r: MoveLeaderResponse): void;
   /** alarm list / alarm disarm */
   alarm(r: AlarmResponse): void;
+  /** snapshot status (protobuf is not supported) */
+  dbStatus(ds: DbStatus): void;
 }
 
 /** The formats `-w` accepts. */

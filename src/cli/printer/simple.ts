@@ -18,7 +18,7 @@ import type {
 } from '../../gen/etcdserverpb/rpc_pb.js';
 import type { KeyValue } from '../../gen/mvccpb/kv_pb.js';
 import type { AlarmResponse, MemberAddResponse, MemberListResponse, MemberPromoteResponse, MemberRemoveResponse, MemberUpdateResponse, MoveLeaderResponse } from '../../gen/etcdserverpb/rpc_pb.js';
-import { alarmMemberText, endpointHashKVTable, endpointStatusTable, memberListTable, type EpHashKV, type EpHealth, type EpStatus } from './maintenance.js';
+import { alarmMemberText, dbStatusTable, endpointHashKVTable, endpointStatusTable, memberListTable, type DbStatus, type EpHashKV, type EpHealth, type EpStatus } from './maintenance.js';
 import { Event_EventType } from '../../gen/mvccpb/kv_pb.js';
 import { hex016, hex16, UnsupportedPrinter, type PrinterOptions } from './base.js';
 
@@ -161,6 +161,9 @@ export class SimplePrinter extends UnsupportedPrinter {
   }
   override moveLeader(leader: bigint, target: bigint, _r: MoveLeaderResponse): void {
     this.line(`Leadership transferred from ${leader.toString(16)} to ${target.toString(16)}`);
+  }
+  override dbStatus(ds: DbStatus): void {
+    for (const row of dbStatusTable(ds).rows) this.line(row.join(', '));
   }
   override alarm(r: AlarmResponse): void {
     for (const a of r.alarms) this.line(alarmMemberText(a));

@@ -13,10 +13,12 @@
 import type { MemberListResponse } from '../../gen/etcdserverpb/rpc_pb.js';
 import { UnsupportedPrinter, type PrinterOptions } from './base.js';
 import {
+  dbStatusTable,
   endpointHashKVTable,
   endpointHealthTable,
   endpointStatusTable,
   memberListTable,
+  type DbStatus,
   type EpHashKV,
   type EpHealth,
   type EpStatus,
@@ -186,4 +188,5 @@ export class TablePrinter extends UnsupportedPrinter {
   override endpointHealth(list: EpHealth[]): void { this.table(endpointHealthTable(list)); }
   override endpointStatus(list: EpStatus[]): void { this.table(endpointStatusTable(list)); }
   override endpointHashKV(list: EpHashKV[]): void { this.table(endpointHashKVTable(list)); }
+  override dbStatus(ds: DbStatus): void { this.table(dbStatusTable(ds)); }
 }
