@@ -339,7 +339,7 @@ export class EtcdClient {
   ): Promise<grpcNs.ClientDuplexStream<MessageShape<I>, MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
     const ep = await this.readyEndpoint(Date.now() + wait);
-    if (!ep) throw new DeadlineExceededError(await this.whyUnreachable());
+    if (!ep) throw new DeadlineExceededError();
     const md = this.metadata();
     for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
     return this.grpcClient(ep).makeBidiStreamRequest(
@@ -359,7 +359,7 @@ export class EtcdClient {
   ): Promise<grpcNs.ClientReadableStream<MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
     const ep = await this.readyEndpoint(Date.now() + wait);
-    if (!ep) throw new DeadlineExceededError(await this.whyUnreachable());
+    if (!ep) throw new DeadlineExceededError();
     return this.grpcClient(ep).makeServerStreamRequest(
       this.methodPath(method),
       (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),

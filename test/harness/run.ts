@@ -245,11 +245,15 @@ export function bytesToText(buf: Buffer): string {
  */
 export type StderrMode = 'errorLine' | 'nonLog' | 'full';
 
-/** stderr without the zap JSON log lines that real etcdctl emits (lines starting with {"level":). */
+/**
+ * stderr without the zap JSON log lines that real etcdctl emits (lines starting with
+ * {"level":) and without the `Reason: ...` lines ours adds after a failed connection
+ * (a deliberate addition; tests that care check them explicitly).
+ */
 export function stripLogLines(stderr: string): string {
   return stderr
     .split('\n')
-    .filter((l) => !l.startsWith('{"level":'))
+    .filter((l) => !l.startsWith('{"level":') && !l.startsWith('Reason: '))
     .join('\n');
 }
 
@@ -264,7 +268,7 @@ function selectStderr(stderr: string, mode: StderrMode): string {
   switch (mode) {
     case 'errorLine': return errorLine(stderr);
     case 'nonLog': return stripLogLines(stderr);
-    case 'full': return stderr;
+    case 'full': return stderr.split('\n').filter((l) => !l.startsWith('Reason: ')).join('\n');
   }
 }
 

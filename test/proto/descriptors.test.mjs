@@ -34,7 +34,8 @@ function stripEtcd(src) {
 }
 
 function build(dir, out) {
-  execFileSync(join(root, "node_modules/.bin/buf"), ["build", "--exclude-source-info", "-o", out], { cwd: dir, stdio: "pipe" });
+  // buf is not a dependency (see scripts/genproto.sh); npx fetches the pinned version once.
+  execFileSync("npx", ["--yes", "@bufbuild/buf@1.75.0", "build", "--exclude-source-info", "-o", out], { cwd: dir, stdio: "pipe" });
   return fromBinary(FileDescriptorSetSchema, readFileSync(out));
 }
 
