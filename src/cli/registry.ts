@@ -18,6 +18,9 @@ import { authCommand } from '../commands/auth.js';
 import { userCommand } from '../commands/user.js';
 import { roleCommand } from '../commands/role.js';
 import { snapshotCommand } from '../commands/snapshot.js';
+import { lockCommand } from '../commands/lock.js';
+import { electCommand } from '../commands/elect.js';
+import { makeMirrorCommand } from '../commands/make-mirror.js';
 import { memberCommand } from '../commands/member.js';
 import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
@@ -28,5 +31,5 @@ import { watchCommand } from '../commands/watch.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand],
+  subcommands: [getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand, lockCommand, electCommand, makeMirrorCommand],
 };

@@ -1,0 +1,170 @@
+/**
+ * @module commands/lock
+ * `etcdctl lock <lockname> [exec-command arg1 arg2 ...]` (etcdctl/ctlv3/command/
+ * lock_command.go in 3.4.23), on the mutex recipe of client/concurrency:
+ *
+ * - a session lease with `--ttl` seconds (default 10; <= 0 means 60) kept alive;
+ * - SIGINT/SIGTERM are caught from then on: while waiting for the lock they cancel the
+ *   wait (`Error: context canceled`, exit 1, the waiter's key deleted); while holding,
+ *   they release the lock and the command exits 0; during an exec command they are
+ *   noted and otherwise ignored (the child runs to its end);
+ * - without a command: prints the lock key through the get printer (simple: the key
+ *   and an empty value line), holds until a signal, deletes the key, exits 0; if the
+ *   session lease is lost first: `Error: session expired`, exit 1;
+ * - with a command: runs it (stdin /dev/null, stdout/stderr inherited) with
+ *   `ETCD_LOCK_KEY=<name>/<lease hex>` and `ETCD_LOCK_REV=<revision when acquired>`
+ *   in front of our environment (an inherited variable of the same name wins, as with
+ *   Go's os/exec), then deletes the key.
+ *
+ * Deliberate difference from 3.4.23: when the command fails, 3.4 prints
+ * `Error: exit status N` and exits 1; we print the same line but exit N, as etcdctl 3.5+
+ * does (255 when the child was killed by a signal, Go's ExitStatus() of -1), so scripts
+ * can see the child's status. Failures to start the command are exit 1 in both.
+ * The session lease is not revoked at the end (etcdctl leaves it to expire).
+ */
+
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { CommandContext, CommandSpec } from '../cli/command.js';
+import { CliError, ExitBadArgs, ExitError } from '../cli/exit-codes.js';
+import { goQuote } from '../cli/go-format.js';
+import { Mutex, Session } from '../client/concurrency.js';
+import { bytes } from '../client/range.js';
+
+const ERR_ARGS = 'lock takes a lock name argument and an optional command to execute';
+
+/**
+ * Catches SIGINT and SIGTERM for the rest of the process (Go's signal.Notify): the
+ * first one aborts the returned controller; later ones are ignored.
+ */
+export function catchSignals(): AbortController {
+  const ac = new AbortController();
+  const h = () => {
+    if (!ac.signal.aborted) ac.abort();
+  };
+  process.on('SIGINT', h);
+  process.on('SIGTERM', h);
+  return ac;
+}
+
+/** A promise resolved when `signal` aborts. */
+export function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((r) => signal.addEventListener('abort', () => r(), { once: true }));
+}
+
+const ERRNO_TEXT: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  ENOTDIR: 'not a directory',
+  ENOEXEC: 'exec format error',
+  EISDIR: 'is a directory',
+  E2BIG: 'argument list too long',
+};
+
+const SIGNAL_TEXT: Record<string, string> = {
+  SIGHUP: 'hangup', SIGINT: 'interrupt', SIGQUIT: 'quit', SIGABRT: 'aborted', SIGKILL: 'killed',
+  SIGSEGV: 'segmentation fault', SIGPIPE: 'broken pipe', SIGALRM: 'alarm clock', SIGTERM: 'terminated',
+  SIGUSR1: 'user defined signal 1', SIGUSR2: 'user defined signal 2', SIGBUS: 'bus error', SIGFPE: 'floating point exception',
+};
+
+/** How an exec command ended: Go's error text and the exit code etcdctl 3.5+ uses. */
+interface ExecResult {
+  err?: string;
+  code: number;
+}
+
+/** Go's exec.LookPath for a name without a slash. */
+function lookPath(file: string, pathEnv: string | undefined): { path?: string; err?: string } {
+  for (let dir of (pathEnv ?? '').split(':')) {
+    if (pathEnv === undefined || pathEnv === '') break;
+    if (dir === '') dir = '.';
+    const p = join(dir, file);
+    try {
+      const st = statSync(p);
+      if (st.isDirectory() || (st.mode & 0o111) === 0) continue;
+    } catch {
+      continue;
+    }
+    if (!isAbsolute(p)) return { err: `exec: ${goQuote(file)}: cannot run executable found relative to current directory` };
+    return { path: p };
+  }
+  return { err: `exec: ${goQuote(file)}: executable file not found in $PATH` };
+}
+
+/**
+ * exec.Cmd.Run with stdin from /dev/null and stdout/stderr inherited.
+ * @returns no `err` on success; else Go's error text (`exit status 3`,
+ *   `signal: terminated`, `exec: "x": executable file not found in $PATH`) and the
+ *   exit code: the child's, 255 for a signal, 1 when it could not be started
+ */
+function runCommand(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ExecResult> {
+  const name = args[0]!;
+  let file = name;
+  if (!name.includes('/')) {
+    const lp = lookPath(name, env.PATH);
+    if (lp.err) return Promise.resolve({ err: lp.err, code: ExitError });
+    file = lp.path!;
+  }
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: ExecResult) => {
+      if (!settled) {
+        settled = true;
+        resolve(r);
+      }
+    };
+    const child = spawn(file, args.slice(1), { argv0: name, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    child.once('error', (e: NodeJS.ErrnoException) => done({ err: `fork/exec ${file}: ${ERRNO_TEXT[e.code ?? ''] ?? e.message}`, code: ExitError }));
+    child.once('exit', (code, sig) => {
+      if (sig) done({ err: `signal: ${SIGNAL_TEXT[sig] ?? sig}`, code: 255 });
+      else if (code !== 0) done({ err: `exit status ${code}`, code: code ?? ExitError });
+      else done({ code: 0 });
+    });
+  });
+}
+
+/** lockUntilSignal: see the module comment. */
+async function lockUntilSignal(ctx: CommandContext, name: string, cmdArgs: string[]): Promise<void> {
+  const display = ctx.display();
+  const client = await ctx.client();
+  const session = await Session.create(client, Number(ctx.flags.int('ttl')));
+  const m = new Mutex(session, name);
+  const sig = catchSignals();
+
+  await m.lock(sig.signal);
+
+  if (cmdArgs.length > 0) {
+    const env: NodeJS.ProcessEnv = { ETCD_LOCK_KEY: m.key, ETCD_LOCK_REV: String(m.header?.revision ?? 0n), ...process.env };
+    ctx.out.flush();
+    const r = await runCommand(cmdArgs, env);
+    await m.unlock();
+    if (r.err !== undefined) throw new CliError(r.code, r.err);
+    return;
+  }
+
+  const resp = await client.range({ key: bytes(m.key) }, { timeoutMs: 0, signal: sig.signal });
+  if (resp.kvs.length === 0) throw new CliError(ExitError, 'lock lost on init');
+  display.get(resp);
+  ctx.out.flush();
+
+  const which = await Promise.race([aborted(sig.signal).then(() => 'signal' as const), session.done.then(() => 'expired' as const)]);
+  if (which === 'signal') {
+    await m.unlock();
+    session.orphan();
+    return;
+  }
+  throw new CliError(ExitError, 'session expired');
+}
+
+/** `lock <lockname> [exec-command arg1 arg2 ...]` with `--ttl` (seconds, default 10). */
+export const lockCommand: CommandSpec = {
+  use: 'lock <lockname> [exec-command arg1 arg2 ...]',
+  short: 'Acquires a named lock',
+  flags: [{ name: 'ttl', type: 'int', default: 10n, usage: 'timeout for session' }],
+  async run(ctx) {
+    if (ctx.args.length === 0) throw new CliError(ExitBadArgs, ERR_ARGS);
+    await lockUntilSignal(ctx, ctx.args[0]!, ctx.args.slice(1));
+  },
+};

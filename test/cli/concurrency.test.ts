@@ -1,0 +1,385 @@
+// `etcdctl lock` and `etcdctl elect`, compared live with the real etcdctl 3.4.23.
+//
+// - Deterministic cases (argument errors, help, exec mode) are compared byte for byte:
+//   argument errors with compareCli against one server; exec-mode runs on twin servers
+//   (real etcdctl against A, ours against B, one after the other) so that revisions
+//   (ETCD_LOCK_REV) agree; the lease id in the lock key (`name/<lease hex>`) differs
+//   between the twins and is normalized to <LEASE>.
+// - Behaviour with both binaries at once runs against ONE server, real and ours taking
+//   part in the same recipe: two `lock` processes exclude each other (in both orders),
+//   SIGTERM releases the lock (the key is gone), SIGINT while waiting withdraws; two
+//   `elect` candidates (real and ours, both orders) with observers (`-l`, one real, one
+//   ours, in simple and json format) that must print the same leader sequence.
+//
+// Deliberate difference from 3.4.23, asserted separately: `lock name cmd` whose
+// command exits N prints `Error: exit status N` like 3.4, but exits N as etcdctl 3.5+
+// does (3.4 exits 1).
+//
+// Every wait is bounded; every child is killed in the end (and on process exit).
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { startRealEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
+import { bytesToText, cleanEnv, compareCli, errorLine, OURS, REAL, runCli, type RunResult } from '../harness/run.js';
+import { EtcdClient } from '../../src/client/client.js';
+import { prefixEnd } from '../../src/client/range.js';
+
+const CASE_TIMEOUT_MS = 60_000;
+const WAIT_MS = 15_000;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------
+// Processes
+
+interface Proc {
+  child: ChildProcess;
+  out: Buffer[];
+  err: Buffer[];
+  exited?: { code: number | null; signal: NodeJS.Signals | null };
+  exit: Promise<void>;
+}
+
+const LIVE = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of LIVE) c.kill('SIGKILL');
+});
+
+function startProc(bin: string, args: string[]): Proc {
+  const child = spawn(bin, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  LIVE.add(child);
+  const p: Proc = { child, out: [], err: [], exit: Promise.resolve() };
+  child.stdout!.on('data', (b: Buffer) => p.out.push(b));
+  child.stderr!.on('data', (b: Buffer) => p.err.push(b));
+  p.exit = new Promise((resolve) => {
+    child.once('close', (code, signal) => {
+      p.exited = { code, signal };
+      LIVE.delete(child);
+      resolve();
+    });
+    child.once('error', (e) => {
+      p.err.push(Buffer.from(`[test] spawn error: ${e.message}`));
+      p.exited = { code: null, signal: null };
+      LIVE.delete(child);
+      resolve();
+    });
+  });
+  return p;
+}
+
+const stdout = (p: Proc) => bytesToText(Buffer.concat(p.out));
+const stderr = (p: Proc) => Buffer.concat(p.err).toString('utf8');
+const describeProc = (label: string, p: Proc) =>
+  `${label}: exited=${JSON.stringify(p.exited)} stdout=${JSON.stringify(stdout(p))} stderr=${JSON.stringify(stderr(p))}`;
+
+/** Polls `cond` every 50 ms until it holds; fails after `ms` with `what`. */
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = WAIT_MS): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await sleep(50);
+  }
+  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/** Sends `sig` and waits (bounded) for the exit; SIGKILL if it does not come. */
+async function stop(p: Proc, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (p.exited) return;
+  p.child.kill(sig);
+  const done = await Promise.race([p.exit.then(() => true), sleep(WAIT_MS).then(() => false)]);
+  if (!done) {
+    p.child.kill('SIGKILL');
+    await p.exit;
+    assert.fail(`process did not exit within ${WAIT_MS} ms after ${sig}`);
+  }
+}
+
+function killAll(ps: Proc[]): void {
+  for (const p of ps) if (!p.exited) p.child.kill('SIGKILL');
+}
+
+// ---------------------------------------------------------------------------
+// Servers and an in-process client for checks
+
+let single: RealEtcd;
+let twins: [RealEtcd, RealEtcd];
+let client: EtcdClient;
+
+before(async () => {
+  [single, twins] = await Promise.all([startRealEtcd(), startTwinEtcds()]);
+  client = await EtcdClient.connect({ endpoints: [single.endpoint], dialTimeoutMs: 5000, commandTimeoutMs: 10_000, keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 6000 });
+});
+
+after(async () => {
+  client?.close();
+  for (const c of LIVE) c.kill('SIGKILL');
+  await stopAll(single, ...(twins ?? []));
+});
+
+const ep = () => `--endpoints=${single.endpoint}`;
+
+/** The keys under `prefix` in creation order, with their lease ids. */
+async function keysUnder(prefix: string): Promise<Array<{ key: string; lease: bigint; value: string }>> {
+  const p = Buffer.from(prefix);
+  const r = await client.range({ key: p, rangeEnd: prefixEnd(p), sortTarget: 1 /* CREATE */, sortOrder: 1 /* ASCEND */ });
+  return r.kvs.map((kv) => ({ key: Buffer.from(kv.key).toString(), lease: kv.lease, value: Buffer.from(kv.value).toString() }));
+}
+
+/** How many leases granted with elect's session TTL (60 s) exist (observers' sessions). */
+async function sessionLeases(): Promise<number> {
+  const ls = (await client.leaseLeases()).leases;
+  const ttls = await Promise.all(ls.map((l) => client.leaseTimeToLive({ ID: l.ID }).then((r) => r.grantedTTL, () => 0n)));
+  return ttls.filter((t) => t === 60n).length;
+}
+
+/** Asserts `key` is `<name>/<hex of its own lease>`, as concurrency.Mutex/Election write it. */
+function assertLeaseKey(name: string, kv: { key: string; lease: bigint }): void {
+  assert.equal(kv.key, `${name}/${kv.lease.toString(16)}`);
+}
+
+// ---------------------------------------------------------------------------
+// Argument errors and help (deterministic): byte-for-byte
+
+const ARG_CASES: string[][] = [
+  ['lock'],
+  ['elect'],
+  ['elect', 'e1'],
+  ['elect', '-l', 'e1', 'proposal'],
+  ['elect', 'e1', 'p', 'extra'],
+  ['-w', 'bogus', 'elect', 'e1', 'p'],
+  ['-w', 'bogus', 'lock', 'l1'],
+  ['lock', '--ttl', 'x', 'l1'],
+  ['elect', '--listen=maybe', 'e1'],
+  ['lock', '--help'],
+  ['elect', '--help'],
+  ['help', 'lock'],
+  ['lock', 'l-exec', 'no-such-command-xyz'],
+  ['lock', 'l-exec', './no/such/file'],
+];
+
+describe('lock/elect: argument errors and help', () => {
+  test('compared with etcdctl', { timeout: CASE_TIMEOUT_MS }, async () => {
+    for (const args of ARG_CASES) await compareCli(args, { server: single });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Exec mode on twin servers
+
+interface ExecCase {
+  name: string;
+  args: string[];
+  /** exit codes where we deliberately differ from 3.4.23 */
+  codes?: { real: number; ours: number };
+}
+
+const EXEC_CASES: ExecCase[] = [
+  { name: 'env vars', args: ['lock', 'ex', '--', 'sh', '-c', 'echo "key=$ETCD_LOCK_KEY rev=$ETCD_LOCK_REV"'] },
+  { name: 'env vars, stderr passed through', args: ['lock', '--ttl', '5', 'ex', '--', 'sh', '-c', 'echo "$ETCD_LOCK_KEY"; echo "$ETCD_LOCK_REV"; echo err >&2'] },
+  { name: 'a flag of the command without --', args: ['lock', 'ex', 'sh', '-c', 'true'] },
+  { name: 'command without arguments', args: ['lock', 'ex', 'true'] },
+  { name: 'the key exists while the command runs', args: ['lock', 'ex2', '--', 'sh', '-c', 'echo "$ETCD_LOCK_KEY"'] },
+  { name: 'keys are gone after exec', args: ['get', '--prefix', 'ex'] },
+  // etcdctl 3.5+ exit code propagation (3.4: exit 1); the Error line is the same
+  { name: 'failing command', args: ['lock', 'ex', '--', 'sh', '-c', 'echo out; exit 3'], codes: { real: 1, ours: 3 } },
+  { name: 'command killed by a signal', args: ['lock', 'ex', '--', 'sh', '-c', 'kill -TERM $$'], codes: { real: 1, ours: 255 } },
+  { name: 'command not found', args: ['lock', 'ex', 'no-such-command-xyz'] },
+  { name: 'keys are gone after failures', args: ['get', '--prefix', '', '--keys-only'] },
+];
+
+/** `<name>/<hex>` lock keys: the lease id differs between the twins. */
+const normLockKey = (s: string) => s.replace(/\b(ex2?)\/[0-9a-f]{8,16}\b/g, '$1/<LEASE>');
+
+describe('lock: exec mode', () => {
+  test('compared with etcdctl on twin servers', { timeout: CASE_TIMEOUT_MS * 2 }, async () => {
+    const run = async (bin: string, server: RealEtcd) => {
+      const rs: RunResult[] = [];
+      for (const c of EXEC_CASES) rs.push(await runCli(bin, [`--endpoints=${server.endpoint}`, ...c.args], { timeoutMs: 30_000 }));
+      return rs;
+    };
+    const real = await run(REAL, twins[0]);
+    const ours = await run(OURS, twins[1]);
+    EXEC_CASES.forEach((c, i) => {
+      const a = real[i]!;
+      const b = ours[i]!;
+      const msg = `${c.name}: etcdctl ${c.args.join(' ')}\nREAL ${JSON.stringify({ code: a.code, out: bytesToText(a.stdout), err: a.stderr })}\nOURS ${JSON.stringify({ code: b.code, out: bytesToText(b.stdout), err: b.stderr })}`;
+      assert.equal(normLockKey(bytesToText(b.stdout)), normLockKey(bytesToText(a.stdout)), msg);
+      assert.equal(errorLine(b.stderr), errorLine(a.stderr), msg);
+      if (c.args.some((x) => x.includes('echo err'))) assert.ok(b.stderr.includes('err\n'), msg);
+      assert.equal(a.code, c.codes?.real ?? a.code, msg);
+      assert.equal(b.code, c.codes?.ours ?? a.code, msg);
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Two lock processes (real and ours) exclude each other
+
+const LOCK_ORDERS: Array<{ name: string; first: string; second: string }> = [
+  { name: 'real holds, ours waits', first: REAL, second: OURS },
+  { name: 'ours holds, real waits', first: OURS, second: REAL },
+];
+
+describe('lock: mutual exclusion with real etcdctl', () => {
+  LOCK_ORDERS.forEach((o, i) => {
+    test(o.name, { timeout: CASE_TIMEOUT_MS }, async () => {
+      const name = `mx${i}`;
+      const procs: Proc[] = [];
+      try {
+        const a = startProc(o.first, [ep(), 'lock', '--ttl', '5', name]);
+        procs.push(a);
+        await waitFor('the first lock', () => stdout(a).endsWith('\n\n') || !!a.exited);
+        const [held] = await keysUnder(name + '/');
+        assert.ok(held, describeProc('first', a));
+        assertLeaseKey(name, held);
+        // simple get output: the key, then its (empty) value
+        assert.equal(stdout(a), `${held.key}\n\n`, describeProc('first', a));
+
+        const b = startProc(o.second, [ep(), 'lock', name]);
+        procs.push(b);
+        await waitFor('the second process to queue its key', async () => (await keysUnder(name + '/')).length === 2 || !!b.exited);
+        await sleep(700);
+        assert.equal(stdout(b), '', `the second lock must wait\n${describeProc('second', b)}`);
+        assert.equal(b.exited, undefined, describeProc('second', b));
+        const queued = (await keysUnder(name + '/'))[1]!;
+        assertLeaseKey(name, queued);
+
+        await stop(a, 'SIGTERM');
+        assert.deepEqual(a.exited, { code: 0, signal: null }, describeProc('first', a));
+        await waitFor('the second lock', () => stdout(b).endsWith('\n\n') || !!b.exited);
+        assert.equal(stdout(b), `${queued.key}\n\n`, describeProc('second', b));
+        const now = await keysUnder(name + '/');
+        assert.deepEqual(now.map((k) => k.key), [queued.key], 'the first key is deleted on SIGTERM');
+
+        await stop(b, 'SIGINT');
+        assert.deepEqual(b.exited, { code: 0, signal: null }, describeProc('second', b));
+        assert.deepEqual(await keysUnder(name + '/'), [], 'SIGINT releases the lock');
+        assert.equal(errorLine(stderr(a)) + errorLine(stderr(b)), '');
+      } finally {
+        killAll(procs);
+      }
+    });
+  });
+
+  test('a signal while waiting withdraws: real and ours alike', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const name = 'mxw';
+    const procs: Proc[] = [];
+    try {
+      const holder = startProc(REAL, [ep(), 'lock', name]);
+      procs.push(holder);
+      await waitFor('the holder', () => stdout(holder).endsWith('\n\n') || !!holder.exited);
+      const waiters = [startProc(REAL, [ep(), 'lock', name]), startProc(OURS, [ep(), 'lock', name])];
+      procs.push(...waiters);
+      await waitFor('both waiters to queue', async () => (await keysUnder(name + '/')).length === 3);
+      await sleep(300);
+      for (const w of waiters) await stop(w, 'SIGINT');
+      const [r, u] = waiters as [Proc, Proc];
+      assert.equal(stdout(u), stdout(r));
+      assert.equal(errorLine(stderr(u)), errorLine(stderr(r)), `${describeProc('real', r)}\n${describeProc('ours', u)}`);
+      assert.equal(errorLine(stderr(r)), 'Error: context canceled');
+      assert.deepEqual(u.exited, r.exited);
+      assert.equal((await keysUnder(name + '/')).length, 1, 'the waiters deleted their keys');
+      await stop(holder);
+    } finally {
+      killAll(procs);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Elections: candidates real and ours, observers real and ours
+
+/** The observer commands: same output expected from real and ours. */
+const OBSERVERS: string[][] = [
+  ['elect', '-l', 'el'],
+  ['-w', 'json', 'elect', '-l', 'el'],
+];
+
+/** Campaign rounds: which binary campaigns first (becomes leader), which second. */
+const ROUNDS: Array<{ first: string; second: string }> = [
+  { first: REAL, second: OURS },
+  { first: OURS, second: REAL },
+];
+
+describe('elect: candidates and observers with real etcdctl', () => {
+  test('same leader sequence', { timeout: CASE_TIMEOUT_MS * 2 }, async () => {
+    const procs: Proc[] = [];
+    try {
+      const observers = OBSERVERS.flatMap((args) => [startProc(REAL, [ep(), ...args]), startProc(OURS, [ep(), ...args])]);
+      procs.push(...observers);
+      // observers wait for a first candidate: they create a session (lease) each
+      await waitFor('the observers to start', async () => (await sessionLeases()) >= observers.length);
+      await sleep(500);
+      const expected: string[] = [];
+      let n = 0;
+      for (const round of ROUNDS) {
+        const p1 = `proposal-${++n}`;
+        const p2 = `proposal-${++n}`;
+        const c1 = startProc(round.first, [ep(), 'elect', 'el', p1]);
+        procs.push(c1);
+        await waitFor('the first candidate to lead', () => stdout(c1).endsWith(`${p1}\n`) || !!c1.exited);
+        const c2 = startProc(round.second, [ep(), 'elect', 'el', p2]);
+        procs.push(c2);
+        await waitFor('the second candidate to queue', async () => (await keysUnder('el/')).length === 2 || !!c2.exited);
+        const [k1, k2] = await keysUnder('el/');
+        assertLeaseKey('el', k1!);
+        assertLeaseKey('el', k2!);
+        assert.equal(stdout(c1), `${k1!.key}\n${p1}\n`, describeProc('first candidate', c1));
+        await sleep(500);
+        assert.equal(stdout(c2), '', `the second candidate must wait\n${describeProc('second', c2)}`);
+        expected.push(`${k1!.key}\n${p1}\n`);
+        await waitFor('the observers to see the first leader', () => observers.slice(0, 2).every((o) => stdout(o) === expected.join('')));
+
+        await stop(c1, 'SIGINT');
+        assert.deepEqual(c1.exited, { code: 0, signal: null }, describeProc('first candidate', c1));
+        await waitFor('the second candidate to lead', () => stdout(c2).endsWith(`${p2}\n`) || !!c2.exited);
+        assert.equal(stdout(c2), `${k2!.key}\n${p2}\n`, describeProc('second candidate', c2));
+        expected.push(`${k2!.key}\n${p2}\n`);
+        await waitFor('the observers to see the second leader', () => observers.slice(0, 2).every((o) => stdout(o) === expected.join('')));
+
+        await stop(c2, 'SIGTERM');
+        assert.deepEqual(c2.exited, { code: 0, signal: null }, describeProc('second candidate', c2));
+        await waitFor('the election to be empty', async () => (await keysUnder('el/')).length === 0);
+      }
+      await sleep(300);
+      for (const o of observers) await stop(o, 'SIGTERM');
+      for (let i = 0; i < observers.length; i += 2) {
+        const r = observers[i]!;
+        const u = observers[i + 1]!;
+        const msg = `${OBSERVERS[i / 2]!.join(' ')}\n${describeProc('real', r)}\n${describeProc('ours', u)}`;
+        assert.equal(stdout(u), stdout(r), msg);
+        assert.deepEqual(u.exited, r.exited, msg);
+        assert.deepEqual(r.exited, { code: 0, signal: null }, msg);
+        assert.equal(errorLine(stderr(u)), errorLine(stderr(r)), msg);
+      }
+      assert.equal(stdout(observers[0]!), expected.join(''));
+    } finally {
+      killAll(procs);
+    }
+  });
+
+  test('a signal while campaigning withdraws: real and ours alike', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const procs: Proc[] = [];
+    try {
+      const leader = startProc(OURS, [ep(), 'elect', 'elw', 'leader']);
+      procs.push(leader);
+      await waitFor('the leader', () => stdout(leader).endsWith('leader\n') || !!leader.exited);
+      const cands = [startProc(REAL, [ep(), 'elect', 'elw', 'x']), startProc(OURS, [ep(), 'elect', 'elw', 'x'])];
+      procs.push(...cands);
+      await waitFor('both candidates to queue', async () => (await keysUnder('elw/')).length === 3);
+      await sleep(300);
+      for (const c of cands) await stop(c, 'SIGTERM');
+      const [r, u] = cands as [Proc, Proc];
+      const msg = `${describeProc('real', r)}\n${describeProc('ours', u)}`;
+      assert.equal(stdout(u), stdout(r), msg);
+      assert.equal(errorLine(stderr(u)), errorLine(stderr(r)), msg);
+      assert.deepEqual(u.exited, r.exited, msg);
+      assert.equal((await keysUnder('elw/')).length, 1, 'the candidates resigned');
+      await stop(leader);
+      assert.deepEqual(leader.exited, { code: 0, signal: null });
+      assert.equal((await keysUnder('elw/')).length, 0, 'the leader resigned');
+    } finally {
+      killAll(procs);
+    }
+  });
+});
