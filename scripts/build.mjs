@@ -13,6 +13,8 @@ import { build } from 'esbuild';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+// the pure Raft core compiles without Node's types (no timers, process, Buffer, node:*)
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'src/server/raft/tsconfig.json')], { stdio: 'inherit' });
 await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
   outfile: join(root, 'dist/etcdctl.cjs'),
