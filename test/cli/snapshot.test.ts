@@ -106,7 +106,12 @@ after(async () => {
 describe('snapshot', () => {
   test('help', async () => {
     const cases = [['snapshot', '--help'], ['snapshot'], ['snapshot', 'save', '--help'], ['snapshot', 'status', '--help'], ['snapshot', 'restore', '--help'], ['help', 'snapshot', 'restore'], ['snapshot', 'restore', '-h', '--name=x']];
-    await Promise.all(cases.map((args) => compareCli(args, { endpoints: false })));
+    // Our `snapshot restore --help` has a DESCRIPTION saying restore cannot write a data dir
+    // yet (the issue asks --help to say so); etcdctl's has none. Remove exactly that block.
+    const withoutRestoreNote = (text: string) => text.replace(/\nDESCRIPTION:\n(\t[^\n]*\n)+/, (block) => (block.includes('cannot write a data') ? '' : block));
+    await Promise.all(cases.map((args) => compareCli(args, { endpoints: false, normalize: withoutRestoreNote })));
+    const ours = await runCli(OURS, ['snapshot', 'restore', '--help']);
+    assert.match(ours.stdout.toString(), /DESCRIPTION:\n\tNote: this etcdctl checks the snapshot/);
   });
 
   test('save: argument and configuration errors', async () => {
