@@ -18,81 +18,17 @@
 // Every wait is bounded; every child is killed in the end (and on process exit).
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { describeProc, killAllProcs, procStderr as stderr, procStdout as stdout, sleep, startProc, stopProc, waitFor as waitForWithin, type Proc } from '../harness/proc.js';
 import { startRealEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
-import { bytesToText, cleanEnv, compareCli, errorLine, OURS, REAL, runCli, type RunResult } from '../harness/run.js';
+import { bytesToText, compareCli, errorLine, OURS, REAL, runCli, type RunResult } from '../harness/run.js';
 import { EtcdClient } from '../../src/client/client.js';
 import { prefixEnd } from '../../src/client/range.js';
 
 const CASE_TIMEOUT_MS = 60_000;
 const WAIT_MS = 15_000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------
-// Processes
-
-interface Proc {
-  child: ChildProcess;
-  out: Buffer[];
-  err: Buffer[];
-  exited?: { code: number | null; signal: NodeJS.Signals | null };
-  exit: Promise<void>;
-}
-
-const LIVE = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const c of LIVE) c.kill('SIGKILL');
-});
-
-function startProc(bin: string, args: string[]): Proc {
-  const child = spawn(bin, args, { env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  LIVE.add(child);
-  const p: Proc = { child, out: [], err: [], exit: Promise.resolve() };
-  child.stdout!.on('data', (b: Buffer) => p.out.push(b));
-  child.stderr!.on('data', (b: Buffer) => p.err.push(b));
-  p.exit = new Promise((resolve) => {
-    child.once('close', (code, signal) => {
-      p.exited = { code, signal };
-      LIVE.delete(child);
-      resolve();
-    });
-    child.once('error', (e) => {
-      p.err.push(Buffer.from(`[test] spawn error: ${e.message}`));
-      p.exited = { code: null, signal: null };
-      LIVE.delete(child);
-      resolve();
-    });
-  });
-  return p;
-}
-
-const stdout = (p: Proc) => bytesToText(Buffer.concat(p.out));
-const stderr = (p: Proc) => Buffer.concat(p.err).toString('utf8');
-const describeProc = (label: string, p: Proc) =>
-  `${label}: exited=${JSON.stringify(p.exited)} stdout=${JSON.stringify(stdout(p))} stderr=${JSON.stringify(stderr(p))}`;
-
-/** Polls `cond` every 50 ms until it holds; fails after `ms` with `what`. */
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms = WAIT_MS): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await sleep(50);
-  }
-  assert.fail(`timed out after ${ms} ms waiting for ${what}`);
-}
-
-/** Sends `sig` and waits (bounded) for the exit; SIGKILL if it does not come. */
-async function stop(p: Proc, sig: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (p.exited) return;
-  p.child.kill(sig);
-  const done = await Promise.race([p.exit.then(() => true), sleep(WAIT_MS).then(() => false)]);
-  if (!done) {
-    p.child.kill('SIGKILL');
-    await p.exit;
-    assert.fail(`process did not exit within ${WAIT_MS} ms after ${sig}`);
-  }
-}
+const waitFor = (what: string, cond: () => boolean | Promise<boolean>, ms = WAIT_MS) => waitForWithin(what, cond, ms);
+const stop = (p: Proc, sig: NodeJS.Signals = 'SIGTERM') => stopProc(p, sig, WAIT_MS);
 
 function killAll(ps: Proc[]): void {
   for (const p of ps) if (!p.exited) p.child.kill('SIGKILL');
@@ -112,7 +48,7 @@ before(async () => {
 
 after(async () => {
   client?.close();
-  for (const c of LIVE) c.kill('SIGKILL');
+  killAllProcs();
   await stopAll(single, ...(twins ?? []));
 });
 
