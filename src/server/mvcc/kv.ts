@@ -135,7 +135,8 @@ export interface KV extends ReadView, WriteView {
    * Compacts the history at `rev`: reads below `rev` fail from now on, and the
    * superseded revisions are removed from the backend in the background. Throws
    * {@link ErrCompacted} if `rev` is not above the last compaction and
-   * {@link ErrFutureRev} if it is above the current revision.
+   * {@link ErrFutureRev} if it is above the current revision. It commits the
+   * backend, so it must not be called while a write txn is open.
    */
   compact(rev: number): Compaction;
   /** Saves the consistent index and commits the backend (etcd `Commit`). */

@@ -11,6 +11,11 @@
  * - the key leaves its old lease (if any) and joins the new one (if any).
  * A delete writes a tombstone (key only, backend key with the `t` mark), closes
  * the key's generation in the index and detaches its lease.
+ *
+ * As in etcd, the lessor is told after the key is written, and a failing
+ * `attach` (unknown lease) is a broken invariant that leaves the txn half done:
+ * the apply layer must check the lease exists first (etcd apply.go does, and
+ * answers ErrLeaseNotFound).
  */
 
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
