@@ -23,6 +23,7 @@ export class Unstable {
   entries: Entry[] = [];
   offset: number;
 
+  /** @param offset index of the first entry this buffer will hold (storage lastIndex + 1) */
   constructor(
     offset: number,
     private readonly logger: Logger,

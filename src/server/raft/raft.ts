@@ -231,14 +231,17 @@ export class Raft {
     this.tickRole();
   }
 
+  /** True if this node knows the leader of its current term. */
   hasLeader(): boolean {
     return this.lead !== NONE;
   }
 
+  /** The volatile state (leader, role) as reported in Ready.softState. */
   softState(): SoftState {
     return { lead: this.lead, raftState: this.state };
   }
 
+  /** The persistent state (term, vote, commit) as reported in Ready.hardState. */
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.raftLog.committed };
   }
@@ -649,7 +652,10 @@ export class Raft {
       return;
     }
     if (this.raftLog.committed > this.raftLog.applied) {
-      const ents = this.raftLog.slice(this.raftLog.applied + 1, this.raftLog.committed + 1, Infinity);
+      // entries below firstIndex are covered by a snapshot not yet handed to the driver,
+      // whose configuration restore() already installed
+      const lo = Math.max(this.raftLog.applied + 1, this.raftLog.firstIndex());
+      const ents = lo <= this.raftLog.committed ? this.raftLog.slice(lo, this.raftLog.committed + 1, Infinity) : [];
       const n = ents.filter((e) => e.type === EntryType.EntryConfChange).length;
       if (n !== 0) {
         this.logger.warn(`${hex(this.id)} cannot campaign at term ${this.term} since there are still ${n} pending configuration changes to apply`);

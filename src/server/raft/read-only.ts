@@ -37,6 +37,7 @@ export class ReadOnly {
   private readonly pending = new Map<string, ReadIndexStatus>();
   private queue: string[] = [];
 
+  /** @param option Safe or LeaseBased (Config.readOnlyOption) */
   constructor(readonly option: ReadOnlyOption) {}
 
   /** Queues a request (`m.entries[0].data` is its context) with the current commit index; duplicates are ignored. */
