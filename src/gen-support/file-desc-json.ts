@@ -1,0 +1,49 @@
+/**
+ * @module gen-support/file-desc-json
+ * Fast start-up for the generated protobuf descriptors. protoc-gen-es embeds each file's
+ * FileDescriptorProto as base64 and decodes it at load time with protobuf-es's reflective
+ * decoder, which first has to bootstrap descriptor.proto itself: together about half of
+ * the CLI's start-up work. The CLI bundle (scripts/build.mjs) decodes them at build time
+ * instead and embeds the result as JSON; this module turns that JSON back into the same
+ * objects and registers them exactly as `fileDesc` does.
+ *
+ * JSON shape: `{ p: { <typeName>: <defaults> }, r: <root> }` where every message object
+ * carries `$typeName` and only the fields that were set on the wire (as own properties);
+ * defaults live on a per-type prototype, as in messages protobuf-es creates — the
+ * registry tells "set" from "default" by own properties (e.g. `oneofIndex`).
+ */
+
+import { createFileRegistry, type DescFile } from '@bufbuild/protobuf';
+
+interface Packed {
+  p: Record<string, Record<string, unknown>>;
+  r: Record<string, unknown>;
+}
+
+/**
+ * Hydrates a file descriptor from the JSON written by the build.
+ * @param json `{p, r}` as above
+ * @param imports the descriptors of the files this one depends on
+ */
+export function fileDescJson(json: string, imports?: DescFile[]): DescFile {
+  const packed = JSON.parse(json) as Packed;
+  const protos = new Map<string, object>();
+  const revive = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(revive);
+    if (v === null || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    const t = o.$typeName as string | undefined;
+    let proto: object = Object.prototype;
+    if (t !== undefined) {
+      proto = protos.get(t) ?? Object.assign({}, packed.p[t] ?? {});
+      protos.set(t, proto);
+    }
+    const out = Object.create(proto) as Record<string, unknown>;
+    for (const k of Object.keys(o)) out[k] = revive(o[k]);
+    return out;
+  };
+  const root = revive(packed.r) as { name: string; dependency: string[] };
+  root.dependency = imports?.map((f) => f.proto.name) ?? [];
+  const reg = createFileRegistry(root as never, (name) => imports?.find((f) => f.proto.name === name));
+  return reg.getFile(root.name)!;
+}
