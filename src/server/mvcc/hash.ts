@@ -9,38 +9,8 @@
 
 import type { IgnoreKey, ReadOps } from '../backend/backend.js';
 import { Buckets } from '../backend/backend.js';
+import { Crc32c } from '../backend/crc32c.js';
 import { bytesToRev, revGreaterThan, type Revision, type RevisionSet } from './revision.js';
-
-/** Reflected CRC-32C polynomial. */
-const CASTAGNOLI = 0x82f63b78;
-
-const TABLE: Uint32Array = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? CASTAGNOLI ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** An incremental CRC-32C: `update` with byte chunks, then `sum()` (unsigned 32-bit). */
-export class Crc32Castagnoli {
-  private state = 0xffffffff;
-
-  /** Feeds `data`; returns this for chaining. */
-  update(data: Uint8Array): this {
-    let c = this.state;
-    for (let i = 0; i < data.length; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-    this.state = c;
-    return this;
-  }
-
-  /** The checksum of everything fed so far. */
-  sum(): number {
-    return (this.state ^ 0xffffffff) >>> 0;
-  }
-}
 
 const utf8 = new TextEncoder();
 
@@ -52,7 +22,7 @@ export const DEFAULT_IGNORES: readonly IgnoreKey[] = [{ bucket: Buckets.meta, ke
  * its name, then every key and value not listed in `ignores`.
  */
 export function hashBackend(tx: ReadOps, ignores: readonly IgnoreKey[] = DEFAULT_IGNORES): number {
-  const h = new Crc32Castagnoli();
+  const h = new Crc32c();
   const dec = new TextDecoder('latin1');
   for (const bucket of tx.buckets()) {
     h.update(utf8.encode(bucket));
@@ -77,7 +47,7 @@ export function hashBackend(tx: ReadOps, ignores: readonly IgnoreKey[] = DEFAULT
 export function hashKeyBucket(tx: ReadOps, compactRev: number, rev: number, keep: RevisionSet): number {
   const upper: Revision = { main: rev + 1, sub: 0 };
   const lower: Revision = { main: compactRev + 1, sub: 0 };
-  const h = new Crc32Castagnoli();
+  const h = new Crc32c();
   h.update(utf8.encode(Buckets.key));
   tx.forEach(Buckets.key, (k, v) => {
     const kr = bytesToRev(k);
