@@ -1,0 +1,501 @@
+/**
+ * @module server/wal/wal
+ * The write-ahead log: Raft hard state and entries, appended to segment files in one
+ * directory and fdatasync'ed before `save()` resolves. The format is described in
+ * doc.md next to this file; framing is in encoder.ts/decoder.ts, payloads in record.ts.
+ *
+ * Life cycle:
+ * ```
+ * const wal = await Wal.create(dir, { nodeId, clusterId });   // new member
+ * const { wal, metadata, hardState, entries } = await Wal.open(dir, { term, index }); // restart
+ * await wal.save(hardState, entries);      // durable when it resolves
+ * await wal.saveSnapshotMarker({ term, index });
+ * wal.releaseLockTo(index); await wal.purge(5);
+ * await wal.close();
+ * ```
+ *
+ * Concurrency: one process owns the directory (there is no file lock; the caller, the
+ * server's data-dir handling, must ensure it). Inside the process, `save()` calls may
+ * overlap: they are written in call order, and calls made while a write+fsync is in
+ * flight are written together and share the next fsync (group commit).
+ */
+import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeSegment } from './decoder.js';
+import { encodeRecord } from './encoder.js';
+import { WalClosedError, WalCorruptError, WalError, WalExistsError, WalNotFoundError, WalSnapshotNotFoundError } from './errors.js';
+import {
+  RecordDecodeError,
+  RecordType,
+  decodeEntry,
+  decodeHardState,
+  decodeMetadata,
+  decodeSnapshot,
+  encodeEntry,
+  encodeHardState,
+  encodeMetadata,
+  encodeSnapshot,
+  type WalEntry,
+  type WalHardState,
+  type WalMetadata,
+  type WalSnapshot,
+} from './record.js';
+
+export type { WalEntry, WalHardState, WalMetadata, WalSnapshot } from './record.js';
+
+/** Default segment size: a segment is cut once it reaches 64 MiB. */
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+
+/** Options for {@link Wal.create} and {@link Wal.open}. */
+export interface WalOptions {
+  /**
+   * Cut to a new segment once the current one holds at least this many bytes
+   * (default {@link DEFAULT_SEGMENT_BYTES}). A segment can exceed it by one batch.
+   */
+  readonly segmentBytes?: number;
+  /**
+   * Makes a segment file's data durable; default `fh.datasync()` (fdatasync). Tests
+   * inject a counting or gating hook. Every data sync of the WAL goes through it.
+   */
+  readonly fdatasync?: (fh: FileHandle) => Promise<void>;
+}
+
+/** What {@link Wal.open} replays. */
+export interface WalReplay {
+  readonly wal: Wal;
+  readonly metadata: WalMetadata;
+  /** The last hard state saved, or term 0 / vote 0n / commit 0 if none. */
+  readonly hardState: WalHardState;
+  /** The entries after the snapshot index, contiguous, with overwritten tails already dropped. */
+  readonly entries: WalEntry[];
+  /** Set when a torn tail was cut off the last segment: which file, from which byte offset, how many bytes. */
+  readonly truncatedTail?: { readonly file: string; readonly offset: number; readonly bytes: number; readonly reason: string };
+}
+
+interface Segment {
+  readonly name: string;
+  readonly seq: number;
+  /** Raft index of the first entry expected in the segment (from its name). */
+  readonly index: number;
+}
+
+interface Pending {
+  readonly buf: Buffer;
+  readonly hardState?: WalHardState;
+  /** Index of the last entry in `buf`, if it holds entries. */
+  readonly lastIndex?: number;
+  /** Index of the snapshot marker in `buf`, if it is one. */
+  readonly markerIndex?: number;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+const EMPTY_HS: WalHardState = { term: 0, vote: 0n, commit: 0 };
+
+/** The file name of segment `seq` whose first entry is `index`: `<seq:016x>-<index:016x>.wal`. */
+export function segmentName(seq: number, index: number): string {
+  return `${seq.toString(16).padStart(16, '0')}-${index.toString(16).padStart(16, '0')}.wal`;
+}
+
+/** Parses a segment file name; undefined if it is not one (or its numbers exceed 2^53-1). */
+export function parseSegmentName(name: string): { seq: number; index: number } | undefined {
+  const m = NAME_RE.exec(name);
+  if (!m) return undefined;
+  const seq = Number.parseInt(m[1]!, 16);
+  const index = Number.parseInt(m[2]!, 16);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(index)) return undefined;
+  return { seq, index };
+}
+
+function isEmptyHardState(hs: WalHardState): boolean {
+  return hs.term === 0 && hs.vote === 0n && hs.commit === 0;
+}
+
+async function listSegments(dir: string): Promise<{ segments: Segment[]; tmp: string[] }> {
+  const names = await readdir(dir);
+  const segments: Segment[] = [];
+  const tmp: string[] = [];
+  for (const name of names) {
+    const p = parseSegmentName(name);
+    if (p) segments.push({ name, ...p });
+    else if (name.endsWith('.wal.tmp')) tmp.push(name);
+  }
+  segments.sort((a, b) => a.seq - b.seq);
+  return { segments, tmp };
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+}
+
+async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new WalError(`wal: write returned ${bytesWritten}`);
+    done += bytesWritten;
+  }
+}
+
+/** Writes `buf` to a new file `<dir>/<name>` atomically: temp file, fsync, rename, directory fsync. Returns the open handle. */
+async function createSegmentFile(dir: string, name: string, buf: Buffer, sync: (fh: FileHandle) => Promise<void>): Promise<FileHandle> {
+  const tmpPath = join(dir, `${name}.tmp`);
+  const fh = await open(tmpPath, 'w+', 0o600);
+  try {
+    await writeFully(fh, buf, 0);
+    await sync(fh);
+    await rename(tmpPath, join(dir, name));
+    await syncDir(dir);
+    return fh;
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await unlink(tmpPath).catch(() => {});
+    throw e;
+  }
+}
+
+/** The write-ahead log. Build one with {@link Wal.create} or {@link Wal.open}. */
+export class Wal {
+  private pending: Pending[] = [];
+  private busy = false;
+  private idle: Promise<void> = Promise.resolve();
+  private closed = false;
+  private failure: unknown;
+  /** Count of leading `segments` released by {@link releaseLockTo}; never includes the tail. */
+  private released = 0;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly sync: (fh: FileHandle) => Promise<void>,
+    private readonly metadata: WalMetadata,
+    private readonly segments: Segment[],
+    private tail: FileHandle,
+    private tailBytes: number,
+    private hardState: WalHardState,
+    /** Index of the last entry written (or snapshot marker, if later); names the next segment. */
+    private lastIndex: number,
+  ) {}
+
+  /**
+   * Creates a new WAL in `dir` (made with mode 0700 if missing): the first segment
+   * `0000000000000000-0000000000000000.wal` holding the metadata and a snapshot marker
+   * at term 0, index 0. Throws {@link WalExistsError} if `dir` already holds segments,
+   * RangeError for ids outside u64, and fs errors as they come.
+   */
+  static async create(dir: string, metadata: WalMetadata, options: WalOptions = {}): Promise<Wal> {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const { segments, tmp } = await listSegments(dir);
+    if (segments.length > 0) throw new WalExistsError(`wal: ${dir} already holds ${segments.length} segment(s)`);
+    for (const t of tmp) await unlink(join(dir, t));
+    const sync = options.fdatasync ?? ((fh: FileHandle) => fh.datasync());
+    const name = segmentName(0, 0);
+    const buf = Buffer.concat([encodeRecord(RecordType.Metadata, encodeMetadata(metadata)), encodeRecord(RecordType.Snapshot, encodeSnapshot({ term: 0, index: 0 }))]);
+    const fh = await createSegmentFile(dir, name, buf, sync);
+    return new Wal(dir, segmentBytesOf(options), sync, metadata, [{ name, seq: 0, index: 0 }], fh, buf.length, EMPTY_HS, 0);
+  }
+
+  /**
+   * Opens the WAL in `dir` for appending and replays it from the Raft snapshot `snap`
+   * (`{term: 0, index: 0}` when there is none). Reads the last segment whose name index
+   * is <= `snap.index` and every later one; returns the metadata, the last hard state
+   * and the entries with index > `snap.index` (a later entry at an index already seen
+   * replaces it and everything after it). A torn tail of the last segment is cut off
+   * (reported in `truncatedTail`) and leftover `*.wal.tmp` files are deleted.
+   *
+   * Throws {@link WalNotFoundError} (no segments), {@link WalCorruptError} (damage that is
+   * not a torn tail, missing segment numbers, an entry index gap, conflicting metadata),
+   * {@link WalSnapshotNotFoundError} (no marker for `snap.index`, or a different term).
+   */
+  static async open(dir: string, snap: WalSnapshot, options: WalOptions = {}): Promise<WalReplay> {
+    const sync = options.fdatasync ?? ((fh: FileHandle) => fh.datasync());
+    const { segments, tmp } = await listSegments(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') throw new WalNotFoundError(`wal: directory ${dir} does not exist`);
+      throw e;
+    });
+    if (segments.length === 0) throw new WalNotFoundError(`wal: no segments in ${dir}`);
+    for (let i = 1; i < segments.length; i++) {
+      if (segments[i]!.seq !== segments[i - 1]!.seq + 1) {
+        throw new WalCorruptError(segments[i]!.name, 0, `segment sequence jumps from ${segments[i - 1]!.seq} to ${segments[i]!.seq}`);
+      }
+    }
+    let first = -1;
+    for (let i = segments.length - 1; i >= 0; i--) {
+      if (segments[i]!.index <= snap.index) {
+        first = i;
+        break;
+      }
+    }
+    if (first < 0) throw new WalSnapshotNotFoundError(`wal: no segment in ${dir} starts at or before snapshot index ${snap.index} (oldest starts at ${segments[0]!.index})`);
+
+    let metadata: WalMetadata | undefined;
+    let hardState = EMPTY_HS;
+    let entries: WalEntry[] = [];
+    let lastIndex = 0;
+    let matched = false;
+    let truncatedTail: WalReplay['truncatedTail'];
+    let tailValidBytes = 0;
+    let tailFileBytes = 0;
+    for (let i = first; i < segments.length; i++) {
+      const seg = segments[i]!;
+      const isLast = i === segments.length - 1;
+      const fh = await open(join(dir, seg.name), 'r');
+      let buf: Buffer;
+      try {
+        buf = await fh.readFile();
+      } finally {
+        await fh.close();
+      }
+      const scan = decodeSegment(buf, seg.name, isLast);
+      if (isLast) {
+        tailValidBytes = scan.validBytes;
+        tailFileBytes = buf.length;
+        if (scan.tornBytes > 0) truncatedTail = { file: seg.name, offset: scan.validBytes, bytes: scan.tornBytes, reason: scan.tornReason ?? '' };
+      }
+      for (const rec of scan.records) {
+        const bad = (reason: string): WalCorruptError => new WalCorruptError(seg.name, rec.offset, reason);
+        try {
+          switch (rec.type) {
+            case RecordType.Metadata: {
+              const m = decodeMetadata(rec.payload);
+              if (metadata && (metadata.nodeId !== m.nodeId || metadata.clusterId !== m.clusterId)) throw bad('metadata differs from an earlier segment');
+              metadata = m;
+              break;
+            }
+            case RecordType.HardState:
+              hardState = decodeHardState(rec.payload);
+              break;
+            case RecordType.Entry: {
+              const e = decodeEntry(rec.payload);
+              if (e.index > snap.index) {
+                const at = e.index - snap.index - 1;
+                if (at > entries.length) throw bad(`entry index ${e.index} leaves a gap after index ${snap.index + entries.length}`);
+                if (at < entries.length) entries = entries.slice(0, at);
+                entries.push(e);
+              }
+              lastIndex = e.index;
+              break;
+            }
+            case RecordType.Snapshot: {
+              const s = decodeSnapshot(rec.payload);
+              if (s.index === snap.index) {
+                if (s.term !== snap.term) throw new WalSnapshotNotFoundError(`wal: snapshot marker at index ${s.index} has term ${s.term}, expected ${snap.term} (${seg.name} offset ${rec.offset})`);
+                matched = true;
+              }
+              break;
+            }
+            default:
+              throw bad(`unknown record type ${rec.type}`);
+          }
+        } catch (e) {
+          if (e instanceof RecordDecodeError) throw bad(e.message);
+          throw e;
+        }
+      }
+    }
+    const tailSeg = segments[segments.length - 1]!;
+    if (!metadata) throw new WalCorruptError(segments[first]!.name, 0, 'no metadata record');
+    if (!matched) throw new WalSnapshotNotFoundError(`wal: no snapshot marker for index ${snap.index} in ${dir} (read from ${segments[first]!.name})`);
+
+    const tail = await open(join(dir, tailSeg.name), 'r+');
+    try {
+      if (tailFileBytes !== tailValidBytes) {
+        await tail.truncate(tailValidBytes);
+        await sync(tail);
+      }
+      for (const t of tmp) await unlink(join(dir, t));
+    } catch (e) {
+      await tail.close();
+      throw e;
+    }
+    const wal = new Wal(dir, segmentBytesOf(options), sync, metadata, segments, tail, tailValidBytes, hardState, Math.max(lastIndex, snap.index));
+    return truncatedTail ? { wal, metadata, hardState, entries, truncatedTail } : { wal, metadata, hardState, entries };
+  }
+
+  /**
+   * Appends `entries` (then `hardState`, unless it is all zero) and resolves once they
+   * are written and fdatasync'ed. Entries must have consecutive indexes; an index at or
+   * below one already saved overwrites the log from there on replay. Calls made while
+   * an earlier write is in flight are batched into one write and one fsync. Resolves at
+   * once when there is nothing to write.
+   *
+   * Rejects with RangeError for bad terms/indexes (nothing written), with
+   * {@link WalClosedError} after {@link close} or after an earlier I/O failure, and with
+   * the fs error when the write or fsync fails; after such a failure the WAL refuses all
+   * further saves (a failed fsync leaves the file state unknown: reopen and replay).
+   */
+  save(hardState: WalHardState, entries: readonly WalEntry[]): Promise<void> {
+    const empty = isEmptyHardState(hardState);
+    if (empty && entries.length === 0) return Promise.resolve();
+    const bufs: Buffer[] = [];
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const e = entries[i]!;
+        if (i > 0 && e.index !== entries[i - 1]!.index + 1) throw new RangeError(`wal: entry index ${e.index} does not follow ${entries[i - 1]!.index}`);
+        bufs.push(encodeRecord(RecordType.Entry, encodeEntry(e)));
+      }
+      if (!empty) bufs.push(encodeRecord(RecordType.HardState, encodeHardState(hardState)));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const last = entries[entries.length - 1];
+    return this.enqueue(Buffer.concat(bufs), empty ? undefined : hardState, last?.index);
+  }
+
+  /**
+   * Records that a Raft snapshot at (`snap.term`, `snap.index`) was saved, so that
+   * {@link open} can start replay there; resolves once it is fsynced (batched like
+   * {@link save}). Save the snapshot file itself first. Same errors as {@link save}.
+   */
+  saveSnapshotMarker(snap: WalSnapshot): Promise<void> {
+    let buf: Buffer;
+    try {
+      buf = encodeRecord(RecordType.Snapshot, encodeSnapshot(snap));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.enqueue(buf, undefined, undefined, snap.index);
+  }
+
+  /**
+   * Marks segments that hold only entries below `index` as no longer needed: all
+   * segments before the last one whose name index is < `index` (etcd's ReleaseLockTo:
+   * with segments starting at 1..6, `releaseLockTo(4)` releases 1 and 2 and keeps 3).
+   * The current segment is never released. Files are deleted by {@link purge}.
+   */
+  releaseLockTo(index: number): void {
+    let below = 0;
+    while (below < this.segments.length && this.segments[below]!.index < index) below++;
+    this.released = Math.max(this.released, Math.min(below - 1, this.segments.length - 1));
+  }
+
+  /**
+   * Deletes released segment files, oldest first, while more than `keep` segment files
+   * (>= 1) remain. Returns the deleted file names. Throws RangeError for `keep` < 1 and
+   * fs errors as they come.
+   */
+  async purge(keep: number): Promise<string[]> {
+    if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`wal: purge keep ${keep} must be an integer >= 1`);
+    const deleted: string[] = [];
+    while (this.released > 0 && this.segments.length > keep) {
+      const seg = this.segments[0]!;
+      await unlink(join(this.dir, seg.name));
+      this.segments.shift();
+      this.released--;
+      deleted.push(seg.name);
+    }
+    if (deleted.length > 0) await syncDir(this.dir);
+    return deleted;
+  }
+
+  /** Names of the segment files this WAL knows about, oldest first. */
+  segmentNames(): string[] {
+    return this.segments.map((s) => s.name);
+  }
+
+  /**
+   * Waits for queued saves to finish, then closes the current segment. Later calls to
+   * save methods reject with {@link WalClosedError}. Closing twice is a no-op.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.idle;
+    await this.tail.close();
+  }
+
+  private enqueue(buf: Buffer, hardState: WalHardState | undefined, lastIndex: number | undefined, snapIndex?: number): Promise<void> {
+    if (this.closed) return Promise.reject(new WalClosedError('wal: closed'));
+    if (this.failure !== undefined) return Promise.reject(new WalClosedError(`wal: an earlier write failed: ${String(this.failure)}`));
+    return new Promise<void>((resolve, reject) => {
+      const item: Pending = {
+        buf,
+        ...(hardState ? { hardState } : {}),
+        ...(lastIndex !== undefined ? { lastIndex } : {}),
+        ...(snapIndex !== undefined ? { markerIndex: snapIndex } : {}),
+        resolve,
+        reject,
+      };
+      this.pending.push(item);
+      if (!this.busy) {
+        this.busy = true;
+        this.idle = this.flushLoop();
+      }
+    });
+  }
+
+  /** Writes queued batches until the queue is empty. `busy` is cleared synchronously at the end. */
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf));
+          await writeFully(this.tail, buf, this.tailBytes);
+          this.tailBytes += buf.length;
+          await this.sync(this.tail);
+        } catch (e) {
+          this.fail(e, batch);
+          return;
+        }
+        for (const b of batch) {
+          if (b.hardState) this.hardState = b.hardState;
+          // entries set the last index (an overwrite may lower it); a snapshot marker only raises it
+          if (b.lastIndex !== undefined) this.lastIndex = b.lastIndex;
+          if (b.markerIndex !== undefined) this.lastIndex = Math.max(this.lastIndex, b.markerIndex);
+          b.resolve();
+        }
+        if (this.tailBytes >= this.segmentBytes) {
+          try {
+            await this.cut();
+          } catch (e) {
+            this.fail(e, []);
+            return;
+          }
+        }
+      }
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private fail(e: unknown, batch: Pending[]): void {
+    this.failure = e;
+    for (const b of batch) b.reject(e);
+    const rest = this.pending;
+    this.pending = [];
+    for (const b of rest) b.reject(new WalClosedError(`wal: an earlier write failed: ${String(e)}`));
+  }
+
+  /**
+   * Starts segment seq+1 named after the next entry index: written as a temp file with
+   * the metadata and the current hard state, fsynced, renamed, directory fsynced. The
+   * previous tail was fsynced by the batch that filled it.
+   */
+  private async cut(): Promise<void> {
+    const prev = this.segments[this.segments.length - 1]!;
+    const seg: Segment = { name: segmentName(prev.seq + 1, this.lastIndex + 1), seq: prev.seq + 1, index: this.lastIndex + 1 };
+    const parts = [encodeRecord(RecordType.Metadata, encodeMetadata(this.metadata))];
+    if (!isEmptyHardState(this.hardState)) parts.push(encodeRecord(RecordType.HardState, encodeHardState(this.hardState)));
+    const buf = Buffer.concat(parts);
+    const fh = await createSegmentFile(this.dir, seg.name, buf, this.sync);
+    const old = this.tail;
+    this.tail = fh;
+    this.tailBytes = buf.length;
+    this.segments.push(seg);
+    await old.close();
+  }
+}
+
+function segmentBytesOf(o: WalOptions): number {
+  const n = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`wal: segmentBytes ${n} must be a positive integer`);
+  return n;
+}
