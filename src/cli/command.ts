@@ -25,6 +25,8 @@ export interface CommandSpec {
   persistentFlags?: FlagSpec[];
   /** subcommands (e.g. `lease grant`) */
   subcommands?: CommandSpec[];
+  /** cobra's DisableFlagsInUseLine: help's USAGE line gets no ` [flags]` suffix */
+  disableFlagsInUseLine?: boolean;
   /** needs neither printers nor a client (e.g. `version`): skips loading them */
   light?: boolean;
   /** runs the command; absent for pure groups like `lease` */

@@ -47,7 +47,7 @@ export function renderHelp(
   t += isRoot ? `\t${names[0]} - ${cmd.short}\n` : `\t${relName} - ${cmd.short}\n`;
   t += '\nUSAGE:\n';
   const useLine = isRoot ? cmd.use : `${names.slice(0, -1).join(' ')} ${cmd.use}`;
-  t += `\t${useLine.includes('[flags]') ? useLine : useLine + ' [flags]'}\n`;
+  t += `\t${useLine.includes('[flags]') || cmd.disableFlagsInUseLine ? useLine : useLine + ' [flags]'}\n`;
   if (isRoot) t += `\nVERSION:\n\t${VERSION}\n`;
   if (hasSub) {
     t += `\nAPI VERSION:\n\t${API_VERSION}\n`;

@@ -14,6 +14,7 @@ import { EtcdError } from '../client/errors.js';
 import { applyEnv, EnvConflictError, flagToEnv, GLOBAL_FLAGS, globalOptionsFrom, type GlobalOptions } from './global-flags.js';
 import { helpFlag, renderHelp, sortedSubcommands } from './help.js';
 import { ROOT } from './registry.js';
+import { completeRequest, runComplete } from './complete.js';
 
 /** Collects stdout chunks and writes them in one go (or on flush). */
 class BufferedOutput implements Output {
@@ -56,7 +57,7 @@ function writeErr(s: string): void {
 }
 
 /** cobra's stripFlags: the non-flag words of `args`, skipping values of non-boolean flags. */
-function stripFlags(args: readonly string[], flags: readonly FlagSpec[]): string[] {
+export function stripFlags(args: readonly string[], flags: readonly FlagSpec[]): string[] {
   const boolLong = new Set(flags.filter((f) => f.type === 'bool').map((f) => f.name));
   const boolShort = new Set(flags.filter((f) => f.type === 'bool' && f.short).map((f) => f.short!));
   const words: string[] = [];
@@ -78,7 +79,7 @@ function stripFlags(args: readonly string[], flags: readonly FlagSpec[]): string
 }
 
 /** cobra's argsMinusFirstX: `args` without the first occurrence of the command word `x`. */
-function argsMinusFirst(args: readonly string[], x: string, flags: readonly FlagSpec[]): string[] {
+export function argsMinusFirst(args: readonly string[], x: string, flags: readonly FlagSpec[]): string[] {
   const boolLong = new Set(flags.filter((f) => f.type === 'bool').map((f) => f.name));
   const boolShort = new Set(flags.filter((f) => f.type === 'bool' && f.short).map((f) => f.short!));
   for (let i = 0; i < args.length; i++) {
@@ -110,19 +111,19 @@ function levenshtein(a: string, b: string): number {
 }
 
 /** The flags visible to a command: its own, help, persistent ones of it and its ancestors, and the global ones. */
-function allFlags(cmd: CommandSpec, isRoot: boolean, ancestors: readonly CommandSpec[] = []): FlagSpec[] {
+export function allFlags(cmd: CommandSpec, isRoot: boolean, ancestors: readonly CommandSpec[] = []): FlagSpec[] {
   const inherited = ancestors.flatMap((a) => a.persistentFlags ?? []);
   return [...(isRoot ? [] : [...(cmd.flags ?? []), ...(cmd.persistentFlags ?? [])]), ...inherited, helpFlag(commandName(cmd)), ...GLOBAL_FLAGS];
 }
 
-interface Found {
+export interface Found {
   path: CommandSpec[];
   args: string[];
   error?: string;
 }
 
 /** cobra's Find: walks subcommand names (exact, then unique prefix) through `args`. */
-function findCommand(args: readonly string[]): Found {
+export function findCommand(args: readonly string[]): Found {
   const path: CommandSpec[] = [ROOT];
   let rest = [...args];
   for (;;) {
@@ -200,6 +201,10 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: BufferedOutput):
     writeErr(`unsupported API version ${api}\n`);
     return ExitError;
   }
+
+  // the hidden __complete commands of the completion scripts (cli/complete)
+  const completeReq = completeRequest(argv);
+  if (completeReq) return runComplete(completeReq, out, writeErr, env);
 
   const found = findCommand(argv);
   const cmd = found.path[found.path.length - 1]!;

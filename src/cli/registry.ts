@@ -6,6 +6,7 @@
 
 import type { CommandSpec } from './command.js';
 import { checkCommand } from '../commands/check.js';
+import { completionCommand } from '../commands/completion.js';
 import { alarmCommand } from '../commands/alarm.js';
 import { defragCommand } from '../commands/defrag.js';
 import { endpointCommand } from '../commands/endpoint.js';
@@ -32,5 +33,5 @@ import { watchCommand } from '../commands/watch.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [checkCommand, getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand, lockCommand, electCommand, makeMirrorCommand],
+  subcommands: [checkCommand, completionCommand, getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand, lockCommand, electCommand, makeMirrorCommand],
 };
