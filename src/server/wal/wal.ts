@@ -394,6 +394,15 @@ export class Wal {
     return deleted;
   }
 
+  /**
+   * Resolves once every save queued before the call has finished, including a segment
+   * cut that a batch triggered (cuts run after the batch's callers are resolved). It
+   * never rejects; failures are reported to the save calls themselves.
+   */
+  async flush(): Promise<void> {
+    while (this.busy) await this.idle;
+  }
+
   /** Names of the segment files this WAL knows about, oldest first. */
   segmentNames(): string[] {
     return this.segments.map((s) => s.name);
