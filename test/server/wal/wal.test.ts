@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Wal, segmentName, type WalEntry, type WalHardState } from '../../../src/server/wal/wal.js';
 import { WalClosedError, WalCorruptError, WalExistsError, WalNotFoundError, WalSnapshotNotFoundError } from '../../../src/server/wal/errors.js';
-import { HEADER_BYTES, framedSize } from '../../../src/server/wal/encoder.js';
+import { HEADER_BYTES, encodeRecord, framedSize } from '../../../src/server/wal/encoder.js';
+import { RecordType, encodeEntry } from '../../../src/server/wal/record.js';
 
 const META = { nodeId: 0x8e9e05c52164694dn, clusterId: 0xcdf818194e3a8c32n };
 const enc = new TextEncoder();
@@ -376,4 +377,36 @@ test('wal: leftover temp files are removed on open', async (t) => {
   const r = await Wal.open(dir, SNAP0);
   await r.wal.close();
   assert.deepEqual(await readdir(dir), [segmentName(0, 0)]);
+});
+
+test('wal: a torn entry whose data holds a valid-looking record is still a torn tail', async (t) => {
+  const dir = await tempDir(t);
+  const w = await Wal.create(dir, META);
+  await w.save(hs(1, 0), [e(1, 1)]);
+  const file = join(dir, segmentName(0, 0));
+  const lastOffset = (await stat(file)).size;
+  // user data that contains a complete framed record, placed 8-byte aligned in the file
+  const fake = encodeRecord(RecordType.Entry, encodeEntry(e(9, 99, 'fake')));
+  const data = Buffer.concat([Buffer.alloc(7), fake, Buffer.alloc(100)]); // 16 header + 17 fixed + 7 = 40: fake starts aligned
+  await w.save({ term: 0, vote: 0n, commit: 0 }, [{ term: 1, index: 2, type: 0, data }]);
+  await w.close();
+  const fakeAt = lastOffset + HEADER_BYTES + 17 + 7;
+  assert.equal(fakeAt % 8, 0);
+  await truncate(file, fakeAt + fake.length + 10); // the fake record is whole, the real one is cut
+  const r = await Wal.open(dir, SNAP0);
+  assert.deepEqual(idx(r.entries), [1]);
+  assert.equal(r.truncatedTail?.offset, lastOffset);
+  await r.wal.close();
+});
+
+test('wal: a record with good CRCs but an unknown type or bad payload is corruption, even at the end', async (t) => {
+  const dir = await tempDir(t);
+  await (await Wal.create(dir, META)).close();
+  const file = join(dir, segmentName(0, 0));
+  const size = (await stat(file)).size;
+  await appendFile(file, encodeRecord(99, Buffer.from('future')));
+  await assert.rejects(Wal.open(dir, SNAP0), (err: unknown) => err instanceof WalCorruptError && err.offset === size && /unknown record type 99/.test(err.message));
+  await truncate(file, size);
+  await appendFile(file, encodeRecord(RecordType.HardState, Buffer.alloc(5)));
+  await assert.rejects(Wal.open(dir, SNAP0), (err: unknown) => err instanceof WalCorruptError && /hard state payload is 5 bytes/.test(err.message));
 });
