@@ -223,11 +223,14 @@ export function runBackendSuite(opts: BackendSuiteOptions): void {
     }));
 
     test('size grows with puts and shrinks with deletes', withBackend((be) => {
+      // sizes may lag until commit (etcd updates Size/SizeInUse in commit()), so commit first
       write(be, 'kv', [['a', 'x'.repeat(1000)]]);
+      be.forceCommit();
       const s1 = be.size();
       assert.ok(s1 >= 1000, `size ${s1}`);
       assert.ok(be.sizeInUse() <= s1);
       write(be, 'kv', [['b', 'y'.repeat(5000)]]);
+      be.forceCommit();
       assert.ok(be.size() >= s1 + 5000 || be.sizeInUse() >= 6000);
       const tx = be.batchTx();
       tx.lock();
