@@ -111,14 +111,19 @@ class BucketKeys {
     this.registryKey.set(n, 1);
   }
 
+  /** Throws {@link BackendError} if `key` is too long for LMDB once prefixed. */
+  check(key: Uint8Array): void {
+    if (this.prefix.length + key.length > MAX_KEY_BYTES) {
+      throw new BackendError(`backend: key of ${key.length} bytes is too long for bucket ${this.name} (at most ${MAX_KEY_BYTES - this.prefix.length})`);
+    }
+  }
+
   /** The LMDB key of `key` in this bucket; throws {@link BackendError} if it is too long for LMDB. */
   encode(key: Uint8Array): Buffer {
+    this.check(key);
     const out = Buffer.allocUnsafe(this.prefix.length + key.length);
     out.set(this.prefix, 0);
     out.set(key, this.prefix.length);
-    if (out.length > MAX_KEY_BYTES) {
-      throw new BackendError(`backend: key of ${key.length} bytes is too long for bucket ${this.name} (at most ${MAX_KEY_BYTES - this.prefix.length})`);
-    }
     return out;
   }
 
@@ -275,6 +280,15 @@ class View implements ReadOps {
 
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void {
     this.check();
+    if (!this.overlay.has(bucket)) {
+      // no pending writes in this bucket: straight from LMDB (breaking out closes the cursor)
+      const k = bucketKeys(bucket);
+      const opts = { start: Buffer.from(k.prefix), end: Buffer.from(k.upper), ...(this.txn ? { transaction: this.txn } : {}) };
+      for (const { key, value } of this.db.getRange(opts)) {
+        if (visitor(plain(k.decode(key)), plain(value)) === false) return;
+      }
+      return;
+    }
     for (const [k, v] of this.entries(bucket, new Uint8Array(0), undefined)) {
       if (visitor(k, v) === false) return;
     }
@@ -428,7 +442,7 @@ class LmdbBatchTx implements BatchTx {
 
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {
     const pb = this.writable(bucket);
-    bucketKeys(bucket).encode(key); // fail now, not at commit, if the key is too long
+    bucketKeys(bucket).check(key); // fail now, not at commit
     // copy: callers may reuse their buffers (etcd reuses revision byte slices)
     pb.entries.set(key.slice(), value.slice(), true);
     this.pendingWrites++;
