@@ -11,7 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 /** esbuild plugin: generated *_pb.ts files load their descriptors from build-time JSON. */
@@ -38,9 +38,11 @@ execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '
 const { packDescriptor } = await import(pathToFileURL(join(root, 'dist/src/gen-support/pack-descriptor.js')).href);
 // the pure Raft core compiles without Node's types (no timers, process, Buffer, node:*)
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'src/server/raft/tsconfig.json')], { stdio: 'inherit' });
-await build({
+const bundle = await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
   outfile: join(root, 'dist/etcdctl.cjs'),
+  // written below with a rename, so a CLI starting during a build never reads half a file
+  write: false,
   bundle: true,
   format: 'cjs',
   platform: 'node',
@@ -54,6 +56,11 @@ await build({
   logLevel: 'warning',
   plugins: [prebuiltDescriptors],
 });
+for (const f of bundle.outputFiles) {
+  const tmp = `${f.path}.${process.pid}.tmp`;
+  writeFileSync(tmp, f.contents);
+  renameSync(tmp, f.path);
+}
 const warm = spawnSync(process.execPath, [join(root, 'bin/etcdctl'), '--endpoints=127.0.0.1:1', '--command-timeout=200ms', 'get', 'k'], {
   env: { ...process.env, ETCDTS_WRITE_CODE_CACHE: '1' },
   stdio: 'ignore',

@@ -133,8 +133,28 @@ const sortMembers: Normalizer = (t) => {
 let A: RealCluster | undefined;
 let B: RealCluster | undefined;
 
+/**
+ * Waits until a fresh cluster is quiet: every member has applied the same raft index and
+ * it stays the same for a moment (members publish their attributes and the cluster
+ * version just after start; comparisons of raftIndex must not race with that).
+ */
+async function settle(c: RealCluster, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  let last = '';
+  for (;;) {
+    const st = await Promise.all(c.members.map((m) => memberStatus(m.clientURL)));
+    const idx = st.map((s) => (s ? `${s.raftIndex}/${s.raftAppliedIndex}` : '?'));
+    const now = idx.join(',');
+    if (!now.includes('?') && new Set(idx).size === 1 && now === last) return;
+    if (Date.now() > deadline) throw new Error(`cluster did not settle: ${now}`);
+    last = now;
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
 before(async () => {
   [A, B] = await Promise.all([startRealCluster(3), startRealCluster(3)]);
+  await Promise.all([settle(A), settle(B)]);
 });
 
 after(async () => {
@@ -214,7 +234,13 @@ const ALARMS: Case[] = [
 ];
 
 describe('cluster commands on 3 members vs etcdctl 3.4.23', () => {
-  test('member list, endpoint status/hashkv/health, defrag (every format, --cluster)', () => runCases(READ_ONLY));
+  // Our `endpoint health` also lists alarms (etcdctl 3.5+ behaviour), and an alarm GET is
+  // a raft proposal in etcd 3.4: health cases run after the ones that print raft indexes.
+  test('member list, endpoint status/hashkv/health, defrag (every format, --cluster)', async () => {
+    const isHealth = (c: Case) => c.args.includes('health');
+    await runCases(READ_ONLY.filter((c) => !isHealth(c)));
+    await runCases(READ_ONLY.filter(isHealth));
+  });
   test('alarm list / disarm without alarms', () => runCases(ALARMS));
 
   test('move-leader: no leader among the endpoints, transfer to the leader itself', async () => {
