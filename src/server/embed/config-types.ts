@@ -1,0 +1,89 @@
+/**
+ * The resolved configuration of one etcd member (etcd embed.Config), as produced
+ * from flags, ETCD_* environment variables or a YAML --config-file by
+ * `./config.ts`, and consumed by `./etcd.ts` (startEtcd) and the etcd server.
+ *
+ * Units are in the field names or docs: ms for durations, bytes for sizes.
+ */
+
+/** TLS settings of one listener family (client or peer), etcd transport.TLSInfo. */
+export interface TlsConfig {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly trustedCaFile: string;
+  /** --client-cert-auth / --peer-client-cert-auth */
+  readonly clientCertAuth: boolean;
+  /** --auto-tls / --peer-auto-tls: generate a self-signed cert when certFile is empty. */
+  readonly autoTls: boolean;
+  readonly crlFile: string;
+  readonly allowedCn: string;
+}
+
+export type ClusterState = 'new' | 'existing';
+export type AutoCompactionMode = 'periodic' | 'revision';
+
+/** Logger settings (--logger, --log-level, --log-outputs). */
+export interface LogConfig {
+  /** 'zap' (JSON lines) or 'capnslog' (accepted, printed as zap). */
+  readonly logger: string;
+  /** debug | info | warn | error | panic | fatal */
+  readonly level: string;
+  /** 'default' | 'stderr' | 'stdout' | file paths */
+  readonly outputs: readonly string[];
+}
+
+export interface EmbedConfig {
+  readonly name: string;
+  readonly dataDir: string;
+  /** empty: <dataDir>/member/wal */
+  readonly walDir: string;
+
+  readonly listenClientUrls: readonly URL[];
+  readonly advertiseClientUrls: readonly URL[];
+  readonly listenPeerUrls: readonly URL[];
+  readonly initialAdvertisePeerUrls: readonly URL[];
+  readonly listenMetricsUrls: readonly URL[];
+
+  /** --initial-cluster parsed: member name → peer URLs (order kept). */
+  readonly initialCluster: ReadonlyMap<string, readonly string[]>;
+  readonly initialClusterState: ClusterState;
+  readonly initialClusterToken: string;
+
+  /** entries between raft snapshots (default 100000). */
+  readonly snapshotCount: number;
+  /** files of each kind kept (--max-snapshots, --max-wals; 5 each, 0 = unlimited). */
+  readonly maxSnapFiles: number;
+  readonly maxWalFiles: number;
+  /** ms, default 100 */
+  readonly heartbeatMs: number;
+  /** ms, default 1000 */
+  readonly electionMs: number;
+  /** bytes, 0 = default 2 GiB */
+  readonly quotaBackendBytes: number;
+  /** bytes, default 1.5 MiB */
+  readonly maxRequestBytes: number;
+  /** default 128 */
+  readonly maxTxnOps: number;
+  readonly autoCompactionMode: AutoCompactionMode;
+  /** raw retention string: '0' disables; periodic: duration ('1h', '30m') or hours; revision: count */
+  readonly autoCompactionRetention: string;
+  /** --strict-reconfig-check */
+  readonly strictReconfigCheck: boolean;
+  /** --pre-vote */
+  readonly preVote: boolean;
+  /** --enable-pprof etc. are accepted and ignored */
+
+  readonly clientTls: TlsConfig;
+  readonly peerTls: TlsConfig;
+
+  /** --auth-token: 'simple' (jwt is rejected at config time) */
+  readonly authToken: string;
+  /** --bcrypt-cost */
+  readonly bcryptCost: number;
+
+  readonly log: LogConfig;
+  /** --force-new-cluster */
+  readonly forceNewCluster: boolean;
+  /** --experimental-... flags that change behaviour we implement */
+  readonly experimentalWatchProgressNotifyIntervalMs: number;
+}
