@@ -126,6 +126,13 @@ export interface RequestLimits {
 export interface EtcdServerApi {
   header(): HeaderInfo;
   limits(): RequestLimits;
+  /**
+   * The member ID of the current raft leader, 0n when there is none (etcd
+   * RaftStatusGetter.Leader). v3rpc rejects calls carrying the `hasleader`
+   * metadata with ErrGRPCNoLeader when it is 0n (interceptor.go), and
+   * MoveLeader with ErrGRPCNotLeader when it is not this member.
+   */
+  leader(): bigint;
 
   // RaftKV (v3_server.go)
   range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse>;
@@ -190,6 +197,11 @@ export interface EtcdServerApi {
   /** Auth info for a token; rejects ErrInvalidAuthToken for an unknown token. Undefined when auth is disabled or no token. */
   authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined>;
 
-  // Health (HTTP /health): true when there is a leader and no alarm is raised.
-  health(): Promise<{ health: boolean; reason: string }>;
+  /**
+   * Health (HTTP /health, etcdhttp/metrics.go checkHealth): false when an alarm
+   * is raised whose type name ('NOSPACE', 'CORRUPT') is not in `excludedAlarms`
+   * (the `?exclude=` query), when there is no leader, or when a quorum read
+   * fails within 1 s. `reason` is for logs only (etcd 3.4's body has just `health`).
+   */
+  health(excludedAlarms?: ReadonlySet<string>): Promise<{ health: boolean; reason: string }>;
 }
