@@ -86,4 +86,25 @@ export interface EmbedConfig {
   readonly forceNewCluster: boolean;
   /** --experimental-... flags that change behaviour we implement */
   readonly experimentalWatchProgressNotifyIntervalMs: number;
+
+  /** --initial-election-tick-advance (default true): fast-forward election ticks on boot. */
+  readonly initialElectionTickAdvance: boolean;
+  /** --max-concurrent-streams per client connection (default 2^32-1). */
+  readonly maxConcurrentStreams: number;
+  /** --grpc-keepalive-min-time, ms (default 5000). */
+  readonly grpcKeepAliveMinTimeMs: number;
+  /** --grpc-keepalive-interval, ms (default 7200000; 0 disables). */
+  readonly grpcKeepAliveIntervalMs: number;
+  /** --grpc-keepalive-timeout, ms (default 20000; 0 disables). */
+  readonly grpcKeepAliveTimeoutMs: number;
+  /** --auth-token-ttl, seconds (default 300). */
+  readonly authTokenTtlSec: number;
+  /** --unsafe-no-fsync */
+  readonly unsafeNoFsync: boolean;
+  /** --experimental-enable-lease-checkpoint */
+  readonly experimentalEnableLeaseCheckpoint: boolean;
+  /** --experimental-compaction-batch-limit (0: etcd's default 1000) */
+  readonly experimentalCompactionBatchLimit: number;
+  /** --experimental-warning-apply-duration, ms (default 100) */
+  readonly experimentalWarningApplyDurationMs: number;
 }
