@@ -1,0 +1,210 @@
+/**
+ * The `etcd` program (etcd 3.4 etcdmain/main.go Main + etcd.go startEtcdOrProxyV2):
+ * parse flags/env/config file (../embed/config.ts), report errors the way etcd does,
+ * set up the logger, start the member with startEtcd (../embed/etcd.ts), and on
+ * SIGINT/SIGTERM close it gracefully and end by the same signal (etcd pkg/osutil
+ * HandleInterrupts re-raises it, so the exit status is 128+signal, e.g. 143 for SIGTERM).
+ *
+ * Exit codes as real etcd 3.4.23: 0 for --help/--version; 2 for flag syntax errors and
+ * a bad --log-level (etcd panics); 1 for invalid configuration and startup failures.
+ *
+ * Used by bin/etcd and by `etcdctl serve` (bin/etcdctl dispatches before loading the CLI).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EmbedConfig } from '../embed/config-types.js';
+import { ERR_UNSET_ADVERTISE_CLIENT_URLS, initialClusterFromName, parseEtcdConfig, verifyBootstrap, versionText, whatwgToGoString, DEFAULT_INITIAL_ADVERTISE_PEER_URLS } from '../embed/config.js';
+import { parseGoUrl } from '../embed/urls.js';
+import { capnslogLine, createZapLogger, type Logger } from '../logger.js';
+
+/** What startEtcd (src/server/embed/etcd.ts) returns: a running member. */
+export interface EtcdHandle {
+  /** Stops serving and closes the member (etcd Etcd.Close). */
+  close(): Promise<void>;
+  /** When present: settles when the member stops by itself (rejects on a listener error). */
+  readonly stopped?: Promise<unknown>;
+}
+
+/** The shape of src/server/embed/etcd.ts startEtcd. */
+export type StartEtcd = (cfg: EmbedConfig, logger: Logger) => Promise<EtcdHandle>;
+
+/** Where main writes and which signals it listens to (tests replace them). */
+export interface MainIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Starts the member; default: startEtcd from ../embed/etcd.js. */
+  startEtcd?: StartEtcd;
+  /** Registers the SIGINT/SIGTERM handler; returns an unregister function. Default: process.on. */
+  onSignal?(handler: (sig: 'SIGINT' | 'SIGTERM') => void): () => void;
+  /** For log timestamps (tests). */
+  now?: () => number;
+}
+
+const defaultIo: MainIo = {
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+};
+
+/**
+ * Loads startEtcd from ../embed/etcd.js on first use (the server pulls in lmdb and grpc,
+ * which `--help`/`--version` and flag errors must not wait for).
+ * @throws Error when the module or its export is missing.
+ */
+export async function loadStartEtcd(): Promise<StartEtcd> {
+  const modPath = '../embed/etcd.js';
+  let mod: { startEtcd?: StartEtcd };
+  try {
+    mod = (await import(modPath)) as { startEtcd?: StartEtcd };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && (e as Error).message.includes('embed/etcd.js')) {
+      throw new Error('the etcd server module (src/server/embed/etcd.ts) is not built: run `npm run build`');
+    }
+    throw e;
+  }
+  if (typeof mod.startEtcd !== 'function') throw new Error(`${modPath} does not export startEtcd`);
+  return mod.startEtcd;
+}
+
+function processSignals(handler: (sig: 'SIGINT' | 'SIGTERM') => void): () => void {
+  const onInt = () => handler('SIGINT');
+  const onTerm = () => handler('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return () => {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
+}
+
+/**
+ * Runs etcd with `argv` (without the program name) and `env`.
+ * Resolves with the exit code, or with the signal the process must end by (after a
+ * graceful close on SIGINT/SIGTERM, as etcd re-raises it). Never rejects for bad input.
+ */
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: MainIo = defaultIo): Promise<number | NodeJS.Signals> {
+  const now = io.now ?? Date.now;
+  const parsed = parseEtcdConfig(argv, env, { now });
+  if (parsed.preamble) io.stderr(parsed.preamble);
+
+  if (parsed.kind === 'exit') {
+    if (parsed.stderr) io.stderr(parsed.stderr);
+    if (parsed.stdout) io.stdout(parsed.stdout);
+    return parsed.code;
+  }
+
+  const zapLogger = (cfg?: EmbedConfig) =>
+    createZapLogger({ level: cfg?.log.level ?? 'info', outputs: cfg?.log.logger === 'zap' ? cfg.log.outputs : ['default'], now, ...(io === defaultIo ? {} : { stream: { write: (s: string) => io.stderr(s) } }) });
+
+  if (parsed.kind === 'invalid') {
+    const unsetAc = parsed.error.message === ERR_UNSET_ADVERTISE_CLIENT_URLS;
+    if (parsed.zapReady && parsed.config) {
+      const lg = zapLogger(parsed.config);
+      lg.warn('failed to verify flags', { error: parsed.error });
+      if (unsetAc) lg.warn('advertise client URLs are not set', { error: parsed.error });
+    } else if (parsed.zapReady) {
+      // etcd's zap logger exists but the config did not resolve: log JSON to stderr
+      const lg = zapLogger();
+      lg.warn('failed to verify flags', { error: parsed.error });
+      if (unsetAc) lg.warn('advertise client URLs are not set', { error: parsed.error });
+    } else {
+      io.stderr(capnslogLine('E', 'etcdmain', `error verifying flags, ${parsed.error.message}. See 'etcd --help'.`, now()));
+      if (unsetAc) io.stderr(capnslogLine('E', 'etcdmain', 'When listening on specific address(es), this etcd process must advertise accessible url(s) to each connected client.', now()));
+    }
+    return 1;
+  }
+
+  const cfg = parsed.config;
+  const zap = cfg.log.logger === 'zap';
+  let lg: Logger;
+  try {
+    lg = zapLogger(cfg);
+  } catch (e) {
+    io.stderr(capnslogLine('E', 'etcdmain', `error verifying flags, ${(e as Error).message}. See 'etcd --help'.`, now()));
+    return 1;
+  }
+  if (parsed.configFile !== '' && zap) {
+    lg.info('loaded server configuration, other configuration command line flags and environment variables will be ignored if provided', { path: parsed.configFile });
+  }
+  if (!zap) {
+    for (const line of versionText().trimEnd().split('\n')) io.stderr(capnslogLine('I', 'etcdmain', line, now()));
+  }
+  for (const flag of parsed.unsupported) lg.warn('flag is accepted for compatibility but has no effect in this etcd', { flag });
+  if (parsed.dataDirDefaulted) {
+    if (zap) lg.warn("'data-dir' was empty; using default", { 'data-dir': cfg.dataDir });
+    else io.stderr(capnslogLine('W', 'etcdmain', `no data-dir provided, using default data-dir ./${cfg.dataDir}`, now()));
+  }
+
+  const memberInitialized = existsSync(join(cfg.dataDir, 'member'));
+  if (memberInitialized) lg.info('server has been already initialized', { 'data-dir': cfg.dataDir, 'dir-type': 'member' });
+
+  let handle: EtcdHandle;
+  try {
+    if (!memberInitialized && cfg.initialClusterState === 'new') verifyBootstrap(cfg);
+    const start = io.startEtcd ?? (await loadStartEtcd());
+    handle = await start(cfg, lg);
+  } catch (e) {
+    return reportStartFailure(e as Error, cfg, lg, zap, io, now);
+  }
+
+  return await new Promise<number | NodeJS.Signals>((resolve) => {
+    let closing = false;
+    const off = (io.onSignal ?? processSignals)((sig) => {
+      if (closing) return;
+      closing = true;
+      lg.info('received signal; shutting down', { signal: sig === 'SIGINT' ? 'interrupt' : 'terminated' });
+      handle.close().then(
+        () => {
+          off();
+          resolve(sig);
+        },
+        (err: unknown) => {
+          off();
+          lg.error('failed to close etcd', { error: err as Error });
+          resolve(sig);
+        },
+      );
+    });
+    handle.stopped?.then(
+      () => {
+        if (closing) return;
+        off();
+        resolve(0);
+      },
+      (err: unknown) => {
+        if (closing) return;
+        off();
+        lg.fatal('listener failed', { error: err as Error });
+        resolve(1);
+      },
+    );
+  });
+}
+
+/** etcd startEtcdOrProxyV2's error path after a failed start: hints for --initial-cluster mistakes, else fatal; exit 1. */
+function reportStartFailure(err: Error, cfg: EmbedConfig, lg: Logger, zap: boolean, io: MainIo, now: () => number): number {
+  if (zap) lg.warn('failed to start etcd', { error: err });
+  const msg = err.message;
+  if (msg.includes('include') && msg.includes('--initial-cluster')) {
+    if (zap) lg.warn('failed to start', { error: err });
+    else io.stderr(capnslogLine('I', 'etcdmain', msg, now()));
+    const ap = cfg.initialAdvertisePeerUrls.map(whatwgToGoString);
+    const fromName = initialClusterFromName(cfg.name, ap.map(parseGoUrl));
+    const ic = [...cfg.initialCluster].flatMap(([n, us]) => us.map((u) => `${n}=${u}`)).join(',');
+    if (ic === fromName) {
+      if (zap) lg.warn('forgot to set --initial-cluster?');
+      else io.stderr(capnslogLine('I', 'etcdmain', 'forgot to set --initial-cluster flag?', now()));
+    }
+    if (ap.join(',') === DEFAULT_INITIAL_ADVERTISE_PEER_URLS) {
+      if (zap) lg.warn('forgot to set --initial-advertise-peer-urls?');
+      else io.stderr(capnslogLine('I', 'etcdmain', 'forgot to set --initial-advertise-peer-urls flag?', now()));
+    }
+    if (ic === fromName) {
+      if (zap) lg.warn('--discovery flag is not set');
+      else io.stderr(capnslogLine('I', 'etcdmain', 'if you want to use discovery service, please set --discovery flag.', now()));
+    }
+    return 1;
+  }
+  if (zap) lg.fatal('discovery failed', { error: err });
+  else io.stderr(capnslogLine('C', 'etcdmain', msg, now()));
+  return 1;
+}

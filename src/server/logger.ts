@@ -1,0 +1,212 @@
+/**
+ * The server's logger: JSON lines shaped like etcd 3.4's zap output
+ * (etcd pkg/logutil/zap.go DefaultZapLoggerConfig, embed/config_logging.go):
+ *
+ *   {"level":"info","ts":"2026-11-21T02:15:00.123Z","caller":"etcdmain/main.ts:42","msg":"...","key":"value"}
+ *
+ * - `level`: debug | info | warn | error | panic | fatal;
+ * - `ts`: local time, ISO-8601 with milliseconds and zone ("Z" in UTC, else "+0100"), as zap's ISO8601TimeEncoder;
+ * - `caller`: the calling file relative to src/server (or dist/src/server) and its line, like zap's "embed/etcd.go:117";
+ * - `msg` then the fields in the order given; Error values become their message (zap.Error).
+ *
+ * Written with pino (pino 10) to the --log-outputs: "default"/"stderr" (fd 2),
+ * "stdout" (fd 1) or file paths (appended). Writes are synchronous, so a `fatal`
+ * line is on disk before the process exits.
+ *
+ * Server code depends only on the `Logger` interface; tests use `nopLogger` or
+ * `MemoryLogger`. This interface also satisfies the Raft core's logger (raft/logger.ts).
+ */
+import { sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
+
+/** Structured fields of one log line (zap fields). */
+export type LogFields = Record<string, unknown>;
+
+/** What server code logs through. `fatal` only logs: the caller decides to exit (etcd's lg.Fatal exits 1). */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  fatal(msg: string, fields?: LogFields): void;
+}
+
+/** Levels accepted by --log-level (etcd pkg/logutil ConvertToZapLevel). */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'dpanic', 'panic', 'fatal'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A logger that drops everything. */
+export const nopLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+  fatal() {},
+};
+
+/** One line kept by MemoryLogger. */
+export interface LogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  msg: string;
+  fields: LogFields;
+}
+
+/** A logger for tests: keeps every entry in `entries`. */
+export class MemoryLogger implements Logger {
+  readonly entries: LogEntry[] = [];
+  debug(msg: string, fields: LogFields = {}): void {
+    this.entries.push({ level: 'debug', msg, fields });
+  }
+  info(msg: string, fields: LogFields = {}): void {
+    this.entries.push({ level: 'info', msg, fields });
+  }
+  warn(msg: string, fields: LogFields = {}): void {
+    this.entries.push({ level: 'warn', msg, fields });
+  }
+  error(msg: string, fields: LogFields = {}): void {
+    this.entries.push({ level: 'error', msg, fields });
+  }
+  fatal(msg: string, fields: LogFields = {}): void {
+    this.entries.push({ level: 'fatal', msg, fields });
+  }
+}
+
+/** Options of createZapLogger. */
+export interface ZapLoggerOptions {
+  /** --log-level (default "info"). Throws Error(`unknown level "x"`) otherwise. */
+  level?: string;
+  /** --log-outputs: "default" | "stderr" | "stdout" | file paths (default ["default"]). */
+  outputs?: readonly string[];
+  /** For tests: write here instead of `outputs`. */
+  stream?: DestinationStream;
+  /** For tests: fixed clock (ms since epoch). */
+  now?: () => number;
+}
+
+/** zap's ISO8601TimeEncoder: "2006-01-02T15:04:05.000Z0700" in local time. */
+export function zapTimestamp(ms: number): string {
+  const d = new Date(ms);
+  const off = -d.getTimezoneOffset();
+  const p = (n: number, w = 2) => String(Math.abs(n)).padStart(w, '0');
+  const zone = off === 0 ? 'Z' : `${off < 0 ? '-' : '+'}${p(Math.trunc(off / 60))}${p(off % 60)}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}${zone}`;
+}
+
+/** capnslog's pretty formatter time: "2006-01-02 15:04:05.000000" in local time. */
+export function capnslogTimestamp(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+}
+
+/**
+ * One line as etcd 3.4's default capnslog logger prints it, e.g.
+ * `2026-11-21 02:22:10.456922 E | etcdmain: error verifying flags, ...`.
+ * `level`: C (critical/fatal) E W N I D.
+ */
+export function capnslogLine(level: 'C' | 'E' | 'W' | 'N' | 'I' | 'D', pkg: string, text: string, now = Date.now()): string {
+  return `${capnslogTimestamp(now)} ${level} | ${pkg}: ${text}\n`;
+}
+
+const SERVER_DIR = (() => {
+  // this file is src/server/logger.ts (dist/src/server/logger.js once built)
+  const here = fileURLToPath(import.meta.url);
+  return here.slice(0, here.lastIndexOf(sep) + 1);
+})();
+
+/** "etcdmain/main.ts:42" for the frame `depth` levels above the logger method. */
+function callerOf(depth: number): string {
+  const saved = Error.stackTraceLimit;
+  Error.stackTraceLimit = depth + 1;
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder);
+  Error.stackTraceLimit = saved;
+  const line = (holder.stack ?? '').split('\n')[depth + 1] ?? '';
+  const m = /\(?(?:file:\/\/)?([^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
+  if (!m) return 'unknown';
+  let file = m[1];
+  if (file.startsWith(SERVER_DIR)) file = file.slice(SERVER_DIR.length);
+  else file = file.split(sep).slice(-2).join('/');
+  return `${file.replace(/\.js$/, '.ts').split(sep).join('/')}:${m[2]}`;
+}
+
+/** Field values as zap writes them: Error → message, bigint → number text, URL → string. */
+function plainFields(fields: LogFields | undefined): LogFields {
+  if (!fields) return {};
+  const out: LogFields = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v instanceof Error) out[k] = v.message;
+    else if (typeof v === 'bigint') out[k] = Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+    else if (v instanceof URL) out[k] = v.href;
+    else out[k] = v;
+  }
+  return out;
+}
+
+/** A Logger writing zap-shaped JSON lines through pino. */
+class ZapLogger implements Logger {
+  constructor(private readonly p: PinoLogger<'panic' | 'dpanic'>) {}
+  private write(level: 'debug' | 'info' | 'warn' | 'error' | 'fatal', msg: string, fields?: LogFields): void {
+    if (!this.p.isLevelEnabled(level)) return;
+    // caller and msg go first so the key order matches zap's (pino would put msg last)
+    this.p[level]({ caller: callerOf(3), msg, ...plainFields(fields) });
+  }
+  debug(msg: string, fields?: LogFields): void {
+    this.write('debug', msg, fields);
+  }
+  info(msg: string, fields?: LogFields): void {
+    this.write('info', msg, fields);
+  }
+  warn(msg: string, fields?: LogFields): void {
+    this.write('warn', msg, fields);
+  }
+  error(msg: string, fields?: LogFields): void {
+    this.write('error', msg, fields);
+  }
+  fatal(msg: string, fields?: LogFields): void {
+    this.write('fatal', msg, fields);
+  }
+}
+
+/**
+ * Checks --log-outputs as etcd's zap setup does (embed/config_logging.go):
+ * "default" cannot be combined with others. Returns the destinations
+ * ("stderr" | "stdout" | file path); throws Error with etcd's message.
+ */
+export function logDestinations(outputs: readonly string[]): string[] {
+  const outs = outputs.length === 0 ? ['default'] : outputs;
+  if (outs.length > 1 && outs.includes('default')) throw new Error(`multi logoutput for "default" is not supported yet`);
+  return outs.map((o) => (o === 'default' ? 'stderr' : o));
+}
+
+/**
+ * Creates the server logger (zap JSON lines via pino).
+ * @throws Error(`unknown level "x"`) for a bad level (etcd panics with that text),
+ *         Error from logDestinations for bad outputs.
+ */
+export function createZapLogger(opts: ZapLoggerOptions = {}): Logger {
+  const level = opts.level ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`unknown level "${level}"`);
+  let stream: DestinationStream;
+  if (opts.stream) stream = opts.stream;
+  else {
+    const dests = logDestinations(opts.outputs ?? ['default']).map((d) =>
+      pino.destination({ dest: d === 'stderr' ? 2 : d === 'stdout' ? 1 : d, sync: true, append: true, mkdir: false }),
+    );
+    stream = dests.length === 1 ? dests[0] : pino.multistream(dests.map((s) => ({ stream: s, level: 'trace' as const })));
+  }
+  const now = opts.now ?? Date.now;
+  const p = pino(
+    {
+      level: level === 'dpanic' ? 'dpanic' : level,
+      customLevels: { dpanic: 52, panic: 55 },
+      base: null,
+      messageKey: 'msg',
+      timestamp: () => `,"ts":"${zapTimestamp(now())}"`,
+      formatters: { level: (label: string) => ({ level: label }) },
+    },
+    stream,
+  );
+  return new ZapLogger(p);
+}
