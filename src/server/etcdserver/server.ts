@@ -1,0 +1,1175 @@
+/**
+ * EtcdServer: one etcd member (etcd 3.4 etcdserver/server.go and v3_server.go).
+ *
+ * Writes become InternalRaftRequests proposed to raft; the proposer waits for
+ * the entry to be applied (Wait keyed by the request ID) and answers with the
+ * applier's result. Linearizable reads take a ReadIndex (batched: one read
+ * index serves every read that arrived before it was requested), wait until the
+ * applied index reaches it, then read locally. Serializable reads read locally
+ * at once.
+ *
+ * Apply path (RaftNode → applyEntries): for each committed entry, normal
+ * entries are decoded and dispatched to the applier chain (./apply), conf
+ * changes go to raft and to the RaftCluster. The consistent index (the index of
+ * the entry being applied) is saved in the backend with every write, so a
+ * restart replays only entries after it; the backend is committed every 100 ms
+ * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
+ * before any entry is applied, is what makes an acknowledged write durable.
+ */
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  AlarmType,
+  AlarmRequest_AlarmAction,
+  type AlarmRequest,
+  type AlarmResponse,
+  type AuthDisableResponse,
+  type AuthEnableResponse,
+  type AuthRoleAddRequest,
+  type AuthRoleAddResponse,
+  type AuthRoleDeleteRequest,
+  type AuthRoleDeleteResponse,
+  type AuthRoleGetRequest,
+  type AuthRoleGetResponse,
+  type AuthRoleGrantPermissionRequest,
+  type AuthRoleGrantPermissionResponse,
+  type AuthRoleListResponse,
+  type AuthRoleRevokePermissionRequest,
+  type AuthRoleRevokePermissionResponse,
+  type AuthUserAddRequest,
+  type AuthUserAddResponse,
+  type AuthUserChangePasswordRequest,
+  type AuthUserChangePasswordResponse,
+  type AuthUserDeleteRequest,
+  type AuthUserDeleteResponse,
+  type AuthUserGetRequest,
+  type AuthUserGetResponse,
+  type AuthUserGrantRoleRequest,
+  type AuthUserGrantRoleResponse,
+  type AuthUserListResponse,
+  type AuthUserRevokeRoleRequest,
+  type AuthUserRevokeRoleResponse,
+  type AuthenticateRequest,
+  type AuthenticateResponse,
+  type CompactionRequest,
+  type CompactionResponse,
+  type DefragmentResponse,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type HashKVResponse,
+  type HashResponse,
+  type LeaseGrantRequest,
+  type LeaseGrantResponse,
+  type LeaseLeasesResponse,
+  type LeaseRevokeRequest,
+  type LeaseRevokeResponse,
+  type LeaseTimeToLiveRequest,
+  type LeaseTimeToLiveResponse,
+  type MemberAddRequest,
+  type MemberAddResponse,
+  type MemberListResponse,
+  type MemberPromoteRequest,
+  type MemberPromoteResponse,
+  type MemberRemoveRequest,
+  type MemberRemoveResponse,
+  type MemberUpdateRequest,
+  type MemberUpdateResponse,
+  type MoveLeaderRequest,
+  type MoveLeaderResponse,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type StatusResponse,
+  type TxnRequest,
+  type TxnResponse,
+  DefragmentResponseSchema,
+  HashKVResponseSchema,
+  HashResponseSchema,
+  LeaseLeasesResponseSchema,
+  LeaseTimeToLiveResponseSchema,
+  MemberAddResponseSchema,
+  MemberListResponseSchema,
+  MemberPromoteResponseSchema,
+  MemberRemoveResponseSchema,
+  MemberUpdateResponseSchema,
+  MoveLeaderResponseSchema,
+  ResponseHeaderSchema,
+  StatusResponseSchema,
+  type Member as MemberPb,
+  MemberSchema as MemberPbSchema,
+} from '../../gen/etcdserverpb/rpc_pb.js';
+import { InternalRaftRequestSchema, type InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
+import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
+import { AuthStore } from '../auth/store.js';
+import { SimpleTokenProvider, type AuthInfo } from '../auth/token-simple.js';
+import type { Backend } from '../backend/backend.js';
+import { LmdbBackend } from '../backend/lmdb-backend.js';
+import { ErrLeaseNotFound } from '../lease/errors.js';
+import { Lessor, minLeaseTtl } from '../lease/lessor.js';
+import { WatchableStore } from '../mvcc/watchable-store.js';
+import {
+  ConfChangeType,
+  EntryType,
+  ErrProposalDropped,
+  StateType,
+  decodeConfChange,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type ReadState,
+  type SoftState,
+} from '../raft/index.js';
+import { systemClock, type Clock } from '../../util/clock.js';
+import { IdGenerator } from '../../util/ids.js';
+import type { EmbedConfig } from '../embed/config-types.js';
+import { AlarmStore } from './api/v3alarm/alarms.js';
+import type { BackendSnapshot, CallContext, EtcdServerApi, HeaderInfo, RequestLimits } from './api.js';
+import { UberApplier } from './apply/uber-applier.js';
+import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
+import type { ApplyResult, Res } from './apply/applier.js';
+import { ApplierV3Backend } from './apply/backend.js';
+import { bootstrapNewMember, memberDirs, restartMember, walExists, type BootstrappedRaft } from './bootstrap.js';
+import {
+  ErrBadLeaderTransferee,
+  ErrCanceled,
+  ErrNoLeader,
+  ErrNotEnoughStartedMembers,
+  ErrNotLeader,
+  ErrRequestTooLarge,
+  ErrStopped,
+  ErrTimeout,
+  ErrTimeoutLeaderTransfer,
+  ErrTooManyRequests,
+  ErrLearnerNotReady,
+} from './errors.js';
+import { RaftCluster } from './membership/cluster.js';
+import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
+import { RaftNode, type Transport } from './raft-node.js';
+import { Wait, WaitIndex } from './wait.js';
+
+/** The etcd version this server is compatible with and reports (Status, /version). */
+export const SERVER_VERSION = '3.4.23';
+/** The cluster version it sets once leader. */
+export const CLUSTER_VERSION = '3.4.0';
+/** Entries kept in the in-memory log behind a snapshot for slow followers (etcd snapshotCatchUpEntries). */
+const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+/** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
+const MAX_GAP_APPLY_COMMIT = 5000;
+/** Backend commit interval, ms (etcd --backend-batch-interval default). */
+const BACKEND_BATCH_INTERVAL_MS = 100;
+/** Lease expiry / checkpoint scan interval, ms (etcd: 500 ms revoke loop). */
+const LEASE_LOOP_MS = 500;
+
+/** Structured logger the server writes to (pino-backed in production). */
+export interface ServerLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** Options beyond the embed config (tests). */
+export interface ServerOptions {
+  readonly clock?: Clock;
+  readonly transport?: Transport;
+}
+
+/** What a proposal's waiter receives. */
+type ProposalResult = { resp?: unknown; err?: unknown };
+
+/** A Go-style (resp, err) pair as a value or a thrown error. */
+function unwrap<T>(r: Res<T>): T {
+  if (r.err) throw r.err;
+  return r.resp!;
+}
+
+function u64be(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v));
+  return b;
+}
+
+function readU64be(b: Uint8Array): bigint {
+  if (b.length !== 8) return -1n;
+  return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
+}
+
+/** An etcd member; see the module comment. Create with {@link EtcdServer.start}. */
+export class EtcdServer implements EtcdServerApi {
+  readonly memberId: bigint;
+  readonly clusterId: bigint;
+  readonly backend: Backend;
+  readonly kv: WatchableStore;
+  readonly lessor: Lessor;
+  readonly authStore: AuthStore;
+  readonly alarmStore: AlarmStore;
+  readonly cluster: RaftCluster;
+  private readonly r: RaftNode;
+  private readonly applier: UberApplier;
+  /** The backend applier without auth/quota/alarm checks, for local reads (etcd applyV3Base). */
+  private readonly applyV3Base: ApplierV3Backend;
+  private readonly cfg: EmbedConfig;
+  private readonly log: ServerLogger;
+  private readonly clock: Clock;
+  private readonly idGen: IdGenerator;
+  private readonly w = new Wait<ProposalResult>();
+  private readonly applyWait = new WaitIndex();
+  private readonly leaderWaiters: (() => void)[] = [];
+  private readonly bootstrapped: BootstrappedRaft;
+
+  /** Index of the entry being applied / last applied (the consistent index). */
+  private consistIndex = 0n;
+  private appliedIndex = 0;
+  private snapshotIndex = 0;
+  private confState: ConfState = { voters: [], learners: [] };
+  private term = 0n;
+  private stopped = false;
+  private fatalError: unknown;
+  private timers: NodeJS.Timeout[] = [];
+  private published = false;
+
+  // linearizable reads
+  private pendingReads: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private readInFlight: { ctx: bigint; waiters: { resolve: () => void; reject: (e: unknown) => void }[]; timer: NodeJS.Timeout } | undefined;
+
+  private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions) {
+    this.cfg = cfg;
+    this.log = log;
+    this.clock = opts.clock ?? systemClock;
+    this.bootstrapped = b;
+    this.memberId = b.memberId;
+    this.clusterId = b.clusterId;
+    this.backend = backend;
+    this.idGen = IdGenerator.fromClock(this.memberId, this.clock);
+
+    const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
+    this.lessor = new Lessor({
+      backend,
+      clock: this.clock,
+      minLeaseTtl: minLeaseTtl(electionTicks, cfg.heartbeatMs),
+      checkpointing: cfg.experimentalEnableLeaseCheckpoint,
+    });
+    this.kv = new WatchableStore(backend, {
+      lessor: this.lessor,
+      consistentIndex: { consistentIndex: () => this.consistIndex },
+      ...(cfg.experimentalCompactionBatchLimit > 0 ? { compactionBatchLimit: cfg.experimentalCompactionBatchLimit } : {}),
+    });
+    this.consistIndex = this.kv.consistentIndex();
+    this.lessor.setRangeDeleter(() => this.kv.write());
+    this.lessor.recover(backend, () => this.kv.write());
+    const tokenProvider = new SimpleTokenProvider({ clock: this.clock, ttlMs: cfg.authTokenTtlSec * 1000, appliedIndex: () => BigInt(this.appliedIndex) });
+    this.authStore = new AuthStore({ backend, tokenProvider, bcryptCost: cfg.bcryptCost });
+    this.alarmStore = new AlarmStore(backend);
+    this.cluster = new RaftCluster(this.clusterId, this.memberId, backend);
+    this.cluster.recover();
+    this.applier = new UberApplier({
+      kv: this.kv,
+      lessor: this.lessor,
+      authStore: this.authStore,
+      backend,
+      alarmStore: this.alarmStore,
+      quotaBytes: cfg.quotaBackendBytes,
+      memberId: this.memberId,
+      membership: {
+        setMemberAttributes: (id: bigint, attrs: { name: string; clientUrls: readonly string[] }) =>
+          this.withTx((tx) => this.cluster.updateAttributes(tx, id, attrs.name, attrs.clientUrls)),
+        setClusterVersion: (ver: string) => this.withTx((tx) => this.cluster.setVersion(tx, ver)),
+      },
+      logger: log,
+      onNoSpace: () => {
+        this.raftRequest({}, { alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE } }).catch((e) =>
+          this.log.warn('failed to raise the NOSPACE alarm', { error: String((e as Error)?.message ?? e) }),
+        );
+      },
+    });
+    this.applyV3Base = new ApplierV3Backend({
+      kv: this.kv,
+      lessor: this.lessor,
+      authStore: this.authStore,
+      backend,
+      alarmStore: this.alarmStore,
+      quotaBytes: cfg.quotaBackendBytes,
+      memberId: this.memberId,
+      membership: { setMemberAttributes: () => undefined, setClusterVersion: () => undefined },
+    });
+
+    this.snapshotIndex = b.snapshot?.metadata.index ?? 0;
+    this.appliedIndex = this.snapshotIndex;
+    if (b.snapshot) this.confState = b.snapshot.metadata.confState;
+    this.r = new RaftNode({
+      node: b.node,
+      storage: b.storage,
+      wal: b.wal,
+      snapshotter: b.snapshotter,
+      tickMs: cfg.heartbeatMs,
+      transport: opts.transport,
+      handlers: {
+        onSoftState: (ss) => this.onSoftState(ss),
+        onReadStates: (rs) => this.onReadStates(rs),
+        apply: (ents, applyCC) => this.applyEntries(ents, applyCC),
+        afterApply: (idx) => this.afterApply(idx),
+        onFatal: (e) => this.onFatal(e),
+      },
+    });
+  }
+
+  /**
+   * Opens or creates the member's data dir and starts it: raft ticking, the
+   * backend commit timer, the lease loop, and (single voter) an immediate
+   * election. Throws WAL/snapshot corruption errors, backend open errors, and
+   * config errors (local member missing from --initial-cluster).
+   */
+  static async start(cfg: EmbedConfig, log: ServerLogger, opts: ServerOptions = {}): Promise<EtcdServer> {
+    const dirs = memberDirs(cfg.dataDir, cfg.walDir);
+    mkdirSync(dirs.snapDir, { recursive: true, mode: 0o700 });
+    const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
+    const raftLog = {
+      debug: (m: string) => log.debug(m),
+      info: (m: string) => log.info(m),
+      warn: (m: string) => log.warn(m),
+      error: (m: string) => log.error(m),
+    };
+    const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog };
+    const haveWal = walExists(dirs.walDir);
+    let b: BootstrappedRaft;
+    if (haveWal) {
+      b = await restartMember(dirs, settings);
+      if (b.truncatedTail) {
+        log.warn('cut off a torn WAL tail left by a crash', { file: b.truncatedTail.file, offset: b.truncatedTail.offset, bytes: b.truncatedTail.bytes, reason: b.truncatedTail.reason });
+      }
+      log.info('restarting local member', { 'cluster-id': idHex(b.clusterId), 'local-member-id': idHex(b.memberId), 'commit-index': b.storage.initialState().hardState.commit });
+    } else {
+      if (cfg.initialClusterState === 'existing') {
+        throw new Error('--initial-cluster-state=existing: joining an existing cluster needs the peer transport, which this server does not have yet');
+      }
+      b = await bootstrapNewMember(dirs, cfg.name, cfg.initialCluster, cfg.initialClusterToken, settings);
+      log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
+    }
+    const backend = new LmdbBackend({ path: dirs.backendPath });
+    const s = new EtcdServer(cfg, log, b, backend, opts);
+    s.checkDataDirMatches();
+    s.startLoops();
+    return s;
+  }
+
+  /** Refuses a backend that belongs to another cluster (data dir mix-up). */
+  private checkDataDirMatches(): void {
+    const members = this.cluster.memberList();
+    if (members.length > 0 && !this.cluster.member(this.memberId) && !this.cluster.isIdRemoved(this.memberId)) {
+      throw new Error(
+        `data dir ${this.cfg.dataDir} holds a backend of another cluster: member ${idHex(this.memberId)} (from the WAL) is not among its members (${members.map((m) => idHex(m.id)).join(', ')})`,
+      );
+    }
+  }
+
+  private startLoops(): void {
+    this.r.start();
+    this.timers.push(
+      setInterval(() => {
+        if (!this.stopped) this.commitBackend();
+      }, BACKEND_BATCH_INTERVAL_MS),
+    );
+    this.timers.push(setInterval(() => this.leaseLoop(), LEASE_LOOP_MS));
+    for (const t of this.timers) t.unref?.();
+    // a lone voter does not wait for an election timeout
+    setImmediate(() => this.maybeCampaignAlone());
+  }
+
+  private maybeCampaignAlone(): void {
+    if (this.stopped) return;
+    const st = this.r.node.status();
+    const v = st.config.voters;
+    if (v.length === 1 && v[0] === this.memberId && st.softState.raftState !== StateType.StateLeader) {
+      try {
+        this.r.campaign();
+      } catch {
+        /* stopped */
+      }
+    } else if (v.length === 0) {
+      // conf state not applied yet (restart without snapshot): try again after the first apply
+      setTimeout(() => this.maybeCampaignAlone(), 5).unref?.();
+    }
+  }
+
+  // ---------------------------------------------------------------- raft events
+
+  private onSoftState(ss: SoftState): void {
+    const wasLeader = this.lessor.isPrimary();
+    this.term = BigInt(this.r.node.status().hardState.term);
+    if (ss.raftState === StateType.StateLeader && !wasLeader) {
+      this.lessor.promote(this.cfg.electionMs);
+      this.log.info('became leader', { 'local-member-id': idHex(this.memberId), term: Number(this.term) });
+    } else if (ss.raftState !== StateType.StateLeader && wasLeader) {
+      this.lessor.demote();
+    }
+    if (ss.lead !== 0n && !this.published) setImmediate(() => this.publish());
+    if (ss.lead !== 0n) {
+      const ws = this.leaderWaiters.splice(0);
+      for (const f of ws) f();
+    }
+  }
+
+  private onReadStates(rs: readonly ReadState[]): void {
+    const inflight = this.readInFlight;
+    if (!inflight) return;
+    for (const s of rs) {
+      if (readU64be(s.requestCtx) !== inflight.ctx) continue;
+      clearTimeout(inflight.timer);
+      this.readInFlight = undefined;
+      const waiters = inflight.waiters;
+      this.applyWait.wait(s.index).then(
+        () => waiters.forEach((w) => w.resolve()),
+        (e) => waiters.forEach((w) => w.reject(e)),
+      );
+      this.kickRead();
+      return;
+    }
+  }
+
+  private onFatal(e: unknown): void {
+    this.fatalError = e;
+    this.log.error('the raft loop stopped: no more writes are accepted', { error: String((e as Error)?.message ?? e) });
+    const stopped = new ErrStopped();
+    this.w.triggerAll(() => ({ err: stopped }));
+    this.applyWait.fail(stopped);
+    this.failReads(stopped);
+  }
+
+  // ---------------------------------------------------------------- apply
+
+  private withTx(f: (tx: ReturnType<Backend['batchTx']>) => void): void {
+    const tx = this.backend.batchTx();
+    tx.lock();
+    try {
+      f(tx);
+    } finally {
+      tx.unlock();
+    }
+  }
+
+  private applyEntries(ents: readonly Entry[], applyCC: (cc: ConfChange) => ConfState): void {
+    for (const e of ents) {
+      if (e.index <= this.appliedIndex && e.type !== EntryType.EntryConfChange) continue;
+      if (e.type === EntryType.EntryConfChange) {
+        this.applyConfChangeEntry(e, applyCC);
+      } else if (e.data.length > 0) {
+        this.applyNormalEntry(e);
+      } else if (BigInt(e.index) > this.consistIndex) {
+        this.consistIndex = BigInt(e.index);
+      }
+      if (e.index > this.appliedIndex) this.appliedIndex = e.index;
+    }
+    // the consistent index of non-mvcc applies (lease, auth, alarms, members) goes in the same backend batch
+    this.withTx((tx) => this.kv.saveIndex(tx));
+    this.applyWait.trigger(this.appliedIndex);
+  }
+
+  private applyNormalEntry(e: Entry): void {
+    const index = BigInt(e.index);
+    let req: InternalRaftRequest;
+    try {
+      req = fromBinary(InternalRaftRequestSchema, e.data);
+    } catch (err) {
+      throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
+    }
+    const id = req.header?.ID ?? req.ID;
+    if (index <= this.consistIndex) {
+      // already in the backend (replay after restart): nothing to do but wake a waiter
+      return;
+    }
+    this.consistIndex = index;
+    let res: ApplyResult;
+    try {
+      res = this.applier.apply(req, index);
+    } catch (err) {
+      res = { err: err instanceof Error ? err : new Error(String(err)) };
+    }
+    if (res.err && !this.w.isRegistered(id)) {
+      this.log.debug('apply request failed', { index: e.index, error: String((res.err as Error)?.message ?? res.err) });
+    }
+    if (res.physc) {
+      const phys = res.physc;
+      const result = res;
+      phys.then(
+        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
+        (err) => this.w.trigger(id, { err }),
+      );
+      if (req.compaction?.physical) return;
+    }
+    this.w.trigger(id, { resp: res.resp, err: res.err });
+  }
+
+  private applyConfChangeEntry(e: Entry, applyCC: (cc: ConfChange) => ConfState): void {
+    const cc = decodeConfChange(e.data);
+    const index = BigInt(e.index);
+    const fresh = index > this.consistIndex;
+    if (fresh) this.consistIndex = index;
+    let err: unknown;
+    // validation against the membership as of this entry; a rejected change is applied to raft as a no-op
+    try {
+      if (fresh) this.validateConfChange(cc);
+    } catch (x) {
+      err = x;
+    }
+    if (err !== undefined) {
+      this.confState = applyCC({ ...cc, nodeId: 0n });
+      this.w.trigger(cc.id, { err });
+      return;
+    }
+    this.confState = applyCC(cc);
+    if (fresh || this.cluster.memberList().length === 0 || cc.type !== ConfChangeType.ConfChangeRemoveNode) {
+      this.withTx((tx) => {
+        switch (cc.type) {
+          case ConfChangeType.ConfChangeAddNode:
+          case ConfChangeType.ConfChangeAddLearnerNode: {
+            const m = decodeMember(cc.context ?? new Uint8Array(0));
+            if (this.cluster.member(m.id) && cc.type === ConfChangeType.ConfChangeAddNode && !m.isLearner) {
+              this.cluster.promoteMember(tx, m.id);
+            } else {
+              this.cluster.addMember(tx, { ...m, isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode });
+            }
+            break;
+          }
+          case ConfChangeType.ConfChangeRemoveNode:
+            this.cluster.removeMember(tx, cc.nodeId);
+            break;
+          case ConfChangeType.ConfChangeUpdateNode: {
+            const m = decodeMember(cc.context ?? new Uint8Array(0));
+            this.cluster.updatePeerUrls(tx, m.id, m.peerUrls);
+            break;
+          }
+        }
+      });
+    }
+    this.w.trigger(cc.id, {});
+  }
+
+  private validateConfChange(cc: ConfChange): void {
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+      case ConfChangeType.ConfChangeAddLearnerNode: {
+        const m = decodeMember(cc.context ?? new Uint8Array(0));
+        const existing = this.cluster.member(m.id);
+        if (existing && existing.isLearner && cc.type === ConfChangeType.ConfChangeAddNode) {
+          this.cluster.validatePromote(m.id);
+          return;
+        }
+        this.cluster.validateAdd(m);
+        return;
+      }
+      case ConfChangeType.ConfChangeRemoveNode:
+        this.cluster.validateRemove(cc.nodeId);
+        return;
+      case ConfChangeType.ConfChangeUpdateNode: {
+        const m = decodeMember(cc.context ?? new Uint8Array(0));
+        this.cluster.validateUpdate(m.id, m.peerUrls);
+        return;
+      }
+    }
+  }
+
+  private afterApply(appliedIndex: number): void {
+    if (appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) {
+      this.triggerSnapshot(appliedIndex).catch((e) => this.log.error('failed to save a raft snapshot', { error: String(e) }));
+    }
+  }
+
+  private snapshotting = false;
+
+  /** Saves a raft snapshot at `index` and compacts the in-memory log and old WAL files (etcd snapshot()). */
+  private async triggerSnapshot(index: number): Promise<void> {
+    if (this.snapshotting) return;
+    this.snapshotting = true;
+    try {
+      this.commitBackend();
+      const data = new Uint8Array(0);
+      const snap = this.r.storage.createSnapshot(index, this.confState, data);
+      this.snapshotIndex = index;
+      await this.bootstrapped.snapshotter.save({ data, metadata: { confState: snap.metadata.confState, index, term: snap.metadata.term } });
+      await this.bootstrapped.wal.saveSnapshotMarker({ term: snap.metadata.term, index });
+      const compactIndex = index > SNAPSHOT_CATCH_UP_ENTRIES ? index - SNAPSHOT_CATCH_UP_ENTRIES : 1;
+      if (compactIndex > this.r.storage.firstIndex()) this.r.storage.compact(compactIndex);
+      this.bootstrapped.wal.releaseLockTo(index);
+      if (this.cfg.maxWalFiles > 0) await this.bootstrapped.wal.purge(this.cfg.maxWalFiles);
+      if (this.cfg.maxSnapFiles > 0) await this.bootstrapped.snapshotter.purge(this.cfg.maxSnapFiles);
+      this.log.info('saved snapshot', { 'snapshot-index': index });
+    } finally {
+      this.snapshotting = false;
+    }
+  }
+
+  private commitBackend(): void {
+    try {
+      this.backend.forceCommit();
+    } catch (e) {
+      this.onFatalOnce(e);
+    }
+  }
+
+  private onFatalOnce(e: unknown): void {
+    if (this.fatalError === undefined) {
+      this.log.error('backend commit failed: stopping', { error: String((e as Error)?.message ?? e) });
+      void this.r.stop();
+      this.onFatal(e);
+    }
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  private leaseLoop(): void {
+    if (this.stopped || this.fatalError !== undefined || !this.r.isLeader()) return;
+    for (const l of this.lessor.expiredLeases()) {
+      this.raftRequest({}, { leaseRevoke: { ID: l.id } }).catch((e) => {
+        if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
+      });
+    }
+    const cps = this.lessor.dueCheckpoints();
+    if (cps.length > 0) {
+      this.raftRequest({}, { leaseCheckpoint: { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) } }).catch(() => undefined);
+    }
+    if (!this.published) this.publish();
+  }
+
+  /** Publishes this member's name and client URLs, and sets the cluster version (etcd publish + monitorVersions). */
+  private publish(): void {
+    if (this.published || this.stopped) return;
+    this.published = true;
+    const attrs = { name: this.cfg.name, clientUrls: this.cfg.advertiseClientUrls.map((u) => u.toString().replace(/\/$/, '')) };
+    this.raftRequest({}, { clusterMemberAttrSet: { memberID: this.memberId, memberAttributes: attrs } }).catch((e) => {
+      this.published = false;
+      this.log.warn('failed to publish local member to cluster', { error: String((e as Error)?.message ?? e) });
+    });
+    if (this.cluster.clusterVersion() === '') {
+      this.raftRequest({}, { clusterVersionSet: { ver: CLUSTER_VERSION } }).catch(() => undefined);
+    }
+  }
+
+  // ---------------------------------------------------------------- proposals and reads
+
+  /** Request timeout (etcd ReqTimeout: 5 s + 2 × election timeout). */
+  private reqTimeoutMs(): number {
+    return 5000 + 2 * this.cfg.electionMs;
+  }
+
+  private async authInfo(ctx: CallContext): Promise<AuthInfo | undefined> {
+    if (!ctx.token) return undefined;
+    const info = this.authStore.authInfoFromToken(ctx.token);
+    if (!info) throw new ErrInvalidAuthToken();
+    return info;
+  }
+
+  /**
+   * Proposes an InternalRaftRequest built from `fields` and waits for it to be
+   * applied (etcd processInternalRaftRequestOnce). Rejects ErrTooManyRequests,
+   * ErrRequestTooLarge, ErrNoLeader, ErrTimeout, ErrCanceled, ErrStopped, or the
+   * apply error.
+   */
+  private async raftRequest(ctx: CallContext, fields: Record<string, unknown>, ai?: AuthInfo): Promise<unknown> {
+    if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
+    const st = this.r.node.raft;
+    if (st.raftLog.committed - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
+    const id = this.idGen.next();
+    const req = create(InternalRaftRequestSchema, {
+      ...(fields as object),
+      header: { ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n },
+    });
+    const data = toBinary(InternalRaftRequestSchema, req);
+    if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
+    const p = this.w.register(id);
+    try {
+      this.r.propose(data);
+    } catch (e) {
+      this.w.trigger(id, { err: e instanceof ErrProposalDropped ? (this.r.leader() === 0n ? new ErrNoLeader() : e) : new ErrStopped() });
+    }
+    const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(id, { err }));
+    if (res.err !== undefined) throw res.err;
+    return res.resp!;
+  }
+
+  /**
+   * Settles with `p`, or rejects ErrTimeout after the request timeout / ErrCanceled
+   * when the caller's signal aborts (ErrTimeout if it aborted for a deadline),
+   * calling `onGiveUp` first so the caller can drop its waiter.
+   */
+  private withTimeout<T>(ctx: CallContext, p: Promise<T>, onGiveUp: (err: Error) => void = () => undefined): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const done = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        clearTimeout(timer);
+        ctx.signal?.removeEventListener('abort', onAbort);
+        return true;
+      };
+      const giveUp = (err: Error): void => {
+        if (!done()) return;
+        onGiveUp(err);
+        reject(err);
+      };
+      const timer = setTimeout(() => giveUp(new ErrTimeout()), this.reqTimeoutMs());
+      const onAbort = (): void => {
+        const reason = ctx.signal?.reason as { name?: string } | undefined;
+        giveUp(reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled());
+      };
+      if (ctx.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      p.then(
+        (v) => {
+          if (done()) resolve(v);
+        },
+        (e) => {
+          if (done()) reject(e);
+        },
+      );
+    });
+  }
+
+  /** Resolves once a read index taken after the call has been applied (etcd linearizableReadNotify). */
+  private linearizableReadNotify(ctx: CallContext): Promise<void> {
+    if (this.stopped || this.fatalError !== undefined) return Promise.reject(new ErrStopped());
+    const p = new Promise<void>((resolve, reject) => this.pendingReads.push({ resolve, reject }));
+    this.kickRead();
+    return this.withTimeout(ctx, p);
+  }
+
+  private kickRead(): void {
+    if (this.readInFlight || this.pendingReads.length === 0) return;
+    const ctx = this.idGen.next();
+    const waiters = this.pendingReads;
+    this.pendingReads = [];
+    const timer = setTimeout(() => {
+      // no answer (no leader, lost message): retry with a new read index (etcd retries every 500 ms)
+      if (this.readInFlight?.ctx !== ctx) return;
+      this.readInFlight = undefined;
+      this.pendingReads.unshift(...waiters);
+      this.kickRead();
+    }, 500);
+    timer.unref?.();
+    this.readInFlight = { ctx, waiters, timer };
+    try {
+      this.r.readIndex(u64be(ctx));
+    } catch (e) {
+      clearTimeout(timer);
+      this.readInFlight = undefined;
+      for (const w of waiters) w.reject(new ErrStopped());
+    }
+  }
+
+  private failReads(e: unknown): void {
+    const all = [...this.pendingReads, ...(this.readInFlight?.waiters ?? [])];
+    if (this.readInFlight) clearTimeout(this.readInFlight.timer);
+    this.readInFlight = undefined;
+    this.pendingReads = [];
+    for (const w of all) w.reject(e);
+  }
+
+  // ---------------------------------------------------------------- EtcdServerApi
+
+  header(): HeaderInfo {
+    return { clusterId: this.clusterId, memberId: this.memberId, raftTerm: BigInt(this.r.node.raft.term), revision: BigInt(this.kv.rev()) };
+  }
+
+  limits(): RequestLimits {
+    return { maxRequestBytes: this.cfg.maxRequestBytes, maxTxnOps: this.cfg.maxTxnOps };
+  }
+
+  async range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse> {
+    if (!r.serializable) await this.linearizableReadNotify(ctx);
+    const ai = await this.authInfo(ctx);
+    checkRangePermitted(this.authStore, ai, r);
+    return unwrap(this.applyV3Base.range(undefined, r));
+  }
+
+  async put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
+    return (await this.raftRequest(ctx, { put: r }, await this.authInfo(ctx))) as PutResponse;
+  }
+
+  async deleteRange(ctx: CallContext, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return (await this.raftRequest(ctx, { deleteRange: r }, await this.authInfo(ctx))) as DeleteRangeResponse;
+  }
+
+  async txn(ctx: CallContext, r: TxnRequest): Promise<TxnResponse> {
+    const ai = await this.authInfo(ctx);
+    if (isTxnReadonly(r)) {
+      await this.linearizableReadNotify(ctx);
+      checkTxnAuth(this.authStore, ai, r);
+      return unwrap(this.applyV3Base.txn(r));
+    }
+    return (await this.raftRequest(ctx, { txn: r }, ai)) as TxnResponse;
+  }
+
+  async compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
+    const resp = (await this.raftRequest(ctx, { compaction: r }, await this.authInfo(ctx))) as CompactionResponse;
+    if (r.physical) this.commitBackend();
+    return resp;
+  }
+
+  async leaseGrant(ctx: CallContext, r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    let id = r.ID;
+    // etcd: a server-generated id is a request id with the sign bit cleared
+    while (id === 0n) id = this.idGen.next() & ((1n << 63n) - 1n);
+    return (await this.raftRequest(ctx, { leaseGrant: { TTL: r.TTL, ID: id } }, await this.authInfo(ctx))) as LeaseGrantResponse;
+  }
+
+  async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return (await this.raftRequest(ctx, { leaseRevoke: r }, await this.authInfo(ctx))) as LeaseRevokeResponse;
+  }
+
+  async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
+    await this.waitLeader(ctx);
+    if (!this.r.isLeader()) throw new ErrNotLeader();
+    // etcd waits for the applied index to catch up with committed first (waitAppliedIndex)
+    await this.applyWait.wait(this.r.node.raft.raftLog.committed);
+    return BigInt(await this.lessor.renew(id));
+  }
+
+  async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    await this.waitLeader(ctx);
+    await this.applyWait.wait(this.r.node.raft.raftLog.committed);
+    const l = this.lessor.lookup(r.ID);
+    if (!l) throw new ErrLeaseNotFound();
+    return create(LeaseTimeToLiveResponseSchema, {
+      header: create(ResponseHeaderSchema, {}),
+      ID: r.ID,
+      TTL: BigInt(Math.max(0, Math.ceil(l.remainingMs() / 1000))),
+      grantedTTL: BigInt(l.ttl),
+      keys: r.keys ? l.keys() : [],
+    });
+  }
+
+  async leaseLeases(_ctx: CallContext): Promise<LeaseLeasesResponse> {
+    return create(LeaseLeasesResponseSchema, {
+      header: create(ResponseHeaderSchema, {}),
+      leases: this.lessor.leases().map((l) => ({ ID: l.id })),
+    });
+  }
+
+  watchable(): WatchableStore {
+    return this.kv;
+  }
+
+  async checkWatchPermission(ctx: CallContext, key: Uint8Array, rangeEnd: Uint8Array): Promise<void> {
+    const ai = await this.authInfo(ctx);
+    checkRangePermitted(this.authStore, ai, { key, rangeEnd } as RangeRequest);
+  }
+
+  watchProgressNotifyIntervalMs(): number {
+    return this.cfg.experimentalWatchProgressNotifyIntervalMs || 10 * 60 * 1000;
+  }
+
+  async alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
+    return (await this.raftRequest(ctx, { alarm: r }, await this.authInfo(ctx))) as AlarmResponse;
+  }
+
+  async status(_ctx: CallContext): Promise<StatusResponse> {
+    const raft = this.r.node.raft;
+    return create(StatusResponseSchema, {
+      header: create(ResponseHeaderSchema, { revision: BigInt(this.kv.rev()) }),
+      version: SERVER_VERSION,
+      dbSize: BigInt(this.backend.size()),
+      leader: this.r.leader(),
+      raftIndex: BigInt(raft.raftLog.committed),
+      raftTerm: BigInt(raft.term),
+      raftAppliedIndex: BigInt(this.appliedIndex),
+      errors: this.alarmStore.get(AlarmType.NONE).map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
+      dbSizeInUse: BigInt(this.backend.sizeInUse()),
+      isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
+    });
+  }
+
+  async hash(_ctx: CallContext): Promise<HashResponse> {
+    const h = this.kv.hash();
+    return create(HashResponseSchema, { header: create(ResponseHeaderSchema, { revision: BigInt(h.rev) }), hash: h.hash });
+  }
+
+  async hashKV(_ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+    const h = this.kv.hashByRev(Number(revision));
+    return create(HashKVResponseSchema, {
+      header: create(ResponseHeaderSchema, { revision: BigInt(h.currentRev) }),
+      hash: h.hash,
+      compactRevision: BigInt(h.compactRev),
+    });
+  }
+
+  async defragment(_ctx: CallContext): Promise<DefragmentResponse> {
+    this.commitBackend();
+    return create(DefragmentResponseSchema, { header: create(ResponseHeaderSchema, {}) });
+  }
+
+  /**
+   * A consistent copy of the backend file (LMDB's copy from a read snapshot,
+   * written next to the data dir and deleted on close), streamed in 32 KiB chunks.
+   */
+  async snapshot(_ctx: CallContext): Promise<BackendSnapshot> {
+    this.commitBackend();
+    const dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-'));
+    const file = join(dir, 'db');
+    const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+    try {
+      await (this.backend as LmdbBackend).snapshotTo(file);
+    } catch (e) {
+      cleanup();
+      throw e;
+    }
+    const size = statSync(file).size;
+    return {
+      size,
+      chunks: createReadStream(file, { highWaterMark: 32 * 1024 }),
+      close: cleanup,
+    };
+  }
+
+  async moveLeader(ctx: CallContext, r: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+    if (!this.r.isLeader()) throw new ErrNotLeader();
+    const target = this.cluster.member(r.targetID);
+    if (!target || target.isLearner) throw new ErrBadLeaderTransferee();
+    if (r.targetID !== this.memberId) {
+      this.r.transferLeader(r.targetID);
+      const deadline = Date.now() + this.reqTimeoutMs();
+      while (this.r.leader() !== r.targetID) {
+        if (Date.now() > deadline || ctx.signal?.aborted) throw new ErrTimeoutLeaderTransfer();
+        await new Promise((res) => setTimeout(res, this.cfg.heartbeatMs));
+      }
+    }
+    return create(MoveLeaderResponseSchema, { header: create(ResponseHeaderSchema, {}) });
+  }
+
+  private memberPb(m: Member): MemberPb {
+    return create(MemberPbSchema, { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner });
+  }
+
+  async memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
+    if (linearizable) await this.linearizableReadNotify(ctx);
+    return create(MemberListResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((m) => this.memberPb(m)) });
+  }
+
+  /** Proposes a conf change and waits for it to be applied (etcd configure()). */
+  private async configure(ctx: CallContext, cc: ConfChange): Promise<void> {
+    if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
+    const p = this.w.register(cc.id);
+    try {
+      this.r.proposeConfChange(cc);
+    } catch (e) {
+      this.w.trigger(cc.id, { err: this.r.leader() === 0n ? new ErrNoLeader() : e });
+    }
+    const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(cc.id, { err }));
+    if (res.err !== undefined) throw res.err;
+  }
+
+  private async checkAdmin(ctx: CallContext): Promise<void> {
+    const ai = await this.authInfo(ctx);
+    if (this.authStore.isAuthEnabled()) this.authStore.isAdminPermitted(ai);
+  }
+
+  async memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
+    await this.checkAdmin(ctx);
+    const m = newMember('', r.peerURLs, this.cfg.initialClusterToken, this.clock.nowMs() / 1000, r.isLearner);
+    if (!r.isLearner && this.cfg.strictReconfigCheck) {
+      // etcd isReadyToAddVotingMember: a majority of the new cluster must be started; here only this member is
+      const nmembers = this.cluster.voterIds().length + 1;
+      const nstarted = 1;
+      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
+    }
+    await this.configure(ctx, {
+      id: m.id,
+      type: r.isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
+      nodeId: m.id,
+      context: encodeMember(m),
+    });
+    return create(MemberAddResponseSchema, {
+      header: create(ResponseHeaderSchema, {}),
+      member: this.memberPb(m),
+      members: this.cluster.memberList().map((x) => this.memberPb(x)),
+    });
+  }
+
+  async memberRemove(ctx: CallContext, r: MemberRemoveRequest): Promise<MemberRemoveResponse> {
+    await this.checkAdmin(ctx);
+    const target = this.cluster.member(r.ID);
+    if (this.cfg.strictReconfigCheck && target && !target.isLearner) {
+      // etcd isReadyToRemoveVotingMember: the remaining started voters must be a majority
+      const voters = this.cluster.voterIds();
+      const started = voters.filter((id) => id === this.memberId).length - (r.ID === this.memberId ? 1 : 0);
+      const remaining = voters.length - 1;
+      if (remaining > 0 && started < Math.floor(remaining / 2) + 1) throw new ErrNotEnoughStartedMembers();
+    }
+    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeRemoveNode, nodeId: r.ID });
+    return create(MemberRemoveResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
+  }
+
+  async memberUpdate(ctx: CallContext, r: MemberUpdateRequest): Promise<MemberUpdateResponse> {
+    await this.checkAdmin(ctx);
+    const cur = this.cluster.member(r.ID);
+    const m: Member = { id: r.ID, peerUrls: [...r.peerURLs], isLearner: cur?.isLearner ?? false, name: cur?.name ?? '', clientUrls: cur?.clientUrls ?? [] };
+    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeUpdateNode, nodeId: r.ID, context: encodeMember(m) });
+    return create(MemberUpdateResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
+  }
+
+  async memberPromote(ctx: CallContext, r: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+    await this.checkAdmin(ctx);
+    const m = this.cluster.member(r.ID);
+    if (m && m.isLearner) {
+      // etcd isLearnerReady: the learner's match index must be within 90% of the leader's
+      const pr = this.r.node.status().progress.get(r.ID);
+      const leaderMatch = this.r.node.status().progress.get(this.memberId)?.match ?? 0;
+      if (!pr || pr.match < leaderMatch * 0.9) throw new ErrLearnerNotReady();
+    }
+    this.cluster.validatePromote(r.ID);
+    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeAddNode, nodeId: r.ID, context: encodeMember({ ...m!, isLearner: false }) });
+    return create(MemberPromoteResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
+  }
+
+  async authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
+    return (await this.raftRequest(ctx, { authEnable: {} }, await this.authInfo(ctx))) as AuthEnableResponse;
+  }
+
+  async authDisable(ctx: CallContext): Promise<AuthDisableResponse> {
+    return (await this.raftRequest(ctx, { authDisable: {} }, await this.authInfo(ctx))) as AuthDisableResponse;
+  }
+
+  async authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
+    // the password is checked here and never enters the log (etcd checks it before proposing)
+    await this.linearizableReadNotify(ctx);
+    await this.authStore.checkPassword(r.name, r.password).catch((e) => {
+      throw e instanceof Error ? e : new ErrAuthFailed();
+    });
+    const prefix = this.authStore.genTokenPrefix();
+    return (await this.raftRequest(ctx, { authenticate: { name: r.name, simpleToken: prefix } })) as AuthenticateResponse;
+  }
+
+  async userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
+    const ai = await this.authInfo(ctx);
+    const noPassword = r.options?.noPassword ?? false;
+    // the bcrypt hash, not the password, goes through raft: the password field of the internal request carries it
+    const password = !noPassword && r.password !== '' ? new TextDecoder().decode(await this.authStore.hashPassword(r.password)) : '';
+    return (await this.raftRequest(ctx, { authUserAdd: { name: r.name, password, options: r.options } }, ai)) as AuthUserAddResponse;
+  }
+
+  async userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
+    return (await this.raftRequest(ctx, { authUserDelete: r }, await this.authInfo(ctx))) as AuthUserDeleteResponse;
+  }
+
+  async userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
+    const ai = await this.authInfo(ctx);
+    const password = new TextDecoder().decode(await this.authStore.hashPassword(r.password));
+    return (await this.raftRequest(ctx, { authUserChangePassword: { name: r.name, password } }, ai)) as AuthUserChangePasswordResponse;
+  }
+
+  async userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
+    return (await this.raftRequest(ctx, { authUserGrantRole: r }, await this.authInfo(ctx))) as AuthUserGrantRoleResponse;
+  }
+
+  async userGet(ctx: CallContext, r: AuthUserGetRequest): Promise<AuthUserGetResponse> {
+    return (await this.raftRequest(ctx, { authUserGet: r }, await this.authInfo(ctx))) as AuthUserGetResponse;
+  }
+
+  async userList(ctx: CallContext): Promise<AuthUserListResponse> {
+    return (await this.raftRequest(ctx, { authUserList: {} }, await this.authInfo(ctx))) as AuthUserListResponse;
+  }
+
+  async userRevokeRole(ctx: CallContext, r: AuthUserRevokeRoleRequest): Promise<AuthUserRevokeRoleResponse> {
+    return (await this.raftRequest(ctx, { authUserRevokeRole: r }, await this.authInfo(ctx))) as AuthUserRevokeRoleResponse;
+  }
+
+  async roleAdd(ctx: CallContext, r: AuthRoleAddRequest): Promise<AuthRoleAddResponse> {
+    return (await this.raftRequest(ctx, { authRoleAdd: r }, await this.authInfo(ctx))) as AuthRoleAddResponse;
+  }
+
+  async roleGrantPermission(ctx: CallContext, r: AuthRoleGrantPermissionRequest): Promise<AuthRoleGrantPermissionResponse> {
+    return (await this.raftRequest(ctx, { authRoleGrantPermission: r }, await this.authInfo(ctx))) as AuthRoleGrantPermissionResponse;
+  }
+
+  async roleGet(ctx: CallContext, r: AuthRoleGetRequest): Promise<AuthRoleGetResponse> {
+    return (await this.raftRequest(ctx, { authRoleGet: r }, await this.authInfo(ctx))) as AuthRoleGetResponse;
+  }
+
+  async roleList(ctx: CallContext): Promise<AuthRoleListResponse> {
+    return (await this.raftRequest(ctx, { authRoleList: {} }, await this.authInfo(ctx))) as AuthRoleListResponse;
+  }
+
+  async roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse> {
+    return (await this.raftRequest(ctx, { authRoleRevokePermission: r }, await this.authInfo(ctx))) as AuthRoleRevokePermissionResponse;
+  }
+
+  async roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse> {
+    return (await this.raftRequest(ctx, { authRoleDelete: r }, await this.authInfo(ctx))) as AuthRoleDeleteResponse;
+  }
+
+  authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined> {
+    return this.authInfo(ctx);
+  }
+
+  leader(): bigint {
+    return this.r.leader();
+  }
+
+  async health(excludedAlarms?: ReadonlySet<string>): Promise<{ health: boolean; reason: string }> {
+    if (this.fatalError !== undefined) return { health: false, reason: 'RAFT STOPPED' };
+    const alarms = this.alarmStore.get(AlarmType.NONE).filter((a) => !excludedAlarms?.has(AlarmType[a.alarm]));
+    if (alarms.length > 0) return { health: false, reason: alarms.map((a) => `ALARM ${AlarmType[a.alarm]}`).join(', ') };
+    if (this.r.leader() === 0n) return { health: false, reason: 'RAFT NO LEADER' };
+    // etcd 3.4 also runs a quorum read with a 1 s timeout
+    try {
+      await this.linearizableReadNotify({ signal: AbortSignal.timeout(1000) });
+    } catch {
+      return { health: false, reason: 'QGET ERROR' };
+    }
+    return { health: true, reason: '' };
+  }
+
+  // ---------------------------------------------------------------- misc
+
+  /** Resolves when a leader is known; rejects ErrNoLeader after the request timeout. */
+  private waitLeader(ctx: CallContext): Promise<void> {
+    if (this.r.leader() !== 0n) return Promise.resolve();
+    const p = new Promise<void>((resolve) => this.leaderWaiters.push(resolve));
+    return this.withTimeout(ctx, p).catch((e) => {
+      throw e instanceof ErrTimeout ? new ErrNoLeader() : e;
+    });
+  }
+
+  /** The applied index (for tests and metrics). */
+  getAppliedIndex(): number {
+    return this.appliedIndex;
+  }
+
+  /** True once this member is the leader. */
+  isLeader(): boolean {
+    return this.r.isLeader();
+  }
+
+  /** Resolves when a leader is known (for startup). */
+  async waitReady(timeoutMs = 10_000): Promise<void> {
+    await this.waitLeader({ signal: AbortSignal.timeout(timeoutMs) });
+  }
+
+  /**
+   * Stops the member: no new requests, raft stops after the queued WAL writes
+   * and applies, the backend is committed and closed, the WAL closed.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.r.stop();
+    const stopped = new ErrStopped();
+    this.w.triggerAll(() => ({ err: stopped }));
+    this.failReads(stopped);
+    try {
+      if (this.fatalError === undefined) this.backend.forceCommit();
+    } catch {
+      /* reported by the commit path */
+    }
+    this.lessor.close();
+    this.kv.close();
+    this.authStore.close();
+    this.backend.close();
+    await this.bootstrapped.wal.close();
+  }
+}
+
