@@ -489,6 +489,8 @@ export class LmdbBackend implements Backend {
   private readers = 0;
   private closed = false;
   private commits = 0;
+  /** File size as of the last commit; -1: not read yet. */
+  private cachedSize = -1;
 
   /** Opens (or creates) the database file at `opts.path`; throws if LMDB cannot open it. */
   constructor(opts: LmdbBackendOptions) {
@@ -584,6 +586,7 @@ export class LmdbBackend implements Backend {
     }
     this.published = EMPTY_OVERLAY;
     this.commits++;
+    this.cachedSize = -1;
   }
 
   readTx(): ReadTx {
@@ -601,10 +604,15 @@ export class LmdbBackend implements Backend {
     this.tx.commit();
   }
 
-  /** Size of the database file in bytes (bolt's `Size`): LMDB grows it as pages are needed and never shrinks it. */
+  /**
+   * Size of the database file in bytes (bolt's `Size`): LMDB grows it as pages are
+   * needed and never shrinks it. Read from the file once per commit (the quota
+   * check asks on every write).
+   */
   size(): number {
     this.checkOpen();
-    return statSync(this.path).size;
+    if (this.cachedSize < 0) this.cachedSize = statSync(this.path).size;
+    return this.cachedSize;
   }
 
   /**
