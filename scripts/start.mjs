@@ -1,18 +1,62 @@
-// `npm start`: the project's main job on the embedded default.
-// The bundled server (`etcdctl serve`) is not built yet, so for now this prints how to
-// use the client against an etcd you run, then the client's own help.
-import { spawnSync } from 'node:child_process';
+// `npm start [-- etcd flags]`: runs the bundled etcd server (`bin/etcdctl serve`) with
+// etcd's defaults (client URL http://localhost:2379, data dir ./default.etcd, as etcd
+// itself), builds first when dist/ is missing or older than src/, waits until the
+// server answers, prints how to talk to it, and runs until Ctrl-C (SIGINT/SIGTERM are
+// passed to the server, which closes gracefully).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-console.log(`etcdctl-ts: an etcdctl-compatible client (the bundled server is not built yet).
+const built = [join(root, 'dist/etcdctl.cjs'), join(root, 'dist/src/server/etcdmain/main.js')];
 
-Use it against any etcd v3 endpoint, for example:
-  ./bin/etcdctl --endpoints=127.0.0.1:2379 put foo bar
-  ./bin/etcdctl --endpoints=127.0.0.1:2379 get foo --prefix -w json
+/** Newest modification time (ms) of the files under `dir`. */
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
 
-etcdctl --help follows.
+const stale = built.some((f) => !existsSync(f)) || newest(join(root, 'src')) > Math.min(...built.map((f) => statSync(f).mtimeMs));
+if (stale) {
+  console.log('building (dist/ is missing or older than src/) ...');
+  const b = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit' });
+  if (b.status !== 0) process.exit(b.status ?? 1);
+}
+
+const args = process.argv.slice(2);
+const etcdctl = join(root, 'bin/etcdctl');
+const server = spawn(process.execPath, [etcdctl, 'serve', ...args], { stdio: 'inherit' });
+let exited = false;
+server.on('exit', (code, signal) => {
+  exited = true;
+  process.exitCode = code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill(sig));
+
+// the client URL the server advertises: --advertise-client-urls if given, else etcd's default
+const acFlag = args.find((a) => /^--?advertise-client-urls=/.test(a));
+const endpoint = (acFlag ? acFlag.split('=')[1].split(',')[0] : process.env.ETCD_ADVERTISE_CLIENT_URLS?.split(',')[0]) ?? 'http://localhost:2379';
+const epFlag = endpoint === 'http://localhost:2379' ? '' : ` --endpoints=${endpoint}`;
+
+const deadline = Date.now() + 60_000;
+while (!exited && Date.now() < deadline) {
+  const r = spawnSync(process.execPath, [etcdctl, `--endpoints=${endpoint}`, '--command-timeout=1s', 'endpoint', 'health'], { encoding: 'utf8' });
+  if (r.status === 0) {
+    console.log(`
+etcd is serving clients at ${endpoint} (data in ./default.etcd unless --data-dir was given).
+Talk to it with:
+  ./bin/etcdctl${epFlag} put foo bar
+  ./bin/etcdctl${epFlag} get foo
+  npx etcdctl${epFlag} watch foo --prefix
+Press Ctrl-C to stop it.
 `);
-const r = spawnSync(process.execPath, [join(root, 'bin/etcdctl'), '--help'], { stdio: 'inherit' });
-process.exit(r.status ?? 1);
+    break;
+  }
+  await new Promise((r) => setTimeout(r, 500));
+}
+if (!exited && Date.now() >= deadline) console.error(`etcd did not answer at ${endpoint} within 60 s; it is still running (Ctrl-C stops it)`);

@@ -267,8 +267,13 @@ export function parseEtcdConfig(argv: readonly string[], env: Readonly<Record<st
   try {
     if (configFile !== '') {
       // etcd logs this after loading; with the file's errors its logger is never set up
-      capns('I', 'etcdmain', `Loading server configuration from ${goQuote(configFile)}. Other configuration command line flags and environment variables will be ignored if provided.`);
-      const r = g.fromFile(configFile);
+      let r: string | undefined;
+      try {
+        r = g.fromFile(configFile);
+      } finally {
+        // etcd logs this after loading the file (not when it exits while loading)
+        if (!r) capns('I', 'etcdmain', `Loading server configuration from ${goQuote(configFile)}. Other configuration command line flags and environment variables will be ignored if provided.`);
+      }
       if (r) return { kind: 'exit', code: 1, stdout: '', stderr: r, preamble };
     } else {
       const fatal = setFlagsFromEnv(f, env, capns);
@@ -281,7 +286,7 @@ export function parseEtcdConfig(argv: readonly string[], env: Readonly<Record<st
 
   // embed.Config.Validate: log setup first
   try {
-    preamble += g.setupLogging();
+    g.setupLogging((text) => (preamble += text));
   } catch (e) {
     if ((e as Error).message.startsWith('unknown level')) {
       return { kind: 'exit', code: 2, stdout: '', stderr: `panic: ${(e as Error).message}\n`, preamble };
@@ -554,14 +559,14 @@ class GoConfig {
     return this.proxy !== 'off' || (this.durl !== '' && this.fallback === 'proxy');
   }
 
-  /** embed setupLogging's checks and notices; returns stderr text it prints. Throws Error with etcd's text. */
-  setupLogging(): string {
-    let out = '';
+  /** embed setupLogging's checks; its stderr notices go to `emit` as they happen. Throws Error with etcd's text. */
+  setupLogging(emit: (text: string) => void): void {
+    const out = { add: emit };
     const l1 = this.deprecatedLogOutput.length;
     const l2 = this.logOutputs.length;
     if (l1 !== l2) {
       if (l1 > l2) {
-        out += "'--log-output' flag has been deprecated! Please use '--log-outputs'!\n";
+        out.add("'--log-output' flag has been deprecated! Please use '--log-outputs'!\n");
         this.logOutputs = this.deprecatedLogOutput;
       }
     } else {
@@ -572,14 +577,14 @@ class GoConfig {
         throw new Error(`'--log-output=${goStrSlice(this.deprecatedLogOutput)}' and '--log-outputs=${goStrSlice(this.logOutputs)}' are incompatible; only set --log-outputs`);
       }
       if (!(this.deprecatedLogOutput.length === 1 && this.deprecatedLogOutput[0] === 'default')) {
-        out += `[WARNING] Deprecated '--log-output' flag is set to ${goStrSlice(this.deprecatedLogOutput)}\nPlease use '--log-outputs' flag\n`;
+        out.add(`[WARNING] Deprecated '--log-output' flag is set to ${goStrSlice(this.deprecatedLogOutput)}\nPlease use '--log-outputs' flag\n`);
         this.logOutputs = this.deprecatedLogOutput;
       }
     }
-    if (this.debug) out += `[WARNING] Deprecated '--debug' flag is set to true (use '--log-level=debug' instead\n`;
-    if (this.debug && this.logLevel !== 'debug') out += `[WARNING] Deprecated '--debug' flag is set to true with inconsistent '--log-level=${this.logLevel}' flag\n`;
-    if (this.logger === 'capnslog') out += `[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead\n`;
-    if (this.logPkgLevels !== '') out += `[WARNING] Deprecated '--log-package-levels=${this.logPkgLevels}' flag is set; use '--logger=zap' flag instead\n`;
+    if (this.debug) out.add(`[WARNING] Deprecated '--debug' flag is set to true (use '--log-level=debug' instead\n`);
+    if (this.debug && this.logLevel !== 'debug') out.add(`[WARNING] Deprecated '--debug' flag is set to true with inconsistent '--log-level=${this.logLevel}' flag\n`);
+    if (this.logger === 'capnslog') out.add(`[WARNING] Deprecated '--logger=capnslog' flag is set; use '--logger=zap' flag instead\n`);
+    if (this.logPkgLevels !== '') out.add(`[WARNING] Deprecated '--log-package-levels=${this.logPkgLevels}' flag is set; use '--logger=zap' flag instead\n`);
     const levelOk = ['debug', 'info', 'warn', 'error', 'dpanic', 'panic', 'fatal'].includes(this.logLevel);
     if (this.logger === 'capnslog') {
       if (!this.debug && !levelOk) throw new Error(`unknown level ${goQuote(this.logLevel)}`);
@@ -594,7 +599,6 @@ class GoConfig {
     } else {
       throw new Error(`unknown logger option ${goQuote(this.logger)}`);
     }
-    return out;
   }
 
   /** embed.Config.Validate after logging (etcd's order of checks). Throws Error with etcd's text. */
