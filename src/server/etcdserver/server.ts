@@ -229,6 +229,10 @@ export class EtcdServer implements EtcdServerApi {
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
+  private resolveFatal: (e: unknown) => void = () => undefined;
+  private readonly fatalPromise = new Promise<unknown>((r) => {
+    this.resolveFatal = r;
+  });
 
   // linearizable reads
   private pendingReads: { resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -428,8 +432,14 @@ export class EtcdServer implements EtcdServerApi {
     }
   }
 
+  /** Resolves with the cause when the member stops by itself (WAL/backend failure). */
+  fatal(): Promise<unknown> {
+    return this.fatalPromise;
+  }
+
   private onFatal(e: unknown): void {
     this.fatalError = e;
+    this.resolveFatal(e);
     this.log.error('the raft loop stopped: no more writes are accepted', { error: String((e as Error)?.message ?? e) });
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));

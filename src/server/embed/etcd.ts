@@ -1,0 +1,163 @@
+/**
+ * startEtcd: starts one member from a resolved config (etcd 3.4 embed/etcd.go
+ * StartEtcd): binds the peer listeners first (so a port in use fails before any
+ * state is written), opens or creates the member's data (EtcdServer), then
+ * serves gRPC + HTTP on the client URLs.
+ *
+ * Peer listeners: this server has no peer transport yet (a single member needs
+ * none); the peer URLs are bound and answer HTTP `/version` like etcd's peer
+ * handler, and 404 for the raft endpoints, so tooling that probes them gets a
+ * clear answer and the port is reserved.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { EmbedConfig } from './config-types.js';
+import { serveClients, type ClientServers } from './serve.js';
+import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
+import type { Logger } from '../logger.js';
+import { newCompactor, parseCompactionRetention, realScheduler, type Compactor } from '../etcdserver/api/v3compactor/compactor.js';
+import { create } from '@bufbuild/protobuf';
+import { CompactionRequestSchema } from '../../gen/etcdserverpb/rpc_pb.js';
+import { systemClock } from '../../util/clock.js';
+
+/**
+ * Starts auto compaction when --auto-compaction-retention is not 0 (etcd
+ * embed.StartEtcd → v3compactor.New); it runs only while this member leads.
+ */
+function startCompactor(cfg: EmbedConfig, server: EtcdServer, log: Logger): { stop(): void } | undefined {
+  const retention = parseCompactionRetention(cfg.autoCompactionMode, cfg.autoCompactionRetention);
+  if (retention === 0n) return undefined;
+  const c: Compactor = newCompactor(cfg.autoCompactionMode, retention, {
+    clock: systemClock,
+    scheduler: realScheduler,
+    rev: () => Number(server.header().revision),
+    compact: async (rev) => {
+      await server.compact({}, create(CompactionRequestSchema, { revision: BigInt(rev) }));
+    },
+    logger: log,
+  });
+  c.run();
+  let paused = false;
+  const t = setInterval(() => {
+    const leader = server.isLeader();
+    if (leader && paused) c.resume();
+    if (!leader && !paused) c.pause();
+    paused = !leader;
+  }, 1000);
+  t.unref();
+  log.info('auto compaction is enabled', { 'compaction-mode': cfg.autoCompactionMode, 'compaction-retention': cfg.autoCompactionRetention });
+  return {
+    stop: () => {
+      clearInterval(t);
+      c.stop();
+    },
+  };
+}
+
+/** A running member (etcd embed.Etcd). */
+export interface Etcd {
+  readonly server: EtcdServer;
+  readonly clients: ClientServers;
+  /** Bound peer addresses (host:port). */
+  readonly peerAddresses: readonly string[];
+  /** Settles when the member stops by itself (fatal raft/WAL error): rejects with the cause. */
+  readonly stopped: Promise<unknown>;
+  /** Stops serving and closes the member; idempotent. */
+  close(): Promise<void>;
+}
+
+function listenPeer(u: URL, log: Logger): Promise<http.Server> {
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/version') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end('404 page not found\n');
+  });
+  return new Promise((resolve, reject) => {
+    srv.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`listen tcp ${u.host}: bind: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`)));
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    srv.listen(Number(u.port || 80), host === 'localhost' || host === '' ? undefined : host, () => {
+      log.info('serving peer traffic', { address: u.host });
+      resolve(srv);
+    });
+  });
+}
+
+/**
+ * Starts a member. Throws for bind errors, data dir errors (WAL corruption,
+ * another cluster's backend) and TLS/listener errors; whatever was started
+ * before the failure is closed first.
+ */
+export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
+  const peers: http.Server[] = [];
+  const closePeers = async (): Promise<void> => {
+    await Promise.all(peers.map((p) => new Promise<void>((r) => p.close(() => r()))));
+  };
+  try {
+    for (const u of cfg.listenPeerUrls) peers.push(await listenPeer(u, log));
+  } catch (e) {
+    await closePeers();
+    throw e;
+  }
+  const slog: ServerLogger = log;
+  let server: EtcdServer;
+  try {
+    server = await EtcdServer.start(cfg, slog);
+  } catch (e) {
+    await closePeers();
+    throw e;
+  }
+  let clients: ClientServers;
+  try {
+    clients = await serveClients(
+      cfg,
+      server,
+      { info: (o, m) => log.info(m, o as Record<string, unknown>), warn: (o, m) => log.warn(m, o as Record<string, unknown>) },
+      { clusterVersion: () => server.cluster.clusterVersion() || undefined },
+    );
+  } catch (e) {
+    await server.stop();
+    await closePeers();
+    throw e;
+  }
+  let compactor: { stop(): void } | undefined;
+  try {
+    compactor = startCompactor(cfg, server, log);
+  } catch (e) {
+    await clients.close();
+    await server.stop();
+    await closePeers();
+    throw e;
+  }
+  for (const a of clients.addresses) log.info('serving client traffic', { kind: a.kind, address: a.url });
+  log.info('ready to serve client requests', { 'member-id': server.memberId.toString(16), 'cluster-id': server.clusterId.toString(16) });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      compactor?.stop();
+      await clients.close();
+      await server.stop();
+      await closePeers();
+    })();
+    return closing;
+  };
+  const stopped = server.fatal().then(async (err) => {
+    await close();
+    throw err;
+  });
+  stopped.catch(() => undefined);
+  return {
+    server,
+    clients,
+    peerAddresses: peers.map((p) => {
+      const a = p.address() as AddressInfo;
+      return `${a.address}:${a.port}`;
+    }),
+    stopped,
+    close,
+  };
+}
