@@ -11,7 +11,7 @@ import { MemoryStorage, RawNode, type Peer, type Snapshot } from '../raft/index.
 import type { Logger as RaftLogger } from '../raft/index.js';
 import { Snapshotter } from '../snap/snapshotter.js';
 import { WalSnapshotNotFoundError } from '../wal/errors.js';
-import { Wal, type WalReplay } from '../wal/wal.js';
+import { Wal, type WalOptions, type WalReplay } from '../wal/wal.js';
 import { computeClusterId, encodeMember, newMember, type Member } from './membership/member.js';
 
 /** Where a member keeps its files (etcd: <data-dir>/member/{wal,snap}, snap/db). */
@@ -40,6 +40,8 @@ export interface RaftSettings {
   readonly heartbeatTicks: number;
   readonly preVote: boolean;
   readonly logger: RaftLogger;
+  /** WAL options (tests inject a failing fdatasync; --unsafe-no-fsync skips it). */
+  readonly walOptions?: WalOptions;
 }
 
 /** The durable state a member starts from. */
@@ -96,7 +98,7 @@ export async function bootstrapNewMember(
   const self = members.find((m) => m.name === name);
   if (!self) throw new Error(`couldn't find local name "${name}" in the initial cluster configuration`);
   const clusterId = computeClusterId(members.map((m) => m.id));
-  const wal = await Wal.create(dirs.walDir, { nodeId: self.id, clusterId });
+  const wal = await Wal.create(dirs.walDir, { nodeId: self.id, clusterId }, s.walOptions);
   const snapshotter = new Snapshotter(dirs.snapDir);
   const storage = new MemoryStorage();
   const node = new RawNode(raftConfig(self.id, storage, s, 0));
@@ -125,7 +127,7 @@ export async function restartMember(dirs: MemberDirs, s: RaftSettings): Promise<
       continue;
     }
     try {
-      replay = await Wal.open(dirs.walDir, { term: loaded.metadata.term, index: loaded.metadata.index });
+      replay = await Wal.open(dirs.walDir, { term: loaded.metadata.term, index: loaded.metadata.index }, s.walOptions);
       snapshot = {
         data: loaded.data,
         metadata: {
@@ -140,7 +142,7 @@ export async function restartMember(dirs: MemberDirs, s: RaftSettings): Promise<
       throw e;
     }
   }
-  if (!replay) replay = await Wal.open(dirs.walDir, { term: 0, index: 0 });
+  if (!replay) replay = await Wal.open(dirs.walDir, { term: 0, index: 0 }, s.walOptions);
   const storage = new MemoryStorage();
   if (snapshot) storage.applySnapshot(snapshot);
   storage.setHardState(replay.hardState);

@@ -174,6 +174,8 @@ export interface ServerLogger {
 export interface ServerOptions {
   readonly clock?: Clock;
   readonly transport?: Transport;
+  /** Replaces the WAL's fdatasync (fault-injection tests). */
+  readonly walFdatasync?: (fh: import('node:fs/promises').FileHandle) => Promise<void>;
 }
 
 /** What a proposal's waiter receives. */
@@ -335,7 +337,8 @@ export class EtcdServer implements EtcdServerApi {
       warn: (m: string) => log.warn(m),
       error: (m: string) => log.error(m),
     };
-    const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog };
+    const fdatasync = opts.walFdatasync ?? (cfg.unsafeNoFsync ? async () => undefined : undefined);
+    const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog, walOptions: fdatasync ? { fdatasync } : {} };
     const haveWal = walExists(dirs.walDir);
     let b: BootstrappedRaft;
     if (haveWal) {

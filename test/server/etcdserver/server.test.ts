@@ -179,3 +179,37 @@ test('compaction errors and leases through raft', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a failed WAL fsync stops the member: the write is not acknowledged and later writes fail', async () => {
+  const dir = tmp();
+  let failing = false;
+  const errors: string[] = [];
+  const log: ServerLogger = { ...quiet, error: (m) => errors.push(m) };
+  const s = await EtcdServer.start(config(dir), log, {
+    walFdatasync: async (fh) => {
+      if (failing) throw Object.assign(new Error('ENOSPC: no space left on device, fdatasync'), { code: 'ENOSPC' });
+      await fh.datasync();
+    },
+  });
+  try {
+    await s.waitReady();
+    await put(s, 'ok', '1');
+    failing = true;
+    await assert.rejects(put(s, 'lost', '2'), /etcdserver: server stopped/);
+    await assert.rejects(put(s, 'after', '3'), /etcdserver: server stopped/);
+    assert.ok(errors.some((e) => e.includes('no more writes are accepted')), errors.join('\n'));
+    assert.deepEqual(await get(s, 'ok', true), ['1']);
+    assert.deepEqual(await get(s, 'lost', true), []);
+  } finally {
+    await s.stop();
+  }
+  // the acknowledged write survives, the failed one is not there
+  const s2 = await EtcdServer.start(config(dir), quiet);
+  try {
+    await s2.waitReady();
+    assert.deepEqual(await get(s2, 'ok'), ['1']);
+  } finally {
+    await s2.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
