@@ -493,12 +493,8 @@ export class EtcdServer implements EtcdServerApi {
       return;
     }
     this.consistIndex = index;
-    let res: ApplyResult;
-    try {
-      res = this.applier.apply(req, index);
-    } catch (err) {
-      res = { err: err instanceof Error ? err : new Error(String(err)) };
-    }
+    // only broken invariants throw here (backend failure, mvcc invariant): fatal, as etcd panics
+    const res: ApplyResult = this.applier.apply(req, index);
     if (res.err && !this.w.isRegistered(id)) {
       this.log.debug('apply request failed', { index: e.index, error: String((res.err as Error)?.message ?? res.err) });
     }
