@@ -13,6 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
 import { compareCli, errorLine, OURS, REAL, runCli, runScenario, type ScenarioStep } from '../harness/run.js';
+import { CLI_ONLY, skipInServe } from '../harness/target.js';
 
 const UNREACHABLE = '--endpoints=127.0.0.1:1';
 
@@ -186,11 +187,11 @@ describe('auth, user and role commands against real etcdctl', () => {
     await stopAll(...(servers ?? []), ...(pair2 ?? []), ...(pair3 ?? []));
   });
 
-  test('--help of every subcommand', async () => {
+  test('--help of every subcommand', { skip: skipInServe(CLI_ONLY) }, async () => {
     await Promise.all(HELP.map((p) => compareCli([...p, '--help'], { endpoints: false, stderr: 'full' })));
   });
 
-  test('auth --help: as 3.4 plus the 3.5 status command', async () => {
+  test('auth --help: as 3.4 plus the 3.5 status command', { skip: skipInServe(CLI_ONLY) }, async () => {
     const [real, ours] = await Promise.all([runCli(REAL, ['auth', '--help']), runCli(OURS, ['auth', '--help'])]);
     const text = ours.stdout.toString();
     assert.match(text, /^\tstatus\t+Returns authentication status$/m);
@@ -199,7 +200,7 @@ describe('auth, user and role commands against real etcdctl', () => {
     assert.equal(ours.code, real.code);
   });
 
-  test('argument errors', async () => {
+  test('argument errors', { skip: skipInServe(CLI_ONLY) }, async () => {
     await Promise.all(ARG_ERRORS.map((a) => compareCli([UNREACHABLE, ...a], { endpoints: false })));
   });
 
@@ -211,13 +212,14 @@ describe('auth, user and role commands against real etcdctl', () => {
     ]);
   });
 
+  // in serve mode servers[1] is our server, which must answer as 3.4 does (no AuthStatus)
   test('auth status against a 3.4 server: Unimplemented', async () => {
     const r = await runCli(OURS, [`--endpoints=${servers![1].endpoint}`, 'auth', 'status']);
     assert.equal(errorLine(r.stderr), 'Error: rpc error: code = Unimplemented desc = unknown method AuthStatus for service etcdserverpb.Auth');
     assert.equal(r.code, 1);
   });
 
-  test('auth status (3.5 format) against a fake AuthStatus service', async () => {
+  test('auth status (3.5 format) against a fake AuthStatus service', { skip: skipInServe(CLI_ONLY) }, async () => {
     // AuthStatusResponse{header{cluster_id:1 member_id:2 revision:3 raft_term:4}, enabled:true, authRevision:5}
     const header = Buffer.from([0x08, 1, 0x10, 2, 0x18, 3, 0x20, 4]);
     const resp = Buffer.concat([Buffer.from([0x0a, header.length]), header, Buffer.from([0x10, 1, 0x18, 5])]);

@@ -8,7 +8,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startRealEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
+import { startComparedEtcd, startEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
 import {
   bytesToText,
   compareCli,
@@ -17,9 +17,11 @@ import {
   OURS,
   runCli,
   runScenario,
+  seedCli,
   type Normalizer,
   type StderrMode,
 } from '../harness/run.js';
+import { CLI_ONLY, SERVE, skipInServe } from '../harness/target.js';
 
 interface Case {
   args: string[];
@@ -63,11 +65,14 @@ let twins: [RealEtcd, RealEtcd];
 let perfServer: RealEtcd;
 
 before(async () => {
-  [server, twins, perfServer] = await Promise.all([startRealEtcd({ name: 'check' }), startTwinEtcds(), startRealEtcd({ name: 'perf' })]);
-  for (const k of ['/etcdctl-check-perf/k', '/etcdctl-check-datascale/k', '/mine/k', 'a"b']) {
-    const r = await runCli(OURS, [`--endpoints=${server.endpoint}`, 'put', k, 'v']);
-    assert.equal(r.code, 0, r.stderr);
-  }
+  // perfServer: in serve mode our server, so the shortened `check perf` runs (with our
+  // etcdctl) against it
+  [server, twins, perfServer] = await Promise.all([
+    startComparedEtcd({ name: 'check' }),
+    startTwinEtcds(),
+    startEtcd({ name: 'perf', serverKind: SERVE ? 'ours' : 'real' }),
+  ]);
+  for (const k of ['/etcdctl-check-perf/k', '/etcdctl-check-datascale/k', '/mine/k', 'a"b']) await seedCli(server, ['put', k, 'v']);
 });
 
 after(async () => {
@@ -83,7 +88,7 @@ async function runAll(cases: Case[]): Promise<void> {
 }
 
 describe('check: help and argument errors', () => {
-  test('as real etcdctl', async () => {
+  test('as real etcdctl', { skip: skipInServe(CLI_ONLY) }, async () => {
     await runAll(OFFLINE);
   });
   test('keys under the prefix: exit 3', async () => {

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { compareCli, OURS, REAL, type Normalizer, type StderrMode } from '../harness/run.js';
+import { CLI_ONLY, skipInServe } from '../harness/target.js';
 
 interface Case {
   args: string[];
@@ -99,7 +100,7 @@ async function runAll(cases: Case[]): Promise<void> {
   }
 }
 
-describe('completion scripts', () => {
+describe('completion scripts', { skip: skipInServe(CLI_ONLY) }, () => {
   test('every script, with and without descriptions, byte for byte', async () => {
     await runAll(SCRIPTS);
   });
@@ -108,7 +109,7 @@ describe('completion scripts', () => {
   });
 });
 
-describe('__complete protocol', () => {
+describe('__complete protocol', { skip: skipInServe(CLI_ONLY) }, () => {
   test('queries answer as real etcdctl', async () => {
     await runAll(COMPLETE_CASES);
   });
@@ -157,7 +158,7 @@ const BASH_CASES: string[][] = [
   ['check', 'perf', '--l'], ['member', 'add', '--peer'], ['help', 'lea'],
 ];
 
-describe('bash completion works', () => {
+describe('bash completion works', { skip: skipInServe(CLI_ONLY) }, () => {
   const realDir = binDir('real', REAL);
   const oursDir = binDir('ours', OURS);
   for (const noDesc of [false, true]) {

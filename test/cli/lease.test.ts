@@ -24,6 +24,7 @@ import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
 import { getFreePort } from '../harness/ports.js';
+import { CLI_ONLY, skipInServe } from '../harness/target.js';
 import {
   bytesToText,
   cleanEnv,
@@ -33,10 +34,12 @@ import {
   learnLeaseIds,
   newRunContext,
   normalizeLeaseIds,
-  OURS,
   REAL,
   runCli,
   runScenario,
+  SUBJECT_BIN,
+  withSubject,
+  SIDES_LABEL,
   type Normalizer,
   type RunContext,
   type ScenarioStep,
@@ -266,7 +269,7 @@ async function runSteps(side: 'real' | 'ours', bin: string, server: ServerLike, 
 
 /** Runs `steps` on both sides at the same time (real on servers[0], ours on servers[1]) and compares. */
 async function runConcurrent(steps: TimedStep[], servers: [ServerLike, ServerLike]): Promise<Outcome[]> {
-  const [real, ours] = await Promise.all([runSteps('real', REAL, servers[0], steps), runSteps('ours', OURS, servers[1], steps)]);
+  const [real, ours] = await Promise.all([runSteps('real', REAL, servers[0], steps), runSteps('ours', SUBJECT_BIN, servers[1], steps)]);
   const cmds = steps.filter((s): s is { args: string[] } => 'args' in s && !s.setup);
   for (let i = 0; i < cmds.length; i++) {
     assert.deepStrictEqual(ours[i], real[i], `step ${i + 1}: etcdctl ${cmds[i]!.args.join(' ')} (actual = ours, expected = real)`);
@@ -391,8 +394,8 @@ describe('etcdctl lease (differential against real etcdctl 3.4.23)', () => {
       await Promise.all(
         KEEP_ALIVE_CASES.map((c) =>
           t.test(c.name, async () => {
-            const [real, ours] = await Promise.all([keepAliveRun(REAL, timed[0], c, 'real'), keepAliveRun(OURS, timed[1], c, 'ours')]);
-            assert.deepStrictEqual(ours, real, '(actual = ours, expected = real etcdctl)');
+            const [real, ours] = await Promise.all([keepAliveRun(REAL, timed[0], c, 'real'), keepAliveRun(SUBJECT_BIN, timed[1], c, 'ours')]);
+            assert.deepStrictEqual(ours, real, SIDES_LABEL);
             if (c.end === 'revoke') assert.equal(real.code, 0);
             else assert.equal(real.signal, c.end);
             if (c.flags.length === 0 && c.end === 'revoke') {
@@ -410,7 +413,7 @@ describe('etcdctl lease (differential against real etcdctl 3.4.23)', () => {
       const queue = [...READ_ONLY_CASES];
       const worker = async () => {
         for (let args = queue.shift(); args; args = queue.shift()) {
-          await compareCli(args, { server: main[0], normalize: NORMALIZE });
+          await compareCli(args, { server: withSubject(main[0], main[1]), normalize: NORMALIZE });
         }
       };
       await Promise.all(Array.from({ length: 3 }, worker));
@@ -431,12 +434,12 @@ describe('etcdctl lease (differential against real etcdctl 3.4.23)', () => {
     // The timed twins' last use (they are idle by now): the server dies under a running stream.
     test('keep-alive stream, the server goes away: ends after the TTL without a reply', async () => {
       const c: KeepAliveCase = { name: 'stop-server', flags: [], ttl: 3, waitLines: 1, end: 'stop-server' };
-      const [real, ours] = await Promise.all([keepAliveRun(REAL, timed[0], c, 'real'), keepAliveRun(OURS, timed[1], c, 'ours')]);
-      assert.deepStrictEqual(ours, real, '(actual = ours, expected = real etcdctl)');
+      const [real, ours] = await Promise.all([keepAliveRun(REAL, timed[0], c, 'real'), keepAliveRun(SUBJECT_BIN, timed[1], c, 'ours')]);
+      assert.deepStrictEqual(ours, real, SIDES_LABEL);
       assert.match(real.stdout, /^lease <LEASE1> keepalived with TTL\(3\)\nlease <LEASE1> expired or revoked\.\n$/);
     });
 
-    test('no reachable server: keep-alive gives up after the first deadline; grant/revoke time out', async () => {
+    test('no reachable server: keep-alive gives up after the first deadline; grant/revoke time out', { skip: skipInServe(CLI_ONLY) }, async () => {
       const port = await getFreePort();
       const down = ['--endpoints=127.0.0.1:' + port, '--dial-timeout=1s', '--command-timeout=1s'];
       const cases = [

@@ -12,6 +12,12 @@
 // One pair of mirrors runs for the whole file to check the running total etcdctl prints
 // every 30 s (the file waits until 31 s have passed for it).
 //
+// Serve mode (ETCDTS_TARGET=serve): the source is a real etcd plus our twin of it, every
+// write goes to both; the real etcdctl mirrors the real source into DEST_REAL (real etcd)
+// and our source into DEST_OURS (our server), so our server is tested as a mirror source
+// (get at a revision, watch from it) and as a destination (txns). The ours-only flag
+// tests then run our etcdctl from the real source into our server.
+//
 // Argument errors are compared byte for byte; `make-mirror --help` with the lines of
 // the flags etcdctl 3.4.23 lacks (3.5's --dest-user/--dest-password, 3.6's --rev and
 // --max-txn-ops) removed from ours. Those flags are tested on our side only.
@@ -19,8 +25,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { describeProc, killAllProcs, procStderr as stderr, procStdout as stdout, sleep, startProc, stopProc, waitFor as waitForWithin, type Proc } from '../harness/proc.js';
-import { startRealEtcd, stopAll, type RealEtcd } from '../harness/etcd.js';
-import { bytesToText, compareCli, errorLine, OURS, REAL, runCli } from '../harness/run.js';
+import { startComparedEtcd, startEtcd, startRealEtcd, stopAll, type RealEtcd } from '../harness/etcd.js';
+import { bytesToText, compareCli, errorLine, OURS, REAL, runCli, SUBJECT_BIN } from '../harness/run.js';
+import { CLI_ONLY, SERVE, skipInServe } from '../harness/target.js';
 import { EtcdClient } from '../../src/client/client.js';
 import { FROM_KEY_END, prefixEnd } from '../../src/client/range.js';
 
@@ -33,6 +40,8 @@ const stop = (p: Proc, sig: NodeJS.Signals = 'SIGTERM') => stopProc(p, sig, WAIT
 // Servers
 
 let src: RealEtcd;
+/** The source the side under test mirrors from (serve mode: our twin of src). */
+let srcSubject: RealEtcd;
 let dstReal: RealEtcd;
 let dstOurs: RealEtcd;
 const clients = new Map<RealEtcd, EtcdClient>();
@@ -44,20 +53,21 @@ let countersStarted = 0;
 const COUNT_PREFIX = '/t/';
 
 before(async () => {
-  [src, dstReal, dstOurs] = await Promise.all([startRealEtcd(), startRealEtcd(), startRealEtcd()]);
-  for (const s of [src, dstReal, dstOurs]) {
+  [src, dstReal, dstOurs] = await Promise.all([startComparedEtcd(), startRealEtcd(), startEtcd({ serverKind: SERVE ? 'ours' : 'real' })]);
+  srcSubject = (src.subject as RealEtcd | undefined) ?? src;
+  for (const s of new Set([src, srcSubject, dstReal, dstOurs])) {
     clients.set(s, await EtcdClient.connect({ endpoints: [s.endpoint], dialTimeoutMs: 5000, commandTimeoutMs: 10_000, keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 6000 }));
   }
   // the counting pair: 3 keys in the base copy, 2 events
   for (const k of ['1', '2', '3']) await put(COUNT_PREFIX + k, 'v');
   counters = [
     startProc(REAL, [`--endpoints=${src.endpoint}`, 'make-mirror', '--prefix', COUNT_PREFIX, dstReal.endpoint]),
-    startProc(OURS, [`--endpoints=${src.endpoint}`, 'make-mirror', '--prefix', COUNT_PREFIX, dstOurs.endpoint]),
+    startProc(SUBJECT_BIN, [`--endpoints=${srcSubject.endpoint}`, 'make-mirror', '--prefix', COUNT_PREFIX, dstOurs.endpoint]),
   ];
   countersStarted = Date.now();
   await waitFor('the counting mirrors', async () => (await dump(dstReal, COUNT_PREFIX)).length === 3 && (await dump(dstOurs, COUNT_PREFIX)).length === 3);
   await put(COUNT_PREFIX + '4', 'v');
-  await c(src).deleteRange({ key: Buffer.from(COUNT_PREFIX + '1') });
+  for (const s of sources()) await c(s).deleteRange({ key: Buffer.from(COUNT_PREFIX + '1') });
 });
 
 after(async () => {
@@ -66,8 +76,11 @@ after(async () => {
   await stopAll(src, dstReal, dstOurs);
 });
 
+/** Every source server: src and, in serve mode, our twin of it (written in that order). */
+const sources = (): RealEtcd[] => (srcSubject === src ? [src] : [src, srcSubject]);
+
 async function put(key: string, value: string): Promise<void> {
-  await c(src).put({ key: Buffer.from(key), value: Buffer.from(value) });
+  for (const s of sources()) await c(s).put({ key: Buffer.from(key), value: Buffer.from(value) });
 }
 
 /** `key=value` lines of `server` under `prefix` ('' = everything), in key order. */
@@ -91,12 +104,14 @@ async function apply(w: Write): Promise<void> {
   if ('put' in w) return put(w.put[0], w.put[1]);
   if ('del' in w) {
     const k = Buffer.from(w.del);
-    await c(src).deleteRange({ key: k, rangeEnd: w.prefix ? prefixEnd(k) : undefined });
+    for (const s of sources()) await c(s).deleteRange({ key: k, rangeEnd: w.prefix ? prefixEnd(k) : undefined });
     return;
   }
-  await c(src).txn({
-    success: w.txn.map(([k, v]) => ({ request: { case: 'requestPut' as const, value: { key: Buffer.from(k), value: Buffer.from(v) } } })),
-  });
+  for (const s of sources()) {
+    await c(s).txn({
+      success: w.txn.map(([k, v]) => ({ request: { case: 'requestPut' as const, value: { key: Buffer.from(k), value: Buffer.from(v) } } })),
+    });
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -168,9 +183,9 @@ describe('make-mirror: compared with etcdctl', () => {
   for (const mc of CASES) {
     test(mc.name, { timeout: CASE_TIMEOUT_MS }, async () => {
       for (const w of mc.base) await apply(w);
-      const args = (dest: RealEtcd) => [`--endpoints=${src.endpoint}`, 'make-mirror', ...mc.flags, dest.endpoint];
-      const real = startProc(REAL, args(dstReal));
-      const ours = startProc(OURS, args(dstOurs));
+      const args = (from: RealEtcd, dest: RealEtcd) => [`--endpoints=${from.endpoint}`, 'make-mirror', ...mc.flags, dest.endpoint];
+      const real = startProc(REAL, args(src, dstReal));
+      const ours = startProc(SUBJECT_BIN, args(srcSubject, dstOurs));
       try {
         const expected = async () => (await dump(src, mc.srcPrefix)).map((l) => mc.rename(l.slice(0, l.indexOf('='))) + l.slice(l.indexOf('='))).filter((l) => l.startsWith(mc.destRange)).sort();
         const synced = async () => {
@@ -197,7 +212,7 @@ describe('make-mirror: compared with etcdctl', () => {
     });
   }
 
-  test('argument errors and help', { timeout: CASE_TIMEOUT_MS }, async () => {
+  test('argument errors and help', { timeout: CASE_TIMEOUT_MS, skip: skipInServe(CLI_ONLY) }, async () => {
     const cases: string[][] = [
       ['make-mirror'],
       ['make-mirror', 'a', 'b'],
@@ -221,14 +236,14 @@ describe('make-mirror: compared with etcdctl', () => {
 });
 
 // ---------------------------------------------------------------------------
-// Flags of later etcdctl versions (ours only)
+// Flags of later etcdctl versions (ours only; in serve mode from our source server)
 
 describe('make-mirror: 3.5+/3.6+ flags (ours only)', () => {
   test('--rev starts from that revision without a base copy', { timeout: CASE_TIMEOUT_MS }, async () => {
     await put('/r/old', 'before');
     await put('/r/from', 'at rev');
-    const rev = (await c(src).range({ key: Buffer.from('/r/from') })).kvs[0]!.modRevision;
-    const p = startProc(OURS, [`--endpoints=${src.endpoint}`, 'make-mirror', '--prefix', '/r/', '--dest-prefix', '/R/', '--rev', String(rev), dstOurs.endpoint]);
+    const rev = (await c(srcSubject).range({ key: Buffer.from('/r/from') })).kvs[0]!.modRevision;
+    const p = startProc(OURS, [`--endpoints=${srcSubject.endpoint}`, 'make-mirror', '--prefix', '/r/', '--dest-prefix', '/R/', '--rev', String(rev), dstOurs.endpoint]);
     try {
       await waitFor('the event at --rev', async () => (await dump(dstOurs, '/R/')).length === 1);
       await put('/r/new', 'after');
@@ -240,7 +255,7 @@ describe('make-mirror: 3.5+/3.6+ flags (ours only)', () => {
   });
 
   test('--max-txn-ops splits the events of one revision', { timeout: CASE_TIMEOUT_MS }, async () => {
-    const p = startProc(OURS, [`--endpoints=${src.endpoint}`, 'make-mirror', '--prefix', '/m/', '--max-txn-ops', '2', dstOurs.endpoint]);
+    const p = startProc(OURS, [`--endpoints=${srcSubject.endpoint}`, 'make-mirror', '--prefix', '/m/', '--max-txn-ops', '2', dstOurs.endpoint]);
     try {
       await put('/m/0', 'ready');
       await waitFor('the mirror', async () => (await dump(dstOurs, '/m/')).length === 1);
@@ -256,9 +271,9 @@ describe('make-mirror: 3.5+/3.6+ flags (ours only)', () => {
 
   test('--rev on a compacted revision', { timeout: CASE_TIMEOUT_MS }, async () => {
     await put('/k/1', 'x');
-    const rev = (await c(src).range({ key: Buffer.from('/k/1') })).header!.revision;
-    await c(src).compact({ revision: rev, physical: true });
-    const r = await runCli(OURS, [`--endpoints=${src.endpoint}`, 'make-mirror', '--prefix', '/k/', '--rev', '2', dstOurs.endpoint], { timeoutMs: 20_000 });
+    const rev = (await c(srcSubject).range({ key: Buffer.from('/k/1') })).header!.revision;
+    await c(srcSubject).compact({ revision: rev, physical: true });
+    const r = await runCli(OURS, [`--endpoints=${srcSubject.endpoint}`, 'make-mirror', '--prefix', '/k/', '--rev', '2', dstOurs.endpoint], { timeoutMs: 20_000 });
     assert.equal(errorLine(r.stderr), 'Error: etcdserver: mvcc: required revision has been compacted', r.stderr);
     assert.equal(r.code, 1);
   });

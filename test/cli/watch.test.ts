@@ -9,8 +9,11 @@
 // bytes, stderr (without zap log lines; capnslog timestamps normalized), exit code and
 // signal. Keys carry a per-case prefix ({{p}}) so cases never see each other's writes.
 //
-// Cases are data (WatchCase) run by one loop, so they can later run against our own
-// server: without a /metrics endpoint the runner waits a fixed time instead.
+// Cases are data (WatchCase) run by one loop. In serve mode (ETCDTS_TARGET=serve) the
+// real etcdctl watches real etcd and, at the same time, the real etcdctl watches our
+// server (the case server's `subject`, a twin with the same IDs); every write, compaction
+// and restart is made on both servers, in the same order, so revisions and headers
+// match. Without a /metrics endpoint the runner waits a fixed time for watches instead.
 //
 // Deliberate differences from 3.4.23, asserted separately:
 // - `--progress-notify` (an etcdctl 3.5 flag): 3.4.23 rejects it; `watch --help` is
@@ -25,9 +28,10 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ETCD_BIN, startRealEtcd, stopAll, type RealEtcd } from '../harness/etcd.js';
+import { DEFAULT_ADVERTISE_PEER_URL, ETCD_BIN, OUR_ETCD_BIN, startComparedEtcd, stopAll, type RealEtcd } from '../harness/etcd.js';
 import { getFreePort } from '../harness/ports.js';
-import { bytesToText, cleanEnv, compareCli, OURS, REAL, runCli, stripLogLines } from '../harness/run.js';
+import { bytesToText, cleanEnv, compareCli, OURS, REAL, runCli, SIDES_LABEL, stripLogLines, SUBJECT_BIN } from '../harness/run.js';
+import { CLI_ONLY, SERVE, skipInServe } from '../harness/target.js';
 import { EtcdClient } from '../../src/client/client.js';
 import { FROM_KEY_END, prefixEnd } from '../../src/client/range.js';
 
@@ -67,11 +71,15 @@ interface WatchCase {
   endpoint?: string;
 }
 
-/** The server a case runs against. */
+/** The server a case runs against (and in serve mode, our twin of it for the side under test). */
 interface CaseServer {
   endpoint: string;
   clientURL: string;
+  subject?: CaseServer;
 }
+
+/** The case server and, in serve mode, its subject: every server a write must reach. */
+const caseServers = (s: CaseServer): CaseServer[] => (s.subject ? [s, s.subject] : [s]);
 
 const END_SCRIPT_CHECK = `[ "$ETCD_WATCH_VALUE" != '"END"' ]`;
 const SHOW_ENV = `printf '%s|%s|%s|%s\\n' "$ETCD_WATCH_REVISION" "$ETCD_WATCH_EVENT_TYPE" "$ETCD_WATCH_KEY" "$ETCD_WATCH_VALUE"; ${END_SCRIPT_CHECK}`;
@@ -637,15 +645,21 @@ async function compactNow(s: CaseServer): Promise<void> {
   await c.compact({ revision: r.header!.revision });
 }
 
+/**
+ * Runs one step; writes and custom actions on every case server (reference first).
+ * `procs` are [reference watcher, subject watcher] (or [] during setup).
+ */
 async function runStep(s: CaseServer, step: Step, p: string, procs: Proc[]): Promise<void> {
   const x = (t: string) => t.replaceAll('{{p}}', p);
-  if ('put' in step) await put(s, x(step.put[0]), x(step.put[1]));
-  else if ('del' in step) await del(s, x(step.del), step.prefix ?? false);
+  if ('put' in step) for (const srv of caseServers(s)) await put(srv, x(step.put[0]), x(step.put[1]));
+  else if ('del' in step) for (const srv of caseServers(s)) await del(srv, x(step.del), step.prefix ?? false);
   else if ('stdin' in step) for (const pr of procs) pr.child.stdin!.write(x(step.stdin));
-  else if ('created' in step) await waitWatchers(s, step.created * procs.length, procs);
-  else if ('until' in step) await waitOutput(procs, x(step.until), step.count ?? 1);
+  else if ('created' in step) {
+    if (s.subject) await Promise.all([waitWatchers(s, step.created, procs), waitWatchers(s.subject, step.created, procs)]);
+    else await waitWatchers(s, step.created * procs.length, procs);
+  } else if ('until' in step) await waitOutput(procs, x(step.until), step.count ?? 1);
   else if ('sleep' in step) await sleep(step.sleep);
-  else await step.fn(s, p);
+  else for (const srv of caseServers(s)) await step.fn(srv, p);
 }
 
 /** stderr as compared: zap log lines dropped, capnslog timestamps normalized. */
@@ -658,11 +672,13 @@ const sortLines = (s: string) => s.split('\n').sort().join('\n');
 /** Runs one case: both binaries, same server, same steps; compares what they printed and how they ended. */
 async function runWatchCase(s: CaseServer, c: WatchCase, p: string): Promise<void> {
   const x = (t: string) => t.replaceAll('{{p}}', p);
-  await waitWatchers(s, 0);
+  await Promise.all(caseServers(s).map((srv) => waitWatchers(srv, 0)));
   for (const step of c.setup ?? []) await runStep(s, step, p, []);
   const env = c.env ? Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, x(v)])) : undefined;
   const args = [`--endpoints=${c.endpoint ?? s.endpoint}`, ...c.args.map(x)];
-  const procs = [startProc(REAL, args, env), startProc(OURS, args, env)];
+  const subjectArgs = [`--endpoints=${c.endpoint ?? (s.subject ?? s).endpoint}`, ...c.args.map(x)];
+  if (SERVE && !s.subject && !c.endpoint) throw new Error('serve mode: the case server has no subject (our server)');
+  const procs = [startProc(REAL, args, env), startProc(SUBJECT_BIN, subjectArgs, env)];
   try {
     for (const step of c.steps ?? []) await runStep(s, step, p, procs);
     if (c.end !== 'exit') {
@@ -684,7 +700,7 @@ async function runWatchCase(s: CaseServer, c: WatchCase, p: string): Promise<voi
       }
       return { stdout, stderr, exited: pr.exited };
     };
-    assert.deepStrictEqual(view(procs[1]!), view(procs[0]!), `etcdctl ${args.join(' ')}\n(actual = ours, expected = real)\n${describeProcs(procs)}`);
+    assert.deepStrictEqual(view(procs[1]!), view(procs[0]!), `etcdctl ${args.join(' ')}\n${SIDES_LABEL}\n${describeProcs(procs)}`);
   } finally {
     for (const pr of procs) if (!pr.exited) pr.child.kill('SIGKILL');
   }
@@ -698,7 +714,12 @@ interface RestartableEtcd extends CaseServer {
   stop(): Promise<void>;
 }
 
-async function startRestartableEtcd(): Promise<RestartableEtcd> {
+/**
+ * etcd (`binary`: real or ours) that restart() SIGKILLs and starts again on the same
+ * ports and data. The advertised peer URL is the harness's fixed one, so a real etcd
+ * and ours started this way have the same member and cluster IDs.
+ */
+async function startRestartableEtcd(binary = ETCD_BIN): Promise<RestartableEtcd> {
   const clientPort = await getFreePort();
   const peerPort = await getFreePort();
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-watch-test-'));
@@ -706,7 +727,8 @@ async function startRestartableEtcd(): Promise<RestartableEtcd> {
   const peerURL = `http://127.0.0.1:${peerPort}`;
   const args = [
     `--data-dir=${dataDir}`, `--listen-client-urls=${clientURL}`, `--advertise-client-urls=${clientURL}`,
-    `--listen-peer-urls=${peerURL}`, `--initial-advertise-peer-urls=${peerURL}`, `--initial-cluster=default=${peerURL}`,
+    `--listen-peer-urls=${peerURL}`, `--initial-advertise-peer-urls=${DEFAULT_ADVERTISE_PEER_URL}`,
+    `--initial-cluster=default=${DEFAULT_ADVERTISE_PEER_URL}`,
   ];
   let child: ChildProcess | undefined;
   const server: RestartableEtcd = {
@@ -714,13 +736,13 @@ async function startRestartableEtcd(): Promise<RestartableEtcd> {
     clientURL,
     async restart() {
       await server.stop();
-      child = spawn(ETCD_BIN, args, { stdio: 'ignore' });
+      child = spawn(binary, args, { stdio: 'ignore' });
       LIVE_CHILDREN.add(child);
       const deadline = Date.now() + 15_000;
       for (;;) {
         const r = await runCli(REAL, [`--endpoints=${server.endpoint}`, '--command-timeout=500ms', 'get', 'probe'], { timeoutMs: 3000 });
         if (r.code === 0) return;
-        if (Date.now() > deadline) throw new Error(`etcd did not start: ${r.stderr}`);
+        if (Date.now() > deadline) throw new Error(`${binary} did not start: ${r.stderr}`);
         await sleep(100);
       }
     },
@@ -754,12 +776,12 @@ let serverE: RealEtcd;
 
 before(async () => {
   [serverA, serverB, serverC, serverD, serverE] = await Promise.all([
-    startRealEtcd({ name: 'watch-a' }),
-    startRealEtcd({ name: 'watch-b' }),
+    startComparedEtcd({ name: 'watch-a' }),
+    startComparedEtcd({ name: 'watch-b' }),
     // progress notifications every 500 ms for watches that ask for them (--progress-notify)
-    startRealEtcd({ name: 'watch-c', extraArgs: ['--experimental-watch-progress-notify-interval=500ms'] }),
-    startRealEtcd({ name: 'watch-d' }),
-    startRealEtcd({ name: 'watch-e' }),
+    startComparedEtcd({ name: 'watch-c', extraArgs: ['--experimental-watch-progress-notify-interval=500ms'] }),
+    startComparedEtcd({ name: 'watch-d' }),
+    startComparedEtcd({ name: 'watch-e' }),
   ]);
 });
 
@@ -822,7 +844,11 @@ describe('watch equals etcdctl 3.4.23', { concurrency: true }, () => {
   });
 
   test('resume after the server restarts (3.4 replays the event at the creation revision)', { timeout: CASE_HARD_TIMEOUT_MS }, async () => {
-    const s = await startRestartableEtcd();
+    const s: RestartableEtcd = await startRestartableEtcd();
+    if (SERVE) s.subject = await startRestartableEtcd(OUR_ETCD_BIN).catch(async (e: unknown) => {
+      await s.stop();
+      throw e;
+    });
     try {
       const c: WatchCase = {
         name: 'resume',
@@ -843,11 +869,12 @@ describe('watch equals etcdctl 3.4.23', { concurrency: true }, () => {
       await runWatchCase(s, c, 'r/');
     } finally {
       await s.stop();
+      await (s.subject as RestartableEtcd | undefined)?.stop();
     }
   });
 });
 
-describe('watch: documented differences from 3.4.23', { concurrency: true }, () => {
+describe('watch: documented differences from 3.4.23', { concurrency: true, skip: skipInServe(CLI_ONLY) }, () => {
   test('--progress-notify (etcdctl 3.5) prints periodic progress notifies; 3.4.23 rejects the flag', { timeout: CASE_HARD_TIMEOUT_MS }, async () => {
     const real = await runCli(REAL, [`--endpoints=${serverC.endpoint}`, 'watch', '--progress-notify', 'pn']);
     assert.equal(real.code, 1);

@@ -1,4 +1,5 @@
-// Start real etcd 3.4 servers for tests.
+// Start etcd servers for tests: the real etcd 3.4 (/usr/bin/etcd) or ours (bin/etcd,
+// the etcd-compatible server of this project), with the same options.
 //
 // Every server listens on 127.0.0.1 with a random client port and a random
 // peer port, uses a fresh data dir under os.tmpdir(), and logs (zap JSON) to a
@@ -10,23 +11,43 @@
 // for a single member, so by default we advertise the fixed URL
 // DEFAULT_ADVERTISE_PEER_URL while listening for peers on a random port. Hence
 // every server started with default options has the same member_id and
-// cluster_id, which is what twin (differential) tests rely on.
+// cluster_id, which is what twin (differential) tests rely on. Our server derives
+// its IDs the same way, so a real etcd and ours started with the same options are
+// twins too.
+//
+// Test target (ETCDTS_TARGET, see target.ts): in the default 'cli' mode the suites
+// compare our etcdctl with the real one, both against real etcd; in 'serve' mode they
+// compare the real etcdctl against real etcd with the real etcdctl against our server.
+// startTwinEtcds and startComparedEtcd pick the servers for the mode.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getFreePort } from './ports.js';
+import { SERVE } from './target.js';
 
-/** The generic server abstraction used by run.ts (real etcd now, our server later). */
+/** The generic server abstraction used by run.ts. */
 export interface TestServer {
   /** "127.0.0.1:PORT" (no scheme), suitable for --endpoints. */
   endpoint: string;
   /** "http://127.0.0.1:PORT" or "https://127.0.0.1:PORT". */
   clientURL: string;
+  /**
+   * The server the side under test talks to, when it is not this one: in serve mode,
+   * our server started as this (real) server's twin and seeded the same way (see
+   * startComparedEtcd). Absent: both sides use this server.
+   */
+  subject?: TestServer;
   stop(): Promise<void>;
 }
+
+/** Which etcd binary a harness server runs. */
+export type ServerKind = 'real' | 'ours';
 
 export interface EtcdTlsOptions {
   certFile: string;
@@ -49,12 +70,15 @@ export interface StartEtcdOptions {
   initialClusterToken?: string;
   /** Startup timeout in ms (default 15000). */
   startupTimeoutMs?: number;
-  /** etcd binary (default /usr/bin/etcd, or $ETCD_BIN). */
+  /** 'real' (default): /usr/bin/etcd; 'ours': bin/etcd of this repository. */
+  serverKind?: ServerKind;
+  /** Binary overriding the kind's default (ETCD_BIN / OUR_ETCD_BIN). */
   binary?: string;
 }
 
-export interface RealEtcd extends TestServer {
-  kind: 'real';
+/** An etcd process started by the harness (real etcd or ours, per `kind`). */
+export interface EtcdProcess extends TestServer {
+  kind: ServerKind;
   name: string;
   dataDir: string;
   pid: number;
@@ -67,7 +91,13 @@ export interface RealEtcd extends TestServer {
   log(): string;
 }
 
+/** Former name of EtcdProcess (most suites start real etcd only). */
+export type RealEtcd = EtcdProcess;
+
 export const ETCD_BIN = process.env.ETCD_BIN || '/usr/bin/etcd';
+/** Our server: bin/etcd of this repository (runs dist/src/server/etcdmain/main.js; build first). */
+export const OUR_ETCD_BIN = process.env.OUR_ETCD_BIN ||
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'etcd');
 /** Advertised (never listened on) peer URL used by default so IDs are stable. */
 export const DEFAULT_ADVERTISE_PEER_URL = 'http://127.0.0.1:1';
 export const DEFAULT_CLUSTER_TOKEN = 'etcd-cluster';
@@ -120,6 +150,46 @@ function tcpConnectOnce(port: number, timeoutMs: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * GET `${clientURL}/version` once: true when the cluster version is decided
+ * (etcdcluster is not "not_decided"). Over https the server's own certificate is
+ * presented as client certificate (the test certs allow clientAuth) for
+ * --client-cert-auth servers.
+ */
+function clusterVersionDecided(clientURL: string, tls: EtcdTlsOptions | undefined, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const url = `${clientURL}/version`;
+    const onRes = (res: http.IncomingMessage) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => {
+        try {
+          const v = JSON.parse(body) as { etcdcluster?: string };
+          resolve(res.statusCode === 200 && typeof v.etcdcluster === 'string' && v.etcdcluster !== 'not_decided');
+        } catch {
+          resolve(false);
+        }
+      });
+      res.on('error', () => resolve(false));
+    };
+    const req = tls
+      ? https.get(url, {
+        agent: false,
+        ca: tls.trustedCAFile ? fs.readFileSync(tls.trustedCAFile) : undefined,
+        rejectUnauthorized: tls.trustedCAFile !== undefined,
+        cert: fs.readFileSync(tls.certFile),
+        key: fs.readFileSync(tls.keyFile),
+      }, onRes)
+      : http.get(url, { agent: false }, onRes);
+    req.setTimeout(timeoutMs, () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.on('error', () => resolve(false));
+  });
+}
+
 /** Resolves when `p` settles or after `ms`, without keeping the event loop alive afterwards. */
 async function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -131,18 +201,35 @@ async function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
 }
 
 /**
- * Starts a real single-member etcd and waits until it is ready: the client
- * listener is serving, the member is published and the cluster version is set
- * (so raft index / revision are at their deterministic post-startup values,
- * revision 1, raft term 2, raft index 5 for etcd 3.4.23).
+ * Starts a real single-member etcd (/usr/bin/etcd) and waits until it is ready:
+ * the client listener is serving, the member is published and the cluster
+ * version is set (so raft index / revision are at their deterministic
+ * post-startup values, revision 1, raft term 2, raft index 5 for etcd 3.4.23).
+ * @throws Error (with the etcd log) if it exits or is not ready in time.
  */
-export async function startRealEtcd(opts: StartEtcdOptions = {}): Promise<RealEtcd> {
+export function startRealEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
+  return startEtcd({ ...opts, serverKind: 'real' });
+}
+
+/**
+ * Starts our server (bin/etcd, a real process: kill -9 and exit codes are realistic)
+ * with the same command line startRealEtcd gives the real etcd, and waits for the
+ * same readiness (the same zap log messages as etcd plus a TCP connect).
+ * @throws Error (with the server log) if it exits or is not ready in time.
+ */
+export function startOurEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
+  return startEtcd({ ...opts, serverKind: 'ours' });
+}
+
+/** Starts the server of `opts.serverKind` (default 'real'); see startRealEtcd. */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
   installHandlers();
+  const kind: ServerKind = opts.serverKind ?? 'real';
   const name = opts.name ?? 'default';
   const token = opts.initialClusterToken ?? DEFAULT_CLUSTER_TOKEN;
   const advertisePeerURL = opts.advertisePeerURL ?? DEFAULT_ADVERTISE_PEER_URL;
-  const timeoutMs = opts.startupTimeoutMs ?? 15_000;
-  const binary = opts.binary ?? ETCD_BIN;
+  const timeoutMs = opts.startupTimeoutMs ?? (kind === 'ours' ? 30_000 : 15_000);
+  const binary = opts.binary ?? (kind === 'ours' ? OUR_ETCD_BIN : ETCD_BIN);
 
   const clientPort = await getFreePort();
   const peerPort = await getFreePort();
@@ -221,19 +308,24 @@ export async function startRealEtcd(opts: StartEtcdOptions = {}): Promise<RealEt
   const deadline = Date.now() + timeoutMs;
   const fail = async (why: string): Promise<never> => {
     await stop();
-    const msg = `startRealEtcd(${name}): ${why}\n` +
+    const msg = `startEtcd(${kind} ${name}): ${why}\n` +
       `command: ${binary} ${args.join(' ')}\n--- etcd log ---\n${log}--- end of etcd log ---`;
     process.stderr.write(msg + '\n');
     throw new Error(msg);
   };
 
-  // Wait for: client listener serving + cluster version applied.
+  // Wait for: client listener serving + cluster version applied. Real etcd logs both;
+  // ours logs "serving client traffic" and is asked for the cluster version (/version).
   for (;;) {
     if (spawnError) return fail(`failed to spawn: ${spawnError.message}`);
     if (exited) return fail(`etcd exited during startup (code ${exited.code}, signal ${exited.signal})`);
     if (Date.now() > deadline) return fail(`not ready after ${timeoutMs} ms`);
-    if (/"msg":"serving client traffic/.test(log) && /"msg":"cluster version is updated"/.test(log)) {
-      if (await tcpConnectOnce(clientPort, 1000)) break;
+    if (/"msg":"serving client traffic/.test(log)) {
+      if (kind === 'real') {
+        if (/"msg":"cluster version is updated"/.test(log) && await tcpConnectOnce(clientPort, 1000)) break;
+      } else if (await clusterVersionDecided(clientURL, opts.tls, 1000)) {
+        break;
+      }
     }
     await sleep(25);
   }
@@ -241,7 +333,7 @@ export async function startRealEtcd(opts: StartEtcdOptions = {}): Promise<RealEt
   const ids = /"msg":"starting local member","local-member-id":"([0-9a-f]+)","cluster-id":"([0-9a-f]+)"/.exec(log);
 
   return {
-    kind: 'real',
+    kind,
     name,
     endpoint: `127.0.0.1:${clientPort}`,
     clientURL,
@@ -257,32 +349,51 @@ export async function startRealEtcd(opts: StartEtcdOptions = {}): Promise<RealEt
 }
 
 /**
- * Starts two real etcd servers configured so that they have identical member
- * and cluster IDs (same name, advertised peer URL and token). After running
- * the same sequence of mutating requests against each, their response headers
+ * Starts two etcd servers configured so that they have identical member and
+ * cluster IDs (same name, advertised peer URL and token). After running the same
+ * sequence of mutating requests against each, their response headers
  * (cluster_id, member_id, revision, raft_term) and raft index are identical.
+ * `kinds` default per test target: ['real', 'real'] in cli mode, ['real', 'ours']
+ * in serve mode (the second twin is the one the side under test uses).
+ * @throws Error if either fails to start or their IDs differ.
  */
-export async function startTwinEtcds(opts: StartEtcdOptions = {}): Promise<[RealEtcd, RealEtcd]> {
+export async function startTwinEtcds(
+  opts: StartEtcdOptions = {},
+  kinds: [ServerKind, ServerKind] = SERVE ? ['real', 'ours'] : ['real', 'real'],
+): Promise<[EtcdProcess, EtcdProcess]> {
   const o: StartEtcdOptions = {
     ...opts,
     name: opts.name ?? 'default',
     advertisePeerURL: opts.advertisePeerURL ?? DEFAULT_ADVERTISE_PEER_URL,
     initialClusterToken: opts.initialClusterToken ?? DEFAULT_CLUSTER_TOKEN,
   };
-  const results = await Promise.allSettled([startRealEtcd(o), startRealEtcd(o)]);
-  const ok = results.filter((r): r is PromiseFulfilledResult<RealEtcd> => r.status === 'fulfilled').map((r) => r.value);
+  const results = await Promise.allSettled([startEtcd({ ...o, serverKind: kinds[0] }), startEtcd({ ...o, serverKind: kinds[1] })]);
+  const ok = results.filter((r): r is PromiseFulfilledResult<EtcdProcess> => r.status === 'fulfilled').map((r) => r.value);
   const bad = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (bad) {
     await Promise.all(ok.map((s) => s.stop()));
     throw bad.reason;
   }
-  const [a, b] = ok as [RealEtcd, RealEtcd];
+  const [a, b] = ok as [EtcdProcess, EtcdProcess];
   if (a.memberIdHex !== b.memberIdHex || a.clusterIdHex !== b.clusterIdHex) {
     await Promise.all([a.stop(), b.stop()]);
     throw new Error(`startTwinEtcds: IDs differ: A member=${a.memberIdHex} cluster=${a.clusterIdHex}, ` +
       `B member=${b.memberIdHex} cluster=${b.clusterIdHex}`);
   }
   return [a, b];
+}
+
+/**
+ * A server for compareCli (both sides run the same read-only commands): in cli mode
+ * one real etcd that both etcdctls use; in serve mode a real etcd whose `subject` is
+ * our server started as its twin (same IDs), and stop() stops both. Seed it with
+ * seedCli (run.ts) so that both servers get the same writes.
+ */
+export async function startComparedEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
+  if (!SERVE) return startRealEtcd(opts);
+  const [real, ours] = await startTwinEtcds(opts, ['real', 'ours']);
+  const stopReal = real.stop;
+  return { ...real, subject: ours, stop: async () => { await Promise.all([stopReal(), ours.stop()]); } };
 }
 
 /** Stops all given servers (ignores undefined), in parallel. */

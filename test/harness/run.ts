@@ -1,9 +1,15 @@
-// Running etcdctl binaries and comparing real etcdctl with ours.
+// Running etcdctl binaries and comparing a reference side with a side under test.
 //
-// compareCli:   read-only / idempotent cases, both binaries against one server.
-// runScenario:  mutating sequences, real etcdctl against server A and ours
-//               against server B (twin servers with identical IDs), compared
-//               step by step.
+// The reference side is always the real etcdctl against real etcd. The side under
+// test (the "subject") depends on the test target (target.ts, ETCDTS_TARGET):
+// our etcdctl against the same real etcd servers ('cli', default), or the real
+// etcdctl against our server ('serve').
+//
+// compareCli:   read-only / idempotent cases; in cli mode both binaries against one
+//               server, in serve mode against server and server.subject (twins).
+// runScenario:  mutating sequences, the reference side against server A and the
+//               subject against server B (twin servers with identical IDs),
+//               compared step by step.
 //
 // Compared per command: stdout bytes, the last "Error:" line of stderr, and
 // the exit code. (Real etcdctl writes zap JSON warnings to stderr before the
@@ -14,12 +20,15 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SERVE } from './target.js';
 
 /** Anything with an endpoint: real etcd now, our server later. */
 export interface ServerLike {
   /** "host:port" as passed to --endpoints. */
   endpoint: string;
   clientURL?: string;
+  /** The server of the side under test, if not this one (serve mode; etcd.ts startComparedEtcd). */
+  subject?: ServerLike;
   stop(): Promise<void>;
 }
 
@@ -38,6 +47,10 @@ export const REPO_ROOT = findRepoRoot();
 export const OURS = path.join(REPO_ROOT, 'bin', 'etcdctl');
 /** The reference etcdctl 3.4.23. */
 export const REAL = process.env.REAL_ETCDCTL || '/usr/bin/etcdctl';
+/** The etcdctl of the side under test: ours in cli mode, the real one in serve mode. */
+export const SUBJECT_BIN = SERVE ? REAL : OURS;
+/** Which etcdctl SUBJECT_BIN is. */
+export const SUBJECT_CLI: 'real' | 'ours' = SERVE ? 'real' : 'ours';
 
 export interface RunOptions {
   /** Added on top of the cleaned environment (no ETCDCTL_* variables). */
@@ -129,8 +142,10 @@ export function errorLine(stderr: string): string {
 
 /** Per-run state shared by all steps of one run (one binary against one server). */
 export interface RunContext {
-  /** Which side this run is. */
+  /** Which side this run is: 'real' = the reference side, 'ours' = the side under test. */
   side: 'real' | 'ours';
+  /** Which etcdctl this run uses (in serve mode the side under test uses the real one). */
+  cli: 'real' | 'ours';
   server?: ServerLike;
   /** Lease IDs (as bigint) seen so far in this run's outputs, in order of first appearance. */
   leases: bigint[];
@@ -141,8 +156,9 @@ export interface RunContext {
 /** Rewrites text (stdout, or the Error: line) before comparison. */
 export type Normalizer = (text: string, ctx: RunContext) => string;
 
-export function newRunContext(side: 'real' | 'ours', server?: ServerLike): RunContext {
-  return { side, server, leases: [], results: [] };
+/** A fresh context; `cli` defaults to the etcdctl of that side in the current target. */
+export function newRunContext(side: 'real' | 'ours', server?: ServerLike, cli?: 'real' | 'ours'): RunContext {
+  return { side, cli: cli ?? (side === 'real' ? 'real' : SUBJECT_CLI), server, leases: [], results: [] };
 }
 
 const HEX16 = /^[0-9a-f]{16}$/;
@@ -290,12 +306,34 @@ function describe(label: string, r: RunResult): string {
   ].join('\n');
 }
 
+/** How assertion messages name the sides: actual = the side under test, expected = the reference. */
+export const SIDES_LABEL = SERVE
+  ? '(actual = real etcdctl -> our server, expected = real etcdctl -> real etcd)'
+  : '(actual = ours, expected = real etcdctl)';
+
 function assertSame(title: string, real: RunResult, ours: RunResult, a: Comparable, b: Comparable): void {
   assert.deepStrictEqual(
     b,
     a,
-    `${title}\n(actual = ours, expected = real etcdctl)\n${describe('REAL', real)}\n${describe('OURS', ours)}`,
+    `${title}\n${SIDES_LABEL}\n${describe('REAL', real)}\n${describe(SERVE ? 'OUR SERVER' : 'OURS', ours)}`,
   );
+}
+
+/**
+ * The server and etcdctl of the side under test for a comparison whose reference
+ * side uses `server` and `realBin`.
+ * @throws Error in serve mode when both sides would run the same binary against the
+ *   same server (a comparison that cannot fail): start the server with
+ *   startComparedEtcd / startTwinEtcds, or skip the test in serve mode (skipInServe).
+ */
+function subjectSide(server: ServerLike | undefined, realBin: string, oursBin: string | undefined, what: string): { server: ServerLike | undefined; bin: string } {
+  const s = server?.subject ?? server;
+  const bin = oursBin ?? SUBJECT_BIN;
+  if (SERVE && s === server && bin === realBin) {
+    throw new Error(`${what}: in serve mode the side under test needs our server (server.subject or a twin started by ` +
+      'startComparedEtcd/startTwinEtcds); skip CLI-only cases with skipInServe');
+  }
+  return { server: s, bin };
 }
 
 export interface CompareOptions {
@@ -318,7 +356,11 @@ export interface CompareResult {
   ours: RunResult;
 }
 
+/** ENDPOINT_PLACEHOLDER in compareCli args becomes the endpoint of each side's server. */
+export const ENDPOINT_PLACEHOLDER = '{{ENDPOINT}}';
+
 function withEndpoint(args: string[], server: ServerLike | undefined, endpoints: boolean | undefined): string[] {
+  if (server) args = args.map((a) => a.replaceAll(ENDPOINT_PLACEHOLDER, server.endpoint));
   if (endpoints === false) return args;
   if (!server) throw new Error('compareCli/runScenario: a server is required unless endpoints: false');
   return [`--endpoints=${server.endpoint}`, ...args];
@@ -326,20 +368,60 @@ function withEndpoint(args: string[], server: ServerLike | undefined, endpoints:
 
 /**
  * Runs real etcdctl and ours with the same args (read-only / idempotent cases)
- * and asserts equal stdout bytes, Error: line and exit code.
+ * and asserts equal stdout bytes, Error: line and exit code. In serve mode: the
+ * real etcdctl against `server` and against `server.subject` (our server).
+ * {{ENDPOINT}} in args is each side's server endpoint (for endpoints: false cases).
  */
 export async function compareCli(args: string[], opts: CompareOptions = {}): Promise<CompareResult> {
+  const realBin = opts.realBin ?? REAL;
+  const subj = subjectSide(opts.server, realBin, opts.oursBin, `compareCli ${args.join(' ')}`);
   const full = withEndpoint(args, opts.server, opts.endpoints);
+  const fullSubject = withEndpoint(args, subj.server, opts.endpoints);
   const runOpts: RunOptions = { env: opts.env, stdin: opts.stdin, timeoutMs: opts.timeoutMs };
   const [real, ours] = await Promise.all([
-    runCli(opts.realBin ?? REAL, full, runOpts),
-    runCli(opts.oursBin ?? OURS, full, runOpts),
+    runCli(realBin, full, runOpts),
+    runCli(subj.bin, fullSubject, runOpts),
   ]);
   const mode = opts.stderr ?? 'errorLine';
-  const a = toComparable(real, opts.normalize, newRunContext('real', opts.server), mode);
-  const b = toComparable(ours, opts.normalize, newRunContext('ours', opts.server), mode);
+  const a = toComparable(real, opts.normalize, newRunContext('real', opts.server, 'real'), mode);
+  const b = toComparable(ours, opts.normalize, newRunContext('ours', subj.server, subj.bin === OURS ? 'ours' : 'real'), mode);
   assertSame(`etcdctl ${full.join(' ')}`, real, ours, a, b);
   return { real, ours };
+}
+
+/**
+ * Runs the real etcdctl with `args` against `server` and, in serve mode, against its
+ * subject (our twin) too, so both servers get the same writes (seeds for compareCli).
+ * Sequential per server; returns the results in that order [reference, subject?].
+ * @throws AssertionError if a run exits non-zero (unless opts.allowFailure).
+ */
+export async function seedCli(
+  server: ServerLike,
+  args: string[],
+  opts: RunOptions & { allowFailure?: boolean } = {},
+): Promise<RunResult[]> {
+  const servers = server.subject ? [server, server.subject] : [server];
+  const out: RunResult[] = [];
+  for (const s of servers) {
+    const r = await runCli(REAL, [`--endpoints=${s.endpoint}`, ...args], opts);
+    if (!opts.allowFailure) assert.equal(r.code, 0, `seed ${args.join(' ')} on ${s.endpoint}: ${r.stderr}`);
+    out.push(r);
+  }
+  return out;
+}
+
+/**
+ * For compareCli on twins (e.g. from startTwinEtcds): in serve mode `reference` with
+ * `twin` (our server) as its subject; in cli mode `reference` itself (both etcdctls
+ * against it). Do not stop the result: stop the twins.
+ */
+export function withSubject(reference: ServerLike, twin: ServerLike): ServerLike {
+  return SERVE ? { ...reference, subject: twin, stop: () => Promise.resolve() } : reference;
+}
+
+/** `server` and, in serve mode, its subject: every server a seed must reach. */
+export function serversOf(server: ServerLike): ServerLike[] {
+  return server.subject ? [server, server.subject] : [server];
 }
 
 export interface ScenarioStep {
@@ -394,7 +476,7 @@ async function runSide(
   steps: ScenarioStep[],
   opts: ScenarioOptions,
 ): Promise<{ results: RunResult[]; comparables: Comparable[]; argv: string[][] }> {
-  const ctx = newRunContext(side, server);
+  const ctx = newRunContext(side, server, bin === OURS ? 'ours' : 'real');
   const results: RunResult[] = [];
   const comparables: Comparable[] = [];
   const argv: string[][] = [];
@@ -414,13 +496,21 @@ async function runSide(
 }
 
 /**
- * Runs all steps with real etcdctl against servers[0], then all steps with
- * ours against servers[1], and compares them step by step.
+ * Runs all steps with real etcdctl against servers[0], then all steps with the
+ * subject's etcdctl (ours in cli mode, real in serve mode) against servers[1]
+ * (in serve mode: our server, see startTwinEtcds), and compares them step by step.
  */
 export async function runScenario(steps: ScenarioStep[], opts: ScenarioOptions): Promise<ScenarioResult> {
   const [sa, sb] = opts.servers;
-  const A = await runSide('real', opts.realBin ?? REAL, sa, steps, opts);
-  const B = await runSide('ours', opts.oursBin ?? OURS, sb, steps, opts);
+  const realBin = opts.realBin ?? REAL;
+  // servers[1]'s subject if it has one (a startComparedEtcd server), else servers[1]
+  const sbSubject = sb.subject ?? sb;
+  const subjBin = opts.oursBin ?? SUBJECT_BIN;
+  if (SERVE && sbSubject === sa && subjBin === realBin) {
+    throw new Error('runScenario: in serve mode servers[1] must be our server (startTwinEtcds) or have a subject');
+  }
+  const A = await runSide('real', realBin, sa, steps, opts);
+  const B = await runSide('ours', subjBin, sbSubject, steps, opts);
   for (let i = 0; i < steps.length; i++) {
     assertSame(
       `scenario step ${i + 1}/${steps.length}: etcdctl ${A.argv[i]!.join(' ')}  |  ours: ${B.argv[i]!.join(' ')}`,
