@@ -1,0 +1,298 @@
+/**
+ * @module server/embed/serve
+ * The client listeners (etcd 3.4 embed/serve.go, embed/etcd.go serveClients /
+ * serveMetrics): for each --listen-client-urls URL one listener on which gRPC
+ * and HTTP share the port, as etcd's cmux does: every accepted connection
+ * (after the TLS handshake for https/unixs) is sniffed, and one starting with
+ * the HTTP/2 client preface goes to the v3 gRPC server
+ * (grpc-js `createConnectionInjector`), anything else to an HTTP/1 server
+ * with /health, /version and /metrics. --listen-metrics-urls get an HTTP
+ * server with /metrics and /health only.
+ *
+ * TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth,
+ * --auto-tls) applies to https:// and unixs:// URLs; ALPN offers h2 and
+ * http/1.1. Files are read once at start; a missing or bad file fails
+ * {@link serveClients} with an error naming the flag.
+ */
+import * as grpc from '@grpc/grpc-js';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { EtcdServerApi } from '../etcdserver/api.js';
+import { HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
+import { handleMetricsHealth } from '../etcdserver/api/etcdhttp/metrics.js';
+import { V3rpcServer } from '../etcdserver/api/v3rpc/grpc.js';
+import { EtcdMetrics } from '../metrics/metrics.js';
+import type { EmbedConfig, TlsConfig } from './config-types.js';
+
+/** The logging serve.ts needs (pino's Logger satisfies it). */
+export interface ServeLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/** Options of {@link serveClients}. */
+export interface ServeOptions {
+  /** The member's metrics (the server updates them); a new registry when omitted. */
+  readonly metrics?: EtcdMetrics;
+  /** Cluster version for /version ("3.4.0" by default; undefined → "not_decided"). */
+  readonly clusterVersion?: () => string | undefined;
+}
+
+/** One listening socket. */
+export interface ServedAddress {
+  /** The configured URL, e.g. "https://127.0.0.1:2379" (port 0 is replaced by the bound port). */
+  readonly url: string;
+  /** "client" (gRPC + HTTP) or "metrics" (HTTP only). */
+  readonly kind: 'client' | 'metrics';
+  /** Bound address: host and port, or the unix socket path (port 0). */
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The running listeners. */
+export interface ClientServers {
+  readonly addresses: readonly ServedAddress[];
+  /** The gRPC server behind the client listeners. */
+  readonly v3rpc: V3rpcServer;
+  readonly metrics: EtcdMetrics;
+  /** Stops accepting, closes every connection and call; resolves when all listeners are closed. */
+  close(): Promise<void>;
+}
+
+/** The HTTP/2 client connection preface (RFC 7540 §3.5): what cmux matches for gRPC. */
+export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/**
+ * Reads the first bytes of `socket` until they either equal the HTTP/2 preface
+ * or diverge from it, puts them back, and hands the socket to `onH2` or
+ * `onHttp1`. A socket closed before that is dropped.
+ */
+export function sniffConnection(socket: net.Socket, onH2: (s: net.Socket) => void, onHttp1: (s: net.Socket) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  const cleanup = () => {
+    socket.off('data', onData);
+    socket.off('error', onEnd);
+    socket.off('end', onEnd);
+  };
+  const onEnd = () => { cleanup(); socket.destroy(); };
+  const onData = (d: Buffer) => {
+    buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
+    const n = Math.min(buf.length, HTTP2_PREFACE.length);
+    const prefix = buf.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+    if (prefix && buf.length < HTTP2_PREFACE.length) return;
+    cleanup();
+    socket.pause();
+    socket.unshift(buf);
+    if (prefix) onH2(socket);
+    else onHttp1(socket);
+  };
+  socket.on('data', onData);
+  socket.on('error', onEnd);
+  socket.on('end', onEnd);
+}
+
+function readTlsFile(flag: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new Error(`${flag}: cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The server TLS options of `t` (transport.TLSInfo.ServerConfig): cert/key,
+ * CA pool from --trusted-ca-file, client certificates required and verified
+ * with --client-cert-auth, ALPN h2 + http/1.1.
+ * @throws Error naming the flag when a file cannot be read or is not valid PEM
+ */
+export function serverTlsOptions(t: { certFile: string; keyFile: string; trustedCaFile: string; clientCertAuth: boolean }): tls.TlsOptions {
+  const cert = readTlsFile('--cert-file', t.certFile);
+  const key = readTlsFile('--key-file', t.keyFile);
+  const opts: tls.TlsOptions = { cert, key, ALPNProtocols: ['h2', 'http/1.1'], minVersion: 'TLSv1.2' };
+  if (t.trustedCaFile) opts.ca = readTlsFile('--trusted-ca-file', t.trustedCaFile);
+  if (t.clientCertAuth) {
+    opts.requestCert = true;
+    opts.rejectUnauthorized = true;
+  }
+  try {
+    tls.createSecureContext(opts);
+  } catch (e) {
+    throw new Error(`client TLS: cannot use --cert-file ${t.certFile} / --key-file ${t.keyFile}${t.trustedCaFile ? ` / --trusted-ca-file ${t.trustedCaFile}` : ''}: ${(e as Error).message}`);
+  }
+  return opts;
+}
+
+/**
+ * --auto-tls: a self-signed certificate for `hosts` written to
+ * `<dir>/cert.pem` and `<dir>/key.pem` (etcd transport.SelfCert into
+ * <data-dir>/fixtures/client; ECDSA P-256, 1 year), reused when both exist.
+ */
+export async function selfCert(dir: string, hosts: readonly string[]): Promise<{ certFile: string; keyFile: string }> {
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  if (fs.existsSync(certFile) && fs.existsSync(keyFile)) return { certFile, keyFile };
+  const { generate } = await import('selfsigned');
+  const altNames = hosts.map((h) => (net.isIP(h) ? { type: 7 as const, ip: h } : { type: 2 as const, value: h }));
+  const now = new Date();
+  const pems = await generate([{ name: 'organizationName', value: 'etcd' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: now,
+    notAfterDate: new Date(now.getTime() + 365 * 24 * 3600 * 1000),
+    extensions: [
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames },
+    ],
+  });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(keyFile, pems.private, { mode: 0o600 });
+  fs.writeFileSync(certFile, pems.cert, { mode: 0o644 });
+  return { certFile, keyFile };
+}
+
+function hostOf(u: URL): string {
+  return u.hostname.replace(/^\[|\]$/g, '');
+}
+
+function isSecure(u: URL): boolean {
+  return u.protocol === 'https:' || u.protocol === 'unixs:';
+}
+
+function isUnix(u: URL): boolean {
+  return u.protocol === 'unix:' || u.protocol === 'unixs:';
+}
+
+/** The effective client TLS config: files given, or generated by --auto-tls. */
+async function resolveTls(cfg: EmbedConfig, t: TlsConfig, urls: readonly URL[]): Promise<TlsConfig | undefined> {
+  if (t.certFile || t.keyFile) {
+    if (!t.certFile || !t.keyFile) throw new Error('both --cert-file and --key-file must be given for client TLS');
+    return t;
+  }
+  if (t.autoTls) {
+    const hosts = [...new Set(urls.filter(isSecure).map(hostOf))];
+    const files = await selfCert(path.join(cfg.dataDir, 'fixtures', 'client'), hosts.length ? hosts : ['localhost']);
+    return { ...t, ...files };
+  }
+  return undefined;
+}
+
+function listen(server: net.Server, u: URL): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    const onErr = (e: Error) => reject(new Error(`listen ${u.href}: ${e.message}`));
+    server.once('error', onErr);
+    const done = () => {
+      server.off('error', onErr);
+      const a = server.address();
+      if (typeof a === 'string' || a === null) resolve({ host: a ?? '', port: 0 });
+      else resolve({ host: a.address, port: a.port });
+    };
+    if (isUnix(u)) {
+      const p = u.host + u.pathname;
+      fs.rmSync(p, { force: true });
+      server.listen(p, done);
+    } else {
+      server.listen({ host: hostOf(u), port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) }, done);
+    }
+  });
+}
+
+/**
+ * Starts the client listeners of `cfg.listenClientUrls` (gRPC + HTTP on each)
+ * and the metrics listeners of `cfg.listenMetricsUrls`, serving `server`.
+ *
+ * @throws Error for an https/unixs URL without TLS files (and no --auto-tls),
+ *   unreadable or invalid TLS files, an unsupported scheme, or a listen error
+ *   (the listeners opened so far are closed first)
+ */
+export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logger: ServeLogger, opts: ServeOptions = {}): Promise<ClientServers> {
+  const metrics = opts.metrics ?? new EtcdMetrics();
+  for (const u of [...cfg.listenClientUrls, ...cfg.listenMetricsUrls]) {
+    if (!['http:', 'https:', 'unix:', 'unixs:'].includes(u.protocol)) throw new Error(`unsupported URL scheme ${JSON.stringify(u.protocol.replace(/:$/, ''))} in ${u.href}`);
+  }
+  const tlsCfg = await resolveTls(cfg, cfg.clientTls, [...cfg.listenClientUrls, ...cfg.listenMetricsUrls]);
+  const secureOpts = tlsCfg ? serverTlsOptions(tlsCfg) : undefined;
+  for (const u of [...cfg.listenClientUrls, ...cfg.listenMetricsUrls]) {
+    if (isSecure(u) && !secureOpts) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${u.href.replace(/\/$/, '')} with HTTPS scheme`);
+  }
+
+  const v3 = new V3rpcServer(server, { electionMs: cfg.electionMs, metrics, warn: (msg, f) => logger.warn(f, msg) });
+  const injector = v3.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+
+  const clientMux = new HttpMux();
+  handleMetricsHealth(clientMux, server, metrics);
+  clientMux.handle('/version', versionHandler(opts.clusterVersion));
+  const clientHttp = http.createServer(withCORS((req, res) => clientMux.serve(req, res)));
+  const metricsMux = new HttpMux();
+  handleMetricsHealth(metricsMux, server, metrics);
+  const metricsHttp = http.createServer((req, res) => metricsMux.serve(req, res));
+
+  const sockets = new Set<net.Socket>();
+  const listeners: net.Server[] = [];
+  const addresses: ServedAddress[] = [];
+
+  const onSocket = (kind: 'client' | 'metrics') => (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    if (kind === 'metrics') {
+      metricsHttp.emit('connection', socket);
+      return;
+    }
+    sniffConnection(
+      socket,
+      (s) => { injector.injectConnection(s); },
+      (s) => { clientHttp.emit('connection', s); s.resume(); },
+    );
+  };
+
+  try {
+    for (const [kind, urls] of [['client', cfg.listenClientUrls], ['metrics', cfg.listenMetricsUrls]] as const) {
+      for (const u of urls) {
+        let srv: net.Server;
+        if (isSecure(u)) {
+          srv = tls.createServer(secureOpts!, onSocket(kind));
+          srv.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
+            logger.warn({ 'remote-addr': s.remoteAddress, error: err.message }, 'rejected connection');
+          });
+        } else {
+          if (tlsCfg && !isUnix(u)) logger.warn({ url: u.href }, 'scheme is HTTP while key and cert files are present; ignoring key and cert files');
+          srv = net.createServer(onSocket(kind));
+        }
+        listeners.push(srv);
+        const a = await listen(srv, u);
+        const url = isUnix(u) ? u.href : `${u.protocol}//${u.hostname}:${a.port}`;
+        addresses.push({ url, kind, host: a.host, port: a.port });
+        logger.info({ address: isUnix(u) ? a.host : `${u.hostname}:${a.port}`, kind, secure: isSecure(u) }, kind === 'client' ? 'serving client traffic' : 'serving metrics');
+      }
+    }
+  } catch (e) {
+    for (const l of listeners) l.close();
+    injector.destroy();
+    v3.close();
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    addresses,
+    v3rpc: v3,
+    metrics,
+    close(): Promise<void> {
+      closing ??= (async () => {
+        const closed = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+        injector.destroy();
+        v3.close();
+        clientHttp.closeAllConnections();
+        metricsHttp.closeAllConnections();
+        for (const s of sockets) s.destroy();
+        await Promise.all(closed);
+      })();
+      return closing;
+    },
+  };
+}
