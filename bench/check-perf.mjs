@@ -54,12 +54,20 @@ function checkPerf(endpoint) {
 console.log(`etcdctl check perf --load=${load}; machine: ${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const verdicts = [];
 for (const target of serverTargets()) {
-  const sut = await ServerUnderTest.start(target);
+  let sut;
+  try {
+    sut = await ServerUnderTest.start(target);
+  } catch (e) {
+    verdicts.push({ target: target.name, pass: false });
+    console.log(`\n${target.name} (${target.binary}): failed to start: ${String(e.message).split('\n')[0]}\nFAIL: ${target.name}`);
+    continue;
+  }
   try {
     const r = await checkPerf(sut.endpoint);
-    // The progress bar redraws with \r; keep only the verdict lines.
-    const lines = r.stdout.split(/[\r\n]+/).filter((l) => /^(PASS|FAIL)/.test(l.trim()));
-    const pass = r.code === 0 && lines.length > 0 && lines.every((l) => l.startsWith('PASS'));
+    // The progress bar has no newline before the first verdict, and etcdctl prints two of its
+    // failures without a "FAIL:" prefix (etcdctl/ctlv3/command/check.go): match verdicts anywhere.
+    const lines = r.stdout.match(/(?:PASS|FAIL)(?::[^\r\n]*)?|Slowest request took too long:[^\r\n]*|Stddev too high:[^\r\n]*/g) ?? [];
+    const pass = r.code === 0 && lines.at(-1) === 'PASS' && lines.every((l) => l.startsWith('PASS'));
     verdicts.push({ target: target.name, pass });
     console.log(`\n${target.name} (${target.binary}):`);
     for (const l of lines) console.log(`  ${l.trim()}`);

@@ -241,10 +241,22 @@ console.log(`  machine: ${machine.cores} cores (${machine.model}), load average 
 
 const phases = [];
 const probe = [];
+const failedTargets = [];
 let exitCode = 0;
 try {
   for (const t of targets) {
-    const sut = await ServerUnderTest.start(t, { startupTimeoutMs: 30_000 });
+    let sut;
+    try {
+      sut = await ServerUnderTest.start(t, { startupTimeoutMs: 30_000 });
+    } catch (e) {
+      // Still measure the other target(s); the run fails at the end.
+      if (targets.length === 1) throw e;
+      const why = String(e.message).split('\n')[0];
+      console.log(`  ${t.name}: FAILED TO START (${why}); continuing without it (log tail:\n${String(e.message).split('\n').slice(-6).join('\n')})`);
+      failedTargets.push({ name: t.name, error: why });
+      exitCode = 1;
+      continue;
+    }
     servers.push(sut);
     const f0 = performance.now();
     const fill = opts.generator === 'go'
@@ -306,7 +318,7 @@ if (phases.length > 0) {
   });
   for (const r of phases) {
     table.push([r.round, r.kind, r.target, fmt(r.rps), fmt(r.p50ms, 2), fmt(r.p99ms, 2), r.errors,
-      fmt(r.serverCpu, 2), fmt(r.generatorCpu, 2), `${fmt(r.machineCpu, 2)} / ${machine.cores}`, `${fmt(r.workerElu * 100)}%`]);
+      fmt(r.serverCpu, 2), fmt(r.generatorCpu, 2), `${fmt(r.machineCpu, 2)} / ${machine.cores}`, r.generator === 'go' ? 'n/a (go)' : `${fmt(r.workerElu * 100)}%`]);
   }
   console.log(`\nresults (CPU in cores; ${opts.clients} requests in flight):`);
   console.log(table.toString());
@@ -333,7 +345,7 @@ if (servers.some((s) => s.target.name === 'ours') && servers.some((s) => s.targe
 const report = {
   date: new Date().toISOString(), machine, options: opts,
   targets: targets.map((t) => ({ name: t.name, binary: t.binary })), note: oursNote || undefined,
-  generatorNote: generatorNote || undefined,
+  generatorNote: generatorNote || undefined, failedTargets,
   saturationProbe: probe, phases, ratios, totalSeconds: (Date.now() - started) / 1000,
 };
 const json = JSON.stringify(report);

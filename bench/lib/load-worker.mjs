@@ -12,8 +12,8 @@
 //   fill: boolean,                put every key of the keyspace once, in order (no timing; ends when done)
 //   worker: number, workers: number   with fill: this worker puts the keys n with n % workers == worker
 // }
-// Requests are protobuf-encoded once per key before the clock starts (generated
-// rpc_pb messages via @bufbuild/protobuf), sent with grpc-js's makeUnaryRequest and
+// Requests are protobuf-encoded by hand once per key before the clock starts (two
+// fields; no dependency on dist/, which may be mid-rebuild), sent with grpc-js's makeUnaryRequest and
 // identity (de)serializers: per request the worker does no encoding or decoding.
 //
 // Posts back: { ok, errors, errorSamples, latencies: Float64Array (ms, transferred),
@@ -22,8 +22,23 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { create, toBinary } from '@bufbuild/protobuf';
-import { PutRequestSchema, RangeRequestSchema } from '../../dist/src/gen/etcdserverpb/rpc_pb.js';
+
+/** Protobuf varint bytes of a non-negative integer. */
+function varint(n) {
+  const out = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n >>>= 7;
+  }
+  out.push(n);
+  return Buffer.from(out);
+}
+/** A length-delimited protobuf field (wire type 2). */
+const bytesField = (field, b) => Buffer.concat([varint((field << 3) | 2), varint(b.length), b]);
+// etcdserverpb (rpc.proto): PutRequest { bytes key = 1; bytes value = 2; ... },
+// RangeRequest { bytes key = 1; ... } (serializable = 7 left false: linearizable).
+const encodePut = (key, value) => Buffer.concat([bytesField(1, key), value.length ? bytesField(2, value) : Buffer.alloc(0)]);
+const encodeRange = (key) => bytesField(1, key);
 
 const { endpoint, kind, conns, concurrency, keys, prefix, valueSize, durationMs, seed, fill, worker, workers } = workerData;
 
@@ -40,9 +55,7 @@ for (let i = 0; i < valueSize; i++) value[i] = 97 + Math.floor(rand() * 26);
 const requests = new Array(keys);
 for (let n = 0; n < keys; n++) {
   const key = Buffer.from(`${prefix}${n}`);
-  requests[n] = Buffer.from(kind === 'put'
-    ? toBinary(PutRequestSchema, create(PutRequestSchema, { key, value }))
-    : toBinary(RangeRequestSchema, create(RangeRequestSchema, { key })));
+  requests[n] = kind === 'put' ? encodePut(key, value) : encodeRange(key);
 }
 const method = kind === 'put' ? '/etcdserverpb.KV/Put' : '/etcdserverpb.KV/Range';
 const identity = (b) => b;
