@@ -383,8 +383,12 @@ export async function compareCli(args: string[], opts: CompareOptions = {}): Pro
     runCli(subj.bin, fullSubject, runOpts),
   ]);
   const mode = opts.stderr ?? 'errorLine';
-  const a = toComparable(real, opts.normalize, newRunContext('real', opts.server, 'real'), mode);
-  const b = toComparable(ours, opts.normalize, newRunContext('ours', subj.server, subj.bin === OURS ? 'ours' : 'real'), mode);
+  // Serve mode: the two servers are twins on different client ports, so each side's own
+  // endpoint (in endpoint status/health, member list client URLs) becomes <ENDPOINT>.
+  // (In cli mode both sides use one server and the port is compared as it is.)
+  const normalize = subj.server !== opts.server ? composeNormalizers(opts.normalize, normalizeEndpoint) : opts.normalize;
+  const a = toComparable(real, normalize, newRunContext('real', opts.server, 'real'), mode);
+  const b = toComparable(ours, normalize, newRunContext('ours', subj.server, subj.bin === OURS ? 'ours' : 'real'), mode);
   assertSame(`etcdctl ${full.join(' ')}`, real, ours, a, b);
   return { real, ours };
 }
