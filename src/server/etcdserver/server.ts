@@ -546,7 +546,7 @@ export class EtcdServer implements EtcdServerApi {
             break;
           case ConfChangeType.ConfChangeUpdateNode: {
             const m = decodeMember(cc.context ?? new Uint8Array(0));
-            this.cluster.updatePeerUrls(tx, m.id, m.peerUrls);
+            this.cluster.updateRaftAttributes(tx, m.id, m.peerUrls, m.isLearner);
             break;
           }
         }
@@ -1014,7 +1014,9 @@ export class EtcdServer implements EtcdServerApi {
   async memberUpdate(ctx: CallContext, r: MemberUpdateRequest): Promise<MemberUpdateResponse> {
     await this.checkAdmin(ctx);
     const cur = this.cluster.member(r.ID);
-    const m: Member = { id: r.ID, peerUrls: [...r.peerURLs], isLearner: cur?.isLearner ?? false, name: cur?.name ?? '', clientUrls: cur?.clientUrls ?? [] };
+    // etcd 3.4 replaces all raft attributes with the new peer URLs only, so a learner
+    // updated this way is listed as a voter by MemberList afterwards (member.go MemberUpdate)
+    const m: Member = { id: r.ID, peerUrls: [...r.peerURLs], isLearner: false, name: cur?.name ?? '', clientUrls: cur?.clientUrls ?? [] };
     await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeUpdateNode, nodeId: r.ID, context: encodeMember(m) });
     return create(MemberUpdateResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
   }
@@ -1055,7 +1057,8 @@ export class EtcdServer implements EtcdServerApi {
     const ai = await this.authInfo(ctx);
     const noPassword = r.options?.noPassword ?? false;
     // the bcrypt hash, not the password, goes through raft: the password field of the internal request carries it
-    const password = !noPassword && r.password !== '' ? new TextDecoder().decode(await this.authStore.hashPassword(r.password)) : '';
+    // etcd 3.4 hashes the password, even an empty one, unless the user has no password
+    const password = noPassword ? '' : new TextDecoder().decode(await this.authStore.hashPassword(r.password));
     return (await this.raftRequest(ctx, { authUserAdd: { name: r.name, password, options: r.options } }, ai)) as AuthUserAddResponse;
   }
 

@@ -138,10 +138,11 @@ export class RaftCluster {
     tx.put(Buckets.membersRemoved, idKey(id), new Uint8Array(0));
   }
 
-  updatePeerUrls(tx: BatchTx, id: bigint, peerUrls: readonly string[]): void {
+  /** Replaces a member's raft attributes (peer URLs and learner flag), as etcd UpdateRaftAttributes. */
+  updateRaftAttributes(tx: BatchTx, id: bigint, peerUrls: readonly string[], isLearner: boolean): void {
     const m = this.members.get(id);
     if (!m) return;
-    this.setMember(tx, { ...m, peerUrls: [...peerUrls] });
+    this.setMember(tx, { ...m, peerUrls: [...peerUrls], isLearner });
   }
 
   promoteMember(tx: BatchTx, id: bigint): void {
