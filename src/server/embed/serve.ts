@@ -111,7 +111,15 @@ function readTlsFile(flag: string, file: string): Buffer {
 export function serverTlsOptions(t: { certFile: string; keyFile: string; trustedCaFile: string; clientCertAuth: boolean }): tls.TlsOptions {
   const cert = readTlsFile('--cert-file', t.certFile);
   const key = readTlsFile('--key-file', t.keyFile);
-  const opts: tls.TlsOptions = { cert, key, ALPNProtocols: ['h2', 'http/1.1'], minVersion: 'TLSv1.2' };
+  // ALPN: gRPC clients offer only h2; a client that also offers http/1.1 (curl,
+  // browsers) gets http/1.1, so its plain HTTP requests reach the HTTP handlers
+  // (etcd serves both on h2 by content-type; grpc-js takes whole connections).
+  const opts: tls.TlsOptions = {
+    cert,
+    key,
+    minVersion: 'TLSv1.2',
+    ALPNCallback: ({ protocols }) => (protocols.includes('http/1.1') ? 'http/1.1' : protocols.includes('h2') ? 'h2' : protocols[0]),
+  };
   if (t.trustedCaFile) opts.ca = readTlsFile('--trusted-ca-file', t.trustedCaFile);
   if (t.clientCertAuth) {
     opts.requestCert = true;
