@@ -39,8 +39,15 @@ server.on('exit', (code, signal) => {
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill(sig));
 
 // the client URL the server advertises: --advertise-client-urls if given, else etcd's default
-const acFlag = args.find((a) => /^--?advertise-client-urls=/.test(a));
-const endpoint = (acFlag ? acFlag.split('=')[1].split(',')[0] : process.env.ETCD_ADVERTISE_CLIENT_URLS?.split(',')[0]) ?? 'http://localhost:2379';
+// (`--advertise-client-urls=x`, `-advertise-client-urls x`, or the ETCD_ variable)
+function flagValue(name) {
+  for (let i = 0; i < args.length; i++) {
+    const m = new RegExp(`^--?${name}(?:=(.*))?$`).exec(args[i]);
+    if (m) return m[1] ?? args[i + 1];
+  }
+  return undefined;
+}
+const endpoint = (flagValue('advertise-client-urls') ?? process.env.ETCD_ADVERTISE_CLIENT_URLS)?.split(',')[0] || 'http://localhost:2379';
 const epFlag = endpoint === 'http://localhost:2379' ? '' : ` --endpoints=${endpoint}`;
 
 const deadline = Date.now() + 60_000;
