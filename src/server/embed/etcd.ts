@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EmbedConfig } from './config-types.js';
 import { serveClients, type ClientServers } from './serve.js';
+import { EtcdMetrics } from '../metrics/metrics.js';
 import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
 import type { Logger } from '../logger.js';
 import { newCompactor, parseCompactionRetention, realScheduler, type Compactor } from '../etcdserver/api/v3compactor/compactor.js';
@@ -87,6 +88,42 @@ function listenPeer(u: URL, log: Logger): Promise<http.Server> {
 }
 
 /**
+ * Refreshes the member's gauges from the server at each scrape (etcd updates
+ * them in its loops; reading them at scrape time keeps the request path free).
+ */
+function watchMetrics(m: EtcdMetrics, server: EtcdServer): void {
+  let leaderChanges = 0;
+  let clusterVersion = '';
+  m.onCollect(() => {
+    const st = server.stats();
+    m.hasLeader.set(st.hasLeader ? 1 : 0);
+    m.isLeader.set(st.isLeader ? 1 : 0);
+    m.isLearner.set(st.isLearner ? 1 : 0);
+    if (st.leaderChanges > leaderChanges) {
+      m.leaderChanges.inc(st.leaderChanges - leaderChanges);
+      leaderChanges = st.leaderChanges;
+    }
+    m.proposalsCommitted.set(st.committedIndex);
+    m.proposalsApplied.set(st.appliedIndex);
+    m.proposalsPending.set(st.pendingProposals);
+    m.quotaBackendBytes.set(st.quotaBytes);
+    m.dbTotalSize.set(st.dbSize);
+    m.dbTotalSizeDebugging.set(st.dbSize);
+    m.dbTotalSizeInUse.set(st.dbSizeInUse);
+    m.keysTotal.set(st.keys);
+    m.watcherTotal.set(st.watchers);
+    m.watchStreamTotal.set(st.watchStreams);
+    m.currentRevision.set(st.revision);
+    m.compactRevision.set(Math.max(0, st.compactRevision));
+    const cv = server.cluster.clusterVersion();
+    if (cv && cv !== clusterVersion) {
+      clusterVersion = cv;
+      m.setClusterVersion(cv.split('.').slice(0, 2).join('.'));
+    }
+  });
+}
+
+/**
  * Starts a member. Throws for bind errors, data dir errors (WAL corruption,
  * another cluster's backend) and TLS/listener errors; whatever was started
  * before the failure is closed first.
@@ -110,13 +147,16 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
     await closePeers();
     throw e;
   }
+  const metrics = new EtcdMetrics();
+  metrics.setServerId(server.memberId);
+  watchMetrics(metrics, server);
   let clients: ClientServers;
   try {
     clients = await serveClients(
       cfg,
       server,
       { info: (o, m) => log.info(m, o as Record<string, unknown>), warn: (o, m) => log.warn(m, o as Record<string, unknown>) },
-      { clusterVersion: () => server.cluster.clusterVersion() || undefined },
+      { clusterVersion: () => server.cluster.clusterVersion() || undefined, metrics },
     );
   } catch (e) {
     await server.stop();

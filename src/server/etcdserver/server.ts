@@ -231,6 +231,8 @@ export class EtcdServer implements EtcdServerApi {
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
+  private leaderChanges = 0;
+  private lastLead = 0n;
   private resolveFatal: (e: unknown) => void = () => undefined;
   private readonly fatalPromise = new Promise<unknown>((r) => {
     this.resolveFatal = r;
@@ -410,6 +412,10 @@ export class EtcdServer implements EtcdServerApi {
       this.log.info('became leader', { 'local-member-id': idHex(this.memberId), term: Number(this.term) });
     } else if (ss.raftState !== StateType.StateLeader && wasLeader) {
       this.lessor.demote();
+    }
+    if (ss.lead !== this.lastLead) {
+      if (ss.lead !== 0n) this.leaderChanges++;
+      this.lastLead = ss.lead;
     }
     if (ss.lead !== 0n && !this.published) setImmediate(() => this.publish());
     if (ss.lead !== 0n) {
@@ -1143,6 +1149,46 @@ export class EtcdServer implements EtcdServerApi {
     return this.withTimeout(ctx, p).catch((e) => {
       throw e instanceof ErrTimeout ? new ErrNoLeader() : e;
     });
+  }
+
+  /**
+   * Numbers for /metrics, read at scrape time: leader state, raft indexes,
+   * proposals waiting, backend sizes (bytes), keys, watchers, revisions.
+   */
+  stats(): {
+    hasLeader: boolean;
+    isLeader: boolean;
+    isLearner: boolean;
+    leaderChanges: number;
+    committedIndex: number;
+    appliedIndex: number;
+    pendingProposals: number;
+    dbSize: number;
+    dbSizeInUse: number;
+    keys: number;
+    watchers: number;
+    watchStreams: number;
+    revision: number;
+    compactRevision: number;
+    quotaBytes: number;
+  } {
+    return {
+      hasLeader: this.r.leader() !== 0n,
+      isLeader: this.r.isLeader(),
+      isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
+      leaderChanges: this.leaderChanges,
+      committedIndex: this.r.node.raft.raftLog.committed,
+      appliedIndex: this.appliedIndex,
+      pendingProposals: this.w.size,
+      dbSize: this.backend.size(),
+      dbSizeInUse: this.backend.sizeInUse(),
+      keys: this.kv.index.size(),
+      watchers: this.kv.watcherCount(),
+      watchStreams: this.kv.watchStreamCount(),
+      revision: this.kv.rev(),
+      compactRevision: this.kv.compactMainRev,
+      quotaBytes: this.applier.backendQuota().remaining() + this.backend.size(),
+    };
   }
 
   /** The applied index (for tests and metrics). */

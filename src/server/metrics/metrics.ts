@@ -82,8 +82,16 @@ export class EtcdMetrics {
     this.clusterVersion.labels(v).set(1);
   }
 
-  /** The exposition text (Prometheus text format 0.0.4). */
+  private readonly collectors: (() => void)[] = [];
+
+  /** Registers `f` to refresh gauges right before each scrape (values read from the server, off the hot path). */
+  onCollect(f: () => void): void {
+    this.collectors.push(f);
+  }
+
+  /** The exposition text (Prometheus text format 0.0.4), after running the {@link onCollect} refreshers. */
   text(): Promise<string> {
+    for (const f of this.collectors) f();
     return this.registry.metrics();
   }
 

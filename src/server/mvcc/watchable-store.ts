@@ -128,9 +128,23 @@ export class WatchableStore extends Store implements Watchable {
     if (this.loops) this.scheduleSync(this.syncIntervalMs);
   }
 
+  /** Open watch streams (etcd_debugging_mvcc_watch_stream_total). */
+  private streams = 0;
+
   /** Opens a watch stream (etcd `NewWatchStream`). */
   newWatchStream(): WatchStream {
-    return new WatchStreamImpl(this);
+    this.streams++;
+    return new WatchStreamImpl(this, () => this.streams--);
+  }
+
+  /** Number of open watch streams. */
+  watchStreamCount(): number {
+    return this.streams;
+  }
+
+  /** Number of watchers: synced, unsynced and victims (etcd_debugging_mvcc_watcher_total). */
+  watcherCount(): number {
+    return this.synced.size() + this.unsynced.size() + this.victimCount();
   }
 
   override write(): TxnWrite {

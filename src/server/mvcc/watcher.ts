@@ -226,7 +226,11 @@ export class WatchStreamImpl implements WatchStream {
   private readonly watchers = new Map<number, Watcher>();
 
   /** A stream on `watchable` with a queue of `watchable.chanBufLen` responses. */
-  constructor(private readonly watchable: Watchable) {
+  /** @param onClose called once when the stream is closed (stream accounting). */
+  constructor(
+    private readonly watchable: Watchable,
+    private readonly onClose?: () => void,
+  ) {
     this.queue = new ResponseQueue(watchable.chanBufLen, () => watchable.onQueueSpace());
   }
 
@@ -257,6 +261,7 @@ export class WatchStreamImpl implements WatchStream {
     this.watchers.clear();
     this.closed = true;
     this.queue.close();
+    this.onClose?.();
   }
 
   rev(): number {
