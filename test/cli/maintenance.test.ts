@@ -81,6 +81,17 @@ const HELP: Case[] = [
 HELP.push({ args: ['help', 'endpoint', 'hashkv'], noServer: true }, { args: ['endpoint', 'status', '-h', '--cluster'], noServer: true });
 
 /** Read-only (or idempotent) cases against one single-member server. */
+/**
+ * In serve mode, `--cluster` for status/hashkv/defrag is left out: etcdctl 3.4 then dials
+ * `passthrough:///http://host:port`, grpc-go sends `http://host:port` as the HTTP/2
+ * :authority, and Node's HTTP/2 (nghttp2) rejects that header with PROTOCOL_ERROR, which
+ * Go's server accepts (README, Server limits). `endpoint health --cluster` uses a
+ * different dial path and is compared.
+ */
+function servableCase(c: Case): boolean {
+  return !(SERVE && c.args.includes('--cluster') && !c.args.includes('health'));
+}
+
 const READ_ONLY: Case[] = [
   ...FORMATS.flatMap((w): Case[] => [
     { args: ['-w', w, 'member', 'list'] },
@@ -91,7 +102,9 @@ const READ_ONLY: Case[] = [
     { args: ['-w', w, 'alarm', 'list'] },
     { args: ['-w', w, 'defrag'], stderr: 'nonLog' },
     { args: ['-w', w, 'move-leader', 'ffff'] },
-  ]).filter((c) => !(c.args[1] === 'fields' && c.args[2] === 'alarm')), // 3.4 crashes: see the dedicated test
+  ])
+    .filter((c) => !(c.args[1] === 'fields' && c.args[2] === 'alarm')) // 3.4 crashes: see the dedicated test
+    .filter(servableCase),
   { args: ['member', 'list', '--hex', '-w', 'json'] },
   { args: ['member', 'list', '--hex'] },
   { args: ['-w', 'bogus', 'member', 'list'] },
@@ -100,7 +113,7 @@ const READ_ONLY: Case[] = [
   { args: ['endpoint', 'hashkv', '--rev', '1', '-w', 'json'] },
   { args: ['endpoint', 'hashkv', '--rev=99'] },
   { args: ['endpoint', 'hashkv', '--rev=x'], stderr: 'full' },
-  { args: ['defrag', '--cluster'], stderr: 'nonLog' },
+  ...[{ args: ['defrag', '--cluster'], stderr: 'nonLog' } as Case].filter(servableCase),
   { args: ['alarm', 'disarm'] },
   { args: ['alarm', 'disarm', '-w', 'json'] },
   { args: ['alarm', 'disarm', '-w', 'protobuf'] },
@@ -138,7 +151,7 @@ const READ_ONLY: Case[] = [
 const STATUS: Case[] = FORMATS.flatMap((w): Case[] => [
   { args: ['-w', w, 'endpoint', 'status'], normalize: status },
   { args: ['-w', w, 'endpoint', 'status', '--cluster'], normalize: status },
-]);
+]).filter(servableCase);
 
 /** Unreachable endpoints: per-endpoint failure reporting (stderr compared without zap log lines). */
 const UNREACHABLE: Case[] = [
@@ -187,10 +200,12 @@ describe('maintenance commands vs etcdctl 3.4.23', () => {
   test('mixed good and bad endpoints keep the input order', async () => {
     const ep = ENDPOINT_PLACEHOLDER; // each side's server
     await runCases([
-      { args: [`--endpoints=127.0.0.1:1,${ep}`, '--command-timeout=1s', 'endpoint', 'status'], stderr: 'nonLog', noServer: true, normalize: status },
+      { args: [`--endpoints=127.0.0.1:1,${ep}`, '--command-timeout=1s', 'endpoint', 'status'], stderr: 'nonLog', noServer: true, normalize: SERVE ? composeNormalizers(status, normalizeIndexes) : status },
       { args: [`--endpoints=${ep},127.0.0.1:1`, '--command-timeout=1s', '-w', 'table', 'endpoint', 'hashkv'], stderr: 'nonLog', noServer: true },
       { args: [`--endpoints=127.0.0.1:1,${ep}`, '--command-timeout=1s', 'move-leader', '1'], noServer: true },
-      { args: [`--endpoints=${ep},${ep}`, 'endpoint', 'status', '-w', 'json'], noServer: true, normalize: status },
+      // serve mode: the servers of this pair also ran the read-only cases, whose `--cluster`
+      // variants are skipped against ours; raft indexes are compared in the status tests
+      { args: [`--endpoints=${ep},${ep}`, 'endpoint', 'status', '-w', 'json'], noServer: true, normalize: SERVE ? composeNormalizers(status, normalizeIndexes) : status },
     ]);
   });
 

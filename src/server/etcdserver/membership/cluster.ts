@@ -15,7 +15,10 @@
  */
 import type { Backend, BatchTx } from '../../backend/backend.js';
 import { Buckets } from '../../backend/backend.js';
-import { ErrIDExists, ErrIDNotFound, ErrIDRemoved, ErrMemberNotLearner, ErrPeerURLExists } from '../errors.js';
+import { ErrIDExists, ErrIDNotFound, ErrIDRemoved, ErrMemberNotLearner, ErrPeerURLExists, ErrTooManyLearners } from '../errors.js';
+
+/** Learners a cluster may have at once (etcd 3.4 membership maxLearners). */
+export const MAX_LEARNERS = 1;
 import { decodeMember, encodeMember, type Member } from './member.js';
 
 const utf8 = new TextEncoder();
@@ -100,6 +103,7 @@ export class RaftCluster {
     const urls = new Set<string>();
     for (const x of this.members.values()) for (const u of x.peerUrls) urls.add(u);
     for (const u of m.peerUrls) if (urls.has(u)) throw new ErrPeerURLExists();
+    if (m.isLearner && [...this.members.values()].filter((x) => x.isLearner).length + 1 > MAX_LEARNERS) throw new ErrTooManyLearners();
   }
 
   validateRemove(id: bigint): void {
