@@ -4,8 +4,8 @@
  * serveMetrics): for each --listen-client-urls URL one listener on which gRPC
  * and HTTP share the port, as etcd's cmux does: every accepted connection
  * (after the TLS handshake for https/unixs) is sniffed, and one starting with
- * the HTTP/2 client preface goes to the v3 gRPC server
- * (grpc-js `createConnectionInjector`), anything else to an HTTP/1 server
+ * the HTTP/2 client preface goes to the v3 gRPC server (its node:http2
+ * transport, `V3rpcServer.handleConnection`), anything else to an HTTP/1 server
  * with /health, /version and /metrics. --listen-metrics-urls get an HTTP
  * server with /metrics and /health only.
  *
@@ -14,7 +14,6 @@
  * http/1.1. Files are read once at start; a missing or bad file fails
  * {@link serveClients} with an error naming the flag.
  */
-import * as grpc from '@grpc/grpc-js';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -113,7 +112,7 @@ export function serverTlsOptions(t: { certFile: string; keyFile: string; trusted
   const key = readTlsFile('--key-file', t.keyFile);
   // ALPN: gRPC clients offer only h2; a client that also offers http/1.1 (curl,
   // browsers) gets http/1.1, so its plain HTTP requests reach the HTTP handlers
-  // (etcd serves both on h2 by content-type; grpc-js takes whole connections).
+  // (etcd serves both on h2 by content-type; our gRPC server takes whole connections).
   const opts: tls.TlsOptions = {
     cert,
     key,
@@ -229,7 +228,6 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   }
 
   const v3 = new V3rpcServer(server, { electionMs: cfg.electionMs, metrics, warn: (msg, f) => logger.warn(f, msg) });
-  const injector = v3.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
 
   const clientMux = new HttpMux();
   handleMetricsHealth(clientMux, server, metrics);
@@ -253,7 +251,7 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     }
     sniffConnection(
       socket,
-      (s) => { injector.injectConnection(s); },
+      (s) => { v3.handleConnection(s); },
       (s) => { clientHttp.emit('connection', s); s.resume(); },
     );
   };
@@ -280,7 +278,6 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     }
   } catch (e) {
     for (const l of listeners) l.close();
-    injector.destroy();
     v3.close();
     throw e;
   }
@@ -293,7 +290,6 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     close(): Promise<void> {
       closing ??= (async () => {
         const closed = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
-        injector.destroy();
         v3.close();
         clientHttp.closeAllConnections();
         metricsHttp.closeAllConnections();

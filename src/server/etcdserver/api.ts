@@ -85,13 +85,27 @@ import type { AuthInfo } from '../auth/token-simple.js';
 import type { WatchableStore } from '../mvcc/watchable-store.js';
 
 /**
+ * The part of AbortSignal a call's cancellation needs (an AbortSignal is one).
+ * v3rpc passes its transport's lightweight per-call signal
+ * (api/v3rpc/transport/cancel.ts) so that no AbortController is made per
+ * request. The reason's `name` is 'AbortError' for a client cancel and
+ * 'TimeoutError' for a passed deadline.
+ */
+export interface CallSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+/**
  * Per-call context handed from v3rpc to the server: the auth token from the
- * `token` (or `authorization`) metadata key, and an AbortSignal that fires when
+ * `token` (or `authorization`) metadata key, and a signal that fires when
  * the client cancels or its deadline passes (etcd's ctx).
  */
 export interface CallContext {
   readonly token?: string;
-  readonly signal?: AbortSignal;
+  readonly signal?: CallSignal;
 }
 
 /** Header values v3rpc copies into every response header (etcd header.fill). */

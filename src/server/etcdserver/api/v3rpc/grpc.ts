@@ -1,33 +1,43 @@
 /**
  * @module server/etcdserver/api/v3rpc/grpc
- * The etcd v3 gRPC server (etcd 3.4 etcdserver/api/v3rpc/grpc.go): a grpc-js
- * Server with the KV, Watch, Lease, Cluster, Maintenance and Auth services of
+ * The etcd v3 gRPC server (etcd 3.4 etcdserver/api/v3rpc/grpc.go): the KV,
+ * Watch, Lease, Cluster, Maintenance and Auth services of
  * `src/gen/etcdserverpb/rpc_pb.ts` (messages coded with protobuf-es
- * toBinary/fromBinary), plus grpc.health.v1.Health/Check answering SERVING.
+ * toBinary/fromBinary) plus grpc.health.v1.Health/Check, on the node:http2
+ * gRPC transport of `./transport/` (grpc-js is not used by the server).
+ *
+ * Each method runs etcd's interceptors (interceptor.go) around its handler:
+ * the `hasleader` check, the request size check of writes, the leader monitor
+ * for `hasleader` streams, and the go-grpc-prometheus counters.
  *
  * Options as etcd: receive limit = --max-request-bytes + 512 KiB (grpc
  * overhead), unlimited send, server keepalive ping every 2 h with a 20 s
- * timeout (embed defaults). grpc-js has no keepalive *enforcement* policy
- * (etcd: min client ping interval 5 s), so clients pinging more often are
- * not sent GOAWAY.
+ * timeout (embed defaults). The keepalive *enforcement* policy (etcd: min
+ * client ping interval 5 s) is not implemented: clients pinging more often
+ * are not sent GOAWAY.
  *
- * The server is not bound to ports: embed/serve.ts feeds it connections
- * through `createConnectionInjector` (HTTP/2 sniffed on the client port).
+ * The server is not bound to ports: embed/serve.ts hands it connections
+ * (HTTP/2 sniffed on the client port) with {@link V3rpcServer.handleConnection}.
  */
-import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
-import * as grpc from '@grpc/grpc-js';
+import { fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import type net from 'node:net';
 import { Auth, Cluster, KV, Lease, Maintenance, Watch } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { AUTH_METHODS, AuthServer, type AuthMethodName } from './auth.js';
-import { callContext, checkLeader, checkRequestSize, LeaderMonitor, requiresLeader, TooLargeRequest } from './interceptor.js';
+import { HEALTH_CHECK_METHOD, HEALTH_SERVICE, healthCheckMethod } from './health.js';
+import { callContext, checkLeader, checkRequestSize, LeaderMonitor, requiresLeader } from './interceptor.js';
 import { KVServer } from './key.js';
 import { LeaseServer } from './lease.js';
 import { MaintenanceServer } from './maintenance.js';
 import { ClusterServer } from './member.js';
-import { GrpcMetrics, type GrpcType, type MethodLabels } from './metrics.js';
-import { Code, errReceivedTooLarge, GrpcStatusError } from './rpctypes/error.js';
+import { GrpcMetrics, type GrpcType, type MethodMetrics } from './metrics.js';
 import { togRPCError } from './util.js';
+import { Code, type StatusObject } from './transport/codes.js';
+import type { Method, StreamMethod, UnaryMethod } from './transport/method.js';
+import { GrpcServer } from './transport/server.js';
+import type { ServerStream } from './transport/stream.js';
+import type { ServerUnaryCall } from './transport/unary.js';
 import { WatchServer } from './watch.js';
 
 /** Bytes allowed on top of --max-request-bytes for gRPC framing (grpc.go grpcOverheadBytes). */
@@ -36,8 +46,6 @@ export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 export const GRPC_KEEPALIVE_INTERVAL_MS = 2 * 60 * 60 * 1000;
 /** Server keepalive ping timeout, ms (embed DefaultGRPCKeepAliveTimeout). */
 export const GRPC_KEEPALIVE_TIMEOUT_MS = 20 * 1000;
-/** Past the receive limit, bytes grpc-js still reads so the status can carry grpc-go's message. */
-const OVERSIZE_READ_SLACK = 32 * 1024 * 1024;
 
 /** Options of {@link V3rpcServer}. */
 export interface V3rpcOptions {
@@ -52,16 +60,13 @@ export interface V3rpcOptions {
 type UnaryFn = (ctx: CallContext, req: never) => Promise<unknown>;
 type StreamFn = (call: never, ctx: CallContext) => Promise<void>;
 
-const abortError = () => Object.assign(new Error('context canceled'), { name: 'AbortError' });
-
-/** The v3 gRPC services of one member, on a grpc-js Server. */
+/** The v3 gRPC services of one member, on the node:http2 transport. */
 export class V3rpcServer {
-  /** The grpc-js server; serve.ts injects connections with `createConnectionInjector`. */
-  readonly server: grpc.Server;
+  private readonly transport: GrpcServer;
   private readonly monitor: LeaderMonitor;
   private readonly grpcMetrics?: GrpcMetrics;
-  private readonly maxRecvBytes: number;
-  private readonly sizes = new WeakMap<object, number>();
+  /** --max-request-bytes, read once */
+  private readonly maxRequestBytes: number;
 
   /**
    * @param s the etcd server
@@ -72,18 +77,18 @@ export class V3rpcServer {
     opts: V3rpcOptions = {},
   ) {
     const { maxRequestBytes } = s.limits();
-    this.maxRecvBytes = maxRequestBytes + GRPC_OVERHEAD_BYTES;
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': this.maxRecvBytes + OVERSIZE_READ_SLACK,
-      'grpc.max_send_message_length': -1,
-      'grpc.keepalive_time_ms': GRPC_KEEPALIVE_INTERVAL_MS,
-      'grpc.keepalive_timeout_ms': GRPC_KEEPALIVE_TIMEOUT_MS,
+    this.maxRequestBytes = maxRequestBytes;
+    const maxRecvBytes = maxRequestBytes + GRPC_OVERHEAD_BYTES;
+    this.transport = new GrpcServer({
+      maxRecvBytes,
+      keepaliveIntervalMs: GRPC_KEEPALIVE_INTERVAL_MS,
+      keepaliveTimeoutMs: GRPC_KEEPALIVE_TIMEOUT_MS,
     });
     this.monitor = new LeaderMonitor(s, opts.electionMs ?? 1000);
     if (opts.metrics) this.grpcMetrics = new GrpcMetrics(opts.metrics);
 
     const kv = new KVServer(s);
-    const watch = new WatchServer(s, { maxRequestBytes: this.maxRecvBytes, warn: opts.warn });
+    const watch = new WatchServer(s, { maxRequestBytes: maxRecvBytes, warn: opts.warn });
     const lease = new LeaseServer(s);
     const cluster = new ClusterServer(s);
     const maint = new MaintenanceServer(s);
@@ -123,188 +128,117 @@ export class V3rpcServer {
     const authImpls: Record<string, UnaryFn> = {};
     for (const name of Object.keys(AUTH_METHODS) as AuthMethodName[]) authImpls[name] = (ctx, r) => auth.call(name, ctx, r);
     this.addService(Auth, authImpls);
-    this.addHealthService();
+    this.transport.addMethod(HEALTH_SERVICE, HEALTH_CHECK_METHOD, healthCheckMethod() as unknown as Method);
+  }
+
+  /**
+   * Serves gRPC on an accepted connection (plain or TLS) whose first bytes may
+   * have been read and unshifted; the socket must not be resumed afterwards.
+   */
+  handleConnection(socket: net.Socket): void {
+    this.transport.handleConnection(socket);
   }
 
   /** Stops the leader monitor and closes every call and connection at once. */
   close(): void {
     this.monitor.stop();
-    this.server.forceShutdown();
-  }
-
-  private labels(m: DescMethod): MethodLabels {
-    const type: GrpcType =
-      m.methodKind === 'unary' ? 'unary'
-      : m.methodKind === 'server_streaming' ? 'server_stream'
-      : m.methodKind === 'client_streaming' ? 'client_stream'
-      : 'bidi_stream';
-    return { service: m.parent.typeName, method: m.name, type };
-  }
-
-  private deserializer(m: DescMethod, l: MethodLabels): (b: Buffer) => unknown {
-    const input: DescMessage = m.input;
-    return (b: Buffer) => {
-      this.grpcMetrics?.onReceived(l, b.length);
-      if (b.length > this.maxRecvBytes) return new TooLargeRequest(b.length);
-      const msg = fromBinary(input, b);
-      this.sizes.set(msg, b.length);
-      return msg;
-    };
-  }
-
-  private serializer(m: DescMethod, l: MethodLabels): (v: unknown) => Buffer {
-    const output: DescMessage = m.output;
-    return (v: unknown) => {
-      const u = toBinary(output, v as never);
-      this.grpcMetrics?.onSent(l, u.length);
-      return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
-    };
+    this.transport.close();
   }
 
   private addService(svc: DescService, impls: Record<string, UnaryFn | StreamFn>): void {
-    const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
-    const handlers: grpc.UntypedServiceImplementation = {};
     for (const m of svc.methods) {
       const impl = impls[m.name];
       if (!impl) throw new Error(`v3rpc: no handler for ${svc.typeName}/${m.name}`);
-      const l = this.labels(m);
-      const path = `/${svc.typeName}/${m.name}`;
-      def[m.name] = {
-        path,
-        requestStream: m.methodKind === 'client_streaming' || m.methodKind === 'bidi_streaming',
-        responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
-        requestSerialize: (v: unknown) => Buffer.from(toBinary(m.input, v as never)),
-        requestDeserialize: this.deserializer(m, l),
-        responseSerialize: this.serializer(m, l),
-        responseDeserialize: (b: Buffer) => fromBinary(m.output, b),
-      };
-      this.grpcMetrics?.register(l);
-      handlers[m.name] = m.methodKind === 'unary' ? this.unaryHandler(path, l, impl as UnaryFn) : this.streamHandler(l, impl as StreamFn);
+      const type: GrpcType =
+        m.methodKind === 'unary' ? 'unary'
+        : m.methodKind === 'server_streaming' ? 'server_stream'
+        : m.methodKind === 'client_streaming' ? 'client_stream'
+        : 'bidi_stream';
+      const mm = this.grpcMetrics?.register({ service: svc.typeName, method: m.name, type });
+      const method = m.methodKind === 'unary'
+        ? this.unaryMethod(m, `/${svc.typeName}/${m.name}`, mm, impl as UnaryFn)
+        : this.streamMethod(m, mm, impl as StreamFn);
+      this.transport.addMethod(svc.typeName, m.name, method as Method);
     }
-    this.server.addService(def, handlers);
+  }
+
+  /** Message coding of `m`, counting messages and bytes (v3rpc/metrics.go, go-grpc-prometheus). */
+  private codec(m: DescMethod, mm: MethodMetrics | undefined) {
+    return {
+      decode: (b: Uint8Array): unknown => {
+        mm?.onReceived(b.length);
+        return fromBinary(m.input, b);
+      },
+      encode: (v: unknown): Uint8Array => {
+        const u = toBinary(m.output, v as never);
+        mm?.onSent(u.length);
+        return u;
+      },
+    };
   }
 
   /** The unary interceptor chain (interceptor.go newUnaryInterceptor) around `fn`. */
-  private unaryHandler(path: string, l: MethodLabels, fn: UnaryFn): grpc.handleUnaryCall<unknown, unknown> {
-    return (call, callback) => {
-      this.grpcMetrics?.onStarted(l);
-      const finish = (err: GrpcStatusError | null, resp?: unknown) => {
-        this.grpcMetrics?.onHandled(l, err ? err.code : Code.OK);
-        if (err) callback(err);
-        else callback(null, resp);
-      };
-      const req = call.request;
-      if (req instanceof TooLargeRequest) return finish(errReceivedTooLarge(req.size, this.maxRecvBytes));
-      try {
-        checkLeader(this.s, call.metadata);
-        checkRequestSize(path, this.sizes.get(req as object) ?? 0, this.s.limits().maxRequestBytes);
-      } catch (e) {
-        return finish(togRPCError(e));
-      }
-      const ac = new AbortController();
-      call.on('cancelled', () => ac.abort(abortError()));
-      let p: Promise<unknown>;
-      try {
-        p = fn(callContext(call.metadata, ac), req as never);
-      } catch (e) {
-        return finish(togRPCError(e));
-      }
-      p.then((resp) => finish(null, resp), (e: unknown) => finish(togRPCError(e)));
+  private unaryMethod(m: DescMethod, path: string, mm: MethodMetrics | undefined, fn: UnaryFn): UnaryMethod<unknown, unknown> {
+    const s = this.s;
+    const maxRequestBytes = this.maxRequestBytes;
+    const fail = (call: ServerUnaryCall<unknown, unknown>, e: unknown) => {
+      const st = togRPCError(e);
+      mm?.onHandled(call.cancelled ? Code.CANCELLED : st.code);
+      call.sendError(st);
+    };
+    return {
+      kind: 'unary',
+      ...this.codec(m, mm),
+      handler: (call, req, size) => {
+        mm?.onStarted();
+        let p: Promise<unknown>;
+        try {
+          const md = call.metadata;
+          checkLeader(s, md);
+          checkRequestSize(path, size, maxRequestBytes);
+          p = fn(callContext(md, call.signal), req as never);
+        } catch (e) {
+          fail(call, e);
+          return;
+        }
+        p.then(
+          (resp) => {
+            mm?.onHandled(call.cancelled ? Code.CANCELLED : Code.OK);
+            call.sendResponse(resp);
+          },
+          (e: unknown) => fail(call, e),
+        );
+      },
     };
   }
 
   /** The stream interceptor (interceptor.go newStreamInterceptor) around `fn`. */
-  private streamHandler(l: MethodLabels, fn: StreamFn): grpc.handleBidiStreamingCall<unknown, unknown> {
-    return (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>) => {
-      this.grpcMetrics?.onStarted(l);
-      let code: number = Code.OK;
-      call.on('error', (e: { code?: number }) => { code = typeof e.code === 'number' ? e.code : Code.UNKNOWN; });
-      const req = (call as { request?: unknown }).request;
-      if (req instanceof TooLargeRequest) {
-        call.emit('error', errReceivedTooLarge(req.size, this.maxRecvBytes));
-        this.grpcMetrics?.onHandled(l, code);
-        return;
-      }
-      if (l.type === 'bidi_stream') {
-        // a too-large message mid-stream ends the stream as grpc-go does
-        call.prependListener('data', (m: unknown) => {
-          if (m instanceof TooLargeRequest) call.emit('error', errReceivedTooLarge(m.size, this.maxRecvBytes));
+  private streamMethod(m: DescMethod, mm: MethodMetrics | undefined, fn: StreamFn): StreamMethod<unknown, unknown> {
+    return {
+      kind: m.methodKind as StreamMethod<unknown, unknown>['kind'],
+      ...this.codec(m, mm),
+      handler: (call: ServerStream<unknown, unknown>) => {
+        mm?.onStarted();
+        let code: number = Code.OK;
+        call.on('error', (e: StatusObject) => { code = e.code; });
+        call.on('cancelled', () => { code = Code.CANCELLED; });
+        const md = call.metadata;
+        try {
+          checkLeader(this.s, md);
+        } catch (e) {
+          call.emit('error', togRPCError(e));
+          mm?.onHandled(code);
+          return;
+        }
+        const signal = call.signal;
+        const tracked = requiresLeader(md);
+        if (tracked) this.monitor.track(signal);
+        const run = (async () => fn(call as never, callContext(md, signal)))();
+        run.catch((e: unknown) => call.emit('error', togRPCError(e))).finally(() => {
+          if (tracked) this.monitor.untrack(signal);
+          mm?.onHandled(code);
         });
-      }
-      try {
-        checkLeader(this.s, call.metadata);
-      } catch (e) {
-        call.emit('error', togRPCError(e));
-        this.grpcMetrics?.onHandled(l, code);
-        return;
-      }
-      const ac = new AbortController();
-      call.on('cancelled', () => { code = Code.CANCELLED; ac.abort(abortError()); });
-      const tracked = requiresLeader(call.metadata);
-      if (tracked) this.monitor.track(ac);
-      const run = (async () => fn(call as never, callContext(call.metadata, ac)))();
-      run.catch((e: unknown) => call.emit('error', togRPCError(e))).finally(() => {
-        if (tracked) this.monitor.untrack(ac);
-        this.grpcMetrics?.onHandled(l, code);
-      });
-    };
-  }
-
-  /**
-   * grpc.health.v1.Health/Check (grpc.go registers grpc-go's health server with
-   * "" SERVING): "" → SERVING, any other service name → NotFound "unknown service".
-   * Messages are coded by hand (HealthCheckRequest{string service = 1},
-   * HealthCheckResponse{ServingStatus status = 1}, SERVING = 1).
-   */
-  private addHealthService(): void {
-    const def: grpc.ServiceDefinition = {
-      Check: {
-        path: '/grpc.health.v1.Health/Check',
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: (v: Buffer) => v,
-        requestDeserialize: (b: Buffer) => b,
-        responseSerialize: (v: Buffer) => v,
-        responseDeserialize: (b: Buffer) => b,
       },
     };
-    const check: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-      const service = healthCheckService(call.request);
-      if (service === undefined) return callback(new GrpcStatusError(Code.INTERNAL, 'grpc: error unmarshalling request'));
-      if (service !== '') return callback(new GrpcStatusError(Code.NOT_FOUND, 'unknown service'));
-      callback(null, Buffer.from([0x08, 0x01]));
-    };
-    this.server.addService(def, { Check: check as grpc.UntypedHandleCall });
   }
-}
-
-/** The `service` field (1, string) of a HealthCheckRequest; undefined if malformed. */
-function healthCheckService(b: Buffer): string | undefined {
-  let i = 0;
-  let service = '';
-  const varint = (): number | undefined => {
-    let v = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      if (i >= b.length) return undefined;
-      const x = b[i++]!;
-      v += (x & 0x7f) * 2 ** shift;
-      if (x < 0x80) return v;
-    }
-    return undefined;
-  };
-  while (i < b.length) {
-    const tag = varint();
-    if (tag === undefined) return undefined;
-    const wire = tag & 7;
-    if (wire === 0) { if (varint() === undefined) return undefined; }
-    else if (wire === 2) {
-      const n = varint();
-      if (n === undefined || i + n > b.length) return undefined;
-      if (tag >>> 3 === 1) service = b.subarray(i, i + n).toString('utf8');
-      i += n;
-    } else if (wire === 1) i += 8;
-    else if (wire === 5) i += 4;
-    else return undefined;
-  }
-  return service;
 }

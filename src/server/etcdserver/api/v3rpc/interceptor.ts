@@ -2,7 +2,7 @@
  * @module server/etcdserver/api/v3rpc/interceptor
  * What etcd 3.4's interceptors (v3rpc/interceptor.go) do before a handler runs:
  * - the per-call context: auth token from the `token` (else `authorization`)
- *   metadata, an AbortSignal for client cancel / deadline;
+ *   metadata, the call's cancellation signal (client cancel / deadline);
  * - `hasleader: true` metadata → ErrGRPCNoLeader when the member has no leader;
  * - for streams with `hasleader`, the leader monitor: after 3 election timeouts
  *   in a row without a leader they are ended with ErrGRPCNoLeader (monitorLeader);
@@ -10,26 +10,22 @@
  *   ErrGRPCRequestTooLarge (etcd raises it when the raft request is marshalled;
  *   the server checks the exact InternalRaftRequest size too).
  */
-import type { Metadata } from '@grpc/grpc-js';
-import type { CallContext, EtcdServerApi } from '../../api.js';
+import type { CallContext, CallSignal, EtcdServerApi } from '../../api.js';
 import * as rpctypes from './rpctypes/error.js';
 import { METADATA_HAS_LEADER, METADATA_REQUIRE_LEADER_KEY, TOKEN_FIELD_NAME_GRPC, TOKEN_FIELD_NAME_SWAGGER } from './rpctypes/md.js';
+import type { Metadata } from './transport/metadata.js';
 
 /** Election timeouts without a leader before hasleader streams are canceled (interceptor.go maxNoLeaderCnt). */
 export const MAX_NO_LEADER_CNT = 3;
 
 /** The auth token of a call's metadata, if any. */
 export function tokenFromMetadata(md: Metadata): string | undefined {
-  for (const k of [TOKEN_FIELD_NAME_GRPC, TOKEN_FIELD_NAME_SWAGGER]) {
-    const v = md.get(k)[0];
-    if (v !== undefined) return typeof v === 'string' ? v : v.toString('utf8');
-  }
-  return undefined;
+  return md.first(TOKEN_FIELD_NAME_GRPC) ?? md.first(TOKEN_FIELD_NAME_SWAGGER);
 }
 
 /** True when the call asks to fail without a leader. */
 export function requiresLeader(md: Metadata): boolean {
-  return md.get(METADATA_REQUIRE_LEADER_KEY)[0] === METADATA_HAS_LEADER;
+  return md.first(METADATA_REQUIRE_LEADER_KEY) === METADATA_HAS_LEADER;
 }
 
 /** Throws ErrGRPCNoLeader for a `hasleader` call while the member has no leader. */
@@ -38,12 +34,17 @@ export function checkLeader(s: EtcdServerApi, md: Metadata): void {
 }
 
 /**
- * Builds the CallContext of a call; `controller` aborts it (the caller wires
- * client cancellation to it). Aborting with a GrpcStatusError reason ends
- * streams with that status.
+ * The CallContext of a call: its token, and `signal`, the transport's
+ * cancellation signal of the call (client cancel, deadline; a GrpcStatusError
+ * reason, e.g. from the leader monitor, ends streams with that status).
  */
-export function callContext(md: Metadata, controller: AbortController): CallContext {
-  return { token: tokenFromMetadata(md), signal: controller.signal };
+export function callContext(md: Metadata, signal: CallSignal): CallContext {
+  return { token: tokenFromMetadata(md), signal };
+}
+
+/** A call the leader monitor can abort. */
+export interface Abortable {
+  abort(reason: unknown): void;
 }
 
 /** Methods whose requests become raft proposals carrying user data. */
@@ -63,7 +64,7 @@ export function checkRequestSize(path: string, bytes: number, maxRequestBytes: n
  * (interceptor.go monitorLeader).
  */
 export class LeaderMonitor {
-  private readonly streams = new Set<AbortController>();
+  private readonly streams = new Set<Abortable>();
   private noLeaderCnt = 0;
   private readonly timer: NodeJS.Timeout;
 
@@ -74,11 +75,11 @@ export class LeaderMonitor {
   }
 
   /** Tracks a hasleader stream until `untrack`. */
-  track(c: AbortController): void {
+  track(c: Abortable): void {
     this.streams.add(c);
   }
 
-  untrack(c: AbortController): void {
+  untrack(c: Abortable): void {
     this.streams.delete(c);
   }
 
@@ -96,14 +97,4 @@ export class LeaderMonitor {
     clearInterval(this.timer);
     this.streams.clear();
   }
-}
-
-/**
- * A request above the server's receive limit, put in place of the decoded
- * message by the deserializer so the handler can answer with grpc-go's
- * ResourceExhausted status ({@link rpctypes.errReceivedTooLarge}).
- */
-export class TooLargeRequest {
-  /** @param size the message's encoded size, bytes */
-  constructor(readonly size: number) {}
 }

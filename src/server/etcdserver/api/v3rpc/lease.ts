@@ -4,7 +4,6 @@
  * LeaseRevoke, LeaseTimeToLive, LeaseLeases and the LeaseKeepAlive stream.
  */
 import { create } from '@bufbuild/protobuf';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import {
   LeaseKeepAliveResponseSchema, LeaseLeasesResponseSchema, LeaseTimeToLiveResponseSchema,
   type LeaseGrantRequest, type LeaseGrantResponse, type LeaseKeepAliveRequest, type LeaseKeepAliveResponse,
@@ -13,8 +12,8 @@ import {
 } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { Header } from './header.js';
-import { TooLargeRequest } from './interceptor.js';
 import { GrpcStatusError } from './rpctypes/error.js';
+import type { ServerStream } from './transport/stream.js';
 import { togRPCError } from './util.js';
 
 const isLeaseNotFound = (e: unknown) => e instanceof Error && e.name === 'ErrLeaseNotFound';
@@ -73,7 +72,7 @@ export class LeaseServer {
    * pauses while the client is not reading responses (backpressure).
    * Resolves when the stream is over.
    */
-  keepAlive(call: ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>, ctx: CallContext): Promise<void> {
+  keepAlive(call: ServerStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>, ctx: CallContext): Promise<void> {
     return new Promise<void>((resolve) => {
       let chain = Promise.resolve();
       let done = false;
@@ -82,8 +81,7 @@ export class LeaseServer {
         done = true;
         resolve();
       };
-      call.on('data', (req: LeaseKeepAliveRequest | TooLargeRequest) => {
-        if (req instanceof TooLargeRequest) return; // the stream handler ends the call
+      call.on('data', (req: LeaseKeepAliveRequest) => {
         call.pause();
         chain = chain.then(async () => {
           if (done) return;

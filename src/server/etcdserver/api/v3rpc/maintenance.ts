@@ -11,7 +11,6 @@
  */
 import { create } from '@bufbuild/protobuf';
 import { createHash } from 'node:crypto';
-import type { ServerWritableStream } from '@grpc/grpc-js';
 import {
   DefragmentResponseSchema, MoveLeaderResponseSchema, SnapshotResponseSchema,
   type AlarmRequest, type AlarmResponse, type DefragmentResponse, type HashKVRequest, type HashKVResponse,
@@ -22,6 +21,7 @@ import { AuthError } from '../../../auth/errors.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { Header } from './header.js';
 import * as rpctypes from './rpctypes/error.js';
+import type { ServerStream } from './transport/stream.js';
 import { rawError, togRPCError } from './util.js';
 
 /** Bytes per Snapshot message (maintenance.go snapshotSendBufferSize). */
@@ -89,7 +89,7 @@ export class MaintenanceServer {
    * snapshot save` checks). Waits for the client when the stream's buffer is full.
    * Ends the call with OK, or with the mapped error status.
    */
-  async snapshot(call: ServerWritableStream<SnapshotRequest, SnapshotResponse>, ctx: CallContext): Promise<void> {
+  async snapshot(call: ServerStream<SnapshotRequest, SnapshotResponse>, ctx: CallContext): Promise<void> {
     let snap;
     try {
       snap = await this.s.snapshot(ctx);

@@ -18,6 +18,50 @@ export interface MethodLabels {
   readonly type: GrpcType;
 }
 
+/** A counter child with its labels bound (prom-client `labels(...)` result). */
+interface BoundCounter {
+  inc(value?: number): void;
+}
+
+/**
+ * The counters of one method with their labels bound once, so the hot path
+ * only increments (no label objects or lookups per call).
+ */
+export class MethodMetrics {
+  /** @internal made by {@link GrpcMetrics.register} */
+  constructor(
+    private readonly started: BoundCounter,
+    /** grpc_server_handled_total children, by status code number */
+    private readonly handled: readonly BoundCounter[],
+    private readonly handledOther: (code: number) => BoundCounter,
+    private readonly msgReceived: BoundCounter,
+    private readonly msgSent: BoundCounter,
+    private readonly receivedBytes: BoundCounter,
+    private readonly sentBytes: BoundCounter,
+  ) {}
+
+  onStarted(): void {
+    this.started.inc();
+  }
+
+  /** `code`: the grpc status code number the call ended with. */
+  onHandled(code: number): void {
+    (this.handled[code] ?? this.handledOther(code)).inc();
+  }
+
+  /** One request message of `bytes` bytes received. */
+  onReceived(bytes: number): void {
+    this.msgReceived.inc();
+    this.receivedBytes.inc(bytes);
+  }
+
+  /** One response message of `bytes` bytes sent. */
+  onSent(bytes: number): void {
+    this.msgSent.inc();
+    this.sentBytes.inc(bytes);
+  }
+}
+
 /** The grpc_server_* counters. */
 export class GrpcMetrics {
   private readonly started: Counter<string>;
@@ -38,35 +82,24 @@ export class GrpcMetrics {
     this.sentBytes = new Counter({ name: 'etcd_network_client_grpc_sent_bytes_total', help: 'The total number of bytes sent to grpc clients.', registers });
   }
 
-  /** Zero-initializes the counters of a method for every code (grpc_prometheus.Register). */
-  register(l: MethodLabels): void {
-    const base = this.labels(l);
-    this.started.labels(base).inc(0);
-    this.msgReceived.labels(base).inc(0);
-    this.msgSent.labels(base).inc(0);
-    for (const code of GO_CODE_NAMES) this.handled.labels({ ...base, grpc_code: code }).inc(0);
-  }
-
-  onStarted(l: MethodLabels): void {
-    this.started.labels(this.labels(l)).inc();
-  }
-
-  /** `code`: the grpc status code number the call ended with. */
-  onHandled(l: MethodLabels, code: number): void {
-    this.handled.labels({ ...this.labels(l), grpc_code: GO_CODE_NAMES[code] ?? String(code) }).inc();
-  }
-
-  onReceived(l: MethodLabels, bytes: number): void {
-    this.msgReceived.labels(this.labels(l)).inc();
-    this.receivedBytes.inc(bytes);
-  }
-
-  onSent(l: MethodLabels, bytes: number): void {
-    this.msgSent.labels(this.labels(l)).inc();
-    this.sentBytes.inc(bytes);
-  }
-
-  private labels(l: MethodLabels): Record<string, string> {
-    return { grpc_type: l.type, grpc_service: l.service, grpc_method: l.method };
+  /**
+   * Zero-initializes the counters of a method for every code
+   * (grpc_prometheus.Register) and returns them bound to its labels.
+   */
+  register(l: MethodLabels): MethodMetrics {
+    const base = { grpc_type: l.type, grpc_service: l.service, grpc_method: l.method };
+    const started = this.started.labels(base);
+    const msgReceived = this.msgReceived.labels(base);
+    const msgSent = this.msgSent.labels(base);
+    started.inc(0);
+    msgReceived.inc(0);
+    msgSent.inc(0);
+    const handled = GO_CODE_NAMES.map((code) => {
+      const c = this.handled.labels({ ...base, grpc_code: code });
+      c.inc(0);
+      return c;
+    });
+    const other = (code: number) => this.handled.labels({ ...base, grpc_code: String(code) });
+    return new MethodMetrics(started, handled, other, msgReceived, msgSent, this.receivedBytes, this.sentBytes);
   }
 }

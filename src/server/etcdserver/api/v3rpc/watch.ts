@@ -14,7 +14,6 @@
  * victim and retries later, so writes are never blocked (watchable_store.go).
  */
 import { create, toBinary } from '@bufbuild/protobuf';
-import type { ServerDuplexStream } from '@grpc/grpc-js';
 import {
   WatchCreateRequest_FilterType, WatchResponseSchema,
   type WatchCreateRequest, type WatchRequest, type WatchResponse,
@@ -24,9 +23,9 @@ import { MvccError } from '../../../mvcc/errors.js';
 import { filterNoDelete, filterNoPut, type FilterFunc, type WatchResponse as MvccWatchResponse, type WatchStream } from '../../../mvcc/watcher.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { Header } from './header.js';
-import { TooLargeRequest } from './interceptor.js';
 import * as rpctypes from './rpctypes/error.js';
 import { GrpcStatusError } from './rpctypes/error.js';
+import type { ServerStream } from './transport/stream.js';
 
 /** Smallest progress notify interval, ms (watch.go minWatchProgressInterval). */
 export const MIN_WATCH_PROGRESS_INTERVAL_MS = 100;
@@ -123,7 +122,7 @@ export class WatchServer {
    * `ctx.signal` aborts with a GrpcStatusError reason (e.g. ErrGRPCNoLeader
    * from the leader monitor), which then becomes the call's status.
    */
-  watch(call: ServerDuplexStream<WatchRequest, WatchResponse>, ctx: CallContext): Promise<void> {
+  watch(call: ServerStream<WatchRequest, WatchResponse>, ctx: CallContext): Promise<void> {
     const sws = new ServerWatchStream(this.s, call, ctx, this.opts, this.progressReportIntervalMs());
     return sws.run();
   }
@@ -146,7 +145,7 @@ class ServerWatchStream {
 
   constructor(
     private readonly s: EtcdServerApi,
-    private readonly call: ServerDuplexStream<WatchRequest, WatchResponse>,
+    private readonly call: ServerStream<WatchRequest, WatchResponse>,
     private readonly ctx: CallContext,
     private readonly opts: WatchServerOptions,
     private readonly progressIntervalMs: number,
@@ -158,8 +157,7 @@ class ServerWatchStream {
   run(): Promise<void> {
     const done = new Promise<void>((r) => { this.resolveDone = r; });
     const call = this.call;
-    call.on('data', (req: WatchRequest | TooLargeRequest) => {
-      if (req instanceof TooLargeRequest) return; // the stream handler ends the call
+    call.on('data', (req: WatchRequest) => {
       this.chain = this.chain.then(() => this.handleRequest(req)).catch((e) => this.fail(e));
     });
     // A half-closed stream stays open for events, as etcd's (recvLoop returns nil on EOF).

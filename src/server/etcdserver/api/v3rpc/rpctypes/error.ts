@@ -2,15 +2,15 @@
  * @module server/etcdserver/api/v3rpc/rpctypes/error
  * The gRPC statuses the etcd server sends, with etcd 3.4's codes and messages
  * (etcdserver/api/v3rpc/rpctypes/error.go, the `ErrGRPC*` values). Handlers
- * reject with a {@link GrpcStatusError}; grpc-js sends its `code` and `details`.
+ * reject with a {@link GrpcStatusError}; the transport sends its `code` and `details`.
  */
-import { status as Code } from '@grpc/grpc-js';
+import { Code } from '../transport/codes.js';
 
 export { Code };
 
 /**
- * A gRPC status to end a call with. grpc-js reads `code` (a grpc status code
- * number) and `details` (the message the client sees).
+ * A gRPC status to end a call with: `code` (a grpc status code number) and
+ * `details` (the message the client sees), a transport StatusObject.
  */
 export class GrpcStatusError extends Error {
   override readonly name = 'GrpcStatusError';
