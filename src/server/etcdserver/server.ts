@@ -148,6 +148,7 @@ import { RaftCluster } from './membership/cluster.js';
 import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
 import { RaftNode, type Transport } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
+import { encodeInternalRequest, readRequestId } from './internal-request.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
@@ -217,6 +218,8 @@ export class EtcdServer implements EtcdServerApi {
   private readonly clock: Clock;
   private readonly idGen: IdGenerator;
   private readonly w = new Wait<ProposalResult>();
+  /** Requests proposed by this member and not applied yet, by request ID. */
+  private readonly proposed = new Map<bigint, InternalRaftRequest>();
   private readonly applyWait = new WaitIndex();
   private readonly leaderWaiters: (() => void)[] = [];
   private readonly bootstrapped: BootstrappedRaft;
@@ -487,13 +490,18 @@ export class EtcdServer implements EtcdServerApi {
 
   private applyNormalEntry(e: Entry): void {
     const index = BigInt(e.index);
-    let req: InternalRaftRequest;
-    try {
-      req = fromBinary(InternalRaftRequestSchema, e.data);
-    } catch (err) {
-      throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
+    const ownId = readRequestId(e.data);
+    let req = ownId !== 0n ? this.proposed.get(ownId) : undefined;
+    if (req) {
+      this.proposed.delete(ownId);
+    } else {
+      try {
+        req = fromBinary(InternalRaftRequestSchema, e.data);
+      } catch (err) {
+        throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
+      }
     }
-    const id = req.header?.ID ?? req.ID;
+    const id = req.header?.ID || req.ID;
     if (index <= this.consistIndex) {
       // already in the backend (replay after restart): nothing to do but wake a waiter
       return;
@@ -686,20 +694,23 @@ export class EtcdServer implements EtcdServerApi {
     const st = this.r.node.raft;
     if (st.raftLog.committed - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
     const id = this.idGen.next();
-    const req = create(InternalRaftRequestSchema, {
-      ...(fields as object),
-      header: { ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n },
-    });
-    const data = toBinary(InternalRaftRequestSchema, req);
+    const [field, request] = Object.entries(fields)[0]!;
+    const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request as object);
     if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
     const p = this.w.register(id);
+    // the proposer applies the object it holds instead of decoding its own entry
+    this.proposed.set(id, req);
     try {
       this.r.propose(data);
     } catch (e) {
       this.w.trigger(id, { err: e instanceof ErrProposalDropped ? (this.r.leader() === 0n ? new ErrNoLeader() : e) : new ErrStopped() });
     }
     const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(id, { err }));
-    if (res.err !== undefined) throw res.err;
+    if (res.err !== undefined) {
+      // a proposal that was dropped or timed out may never be applied
+      this.proposed.delete(id);
+      throw res.err;
+    }
     return res.resp!;
   }
 

@@ -18,8 +18,8 @@
  * answers ErrLeaseNotFound).
  */
 
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { KeyValueSchema, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
+import type { KeyValue } from '../../gen/mvccpb/kv_pb.js';
+import { decodeKeyValue, encodeKeyValue, newKeyValue } from './kv-codec.js';
 import { Buckets, type BatchTx, type ReadOps, type ReadTx } from '../backend/backend.js';
 import { ErrCompacted, ErrFutureRev, MvccInvariantError } from './errors.js';
 import type { DeleteResult, RangeOptions, RangeResult, TxnRead, TxnWrite } from './kv.js';
@@ -47,7 +47,7 @@ function rangeKeys(s: Store, tx: ReadOps, key: Uint8Array, end: Uint8Array | und
     if (v === undefined) {
       throw new MvccInvariantError(`mvcc: range failed to find revision pair ${revs[i]!.main}.${revs[i]!.sub}`);
     }
-    const kv = fromBinary(KeyValueSchema, v);
+    const kv = decodeKeyValue(v);
     if (ro.keysOnly) kv.value = EMPTY;
     kvs[i] = kv;
   }
@@ -147,15 +147,8 @@ export class StoreTxnWrite implements TxnWrite {
       oldLease = this.s.lessor?.getLease(key) ?? 0n;
     }
     const idxRev: Revision = { main: rev, sub: this.changed.length };
-    const kv = create(KeyValueSchema, {
-      key: key.slice(),
-      value: value.slice(),
-      createRevision: BigInt(created),
-      modRevision: BigInt(rev),
-      version: BigInt(ver + 1),
-      lease,
-    });
-    this.tx.seqPut(Buckets.key, revToBytes(idxRev), toBinary(KeyValueSchema, kv));
+    const kv = newKeyValue(key.slice(), BigInt(created), BigInt(rev), BigInt(ver + 1), value.slice(), lease);
+    this.tx.seqPut(Buckets.key, revToBytes(idxRev), encodeKeyValue(kv));
     this.s.index.put(key, idxRev);
     this.changed.push(kv);
 
@@ -170,8 +163,8 @@ export class StoreTxnWrite implements TxnWrite {
   /** Writes the tombstone of the live key `key`. */
   private delete(key: Uint8Array): void {
     const idxRev: Revision = { main: this.beginRev + 1, sub: this.changed.length };
-    const kv = create(KeyValueSchema, { key: key.slice() });
-    this.tx.seqPut(Buckets.key, revToBytes(idxRev, true), toBinary(KeyValueSchema, kv));
+    const kv = newKeyValue(key.slice(), 0n, 0n, 0n, EMPTY, 0n);
+    this.tx.seqPut(Buckets.key, revToBytes(idxRev, true), encodeKeyValue(kv));
     this.s.index.tombstone(key, idxRev);
     this.changed.push(kv);
     const le = this.s.lessor;

@@ -26,12 +26,11 @@
  * compaction again.
  */
 
-import { fromBinary } from '@bufbuild/protobuf';
-import { KeyValueSchema } from '../../gen/mvccpb/kv_pb.js';
 import { Buckets, type Backend, type BatchTx } from '../backend/backend.js';
 import { ErrClosed, ErrCompacted, ErrFutureRev, ErrRevisionNotFound } from './errors.js';
 import { hashBackend, hashKeyBucket } from './hash.js';
 import { KeyIndex } from './key-index.js';
+import { decodeKeyValue } from './kv-codec.js';
 import type {
   Compaction,
   ConsistentIndexGetter,
@@ -364,7 +363,7 @@ export class Store implements KV {
         const { keys, values } = tx.range(Buckets.key, min, max, this.restoreChunkKeys);
         for (let i = 0; i < keys.length; i++) {
           const bk = keys[i]!;
-          const kv = fromBinary(KeyValueSchema, values[i]!);
+          const kv = decodeKeyValue(values[i]!);
           const r = bytesToRev(bk);
           currentRev = r.main;
           const tomb = isTombstone(bk);

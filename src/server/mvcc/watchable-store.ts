@@ -22,8 +22,9 @@
  * then call {@link WatchableStore.syncWatchers} and {@link WatchableStore.moveVictims}.
  */
 
-import { create, fromBinary } from '@bufbuild/protobuf';
-import { EventSchema, Event_EventType, KeyValueSchema, type Event, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
+import { create } from '@bufbuild/protobuf';
+import { EventSchema, Event_EventType, type Event, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
+import { decodeKeyValue } from './kv-codec.js';
 import { Buckets, type Backend } from '../backend/backend.js';
 import type { DeleteResult, RangeOptions, RangeResult, TxnWrite } from './kv.js';
 import { Store, type StoreConfig } from './kvstore.js';
@@ -303,7 +304,7 @@ export class WatchableStore extends Store implements Watchable {
     try {
       const { keys, values } = tx.range(Buckets.key, revToBytes({ main: minRev, sub: 0 }), revToBytes({ main: curRev + 1, sub: 0 }), 0);
       for (let i = 0; i < keys.length; i++) {
-        const kv = fromBinary(KeyValueSchema, values[i]!);
+        const kv = decodeKeyValue(values[i]!);
         if (!group.contains(kv.key)) continue;
         if (isTombstone(keys[i]!)) {
           kv.modRevision = BigInt(bytesToRev(keys[i]!).main);
