@@ -30,8 +30,8 @@ const { NGHTTP2_NO_ERROR } = http2.constants;
 /** Response headers of every gRPC response (frozen; node copies them). */
 const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
 const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true });
-const END_STREAM = Object.freeze({ endStream: true });
+const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
+const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
 
 /** The transport's private link from a node stream to its call. */
 export const kCall = Symbol('grpcCall');

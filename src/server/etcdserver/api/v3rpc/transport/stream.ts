@@ -77,6 +77,11 @@ class StreamCall<Req, Resp> extends ServerCall {
     this.fail(st);
   }
 
+  /**
+   * The readable side ended. Note: node ends it too when the client resets the
+   * stream, and reports the reset ('close' → 'cancelled') only later, so a
+   * handler may see 'end' just before 'cancelled'.
+   */
   onEnd(): void {
     this.remoteEnded = true;
     if (this.finished) return;
