@@ -683,6 +683,11 @@ export class EtcdServer implements EtcdServerApi {
     return info;
   }
 
+  /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
+  private async proposeAs<T>(ctx: CallContext, field: string, request: object): Promise<T> {
+    return (await this.raftRequest(ctx, { [field]: request }, await this.authInfo(ctx))) as T;
+  }
+
   /**
    * Proposes an InternalRaftRequest built from `fields` and waits for it to be
    * applied (etcd processInternalRaftRequestOnce). Rejects ErrTooManyRequests,
@@ -812,11 +817,11 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
-    return (await this.raftRequest(ctx, { put: r }, await this.authInfo(ctx))) as PutResponse;
+    return this.proposeAs<PutResponse>(ctx, 'put', r);
   }
 
   async deleteRange(ctx: CallContext, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return (await this.raftRequest(ctx, { deleteRange: r }, await this.authInfo(ctx))) as DeleteRangeResponse;
+    return this.proposeAs<DeleteRangeResponse>(ctx, 'deleteRange', r);
   }
 
   async txn(ctx: CallContext, r: TxnRequest): Promise<TxnResponse> {
@@ -830,7 +835,7 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
-    const resp = (await this.raftRequest(ctx, { compaction: r }, await this.authInfo(ctx))) as CompactionResponse;
+    const resp = this.proposeAs<CompactionResponse>(ctx, 'compaction', r);
     if (r.physical) this.commitBackend();
     return resp;
   }
@@ -843,7 +848,7 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return (await this.raftRequest(ctx, { leaseRevoke: r }, await this.authInfo(ctx))) as LeaseRevokeResponse;
+    return this.proposeAs<LeaseRevokeResponse>(ctx, 'leaseRevoke', r);
   }
 
   async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
@@ -889,7 +894,7 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
-    return (await this.raftRequest(ctx, { alarm: r }, await this.authInfo(ctx))) as AlarmResponse;
+    return this.proposeAs<AlarmResponse>(ctx, 'alarm', r);
   }
 
   async status(_ctx: CallContext): Promise<StatusResponse> {
@@ -1053,11 +1058,11 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
-    return (await this.raftRequest(ctx, { authEnable: {} }, await this.authInfo(ctx))) as AuthEnableResponse;
+    return this.proposeAs<AuthEnableResponse>(ctx, 'authEnable', {});
   }
 
   async authDisable(ctx: CallContext): Promise<AuthDisableResponse> {
-    return (await this.raftRequest(ctx, { authDisable: {} }, await this.authInfo(ctx))) as AuthDisableResponse;
+    return this.proposeAs<AuthDisableResponse>(ctx, 'authDisable', {});
   }
 
   async authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
@@ -1080,7 +1085,7 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
-    return (await this.raftRequest(ctx, { authUserDelete: r }, await this.authInfo(ctx))) as AuthUserDeleteResponse;
+    return this.proposeAs<AuthUserDeleteResponse>(ctx, 'authUserDelete', r);
   }
 
   async userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
@@ -1090,43 +1095,43 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
-    return (await this.raftRequest(ctx, { authUserGrantRole: r }, await this.authInfo(ctx))) as AuthUserGrantRoleResponse;
+    return this.proposeAs<AuthUserGrantRoleResponse>(ctx, 'authUserGrantRole', r);
   }
 
   async userGet(ctx: CallContext, r: AuthUserGetRequest): Promise<AuthUserGetResponse> {
-    return (await this.raftRequest(ctx, { authUserGet: r }, await this.authInfo(ctx))) as AuthUserGetResponse;
+    return this.proposeAs<AuthUserGetResponse>(ctx, 'authUserGet', r);
   }
 
   async userList(ctx: CallContext): Promise<AuthUserListResponse> {
-    return (await this.raftRequest(ctx, { authUserList: {} }, await this.authInfo(ctx))) as AuthUserListResponse;
+    return this.proposeAs<AuthUserListResponse>(ctx, 'authUserList', {});
   }
 
   async userRevokeRole(ctx: CallContext, r: AuthUserRevokeRoleRequest): Promise<AuthUserRevokeRoleResponse> {
-    return (await this.raftRequest(ctx, { authUserRevokeRole: r }, await this.authInfo(ctx))) as AuthUserRevokeRoleResponse;
+    return this.proposeAs<AuthUserRevokeRoleResponse>(ctx, 'authUserRevokeRole', r);
   }
 
   async roleAdd(ctx: CallContext, r: AuthRoleAddRequest): Promise<AuthRoleAddResponse> {
-    return (await this.raftRequest(ctx, { authRoleAdd: r }, await this.authInfo(ctx))) as AuthRoleAddResponse;
+    return this.proposeAs<AuthRoleAddResponse>(ctx, 'authRoleAdd', r);
   }
 
   async roleGrantPermission(ctx: CallContext, r: AuthRoleGrantPermissionRequest): Promise<AuthRoleGrantPermissionResponse> {
-    return (await this.raftRequest(ctx, { authRoleGrantPermission: r }, await this.authInfo(ctx))) as AuthRoleGrantPermissionResponse;
+    return this.proposeAs<AuthRoleGrantPermissionResponse>(ctx, 'authRoleGrantPermission', r);
   }
 
   async roleGet(ctx: CallContext, r: AuthRoleGetRequest): Promise<AuthRoleGetResponse> {
-    return (await this.raftRequest(ctx, { authRoleGet: r }, await this.authInfo(ctx))) as AuthRoleGetResponse;
+    return this.proposeAs<AuthRoleGetResponse>(ctx, 'authRoleGet', r);
   }
 
   async roleList(ctx: CallContext): Promise<AuthRoleListResponse> {
-    return (await this.raftRequest(ctx, { authRoleList: {} }, await this.authInfo(ctx))) as AuthRoleListResponse;
+    return this.proposeAs<AuthRoleListResponse>(ctx, 'authRoleList', {});
   }
 
   async roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse> {
-    return (await this.raftRequest(ctx, { authRoleRevokePermission: r }, await this.authInfo(ctx))) as AuthRoleRevokePermissionResponse;
+    return this.proposeAs<AuthRoleRevokePermissionResponse>(ctx, 'authRoleRevokePermission', r);
   }
 
   async roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse> {
-    return (await this.raftRequest(ctx, { authRoleDelete: r }, await this.authInfo(ctx))) as AuthRoleDeleteResponse;
+    return this.proposeAs<AuthRoleDeleteResponse>(ctx, 'authRoleDelete', r);
   }
 
   authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined> {
