@@ -361,7 +361,12 @@ export class EtcdServer implements EtcdServerApi {
     }
     const backend = new LmdbBackend({ path: dirs.backendPath });
     const s = new EtcdServer(cfg, log, b, backend, opts);
-    s.checkDataDirMatches();
+    try {
+      s.checkDataDirMatches();
+    } catch (e) {
+      await s.stop();
+      throw e;
+    }
     s.startLoops();
     return s;
   }

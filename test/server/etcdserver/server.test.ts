@@ -213,3 +213,26 @@ test('a failed WAL fsync stops the member: the write is not acknowledged and lat
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a data dir holding another cluster's backend is refused with a clear error", async () => {
+  const a = tmp();
+  const b = tmp();
+  const sa = await EtcdServer.start(config(a), quiet);
+  await sa.waitReady();
+  await put(sa, 'a', '1');
+  await sa.stop();
+  const other = new Map([['other', ['http://localhost:12380']]]);
+  const sb = await EtcdServer.start(config(b, { name: 'other', initialCluster: other, initialClusterToken: 'another-token' }), quiet);
+  await sb.waitReady();
+  await put(sb, 'b', '2');
+  await sb.stop();
+  try {
+    // member a's WAL with member b's backend file
+    const { copyFileSync } = await import('node:fs');
+    copyFileSync(join(b, 'member', 'snap', 'db'), join(a, 'member', 'snap', 'db'));
+    await assert.rejects(EtcdServer.start(config(a), quiet), /holds a backend of another cluster: member 8e9e05c52164694d \(from the WAL\) is not among its members/);
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+  }
+});
