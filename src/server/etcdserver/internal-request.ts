@@ -64,6 +64,13 @@ function tag(fieldNumber: number): number {
   return (fieldNumber << 3) | 2;
 }
 
+/**
+ * Request messages as they arrived on the wire (set by the gRPC layer for
+ * requests it decodes and passes on unchanged): {@link encodeInternalRequest}
+ * embeds these bytes instead of encoding the message again.
+ */
+export const wireBytes = new WeakMap<object, Uint8Array>();
+
 /** A request ready to propose: its entry bytes and the object the proposer applies. */
 export interface EncodedRequest {
   readonly data: Uint8Array;
@@ -80,7 +87,7 @@ export function encodeInternalRequest(header: InternalHeader, field: string, req
   const f = REQUEST_FIELDS.get(field);
   if (!f) throw new Error(`InternalRaftRequest has no request field ${field}`);
   const msg: Message = isMessage(request, f.schema) ? request : create(f.schema, request as never);
-  const body = toBinary(f.schema, msg as never);
+  const body = wireBytes.get(msg) ?? toBinary(f.schema, msg as never);
   const user = header.username === '' ? undefined : utf8.encode(header.username);
   let hlen = 0;
   if (header.ID !== 0n) hlen += 1 + varintSize(header.ID);

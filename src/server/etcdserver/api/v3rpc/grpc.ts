@@ -21,7 +21,9 @@
  */
 import { fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import type net from 'node:net';
-import { Auth, Cluster, KV, Lease, Maintenance, Watch } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, Watch, type PutResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { wireBytes } from '../../internal-request.js';
+import { decodePutRequest, encodePutResponse } from './fast-codec.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { AUTH_METHODS, AuthServer, type AuthMethodName } from './auth.js';
@@ -167,10 +169,16 @@ export class V3rpcServer {
     return {
       decode: (b: Uint8Array): unknown => {
         mm?.onReceived(b.length);
+        if (m.input === PutRequestSchema) {
+          const r = decodePutRequest(b);
+          // proposed as received: the server reuses the bytes instead of encoding the request again
+          wireBytes.set(r, b);
+          return r;
+        }
         return fromBinary(m.input, b);
       },
       encode: (v: unknown): Uint8Array => {
-        const u = toBinary(m.output, v as never);
+        const u = m.output === PutResponseSchema ? encodePutResponse(v as PutResponse) : toBinary(m.output, v as never);
         mm?.onSent(u.length);
         return u;
       },
