@@ -27,7 +27,7 @@ import { after, before, describe, test } from 'node:test';
 import { describeProc, killAllProcs, procStderr as stderr, procStdout as stdout, sleep, startProc, stopProc, waitFor as waitForWithin, type Proc } from '../harness/proc.js';
 import { startEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
 import { bytesToText, compareCli, errorLine, OURS, REAL, runCli, SUBJECT_BIN, type RunResult } from '../harness/run.js';
-import { CLI_ONLY, SERVE, skipInServe } from '../harness/target.js';
+import { CLI_ONLY, OUR_CLI, SERVE, skipInServe } from '../harness/target.js';
 import { EtcdClient } from '../../src/client/client.js';
 import { prefixEnd } from '../../src/client/range.js';
 
@@ -150,7 +150,7 @@ describe('lock: exec mode', () => {
       if (c.args.some((x) => x.includes('echo err'))) assert.ok(b.stderr.includes('err\n'), msg);
       assert.equal(a.code, c.codes?.real ?? a.code, msg);
       // the deliberate exit-code difference is our etcdctl's (serve mode: real etcdctl on both)
-      assert.equal(b.code, SERVE ? a.code : (c.codes?.ours ?? a.code), msg);
+      assert.equal(b.code, OUR_CLI ? (c.codes?.ours ?? a.code) : a.code, msg);
     });
   });
 });

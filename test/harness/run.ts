@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVE } from './target.js';
+import { OUR_CLI, SERVE } from './target.js';
 
 /** Anything with an endpoint: real etcd now, our server later. */
 export interface ServerLike {
@@ -47,10 +47,10 @@ export const REPO_ROOT = findRepoRoot();
 export const OURS = path.join(REPO_ROOT, 'bin', 'etcdctl');
 /** The reference etcdctl 3.4.23. */
 export const REAL = process.env.REAL_ETCDCTL || '/usr/bin/etcdctl';
-/** The etcdctl of the side under test: ours in cli mode, the real one in serve mode. */
-export const SUBJECT_BIN = SERVE ? REAL : OURS;
+/** The etcdctl of the side under test: ours in cli and serve-ours modes, the real one in serve mode. */
+export const SUBJECT_BIN = OUR_CLI ? OURS : REAL;
 /** Which etcdctl SUBJECT_BIN is. */
-export const SUBJECT_CLI: 'real' | 'ours' = SERVE ? 'real' : 'ours';
+export const SUBJECT_CLI: 'real' | 'ours' = OUR_CLI ? 'ours' : 'real';
 
 export interface RunOptions {
   /** Added on top of the cleaned environment (no ETCDCTL_* variables). */
@@ -308,7 +308,7 @@ function describe(label: string, r: RunResult): string {
 
 /** How assertion messages name the sides: actual = the side under test, expected = the reference. */
 export const SIDES_LABEL = SERVE
-  ? '(actual = real etcdctl -> our server, expected = real etcdctl -> real etcd)'
+  ? `(actual = ${OUR_CLI ? 'our' : 'real'} etcdctl -> our server, expected = real etcdctl -> real etcd)`
   : '(actual = ours, expected = real etcdctl)';
 
 function assertSame(title: string, real: RunResult, ours: RunResult, a: Comparable, b: Comparable): void {

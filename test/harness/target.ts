@@ -15,20 +15,27 @@
 // cannot work on our server by design are skipped in serve mode with the reason
 // (skipInServe).
 
-/** The two test targets. */
-export type Target = 'cli' | 'serve';
+/**
+ * The test targets: `cli` (our etcdctl vs the real one, both on real etcd), `serve`
+ * (the real etcdctl on our server vs on real etcd) and `serve-ours` (our etcdctl on our
+ * server vs the real etcdctl on real etcd: the whole product against the reference).
+ */
+export type Target = 'cli' | 'serve' | 'serve-ours';
 
 function parseTarget(v: string | undefined): Target {
   if (v === undefined || v === '' || v === 'cli') return 'cli';
-  if (v === 'serve') return 'serve';
-  throw new Error(`ETCDTS_TARGET must be "cli" or "serve", got ${JSON.stringify(v)}`);
+  if (v === 'serve' || v === 'serve-ours') return v;
+  throw new Error(`ETCDTS_TARGET must be "cli", "serve" or "serve-ours", got ${JSON.stringify(v)}`);
 }
 
 /** The target of this test process (from ETCDTS_TARGET; throws on an unknown value). */
 export const TARGET: Target = parseTarget(process.env.ETCDTS_TARGET);
 
-/** True in serve mode: the side under test is the real etcdctl against our server. */
-export const SERVE = TARGET === 'serve';
+/** True in the serve modes: the side under test runs against our server. */
+export const SERVE = TARGET === 'serve' || TARGET === 'serve-ours';
+
+/** True when the side under test uses our etcdctl (cli and serve-ours modes). */
+export const OUR_CLI = TARGET !== 'serve';
 
 /**
  * A node:test `skip` option: in serve mode the reason (the test is skipped and the
