@@ -25,7 +25,6 @@
  * `onFatal` — nothing written after it is acknowledged.
  */
 import {
-  EntryType,
   MemoryStorage,
   RawNode,
   StateType,
@@ -37,7 +36,6 @@ import {
   type ReadState,
   type SoftState,
 } from '../raft/index.js';
-import type { Snapshotter } from '../snap/snapshotter.js';
 import type { Wal } from '../wal/wal.js';
 
 /** Sends raft messages to peers (the peer transport; none for a single member). */
@@ -68,7 +66,6 @@ export interface RaftNodeConfig {
   readonly node: RawNode;
   readonly storage: MemoryStorage;
   readonly wal: Wal;
-  readonly snapshotter: Snapshotter;
   /** ms between ticks (--heartbeat-interval). */
   readonly tickMs: number;
   readonly transport?: Transport;
@@ -260,9 +257,4 @@ export class RaftNode {
     if (this.ticker) clearInterval(this.ticker);
     this.h.onFatal(this.fatal);
   }
-}
-
-/** True for entries that carry an application request (non-empty normal entries). */
-export function isRequestEntry(e: Entry): boolean {
-  return e.type === EntryType.EntryNormal && e.data.length > 0;
 }

@@ -16,7 +16,7 @@
  * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
  * before any entry is applied, is what makes an acknowledged write durable.
  */
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary } from '@bufbuild/protobuf';
 import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -313,7 +313,6 @@ export class EtcdServer implements EtcdServerApi {
       node: b.node,
       storage: b.storage,
       wal: b.wal,
-      snapshotter: b.snapshotter,
       tickMs: cfg.heartbeatMs,
       transport: opts.transport,
       handlers: {
