@@ -390,6 +390,9 @@ describe('transport errors equal real etcd 3.4.23 (raw gRPC calls)', () => {
     ['no message', '/etcdserverpb.KV/Range', []],
     ['cut message', '/etcdserverpb.KV/Range', [Buffer.of(0, 0, 0, 0, 3)]],
     ['handler error (empty key)', '/etcdserverpb.KV/Range', [frame('')]],
+    // a protobuf body cut short: key field 1 announces 5 bytes, 1 follows
+    ['truncated protobuf body', '/etcdserverpb.KV/Put', [encodeMessage(Buffer.of(0x0a, 0x05, 0x61))]],
+    ['truncated protobuf body (Range)', '/etcdserverpb.KV/Range', [encodeMessage(Buffer.of(0x0a, 0x05, 0x61))]],
   ];
   it('same status, message and response shape', async () => {
     const realS = http2.connect(real.clientURL);

@@ -60,3 +60,15 @@ export function statusUnknownMethod(service: string, method: string, knownServic
 export function statusMalformedMethod(path: string): StatusObject {
   return { code: Code.RESOURCE_EXHAUSTED, details: `malformed method name: ${JSON.stringify(path)}` };
 }
+
+/**
+ * Internal "grpc: error unmarshalling request: <reason>" for a request body the
+ * decoder rejected (grpc-go server.go). A body cut short reads as gogo
+ * protobuf's io.ErrUnexpectedEOF ("unexpected EOF", what etcd 3.4 answers);
+ * other reasons keep the decoder's own text.
+ */
+export function statusUnmarshalError(e: unknown): StatusObject {
+  const msg = e instanceof Error ? e.message : String(e);
+  const reason = /premature EOF/i.test(msg) ? 'unexpected EOF' : msg;
+  return { code: Code.INTERNAL, details: `grpc: error unmarshalling request: ${reason}` };
+}

@@ -22,7 +22,7 @@ import { Code, type StatusObject } from './codes.js';
 import { MessageDecoder } from './message.js';
 import type { Metadata } from './metadata.js';
 import type { StreamMethod } from './method.js';
-import { STATUS_OK } from './status.js';
+import { STATUS_OK, statusUnmarshalError } from './status.js';
 
 const STATUS_EOF: StatusObject = Object.freeze({ code: Code.UNKNOWN, details: 'EOF' });
 
@@ -59,7 +59,7 @@ class StreamCall<Req, Resp> extends ServerCall {
     try {
       req = this.method.decode(msg);
     } catch (e) {
-      this.fail({ code: Code.INTERNAL, details: `grpc: error unmarshalling request: ${(e as Error).message}` });
+      this.fail(statusUnmarshalError(e));
       return;
     }
     if (!this.started) {

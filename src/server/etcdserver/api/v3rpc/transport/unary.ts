@@ -14,7 +14,7 @@ import { ServerCall, type CallStream } from './call.js';
 import { Code, type StatusObject } from './codes.js';
 import { MessageDecoder } from './message.js';
 import type { UnaryMethod } from './method.js';
-import { STATUS_OK } from './status.js';
+import { STATUS_OK, statusUnmarshalError } from './status.js';
 
 const STATUS_EOF: StatusObject = Object.freeze({ code: Code.UNKNOWN, details: 'EOF' });
 const STATUS_UNEXPECTED_EOF: StatusObject = Object.freeze({ code: Code.UNKNOWN, details: 'unexpected EOF' });
@@ -58,7 +58,7 @@ export class ServerUnaryCall<Req, Resp> extends ServerCall {
     try {
       req = this.method.decode(msg);
     } catch (e) {
-      this.sendStatus({ code: Code.INTERNAL, details: `grpc: error unmarshalling request: ${(e as Error).message}` });
+      this.sendStatus(statusUnmarshalError(e));
       return;
     }
     try {
