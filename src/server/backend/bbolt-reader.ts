@@ -25,15 +25,19 @@
 import * as fs from 'node:fs';
 
 /** bbolt's magic number, meta.magic. */
-const MAGIC = 0xed0cdaed;
+export const MAGIC = 0xed0cdaed;
 /** bbolt's data file format version, meta.version. */
-const VERSION = 2;
+export const VERSION = 2;
 /** meta.freelist when the freelist is not written to disk (etcd's NoFreelistSync). */
 export const NO_FREELIST = 0xffffffffffffffffn;
-const PAGE_HEADER = 16;
-const ELEMENT_SIZE = 16;
-const BUCKET_HEADER = 16;
-const META_CHECKSUM_OFFSET = 56;
+/** bytes of a page header (id, flags, count, overflow) */
+export const PAGE_HEADER = 16;
+/** bytes of a leaf or branch element */
+export const ELEMENT_SIZE = 16;
+/** bytes of a bucket value's header (root pgid, sequence) */
+export const BUCKET_HEADER = 16;
+/** offset of meta.checksum in the meta struct: the checksum covers the bytes before it */
+export const META_CHECKSUM_OFFSET = 56;
 
 export const BRANCH_PAGE = 0x01;
 export const LEAF_PAGE = 0x02;
@@ -122,7 +126,7 @@ export function goPathError(op: string, path: string, e: unknown): string {
 }
 
 /** FNV-1a 64 of `data` (Go's hash/fnv New64a), meta.sum64. */
-function fnv64a(data: Uint8Array): bigint {
+export function fnv64a(data: Uint8Array): bigint {
   let h = 0xcbf29ce484222325n;
   for (const b of data) {
     h ^= BigInt(b);

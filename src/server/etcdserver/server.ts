@@ -106,6 +106,7 @@ import { AuthStore } from '../auth/store.js';
 import { SimpleTokenProvider, type AuthInfo } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
+import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { ErrLeaseNotFound } from '../lease/errors.js';
 import { Lessor, minLeaseTtl } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
@@ -937,8 +938,9 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   /**
-   * A consistent copy of the backend file (LMDB's copy from a read snapshot,
-   * written next to the data dir and deleted on close), streamed in 32 KiB chunks.
+   * A consistent copy of the backend as a bbolt file (etcd's snapshot format, written
+   * from a read view by writeBoltFile next to the data dir and deleted on close),
+   * streamed in 32 KiB chunks.
    */
   async snapshot(_ctx: CallContext): Promise<BackendSnapshot> {
     this.commitBackend();
@@ -946,7 +948,12 @@ export class EtcdServer implements EtcdServerApi {
     const file = join(dir, 'db');
     const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
     try {
-      await (this.backend as LmdbBackend).snapshotTo(file);
+      const tx = this.backend.readTx();
+      try {
+        writeBoltFile(file, tx);
+      } finally {
+        tx.release();
+      }
     } catch (e) {
       cleanup();
       throw e;
