@@ -599,12 +599,14 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   private afterApply(appliedIndex: number): void {
-    if (appliedIndex - this.snapshotIndex > this.cfg.snapshotCount) {
-      this.triggerSnapshot(appliedIndex).catch((e) => this.log.error('failed to save a raft snapshot', { error: String(e) }));
+    if (appliedIndex - this.snapshotIndex > this.cfg.snapshotCount && !this.snapshotting) {
+      this.snapshotInFlight = this.triggerSnapshot(appliedIndex).catch((e) => this.log.error('failed to save a raft snapshot', { error: String(e) }));
     }
   }
 
   private snapshotting = false;
+  /** The raft snapshot being saved, if any (stop waits for it). */
+  private snapshotInFlight: Promise<void> = Promise.resolve();
 
   /** Saves a raft snapshot at `index` and compacts the in-memory log and old WAL files (etcd snapshot()). */
   private async triggerSnapshot(index: number): Promise<void> {
@@ -1242,6 +1244,7 @@ export class EtcdServer implements EtcdServerApi {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     await this.r.stop();
+    await this.snapshotInFlight;
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
     this.failReads(stopped);
