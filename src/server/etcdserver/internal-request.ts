@@ -15,6 +15,7 @@
 import { create, isMessage, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import type { InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { InternalRaftRequestSchema } from '../../gen/etcdserverpb/raft_internal_pb.js';
+import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../util/protowire.js';
 
 const utf8 = new TextEncoder();
 
@@ -29,34 +30,6 @@ export interface InternalHeader {
 const REQUEST_FIELDS = new Map<string, { readonly number: number; readonly schema: DescMessage }>();
 for (const f of InternalRaftRequestSchema.fields) {
   if (f.fieldKind === 'message' && f.localName !== 'header') REQUEST_FIELDS.set(f.localName, { number: f.number, schema: f.message });
-}
-
-function varintSize(v: bigint | number): number {
-  let n = 1;
-  let x = BigInt.asUintN(64, BigInt(v));
-  while (x >= 0x80n) {
-    x >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-function writeVarint(buf: Uint8Array, pos: number, v: bigint | number): number {
-  if (typeof v === 'number' && v >= 0 && v < 0x80000000) {
-    while (v >= 0x80) {
-      buf[pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[pos++] = v;
-    return pos;
-  }
-  let x = BigInt.asUintN(64, BigInt(v));
-  while (x >= 0x80n) {
-    buf[pos++] = Number(x & 0x7fn) | 0x80;
-    x >>= 7n;
-  }
-  buf[pos++] = Number(x);
-  return pos;
 }
 
 /** Tag bytes of a length-delimited field. */
@@ -90,30 +63,30 @@ export function encodeInternalRequest(header: InternalHeader, field: string, req
   const body = wireBytes.get(msg) ?? toBinary(f.schema, msg as never);
   const user = header.username === '' ? undefined : utf8.encode(header.username);
   let hlen = 0;
-  if (header.ID !== 0n) hlen += 1 + varintSize(header.ID);
-  if (user) hlen += 1 + varintSize(user.length) + user.length;
-  if (header.authRevision !== 0n) hlen += 1 + varintSize(header.authRevision);
+  if (header.ID !== 0n) hlen += 1 + uvarintSize(header.ID);
+  if (user) hlen += 1 + uvarintSize(user.length) + user.length;
+  if (header.authRevision !== 0n) hlen += 1 + uvarintSize(header.authRevision);
   const t100 = tag(100);
-  const total = varintSize(t100) + varintSize(hlen) + hlen + varintSize(tag(f.number)) + varintSize(body.length) + body.length;
+  const total = uvarintSize(t100) + uvarintSize(hlen) + hlen + uvarintSize(tag(f.number)) + uvarintSize(body.length) + body.length;
   const out = new Uint8Array(total);
-  let p = writeVarint(out, 0, t100);
-  p = writeVarint(out, p, hlen);
+  let p = putUvarint(out, 0, t100);
+  p = putUvarint(out, p, hlen);
   if (header.ID !== 0n) {
     out[p++] = 0x08;
-    p = writeVarint(out, p, header.ID);
+    p = putUvarint(out, p, header.ID);
   }
   if (user) {
     out[p++] = 0x12;
-    p = writeVarint(out, p, user.length);
+    p = putUvarint(out, p, user.length);
     out.set(user, p);
     p += user.length;
   }
   if (header.authRevision !== 0n) {
     out[p++] = 0x18;
-    p = writeVarint(out, p, header.authRevision);
+    p = putUvarint(out, p, header.authRevision);
   }
-  p = writeVarint(out, p, tag(f.number));
-  p = writeVarint(out, p, body.length);
+  p = putUvarint(out, p, tag(f.number));
+  p = putUvarint(out, p, body.length);
   out.set(body, p);
   const obj = {
     $typeName: InternalRaftRequestSchema.typeName,
@@ -124,59 +97,50 @@ export function encodeInternalRequest(header: InternalHeader, field: string, req
   return { data: out, request: obj };
 }
 
-function readVarint(b: Uint8Array, pos: number): [bigint, number] {
-  let v = 0n;
-  let shift = 0n;
-  for (;;) {
-    if (pos >= b.length || shift > 63n) return [-1n, -1];
-    const c = b[pos++]!;
-    v |= BigInt(c & 0x7f) << shift;
-    if (c < 0x80) return [v, pos];
-    shift += 7n;
-  }
-}
-
 /**
  * The header ID of an encoded InternalRaftRequest, found by skipping fields up
  * to the header (field 100); 0n when there is none or the bytes are malformed
  * (the caller then decodes the entry normally).
  */
 export function readRequestId(b: Uint8Array): bigint {
-  let p = 0;
-  while (p < b.length) {
-    const [key, p1] = readVarint(b, p);
-    if (p1 < 0) return 0n;
+  const c: WireCursor = { pos: 0 };
+  while (c.pos < b.length) {
+    const key = readUvarint(b, c);
+    if (key < 0n) return 0n;
     const field = Number(key >> 3n);
     const wire = Number(key & 7n);
-    p = p1;
     if (wire === 0) {
-      const [, p2] = readVarint(b, p);
-      if (p2 < 0) return 0n;
-      p = p2;
+      if (readUvarint(b, c) < 0n) return 0n;
     } else if (wire === 2) {
-      const [len, p2] = readVarint(b, p);
-      if (p2 < 0 || p2 + Number(len) > b.length) return 0n;
-      if (field === 100) {
-        const end = p2 + Number(len);
-        let q = p2;
-        while (q < end) {
-          const [hk, q1] = readVarint(b, q);
-          if (q1 < 0) return 0n;
-          const hw = Number(hk & 7n);
-          if (hk === 0x08n) return readVarint(b, q1)[0];
-          if (hw === 0) q = readVarint(b, q1)[1];
-          else if (hw === 2) {
-            const [l, q2] = readVarint(b, q1);
-            q = q2 + Number(l);
-          } else return 0n;
-          if (q < 0) return 0n;
-        }
-        return 0n;
-      }
-      p = p2 + Number(len);
-    } else if (wire === 1) p += 8;
-    else if (wire === 5) p += 4;
+      const len = readLength(b, c);
+      if (len < 0) return 0n;
+      if (field === 100) return headerId(b.subarray(c.pos, c.pos + len));
+      c.pos += len;
+    } else if (wire === 1) c.pos += 8;
+    else if (wire === 5) c.pos += 4;
     else return 0n;
+  }
+  return 0n;
+}
+
+/** The ID (field 1) of an encoded RequestHeader; 0n when absent or malformed. */
+function headerId(h: Uint8Array): bigint {
+  const c: WireCursor = { pos: 0 };
+  while (c.pos < h.length) {
+    const key = readUvarint(h, c);
+    if (key < 0n) return 0n;
+    const wire = Number(key & 7n);
+    if (key === 0x08n) {
+      const id = readUvarint(h, c);
+      return id < 0n ? 0n : id;
+    }
+    if (wire === 0) {
+      if (readUvarint(h, c) < 0n) return 0n;
+    } else if (wire === 2) {
+      const len = readLength(h, c);
+      if (len < 0) return 0n;
+      c.pos += len;
+    } else return 0n;
   }
   return 0n;
 }

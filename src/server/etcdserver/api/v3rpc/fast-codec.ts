@@ -12,50 +12,9 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import { PutRequestSchema, PutResponseSchema, type PutRequest, type PutResponse, type ResponseHeader } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { encodeKeyValue } from '../../../mvcc/kv-codec.js';
+import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../../../util/protowire.js';
 
 const EMPTY: Uint8Array = new Uint8Array(0);
-
-function uvarintSize(v: bigint): number {
-  let x = BigInt.asUintN(64, v);
-  let n = 1;
-  while (x >= 0x80n) {
-    x >>= 7n;
-    n++;
-  }
-  return n;
-}
-
-function putUvarint(b: Uint8Array, p: number, v: bigint): number {
-  let x = BigInt.asUintN(64, v);
-  if (x < 0x80000000n) {
-    let n = Number(x);
-    while (n >= 0x80) {
-      b[p++] = (n & 0x7f) | 0x80;
-      n >>>= 7;
-    }
-    b[p++] = n;
-    return p;
-  }
-  while (x >= 0x80n) {
-    b[p++] = Number(x & 0x7fn) | 0x80;
-    x >>= 7n;
-  }
-  b[p++] = Number(x);
-  return p;
-}
-
-function putLen(b: Uint8Array, p: number, n: number): number {
-  while (n >= 0x80) {
-    b[p++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  b[p++] = n;
-  return p;
-}
-
-function lenSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5;
-}
 
 /**
  * Decodes a PutRequest; byte fields are views into `b`. Same result as
@@ -69,39 +28,23 @@ export function decodePutRequest(b: Uint8Array): PutRequest {
   let prevKv = false;
   let ignoreValue = false;
   let ignoreLease = false;
-  let p = 0;
-  const n = b.length;
+  const c: WireCursor = { pos: 0 };
   let last = 0;
-  while (p < n) {
-    const t = b[p++]!;
+  while (c.pos < b.length) {
+    const t = b[c.pos++]!;
     // fields must come once and in order, else use the generated decoder
     if (t <= last) return fromBinary(PutRequestSchema, b);
     last = t;
     if (t === 0x0a || t === 0x12) {
-      let len = 0;
-      let shift = 0;
-      for (;;) {
-        if (p >= n || shift > 28) return fromBinary(PutRequestSchema, b);
-        const c = b[p++]!;
-        len |= (c & 0x7f) << shift;
-        if (c < 0x80) break;
-        shift += 7;
-      }
-      if (len < 0 || p + len > n) return fromBinary(PutRequestSchema, b);
-      const f = b.subarray(p, p + len);
-      p += len;
+      const len = readLength(b, c);
+      if (len < 0) return fromBinary(PutRequestSchema, b);
+      const f = b.subarray(c.pos, c.pos + len);
+      c.pos += len;
       if (t === 0x0a) key = f;
       else value = f;
     } else if (t === 0x18 || t === 0x20 || t === 0x28 || t === 0x30) {
-      let v = 0n;
-      let shift = 0n;
-      for (;;) {
-        if (p >= n || shift > 63n) return fromBinary(PutRequestSchema, b);
-        const c = b[p++]!;
-        v |= BigInt(c & 0x7f) << shift;
-        if (c < 0x80) break;
-        shift += 7n;
-      }
+      const v = readUvarint(b, c);
+      if (v < 0n) return fromBinary(PutRequestSchema, b);
       if (t === 0x18) lease = BigInt.asIntN(64, v);
       else if (t === 0x20) prevKv = v !== 0n;
       else if (t === 0x28) ignoreValue = v !== 0n;
@@ -148,17 +91,17 @@ export function encodePutResponse(r: PutResponse): Uint8Array {
   const h = r.header;
   const hs = h ? headerSize(h) : 0;
   const kv = r.prevKv ? encodeKeyValue(r.prevKv) : undefined;
-  const size = (h ? 1 + lenSize(hs) + hs : 0) + (kv ? 1 + lenSize(kv.length) + kv.length : 0);
+  const size = (h ? 1 + uvarintSize(hs) + hs : 0) + (kv ? 1 + uvarintSize(kv.length) + kv.length : 0);
   const b = new Uint8Array(size);
   let p = 0;
   if (h) {
     b[p++] = 0x0a;
-    p = putLen(b, p, hs);
+    p = putUvarint(b, p, hs);
     p = putHeader(b, p, h);
   }
   if (kv) {
     b[p++] = 0x12;
-    p = putLen(b, p, kv.length);
+    p = putUvarint(b, p, kv.length);
     b.set(kv, p);
   }
   return b;
