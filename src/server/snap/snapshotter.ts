@@ -30,6 +30,7 @@
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../backend/crc32c.js';
+import { hexPairName, parseHexPairName } from '../../util/hex-pair-name.js';
 
 /** A Raft snapshot as stored: structurally equal to raft's `Snapshot`. */
 export interface SnapshotFile {
@@ -72,21 +73,16 @@ export interface SnapshotterOptions {
 
 const MAGIC = Buffer.from('TSSNAP01', 'latin1');
 const FIXED_BYTES = 48; // header 16 + term/index 16 + counts 8 + data length 8
-const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 /** The file name of a snapshot at (`term`, `index`): `<term:016x>-<index:016x>.snap`. */
 export function snapName(term: number, index: number): string {
-  return `${term.toString(16).padStart(16, '0')}-${index.toString(16).padStart(16, '0')}.snap`;
+  return hexPairName(term, index, 'snap');
 }
 
 /** Parses a snapshot file name; undefined if it is not one (or a number exceeds 2^53-1). */
 export function parseSnapName(name: string): { term: number; index: number } | undefined {
-  const m = NAME_RE.exec(name);
-  if (!m) return undefined;
-  const term = Number.parseInt(m[1]!, 16);
-  const index = Number.parseInt(m[2]!, 16);
-  if (!Number.isSafeInteger(term) || !Number.isSafeInteger(index)) return undefined;
-  return { term, index };
+  const p = parseHexPairName(name, 'snap');
+  return p && { term: p[0], index: p[1] };
 }
 
 function checkU53(n: number, what: string): void {

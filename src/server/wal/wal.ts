@@ -40,6 +40,7 @@ import {
   type WalMetadata,
   type WalSnapshot,
 } from './record.js';
+import { hexPairName, parseHexPairName } from '../../util/hex-pair-name.js';
 
 export type { WalEntry, WalHardState, WalMetadata, WalSnapshot } from './record.js';
 
@@ -90,22 +91,17 @@ interface Pending {
   readonly reject: (e: unknown) => void;
 }
 
-const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 const EMPTY_HS: WalHardState = { term: 0, vote: 0n, commit: 0 };
 
 /** The file name of segment `seq` whose first entry is `index`: `<seq:016x>-<index:016x>.wal`. */
 export function segmentName(seq: number, index: number): string {
-  return `${seq.toString(16).padStart(16, '0')}-${index.toString(16).padStart(16, '0')}.wal`;
+  return hexPairName(seq, index, 'wal');
 }
 
 /** Parses a segment file name; undefined if it is not one (or its numbers exceed 2^53-1). */
 export function parseSegmentName(name: string): { seq: number; index: number } | undefined {
-  const m = NAME_RE.exec(name);
-  if (!m) return undefined;
-  const seq = Number.parseInt(m[1]!, 16);
-  const index = Number.parseInt(m[2]!, 16);
-  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(index)) return undefined;
-  return { seq, index };
+  const p = parseHexPairName(name, 'wal');
+  return p && { seq: p[0], index: p[1] };
 }
 
 function isEmptyHardState(hs: WalHardState): boolean {
