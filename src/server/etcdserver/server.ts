@@ -291,7 +291,7 @@ export class EtcdServer implements EtcdServerApi {
       },
       logger: log,
       onNoSpace: () => {
-        this.raftRequest({}, { alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE } }).catch((e) =>
+        this.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE }).catch((e) =>
           this.log.warn('failed to raise the NOSPACE alarm', { error: String((e as Error)?.message ?? e) }),
         );
       },
@@ -651,13 +651,13 @@ export class EtcdServer implements EtcdServerApi {
   private leaseLoop(): void {
     if (this.stopped || this.fatalError !== undefined || !this.r.isLeader()) return;
     for (const l of this.lessor.expiredLeases()) {
-      this.raftRequest({}, { leaseRevoke: { ID: l.id } }).catch((e) => {
+      this.raftRequest({}, 'leaseRevoke', { ID: l.id }).catch((e) => {
         if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
       });
     }
     const cps = this.lessor.dueCheckpoints();
     if (cps.length > 0) {
-      this.raftRequest({}, { leaseCheckpoint: { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) } }).catch(() => undefined);
+      this.raftRequest({}, 'leaseCheckpoint', { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) }).catch(() => undefined);
     }
     if (!this.published) this.publish();
   }
@@ -667,12 +667,12 @@ export class EtcdServer implements EtcdServerApi {
     if (this.published || this.stopped) return;
     this.published = true;
     const attrs = { name: this.cfg.name, clientUrls: this.cfg.advertiseClientUrls.map((u) => u.toString().replace(/\/$/, '')) };
-    this.raftRequest({}, { clusterMemberAttrSet: { memberID: this.memberId, memberAttributes: attrs } }).catch((e) => {
+    this.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).catch((e) => {
       this.published = false;
       this.log.warn('failed to publish local member to cluster', { error: String((e as Error)?.message ?? e) });
     });
     if (this.cluster.clusterVersion() === '') {
-      this.raftRequest({}, { clusterVersionSet: { ver: CLUSTER_VERSION } }).catch(() => undefined);
+      this.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION }).catch(() => undefined);
     }
   }
 
@@ -692,22 +692,21 @@ export class EtcdServer implements EtcdServerApi {
 
   /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
   private async proposeAs<T>(ctx: CallContext, field: string, request: object): Promise<T> {
-    return (await this.raftRequest(ctx, { [field]: request }, await this.authInfo(ctx))) as T;
+    return (await this.raftRequest(ctx, field, request, await this.authInfo(ctx))) as T;
   }
 
   /**
-   * Proposes an InternalRaftRequest built from `fields` and waits for it to be
+   * Proposes `request` as the InternalRaftRequest field `field` (e.g. `put`), for the user of `ai`, and waits for it to be
    * applied (etcd processInternalRaftRequestOnce). Rejects ErrTooManyRequests,
    * ErrRequestTooLarge, ErrNoLeader, ErrTimeout, ErrCanceled, ErrStopped, or the
    * apply error.
    */
-  private async raftRequest(ctx: CallContext, fields: Record<string, unknown>, ai?: AuthInfo): Promise<unknown> {
+  private async raftRequest(ctx: CallContext, field: string, request: object, ai?: AuthInfo): Promise<unknown> {
     if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
     const st = this.r.node.raft;
     if (st.raftLog.committed - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
     const id = this.idGen.next();
-    const [field, request] = Object.entries(fields)[0]!;
-    const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request as object);
+    const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
     if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
     const p = this.w.register(id);
     // the proposer applies the object it holds instead of decoding its own entry
@@ -838,7 +837,7 @@ export class EtcdServer implements EtcdServerApi {
       checkTxnAuth(this.authStore, ai, r);
       return unwrap(this.applyV3Base.txn(r));
     }
-    return (await this.raftRequest(ctx, { txn: r }, ai)) as TxnResponse;
+    return (await this.raftRequest(ctx, 'txn', r, ai)) as TxnResponse;
   }
 
   async compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
@@ -851,7 +850,7 @@ export class EtcdServer implements EtcdServerApi {
     let id = r.ID;
     // etcd: a server-generated id is a request id with the sign bit cleared
     while (id === 0n) id = this.idGen.next() & ((1n << 63n) - 1n);
-    return (await this.raftRequest(ctx, { leaseGrant: { TTL: r.TTL, ID: id } }, await this.authInfo(ctx))) as LeaseGrantResponse;
+    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, await this.authInfo(ctx))) as LeaseGrantResponse;
   }
 
   async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
@@ -1085,7 +1084,7 @@ export class EtcdServer implements EtcdServerApi {
       throw e instanceof Error ? e : new ErrAuthFailed();
     });
     const prefix = this.authStore.genTokenPrefix();
-    return (await this.raftRequest(ctx, { authenticate: { name: r.name, simpleToken: prefix } })) as AuthenticateResponse;
+    return (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix })) as AuthenticateResponse;
   }
 
   async userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
@@ -1094,7 +1093,7 @@ export class EtcdServer implements EtcdServerApi {
     // the bcrypt hash, not the password, goes through raft: the password field of the internal request carries it
     // etcd 3.4 hashes the password, even an empty one, unless the user has no password
     const password = noPassword ? '' : new TextDecoder().decode(await this.authStore.hashPassword(r.password));
-    return (await this.raftRequest(ctx, { authUserAdd: { name: r.name, password, options: r.options } }, ai)) as AuthUserAddResponse;
+    return (await this.raftRequest(ctx, 'authUserAdd', { name: r.name, password, options: r.options }, ai)) as AuthUserAddResponse;
   }
 
   async userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
@@ -1104,7 +1103,7 @@ export class EtcdServer implements EtcdServerApi {
   async userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
     const ai = await this.authInfo(ctx);
     const password = new TextDecoder().decode(await this.authStore.hashPassword(r.password));
-    return (await this.raftRequest(ctx, { authUserChangePassword: { name: r.name, password } }, ai)) as AuthUserChangePasswordResponse;
+    return (await this.raftRequest(ctx, 'authUserChangePassword', { name: r.name, password }, ai)) as AuthUserChangePasswordResponse;
   }
 
   async userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
