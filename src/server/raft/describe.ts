@@ -14,6 +14,8 @@
 
 import { decodeConfChange } from './confchange/codec.js';
 import { StateType, type Ready, type SoftState } from './ready.js';
+import type { ProgressStatus, Status } from './status.js';
+import { ProgressState } from './tracker/progress.js';
 import {
   ConfChangeType,
   EntryType,
@@ -126,4 +128,39 @@ export function describeReady(rd: Ready, f?: EntryFormatter): string {
   if (rd.committedEntries.length > 0) s += 'CommittedEntries:\n' + describeEntries(rd.committedEntries, f);
   if (rd.messages.length > 0) s += 'Messages:\n' + rd.messages.map((m) => describeMessage(m, f) + '\n').join('');
   return s.length > 0 ? `Ready MustSync=${rd.mustSync}:\n${s}` : '<empty Ready>';
+}
+
+/**
+ * `StateReplicate match=5 next=6 learner paused inflight=2[full]` (tracker/progress.go
+ * Progress.String, from a Status copy): flags appear only when set; `inactive` means
+ * not heard from since the last check-quorum round; `[full]` marks a full inflights window.
+ */
+export function describeProgress(p: ProgressStatus): string {
+  let s = `${ProgressState[p.state]} match=${p.match} next=${p.next}`;
+  if (p.isLearner) s += ' learner';
+  if (p.paused) s += ' paused';
+  if (p.pendingSnapshot > 0) s += ` pendingSnap=${p.pendingSnapshot}`;
+  if (!p.recentActive) s += ' inactive';
+  if (p.inflight > 0) s += ` inflight=${p.inflight}${p.paused && p.state === ProgressState.StateReplicate ? '[full]' : ''}`;
+  return s;
+}
+
+/**
+ * A multi-line dump of a node's Status: hard and soft state, applied index, transferee,
+ * configuration, then (on a leader) one line per peer in ascending id order:
+ *
+ * ```
+ * Term:2 Vote:1 Commit:12 Lead:1 State:StateLeader Applied:12 LeadTransferee:0
+ * Voters:[1 2 3] Learners:[4]
+ * 1: StateReplicate match=12 next=13
+ * 4: StateProbe match=0 next=12 learner paused
+ * ```
+ */
+export function describeStatus(st: Status): string {
+  let s =
+    `${describeHardState(st.hardState)} ${describeSoftState(st.softState)} Applied:${st.applied} ` +
+    `LeadTransferee:${st.leadTransferee.toString(16)}\n${describeConfState(st.config)}\n`;
+  const ids = [...st.progress.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  for (const id of ids) s += `${id.toString(16)}: ${describeProgress(st.progress.get(id)!)}\n`;
+  return s;
 }

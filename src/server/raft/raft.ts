@@ -19,6 +19,7 @@
 
 import { applySimpleChange, restoreConfig, type TrackerConfig } from './confchange/changer.js';
 import { decodeConfChange } from './confchange/codec.js';
+import { describeConfChangeShort } from './describe.js';
 import {
   ErrCompacted,
   ErrInvalidConfig,
@@ -1200,7 +1201,7 @@ function describeCs(cs: ConfState): string {
 function describeCc(data: Uint8Array): string {
   try {
     const cc = decodeConfChange(data);
-    return `${cc.type}:${cc.nodeId}`;
+    return describeConfChangeShort(cc.type, cc.nodeId);
   } catch {
     return '<undecodable>';
   }

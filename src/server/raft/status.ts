@@ -19,6 +19,8 @@ export interface ProgressStatus {
   readonly recentActive: boolean;
   readonly probeSent: boolean;
   readonly isLearner: boolean;
+  /** True if the leader holds back MsgApp to this peer (probe sent, inflights window full, or snapshot in flight). */
+  readonly paused: boolean;
   /** Messages currently in the inflights window. */
   readonly inflight: number;
 }
@@ -48,6 +50,7 @@ export function getStatus(r: Raft): Status {
         recentActive: pr.recentActive,
         probeSent: pr.probeSent,
         isLearner: pr.isLearner,
+        paused: pr.isPaused(),
         inflight: pr.inflights.count(),
       });
     });
