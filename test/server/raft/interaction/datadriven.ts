@@ -155,12 +155,12 @@ export function lineDiff(expected: string, actual: string): string {
       out.push('  ' + a[x]);
       x++;
       y++;
-    } else if (y < m && (x >= n || lcs[x]![y + 1]! >= lcs[x + 1]![y]!)) {
-      out.push('+ ' + b[y]);
-      y++;
-    } else {
+    } else if (x < n && (y >= m || lcs[x + 1]![y]! >= lcs[x]![y + 1]!)) {
       out.push('- ' + a[x]);
       x++;
+    } else {
+      out.push('+ ' + b[y]);
+      y++;
     }
   }
   return out.join('\n');

@@ -52,9 +52,14 @@ export class Output {
   indent = 0;
   level = 1; // info
 
+  /** False at level none: callers may skip formatting output nobody reads. */
+  enabled(): boolean {
+    return this.level < LEVELS.indexOf('none');
+  }
+
   /** Harness output (suppressed only at level none). */
   write(text: string): void {
-    if (this.level >= LEVELS.indexOf('none')) return;
+    if (!this.enabled()) return;
     for (const l of text.replace(/\n$/, '').split('\n')) this.lines.push(' '.repeat(this.indent) + l);
   }
 
@@ -249,7 +254,7 @@ export class InteractionEnv {
     const rn = n.rawNode;
     if (!rn.hasReady()) return false;
     const rd = rn.ready();
-    this.output.write(describeReady(rd));
+    if (this.output.enabled()) this.output.write(describeReady(rd));
     // 1. persist
     if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);
     n.storage.append(rd.entries);
@@ -306,24 +311,26 @@ export class InteractionEnv {
     return mine.length;
   }
 
-  /** Delivers one message (printing it), unless dropped or the link is cut. */
-  deliver(m: Message, drop = false): void {
+  /** Delivers one message (printing it), unless dropped or the link is cut; returns true if delivered. */
+  deliver(m: Message, drop = false): boolean {
+    const on = this.output.enabled();
     if (drop || this.lost.has(m) || !this.connected(m.from, m.to)) {
-      this.output.write(`dropped: ${describeMessage(m)}`);
-      return;
+      if (on) this.output.write(`dropped: ${describeMessage(m)}`);
+      return false;
     }
     const target = this.nodes[Number(m.to) - 1];
     if (target === undefined) {
-      this.output.write(`dropped (no such node): ${describeMessage(m)}`);
-      return;
+      if (on) this.output.write(`dropped (no such node): ${describeMessage(m)}`);
+      return false;
     }
-    this.output.write(describeMessage(m));
+    if (on) this.output.write(describeMessage(m));
     try {
       target.rawNode.step(m);
     } catch (e) {
       if (!(e instanceof RaftError)) throw e;
       this.output.write(e.message);
     }
+    return true;
   }
 
   /** Ready processing and delivery on `ids` (all nodes if empty) until nothing moves. */

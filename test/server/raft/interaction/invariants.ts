@@ -200,11 +200,19 @@ export class Checker {
       }
     }
     for (let k = 0; k <= top; k++) {
-      const da = describeEntry(ea[k]!);
-      const db = describeEntry(eb[k]!);
-      if (da !== db) {
-        this.fail(step, `Log Matching: nodes ${A.id} and ${B.id} agree on index ${lo + top} but differ at ${lo + k} (${da} vs ${db})`);
+      if (!sameEntry(ea[k]!, eb[k]!)) {
+        this.fail(
+          step,
+          `Log Matching: nodes ${A.id} and ${B.id} agree on index ${lo + top} but differ at ${lo + k} (${describeEntry(ea[k]!)} vs ${describeEntry(eb[k]!)})`,
+        );
       }
     }
   }
+}
+
+function sameEntry(a: Entry, b: Entry): boolean {
+  if (a === b) return true;
+  if (a.term !== b.term || a.index !== b.index || a.type !== b.type || a.data.length !== b.data.length) return false;
+  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
+  return true;
 }
