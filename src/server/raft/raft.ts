@@ -608,7 +608,7 @@ export class Raft {
 
     switch (m.type) {
       case MessageType.MsgHup:
-        this.hup();
+        this.hup(this.preVote ? CampaignType.PreElection : CampaignType.Election);
         return;
       case MessageType.MsgVote:
       case MessageType.MsgPreVote: {
@@ -642,8 +642,13 @@ export class Raft {
     }
   }
 
-  /** MsgHup: start an election unless leader, a learner, or conf changes are committed but unapplied. */
-  private hup(): void {
+  /**
+   * Starts an election of type `t` unless this node is the leader, is not a voter,
+   * or has committed but unapplied conf changes: it would campaign with an outdated
+   * configuration and could count the wrong majority (etcd-io/raft hup; etcd 3.4
+   * skipped this check for MsgTimeoutNow, later versions apply it to transfers too).
+   */
+  private hup(t: CampaignType): void {
     if (this.state === StateType.StateLeader) {
       this.logger.debug(`${hex(this.id)} ignoring MsgHup because already leader`);
       return;
@@ -664,7 +669,7 @@ export class Raft {
       }
     }
     this.logger.info(`${hex(this.id)} is starting a new election at term ${this.term}`);
-    this.campaign(this.preVote ? CampaignType.PreElection : CampaignType.Election);
+    this.campaign(t);
   }
 
   /** Leader message handling (raft.go stepLeader). */
@@ -946,8 +951,9 @@ export class Raft {
           this.logger.info(
             `${hex(this.id)} [term ${this.term}] received MsgTimeoutNow from ${hex(m.from)} and starts an election to get leadership.`,
           );
-          // leadership transfer skips pre-vote: the current leader asked for it
-          this.campaign(CampaignType.Transfer);
+          // leadership transfer skips pre-vote: the current leader asked for it; hup
+          // still refuses while conf changes are committed but not applied
+          this.hup(CampaignType.Transfer);
         } else {
           this.logger.info(`${hex(this.id)} received MsgTimeoutNow from ${hex(m.from)} but is not promotable`);
         }
