@@ -1074,8 +1074,8 @@ export class Raft {
 
   /**
    * Installs a configuration. A leader that is still a voter re-evaluates the commit
-   * index (the quorum changed) and probes new peers; a transfer to a removed node is
-   * aborted (raft.go switchToConfig).
+   * index (the quorum changed) and probes new peers; a transfer to a node that is no
+   * longer a voter is aborted (raft.go switchToConfig).
    */
   private switchToConfig(cfg: TrackerConfig): ConfState {
     this.prs.voters = cfg.voters;
@@ -1098,7 +1098,9 @@ export class Raft {
         if (id !== this.id) this.maybeSendAppend(id, false);
       });
     }
-    if (this.leadTransferee !== NONE && !this.prs.progress.has(this.leadTransferee)) this.abortLeaderTransfer();
+    // a transferee that was removed or demoted to learner can no longer take over
+    // (etcd-io/raft checks the voters; etcd 3.4 only aborted on removal)
+    if (this.leadTransferee !== NONE && !this.prs.voters.has(this.leadTransferee)) this.abortLeaderTransfer();
     return cs;
   }
 
