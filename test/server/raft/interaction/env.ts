@@ -13,6 +13,30 @@
 // After every step (each Ready processed, each batch of messages delivered, each
 // command) the Checker (invariants.ts) verifies Raft's safety properties across all
 // nodes; a violation throws InvariantViolation.
+//
+// Commands (node ids are 1, 2, ... in creation order; `(a,b)` lists ids):
+//
+//   add-nodes N [voters=(..)] [learners=(..)] [index=I] [prevote=B] [checkquorum=B]
+//             [inflight=N] [max-msg-size=N] [max-committed-size-per-ready=N]
+//             [max-uncommitted-size=N] [read-only=safe|lease-based]
+//             [disable-proposal-forwarding=B] [election-tick=N] [heartbeat-tick=N]
+//       N nodes whose storage holds a snapshot at index I (term 1) with the given
+//       configuration; electionTick 3, heartbeatTick 1, no message size limit.
+//   campaign ID | propose ID DATA | propose-conf-change ID v2 l3 r4 u5 ...
+//       (each change is its own single-node ConfChange proposal, in order)
+//   tick ID N | tick-election ID | tick-heartbeat ID
+//   set-randomized-election-timeout ID timeout=N   (rand() is 0 otherwise: the
+//       election timeout is exactly electionTick)
+//   process-ready ID...            persist, send, apply, advance (prints the Ready)
+//   deliver-msgs ID... [drop=(..)] [type=MsgApp] [from=ID] [reverse=true]
+//   duplicate-msgs ID              queue a copy of every message queued for ID
+//   stabilize [ID...] [log-level=L]   Ready processing and delivery to a fixed point
+//   partition (1,2) (3) | isolate ID | heal   messages across a cut are lost, also
+//       those sent while the cut existed and delivered after healing
+//   transfer-leadership from=ID to=ID | read-index ID CTX
+//   report-snapshot ID TO [status=finish|failure] | report-unreachable ID TO
+//   snapshot ID | compact ID INDEX | restart ID
+//   status ID | raft-log ID | raft-state | log-level debug|info|warn|error|none
 
 import {
   ConfChangeType,
