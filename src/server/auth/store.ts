@@ -421,6 +421,17 @@ export class AuthStore {
     if (!hasRootRole(u)) throw new ErrPermissionDenied();
   }
 
+  /**
+   * The credentials of the server's own requests (etcd `WithRoot`): user
+   * `root` at the current auth revision while auth is enabled, else undefined
+   * (no user, as etcd leaves the context alone). Used for the leader's revoke
+   * of expired leases, which must pass the apply-time permission check of the
+   * keys attached to the lease.
+   */
+  rootAuthInfo(): AuthInfo | undefined {
+    return this.enabled ? { username: ROOT_USER, revision: this.rev } : undefined;
+  }
+
   /** True if `user` exists and has `role`. */
   hasRole(user: string, role: string): boolean {
     const u = this.withTx((tx) => getUser(tx, user));

@@ -650,8 +650,10 @@ export class EtcdServer implements EtcdServerApi {
 
   private leaseLoop(): void {
     if (this.stopped || this.fatalError !== undefined || !this.r.isLeader()) return;
+    // the revoke runs as root, as etcd's revokeExpiredLeases does (authStore.WithRoot): with auth
+    // enabled an anonymous revoke of a lease with keys attached would fail the apply-time check
     for (const l of this.lessor.expiredLeases()) {
-      this.raftRequest({}, 'leaseRevoke', { ID: l.id }).catch((e) => {
+      this.raftRequest({}, 'leaseRevoke', { ID: l.id }, this.authStore.rootAuthInfo()).catch((e) => {
         if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
       });
     }
@@ -919,12 +921,16 @@ export class EtcdServer implements EtcdServerApi {
     });
   }
 
-  async hash(_ctx: CallContext): Promise<HashResponse> {
+  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
+  async hash(ctx: CallContext): Promise<HashResponse> {
+    await this.checkAdmin(ctx);
     const h = this.kv.hash();
     return create(HashResponseSchema, { header: create(ResponseHeaderSchema, { revision: BigInt(h.rev) }), hash: h.hash });
   }
 
-  async hashKV(_ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
+  async hashKV(ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+    await this.checkAdmin(ctx);
     const h = this.kv.hashByRev(Number(revision));
     return create(HashKVResponseSchema, {
       header: create(ResponseHeaderSchema, { revision: BigInt(h.currentRev) }),
@@ -933,7 +939,9 @@ export class EtcdServer implements EtcdServerApi {
     });
   }
 
-  async defragment(_ctx: CallContext): Promise<DefragmentResponse> {
+  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
+  async defragment(ctx: CallContext): Promise<DefragmentResponse> {
+    await this.checkAdmin(ctx);
     this.commitBackend();
     return create(DefragmentResponseSchema, { header: create(ResponseHeaderSchema, {}) });
   }
@@ -941,9 +949,11 @@ export class EtcdServer implements EtcdServerApi {
   /**
    * A consistent copy of the backend as a bbolt file (etcd's snapshot format, written
    * from a read view by writeBoltFile next to the data dir and deleted on close),
-   * streamed in 32 KiB chunks.
+   * streamed in 32 KiB chunks. Needs the root role when auth is enabled, checked
+   * before anything is written (etcd v3rpc authMaintenanceServer.Snapshot).
    */
-  async snapshot(_ctx: CallContext): Promise<BackendSnapshot> {
+  async snapshot(ctx: CallContext): Promise<BackendSnapshot> {
+    await this.checkAdmin(ctx);
     this.commitBackend();
     const dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-'));
     const file = join(dir, 'db');
@@ -1004,9 +1014,17 @@ export class EtcdServer implements EtcdServerApi {
     if (res.err !== undefined) throw res.err;
   }
 
+  /**
+   * The root-role check of membership and maintenance requests made before
+   * anything else (etcd checkMembershipOperationPermission and
+   * authMaintenanceServer.isAuthenticated): an invalid token throws
+   * ErrInvalidAuthToken even with auth disabled; with auth enabled, no user
+   * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
+   * root role ErrPermissionDenied.
+   */
   private async checkAdmin(ctx: CallContext): Promise<void> {
     const ai = await this.authInfo(ctx);
-    if (this.authStore.isAuthEnabled()) this.authStore.isAdminPermitted(ai);
+    this.authStore.isAdminPermitted(ai);
   }
 
   async memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
@@ -1079,12 +1097,19 @@ export class EtcdServer implements EtcdServerApi {
 
   async authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
     // the password is checked here and never enters the log (etcd checks it before proposing)
+    // etcd v3_server.go Authenticate: password first, then the proposal, which carries the
+    // caller's credentials like any other (an invalid token fails it with ErrInvalidAuthToken);
+    // retried when the auth revision moved between the password check and the apply
     await this.linearizableReadNotify(ctx);
-    await this.authStore.checkPassword(r.name, r.password).catch((e) => {
-      throw e instanceof Error ? e : new ErrAuthFailed();
-    });
-    const prefix = this.authStore.genTokenPrefix();
-    return (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix })) as AuthenticateResponse;
+    for (;;) {
+      const checkedRevision = await this.authStore.checkPassword(r.name, r.password).catch((e) => {
+        throw e instanceof Error ? e : new ErrAuthFailed();
+      });
+      const prefix = this.authStore.genTokenPrefix();
+      const resp = (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix }, await this.authInfo(ctx))) as AuthenticateResponse;
+      if (checkedRevision === this.authStore.revision()) return resp;
+      this.log.info('revision when password checked became stale; retrying');
+    }
   }
 
   async userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
