@@ -137,6 +137,14 @@ export class ErrInvalidAuthToken extends AuthError {
   }
 }
 
+/** a bad `--auth-token` value (etcd ErrInvalidAuthOpts; a startup error, never sent to clients). */
+export class ErrInvalidAuthOpts extends AuthError {
+  override readonly name = 'ErrInvalidAuthOpts';
+  constructor() {
+    super('auth: invalid auth options');
+  }
+}
+
 /** deleting `root`, its `root` role or the `root` role while auth is enabled; gRPC: "etcdserver: invalid auth management". */
 export class ErrInvalidAuthMgmt extends AuthError {
   override readonly name = 'ErrInvalidAuthMgmt';

@@ -194,17 +194,23 @@ export class AuthStore {
 
   /**
    * Applies an Authenticate entry (raft `index`, token `prefix` chosen by the
-   * receiving member) after {@link checkPassword} passed: returns the token.
+   * receiving member) after {@link checkPassword} passed: returns the token,
+   * or a promise of it when the provider signs tokens (JWT; it rejects
+   * ErrVerifyOnly on a member without a private key).
    */
-  authenticate(name: string, index: bigint, prefix: string): string {
+  authenticate(name: string, index: bigint, prefix: string): string | Promise<string> {
     if (!this.enabled) throw new ErrAuthNotEnabled();
     const user = this.withTx((tx) => getUser(tx, name));
     if (!user || user.options?.noPassword) throw new ErrAuthFailed();
     return this.tp.assign(name, this.rev, index, prefix);
   }
 
-  /** The user and revision of `token`, or undefined if invalid or expired. */
-  authInfoFromToken(token: string): AuthInfo | undefined {
+  /**
+   * The user and revision of `token`, or undefined if invalid or expired. The
+   * revision is the store's for simple tokens and the one signed into the
+   * token for JWT (an older one fails permission checks with ErrAuthOldRevision).
+   */
+  async authInfoFromToken(token: string): Promise<AuthInfo | undefined> {
     return this.tp.info(token, this.rev);
   }
 

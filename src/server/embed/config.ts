@@ -62,9 +62,9 @@ export const ACCEPTED_WITHOUT_EFFECT = [
 
 /**
  * Flags whose non-default values are rejected at validation (exit 1, "failed to verify flags"):
- * discovery (v2 discovery service and DNS SRV), the v2 proxy, v2v3 emulation, JWT tokens.
+ * discovery (v2 discovery service and DNS SRV), the v2 proxy, v2v3 emulation.
  */
-export const REJECTED_VALUES = ['discovery', 'discovery-srv', 'discovery-srv-name', 'proxy=on|readonly', 'experimental-enable-v2v3', 'auth-token=jwt,...'] as const;
+export const REJECTED_VALUES = ['discovery', 'discovery-srv', 'discovery-srv-name', 'proxy=on|readonly', 'experimental-enable-v2v3'] as const;
 
 /** etcdmain `ignored` flags: accepted, warned, no effect. */
 const IGNORED_FLAGS = [
@@ -651,8 +651,6 @@ class GoConfig {
     if (this.dnsCluster !== '' || this.dnsClusterServiceName !== '') throw new Error('--discovery-srv is not supported by this etcd (use --initial-cluster)');
     if (this.proxy !== 'off') throw new Error(`--proxy=${this.proxy} is not supported by this etcd (v2 proxy)`);
     if (this.s['experimental-enable-v2v3'] !== '') throw new Error('--experimental-enable-v2v3 is not supported by this etcd');
-    const tok = this.s['auth-token'].split(',')[0];
-    if (tok !== 'simple') throw new Error(`--auth-token=${tok} is not supported by this etcd (only "simple")`);
   }
 
   /** Flags/keys given that this server accepts but does not act on. */

@@ -103,7 +103,8 @@ import {
 import { InternalRaftRequestSchema, type InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
 import { AuthStore } from '../auth/store.js';
-import { SimpleTokenProvider, type AuthInfo } from '../auth/token-simple.js';
+import { newTokenProvider } from '../auth/token-jwt.js';
+import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
@@ -246,7 +247,7 @@ export class EtcdServer implements EtcdServerApi {
   private pendingReads: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readInFlight: { ctx: bigint; waiters: { resolve: () => void; reject: (e: unknown) => void }[]; timer: NodeJS.Timeout } | undefined;
 
-  private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions) {
+  private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions, tokenProvider: TokenProvider) {
     this.cfg = cfg;
     this.log = log;
     this.clock = opts.clock ?? systemClock;
@@ -271,7 +272,6 @@ export class EtcdServer implements EtcdServerApi {
     this.consistIndex = this.kv.consistentIndex();
     this.lessor.setRangeDeleter(() => this.kv.write());
     this.lessor.recover(backend, () => this.kv.write());
-    const tokenProvider = new SimpleTokenProvider({ clock: this.clock, ttlMs: cfg.authTokenTtlSec * 1000, appliedIndex: () => BigInt(this.appliedIndex) });
     this.authStore = new AuthStore({ backend, tokenProvider, bcryptCost: cfg.bcryptCost });
     this.alarmStore = new AlarmStore(backend);
     this.cluster = new RaftCluster(this.clusterId, this.memberId, backend);
@@ -333,6 +333,20 @@ export class EtcdServer implements EtcdServerApi {
    * config errors (local member missing from --initial-cluster).
    */
   static async start(cfg: EmbedConfig, log: ServerLogger, opts: ServerOptions = {}): Promise<EtcdServer> {
+    // the --auth-token provider (etcd NewServer: auth.NewTokenProvider); bad options fail the start
+    const applied: { s?: EtcdServer } = {};
+    let tokenProvider: TokenProvider;
+    try {
+      tokenProvider = newTokenProvider(cfg.authToken, {
+        clock: opts.clock ?? systemClock,
+        simpleTtlMs: cfg.authTokenTtlSec * 1000,
+        appliedIndex: () => BigInt(applied.s?.appliedIndex ?? 0),
+        log,
+      });
+    } catch (e) {
+      log.warn('failed to create token provider', { error: (e as Error).message });
+      throw e;
+    }
     const dirs = memberDirs(cfg.dataDir, cfg.walDir);
     mkdirSync(dirs.snapDir, { recursive: true, mode: 0o700 });
     const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
@@ -360,7 +374,8 @@ export class EtcdServer implements EtcdServerApi {
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     }
     const backend = new LmdbBackend({ path: dirs.backendPath });
-    const s = new EtcdServer(cfg, log, b, backend, opts);
+    const s = new EtcdServer(cfg, log, b, backend, opts, tokenProvider);
+    applied.s = s;
     try {
       s.checkDataDirMatches();
     } catch (e) {
@@ -516,6 +531,15 @@ export class EtcdServer implements EtcdServerApi {
     const res: ApplyResult = this.applier.apply(req, index);
     if (res.err && !this.w.isRegistered(id)) {
       this.log.debug('apply request failed', { index: e.index, error: String((res.err as Error)?.message ?? res.err) });
+    }
+    if (res.respReady) {
+      // a token signed after the apply (JWT): answer once it is in the response
+      const result = res;
+      res.respReady.then(
+        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
+        (err) => this.w.trigger(id, { err }),
+      );
+      return;
     }
     if (res.physc) {
       const phys = res.physc;
@@ -687,7 +711,7 @@ export class EtcdServer implements EtcdServerApi {
 
   private async authInfo(ctx: CallContext): Promise<AuthInfo | undefined> {
     if (!ctx.token) return undefined;
-    const info = this.authStore.authInfoFromToken(ctx.token);
+    const info = await this.authStore.authInfoFromToken(ctx.token);
     if (!info) throw new ErrInvalidAuthToken();
     return info;
   }
