@@ -52,7 +52,7 @@ export const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is requi
  * Setting one to a non-default value produces a warning (see `ParsedConfig.unsupported`).
  */
 export const ACCEPTED_WITHOUT_EFFECT = [
-  'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname', 'client-crl-file',
+  'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname',
   'cors', 'debug', 'discovery-fallback', 'discovery-proxy', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
@@ -548,7 +548,7 @@ class GoConfig {
       this.given.add(key);
       const o = v as Record<string, unknown>;
       const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : '');
-      return { certFile: str('cert-file'), keyFile: str('key-file'), trustedCaFile: str('trusted-ca-file'), clientCertAuth: o['client-cert-auth'] === true, autoTls: o['auto-tls'] === true };
+      return { certFile: str('cert-file'), keyFile: str('key-file'), trustedCaFile: str('trusted-ca-file'), clientCertAuth: o['client-cert-auth'] === true, autoTls: o['auto-tls'] === true, crlFile: str('crl-file') };
     };
     this.clientTls = { ...emptyTls(), ...sec('client-transport-security') };
     this.peerTls = { ...emptyTls(), ...sec('peer-transport-security') };

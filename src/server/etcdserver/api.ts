@@ -105,6 +105,12 @@ export interface CallSignal {
  */
 export interface CallContext {
   readonly token?: string;
+  /**
+   * The common name of the connection's verified client certificate, if any
+   * (undefined: no TLS, no verified certificate, or a gateway request). Used
+   * as the user name when no token is sent and --client-cert-auth is on.
+   */
+  readonly tlsCommonName?: () => string | undefined;
   readonly signal?: CallSignal;
 }
 

@@ -709,11 +709,21 @@ export class EtcdServer implements EtcdServerApi {
     return 5000 + 2 * this.cfg.electionMs;
   }
 
+  /**
+   * The caller of a request (etcd EtcdServer.AuthInfoFromCtx): the user of the
+   * token when one is sent (an invalid one throws ErrInvalidAuthToken); else,
+   * with --client-cert-auth, the common name of the verified client certificate
+   * at the current auth revision (etcd AuthInfoFromTLS); else no one.
+   */
   private async authInfo(ctx: CallContext): Promise<AuthInfo | undefined> {
-    if (!ctx.token) return undefined;
-    const info = await this.authStore.authInfoFromToken(ctx.token);
-    if (!info) throw new ErrInvalidAuthToken();
-    return info;
+    if (ctx.token) {
+      const info = await this.authStore.authInfoFromToken(ctx.token);
+      if (!info) throw new ErrInvalidAuthToken();
+      return info;
+    }
+    if (!this.cfg.clientTls.clientCertAuth) return undefined;
+    const cn = ctx.tlsCommonName?.();
+    return cn === undefined ? undefined : { username: cn, revision: this.authStore.revision() };
   }
 
   /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
