@@ -214,7 +214,10 @@ export interface EtcdServerApi {
   roleList(ctx: CallContext): Promise<AuthRoleListResponse>;
   roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse>;
   roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse>;
-  /** Auth info for a token; rejects ErrInvalidAuthToken for an unknown token. Undefined when auth is disabled or no token. */
+  /**
+   * The caller (etcd AuthInfoFromCtx): the token's user (rejects ErrInvalidAuthToken for an unknown token), else with
+   * --client-cert-auth the verified client certificate's common name, else undefined.
+   */
   authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined>;
 
   /**
