@@ -32,41 +32,9 @@ import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT, jwtVerify } from 'jose';
 import { parseGoDuration } from '../embed/go-flag.js';
-import { AuthError, ErrInvalidAuthOpts } from './errors.js';
+import { ErrInvalidAuthMethod, ErrInvalidAuthOpts, ErrKeyMismatch, ErrMissingKey, ErrVerifyOnly } from './errors.js';
 import { SimpleTokenProvider, type AuthInfo, type TokenProvider } from './token-simple.js';
 import type { Clock } from '../../util/clock.js';
-
-/** Sign-method or key problems reported as is at startup (etcd returns these errors unchanged). */
-export class ErrInvalidAuthMethod extends AuthError {
-  override readonly name = 'ErrInvalidAuthMethod';
-  constructor() {
-    super('auth: invalid auth signature method');
-  }
-}
-
-/** No key file for the sign method (etcd ErrMissingKey). */
-export class ErrMissingKey extends AuthError {
-  override readonly name = 'ErrMissingKey';
-  constructor() {
-    super('auth: missing key data');
-  }
-}
-
-/** pub-key and priv-key are not one pair (etcd ErrKeyMismatch). */
-export class ErrKeyMismatch extends AuthError {
-  override readonly name = 'ErrKeyMismatch';
-  constructor() {
-    super("auth: public and private keys don't match");
-  }
-}
-
-/** Authenticate on a member configured with a public key only (etcd ErrVerifyOnly). */
-export class ErrVerifyOnly extends AuthError {
-  override readonly name = 'ErrVerifyOnly';
-  constructor() {
-    super('auth: token signing attempted with verify-only key');
-  }
-}
 
 /** Default JWT lifetime (etcd auth.DefaultTTL): 5 minutes. */
 export const DEFAULT_JWT_TTL_MS = 5 * 60 * 1000;
