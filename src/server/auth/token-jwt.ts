@@ -13,6 +13,8 @@
  *   public keys or certificates). With only pub-key the member verifies tokens
  *   but cannot issue them: Authenticate fails with ErrVerifyOnly.
  * - ttl: a Go duration, default 5m. `--auth-token-ttl` does not apply to JWT.
+ * - RSA keys must have at least 2048 bits (a startup error otherwise; etcd
+ *   also takes shorter ones, which the JOSE library refuses).
  * - unknown option names are logged ("unknown JWT options") and ignored.
  *
  * Tokens are compact JWS with header `{"alg":…,"typ":"JWT"}` and claims
@@ -234,6 +236,12 @@ export class JwtTokenProvider implements TokenProvider {
         const type = family === 'rsa' ? 'rsa' : 'ec';
         const priv = p.privateKey?.length ? privateKeyOf(p.privateKey, type) : undefined;
         const pub = p.publicKey?.length ? publicKeyOf(p.publicKey, type) : undefined;
+        // jose refuses RSA keys under 2048 bits when signing and verifying (etcd takes them):
+        // refuse them at startup instead of failing every Authenticate
+        const bits = (priv ?? pub)?.asymmetricKeyDetails?.modulusLength;
+        if (family === 'rsa' && bits !== undefined && bits < 2048) {
+          throw new Error(`auth: RSA keys shorter than 2048 bits are not supported by this etcd (the key has ${bits})`);
+        }
         if (!priv) {
           if (!pub) throw new ErrMissingKey();
           return new JwtTokenProvider(p.signMethod, undefined, pub, p.ttlMs, o.log, now);

@@ -165,3 +165,25 @@ describe('bad --auth-token values: ours vs real etcd 3.4.23', () => {
     });
   }
 });
+
+describe('JwtTokenProvider (ours only)', () => {
+  test('an RSA key under 2048 bits is refused at startup with a clear error (a deliberate difference: the JOSE library refuses such keys)', async () => {
+    const { JwtTokenProvider } = await import('../../../src/server/auth/token-jwt.js');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:1024', '-out', 'rsa1024.key'], { cwd: dir, stdio: 'pipe' });
+    assert.throws(() => JwtTokenProvider.fromOptions(new Map([['sign-method', 'RS256'], ['priv-key', f('rsa1024.key')]])), /shorter than 2048 bits/);
+  });
+
+  test('a token is refused once expired and with another algorithm', async () => {
+    const { JwtTokenProvider } = await import('../../../src/server/auth/token-jwt.js');
+    let now = 1_800_000_000_000;
+    const p = JwtTokenProvider.fromOptions(new Map([['sign-method', 'RS256'], ['priv-key', f('rsa.key')], ['ttl', '2s']]), { now: () => now });
+    const tok = await p.assign('u', 7n);
+    assert.deepEqual(decodePart(tok, 1), { exp: 1_800_000_002, revision: 7, username: 'u' });
+    assert.deepEqual(await p.info(tok), { username: 'u', revision: 7n });
+    now += 3000;
+    assert.equal(await p.info(tok), undefined);
+    const hs = JwtTokenProvider.fromOptions(new Map([['sign-method', 'HS256'], ['priv-key', f('rsa.pub')]]), { now: () => now });
+    const forged = await hs.assign('root', 7n);
+    assert.equal(await p.info(forged), undefined);
+  });
+});
