@@ -97,6 +97,17 @@ describe('--client-cert-auth: the certificate CN is the user, ours vs real etcd 
     });
   }
 
+  test('watch streams use the CN too (allowed and refused)', async () => {
+    const watch = async (s: EtcdProcess, cert: string, key: string) => {
+      // the watch stays open: it is ended after 3 s and its output compared
+      const r = await runCli(REAL, [`--endpoints=${s.clientURL}`, ...certArgs(cert), 'watch', key, '--rev=1'], { timeoutMs: 3000 });
+      return r.stdout.toString();
+    };
+    const want = [await watch(real, 'user', 'k'), await watch(real, 'user', 'x')];
+    assert.equal(want[0], 'PUT\nk\nv\n');
+    assert.deepEqual([await watch(ours, 'user', 'k'), await watch(ours, 'user', 'x')], want);
+  });
+
   test('a request with the gRPC gateway metadata does not use the CN', async () => {
     const outcome = async (s: EtcdProcess, md?: Record<string, string>) => {
       const c = new RawClient(s.endpoint, { tls: { ca: fs.readFileSync(f('ca.crt')), cert: fs.readFileSync(f('root.crt')), key: fs.readFileSync(f('root.key')) } });
