@@ -137,10 +137,50 @@ export class ErrInvalidAuthToken extends AuthError {
   }
 }
 
+/** a bad `--auth-token` value (etcd ErrInvalidAuthOpts; a startup error, never sent to clients). */
+export class ErrInvalidAuthOpts extends AuthError {
+  override readonly name = 'ErrInvalidAuthOpts';
+  constructor() {
+    super('auth: invalid auth options');
+  }
+}
+
 /** deleting `root`, its `root` role or the `root` role while auth is enabled; gRPC: "etcdserver: invalid auth management". */
 export class ErrInvalidAuthMgmt extends AuthError {
   override readonly name = 'ErrInvalidAuthMgmt';
   constructor() {
     super('auth: invalid auth management');
+  }
+}
+
+/** an unknown JWT sign-method (etcd ErrInvalidAuthMethod; reported as ErrInvalidAuthOpts at startup). */
+export class ErrInvalidAuthMethod extends AuthError {
+  override readonly name = 'ErrInvalidAuthMethod';
+  constructor() {
+    super('auth: invalid auth signature method');
+  }
+}
+
+/** No key file for the sign method (etcd ErrMissingKey). */
+export class ErrMissingKey extends AuthError {
+  override readonly name = 'ErrMissingKey';
+  constructor() {
+    super('auth: missing key data');
+  }
+}
+
+/** pub-key and priv-key are not one pair (etcd ErrKeyMismatch). */
+export class ErrKeyMismatch extends AuthError {
+  override readonly name = 'ErrKeyMismatch';
+  constructor() {
+    super("auth: public and private keys don't match");
+  }
+}
+
+/** Authenticate on a member configured with a public key only (etcd ErrVerifyOnly). */
+export class ErrVerifyOnly extends AuthError {
+  override readonly name = 'ErrVerifyOnly';
+  constructor() {
+    super('auth: token signing attempted with verify-only key');
   }
 }

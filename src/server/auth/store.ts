@@ -194,17 +194,23 @@ export class AuthStore {
 
   /**
    * Applies an Authenticate entry (raft `index`, token `prefix` chosen by the
-   * receiving member) after {@link checkPassword} passed: returns the token.
+   * receiving member) after {@link checkPassword} passed: returns the token,
+   * or a promise of it when the provider signs tokens (JWT; it rejects
+   * ErrVerifyOnly on a member without a private key).
    */
-  authenticate(name: string, index: bigint, prefix: string): string {
+  authenticate(name: string, index: bigint, prefix: string): string | Promise<string> {
     if (!this.enabled) throw new ErrAuthNotEnabled();
     const user = this.withTx((tx) => getUser(tx, name));
     if (!user || user.options?.noPassword) throw new ErrAuthFailed();
     return this.tp.assign(name, this.rev, index, prefix);
   }
 
-  /** The user and revision of `token`, or undefined if invalid or expired. */
-  authInfoFromToken(token: string): AuthInfo | undefined {
+  /**
+   * The user and revision of `token`, or undefined if invalid or expired. The
+   * revision is the store's for simple tokens and the one signed into the
+   * token for JWT (an older one fails permission checks with ErrAuthOldRevision).
+   */
+  async authInfoFromToken(token: string): Promise<AuthInfo | undefined> {
     return this.tp.info(token, this.rev);
   }
 
@@ -419,6 +425,17 @@ export class AuthStore {
     const u = this.withTx((tx) => getUser(tx, info.username));
     if (!u) throw new ErrUserNotFound();
     if (!hasRootRole(u)) throw new ErrPermissionDenied();
+  }
+
+  /**
+   * The credentials of the server's own requests (etcd `WithRoot`): user
+   * `root` at the current auth revision while auth is enabled, else undefined
+   * (no user, as etcd leaves the context alone). Used for the leader's revoke
+   * of expired leases, which must pass the apply-time permission check of the
+   * keys attached to the lease.
+   */
+  rootAuthInfo(): AuthInfo | undefined {
+    return this.enabled ? { username: ROOT_USER, revision: this.rev } : undefined;
   }
 
   /** True if `user` exists and has `role`. */

@@ -35,10 +35,16 @@ export interface TokenProvider {
   enable(): void;
   /** Drops every token and stops accepting them (auth disabled). */
   disable(): void;
-  /** The user and revision of `token`, or undefined if it is unknown or expired. */
-  info(token: string, revision: bigint): AuthInfo | undefined;
-  /** Issues a token for `username` (applied from the Authenticate entry at `index` with `prefix`). */
-  assign(username: string, revision: bigint, index: bigint, prefix: string): string;
+  /**
+   * The user and revision of `token`, or undefined if it is unknown or expired
+   * (a promise for providers that verify signatures, e.g. JWT).
+   */
+  info(token: string, revision: bigint): AuthInfo | undefined | Promise<AuthInfo | undefined>;
+  /**
+   * Issues a token for `username` (applied from the Authenticate entry at
+   * `index` with `prefix`); a promise for providers that sign tokens (JWT).
+   */
+  assign(username: string, revision: bigint, index: bigint, prefix: string): string | Promise<string>;
   /** Drops every token of `username`. */
   invalidateUser(username: string): void;
   /** A fresh random prefix for an Authenticate request. */

@@ -76,7 +76,7 @@ export interface EmbedConfig {
   readonly clientTls: TlsConfig;
   readonly peerTls: TlsConfig;
 
-  /** --auth-token: 'simple' (jwt is rejected at config time) */
+  /** --auth-token: 'simple' or 'jwt,sign-method=...,priv-key=...' (checked when the server starts: auth/token-jwt.ts) */
   readonly authToken: string;
   /** --bcrypt-cost */
   readonly bcryptCost: number;

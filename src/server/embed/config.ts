@@ -52,7 +52,7 @@ export const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is requi
  * Setting one to a non-default value produces a warning (see `ParsedConfig.unsupported`).
  */
 export const ACCEPTED_WITHOUT_EFFECT = [
-  'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname', 'client-crl-file',
+  'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname',
   'cors', 'debug', 'discovery-fallback', 'discovery-proxy', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
@@ -62,9 +62,9 @@ export const ACCEPTED_WITHOUT_EFFECT = [
 
 /**
  * Flags whose non-default values are rejected at validation (exit 1, "failed to verify flags"):
- * discovery (v2 discovery service and DNS SRV), the v2 proxy, v2v3 emulation, JWT tokens.
+ * discovery (v2 discovery service and DNS SRV), the v2 proxy, v2v3 emulation.
  */
-export const REJECTED_VALUES = ['discovery', 'discovery-srv', 'discovery-srv-name', 'proxy=on|readonly', 'experimental-enable-v2v3', 'auth-token=jwt,...'] as const;
+export const REJECTED_VALUES = ['discovery', 'discovery-srv', 'discovery-srv-name', 'proxy=on|readonly', 'experimental-enable-v2v3'] as const;
 
 /** etcdmain `ignored` flags: accepted, warned, no effect. */
 const IGNORED_FLAGS = [
@@ -548,7 +548,7 @@ class GoConfig {
       this.given.add(key);
       const o = v as Record<string, unknown>;
       const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : '');
-      return { certFile: str('cert-file'), keyFile: str('key-file'), trustedCaFile: str('trusted-ca-file'), clientCertAuth: o['client-cert-auth'] === true, autoTls: o['auto-tls'] === true };
+      return { certFile: str('cert-file'), keyFile: str('key-file'), trustedCaFile: str('trusted-ca-file'), clientCertAuth: o['client-cert-auth'] === true, autoTls: o['auto-tls'] === true, crlFile: str('crl-file') };
     };
     this.clientTls = { ...emptyTls(), ...sec('client-transport-security') };
     this.peerTls = { ...emptyTls(), ...sec('peer-transport-security') };
@@ -651,8 +651,6 @@ class GoConfig {
     if (this.dnsCluster !== '' || this.dnsClusterServiceName !== '') throw new Error('--discovery-srv is not supported by this etcd (use --initial-cluster)');
     if (this.proxy !== 'off') throw new Error(`--proxy=${this.proxy} is not supported by this etcd (v2 proxy)`);
     if (this.s['experimental-enable-v2v3'] !== '') throw new Error('--experimental-enable-v2v3 is not supported by this etcd');
-    const tok = this.s['auth-token'].split(',')[0];
-    if (tok !== 'simple') throw new Error(`--auth-token=${tok} is not supported by this etcd (only "simple")`);
   }
 
   /** Flags/keys given that this server accepts but does not act on. */

@@ -10,7 +10,7 @@
  * server with /metrics and /health only.
  *
  * TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth,
- * --auto-tls) applies to https:// and unixs:// URLs; ALPN offers h2 and
+ * --client-crl-file, --auto-tls) applies to https:// and unixs:// URLs; ALPN offers h2 and
  * http/1.1. Files are read once at start; a missing or bad file fails
  * {@link serveClients} with an error naming the flag.
  */
@@ -24,6 +24,7 @@ import { HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/ba
 import { handleMetricsHealth } from '../etcdserver/api/etcdhttp/metrics.js';
 import { V3rpcServer } from '../etcdserver/api/v3rpc/grpc.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
+import { withCrlCheck } from './crl.js';
 import type { EmbedConfig, TlsConfig } from './config-types.js';
 
 /** The logging serve.ts needs (pino's Logger satisfies it). */
@@ -261,7 +262,11 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
       for (const u of urls) {
         let srv: net.Server;
         if (isSecure(u)) {
-          srv = tls.createServer(secureOpts!, onSocket(kind));
+          // --client-crl-file: checked after each handshake, as etcd's TLS listener does (./crl.ts)
+          const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind), (s, err) => {
+            logger.warn({ 'remote-addr': `${s.remoteAddress}:${s.remotePort}`, 'server-name': String((s as unknown as { servername?: unknown }).servername || ''), error: err.message }, 'rejected connection');
+          });
+          srv = tls.createServer(secureOpts!, onSecure);
           srv.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
             logger.warn({ 'remote-addr': s.remoteAddress, error: err.message }, 'rejected connection');
           });

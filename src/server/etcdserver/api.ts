@@ -105,6 +105,12 @@ export interface CallSignal {
  */
 export interface CallContext {
   readonly token?: string;
+  /**
+   * The common name of the connection's verified client certificate, if any
+   * (undefined: no TLS, no verified certificate, or a gateway request). Used
+   * as the user name when no token is sent and --client-cert-auth is on.
+   */
+  readonly tlsCommonName?: () => string | undefined;
   readonly signal?: CallSignal;
 }
 
@@ -208,7 +214,10 @@ export interface EtcdServerApi {
   roleList(ctx: CallContext): Promise<AuthRoleListResponse>;
   roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse>;
   roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse>;
-  /** Auth info for a token; rejects ErrInvalidAuthToken for an unknown token. Undefined when auth is disabled or no token. */
+  /**
+   * The caller (etcd AuthInfoFromCtx): the token's user (rejects ErrInvalidAuthToken for an unknown token), else with
+   * --client-cert-auth the verified client certificate's common name, else undefined.
+   */
   authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined>;
 
   /**

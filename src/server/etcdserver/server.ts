@@ -103,7 +103,8 @@ import {
 import { InternalRaftRequestSchema, type InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
 import { AuthStore } from '../auth/store.js';
-import { SimpleTokenProvider, type AuthInfo } from '../auth/token-simple.js';
+import { newTokenProvider } from '../auth/token-jwt.js';
+import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
@@ -246,7 +247,7 @@ export class EtcdServer implements EtcdServerApi {
   private pendingReads: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readInFlight: { ctx: bigint; waiters: { resolve: () => void; reject: (e: unknown) => void }[]; timer: NodeJS.Timeout } | undefined;
 
-  private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions) {
+  private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions, tokenProvider: TokenProvider) {
     this.cfg = cfg;
     this.log = log;
     this.clock = opts.clock ?? systemClock;
@@ -271,7 +272,6 @@ export class EtcdServer implements EtcdServerApi {
     this.consistIndex = this.kv.consistentIndex();
     this.lessor.setRangeDeleter(() => this.kv.write());
     this.lessor.recover(backend, () => this.kv.write());
-    const tokenProvider = new SimpleTokenProvider({ clock: this.clock, ttlMs: cfg.authTokenTtlSec * 1000, appliedIndex: () => BigInt(this.appliedIndex) });
     this.authStore = new AuthStore({ backend, tokenProvider, bcryptCost: cfg.bcryptCost });
     this.alarmStore = new AlarmStore(backend);
     this.cluster = new RaftCluster(this.clusterId, this.memberId, backend);
@@ -333,6 +333,20 @@ export class EtcdServer implements EtcdServerApi {
    * config errors (local member missing from --initial-cluster).
    */
   static async start(cfg: EmbedConfig, log: ServerLogger, opts: ServerOptions = {}): Promise<EtcdServer> {
+    // the --auth-token provider (etcd NewServer: auth.NewTokenProvider); bad options fail the start
+    const applied: { s?: EtcdServer } = {};
+    let tokenProvider: TokenProvider;
+    try {
+      tokenProvider = newTokenProvider(cfg.authToken, {
+        clock: opts.clock ?? systemClock,
+        simpleTtlMs: cfg.authTokenTtlSec * 1000,
+        appliedIndex: () => BigInt(applied.s?.appliedIndex ?? 0),
+        log,
+      });
+    } catch (e) {
+      log.warn('failed to create token provider', { error: (e as Error).message });
+      throw e;
+    }
     const dirs = memberDirs(cfg.dataDir, cfg.walDir);
     mkdirSync(dirs.snapDir, { recursive: true, mode: 0o700 });
     const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
@@ -360,7 +374,8 @@ export class EtcdServer implements EtcdServerApi {
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     }
     const backend = new LmdbBackend({ path: dirs.backendPath });
-    const s = new EtcdServer(cfg, log, b, backend, opts);
+    const s = new EtcdServer(cfg, log, b, backend, opts, tokenProvider);
+    applied.s = s;
     try {
       s.checkDataDirMatches();
     } catch (e) {
@@ -517,6 +532,15 @@ export class EtcdServer implements EtcdServerApi {
     if (res.err && !this.w.isRegistered(id)) {
       this.log.debug('apply request failed', { index: e.index, error: String((res.err as Error)?.message ?? res.err) });
     }
+    if (res.respReady) {
+      // a token signed after the apply (JWT): answer once it is in the response
+      const result = res;
+      res.respReady.then(
+        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
+        (err) => this.w.trigger(id, { err }),
+      );
+      return;
+    }
     if (res.physc) {
       const phys = res.physc;
       const result = res;
@@ -650,8 +674,10 @@ export class EtcdServer implements EtcdServerApi {
 
   private leaseLoop(): void {
     if (this.stopped || this.fatalError !== undefined || !this.r.isLeader()) return;
+    // the revoke runs as root, as etcd's revokeExpiredLeases does (authStore.WithRoot): with auth
+    // enabled an anonymous revoke of a lease with keys attached would fail the apply-time check
     for (const l of this.lessor.expiredLeases()) {
-      this.raftRequest({}, 'leaseRevoke', { ID: l.id }).catch((e) => {
+      this.raftRequest({}, 'leaseRevoke', { ID: l.id }, this.authStore.rootAuthInfo()).catch((e) => {
         if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
       });
     }
@@ -683,11 +709,21 @@ export class EtcdServer implements EtcdServerApi {
     return 5000 + 2 * this.cfg.electionMs;
   }
 
+  /**
+   * The caller of a request (etcd EtcdServer.AuthInfoFromCtx): the user of the
+   * token when one is sent (an invalid one throws ErrInvalidAuthToken); else,
+   * with --client-cert-auth, the common name of the verified client certificate
+   * at the current auth revision (etcd AuthInfoFromTLS); else no one.
+   */
   private async authInfo(ctx: CallContext): Promise<AuthInfo | undefined> {
-    if (!ctx.token) return undefined;
-    const info = this.authStore.authInfoFromToken(ctx.token);
-    if (!info) throw new ErrInvalidAuthToken();
-    return info;
+    if (ctx.token) {
+      const info = await this.authStore.authInfoFromToken(ctx.token);
+      if (!info) throw new ErrInvalidAuthToken();
+      return info;
+    }
+    if (!this.cfg.clientTls.clientCertAuth) return undefined;
+    const cn = ctx.tlsCommonName?.();
+    return cn === undefined ? undefined : { username: cn, revision: this.authStore.revision() };
   }
 
   /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
@@ -919,12 +955,16 @@ export class EtcdServer implements EtcdServerApi {
     });
   }
 
-  async hash(_ctx: CallContext): Promise<HashResponse> {
+  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
+  async hash(ctx: CallContext): Promise<HashResponse> {
+    await this.checkAdmin(ctx);
     const h = this.kv.hash();
     return create(HashResponseSchema, { header: create(ResponseHeaderSchema, { revision: BigInt(h.rev) }), hash: h.hash });
   }
 
-  async hashKV(_ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
+  async hashKV(ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+    await this.checkAdmin(ctx);
     const h = this.kv.hashByRev(Number(revision));
     return create(HashKVResponseSchema, {
       header: create(ResponseHeaderSchema, { revision: BigInt(h.currentRev) }),
@@ -933,7 +973,9 @@ export class EtcdServer implements EtcdServerApi {
     });
   }
 
-  async defragment(_ctx: CallContext): Promise<DefragmentResponse> {
+  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
+  async defragment(ctx: CallContext): Promise<DefragmentResponse> {
+    await this.checkAdmin(ctx);
     this.commitBackend();
     return create(DefragmentResponseSchema, { header: create(ResponseHeaderSchema, {}) });
   }
@@ -941,9 +983,11 @@ export class EtcdServer implements EtcdServerApi {
   /**
    * A consistent copy of the backend as a bbolt file (etcd's snapshot format, written
    * from a read view by writeBoltFile next to the data dir and deleted on close),
-   * streamed in 32 KiB chunks.
+   * streamed in 32 KiB chunks. Needs the root role when auth is enabled, checked
+   * before anything is written (etcd v3rpc authMaintenanceServer.Snapshot).
    */
-  async snapshot(_ctx: CallContext): Promise<BackendSnapshot> {
+  async snapshot(ctx: CallContext): Promise<BackendSnapshot> {
+    await this.checkAdmin(ctx);
     this.commitBackend();
     const dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-'));
     const file = join(dir, 'db');
@@ -1004,9 +1048,17 @@ export class EtcdServer implements EtcdServerApi {
     if (res.err !== undefined) throw res.err;
   }
 
+  /**
+   * The root-role check of membership and maintenance requests made before
+   * anything else (etcd checkMembershipOperationPermission and
+   * authMaintenanceServer.isAuthenticated): an invalid token throws
+   * ErrInvalidAuthToken even with auth disabled; with auth enabled, no user
+   * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
+   * root role ErrPermissionDenied.
+   */
   private async checkAdmin(ctx: CallContext): Promise<void> {
     const ai = await this.authInfo(ctx);
-    if (this.authStore.isAuthEnabled()) this.authStore.isAdminPermitted(ai);
+    this.authStore.isAdminPermitted(ai);
   }
 
   async memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
@@ -1079,12 +1131,19 @@ export class EtcdServer implements EtcdServerApi {
 
   async authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
     // the password is checked here and never enters the log (etcd checks it before proposing)
+    // etcd v3_server.go Authenticate: password first, then the proposal, which carries the
+    // caller's credentials like any other (an invalid token fails it with ErrInvalidAuthToken);
+    // retried when the auth revision moved between the password check and the apply
     await this.linearizableReadNotify(ctx);
-    await this.authStore.checkPassword(r.name, r.password).catch((e) => {
-      throw e instanceof Error ? e : new ErrAuthFailed();
-    });
-    const prefix = this.authStore.genTokenPrefix();
-    return (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix })) as AuthenticateResponse;
+    for (;;) {
+      const checkedRevision = await this.authStore.checkPassword(r.name, r.password).catch((e) => {
+        throw e instanceof Error ? e : new ErrAuthFailed();
+      });
+      const prefix = this.authStore.genTokenPrefix();
+      const resp = (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix }, await this.authInfo(ctx))) as AuthenticateResponse;
+      if (checkedRevision === this.authStore.revision()) return resp;
+      this.log.info('revision when password checked became stale; retrying');
+    }
   }
 
   async userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {

@@ -66,12 +66,12 @@ describe('auth: enable', () => {
     as.authEnable();
     assert.equal(as.isAuthEnabled(), true);
     as.authEnable(); // no-op
-    const token = as.authenticate('root', 5n, as.genTokenPrefix());
+    const token = await as.authenticate('root', 5n, as.genTokenPrefix());
     assert.match(token, /^[a-zA-Z]{16}\.5$/);
-    assert.equal(as.authInfoFromToken(token)?.username, 'root');
+    assert.equal((await as.authInfoFromToken(token))?.username, 'root');
     as.authDisable();
     assert.equal(as.isAuthEnabled(), false);
-    assert.equal(as.authInfoFromToken(token), undefined);
+    assert.equal(await as.authInfoFromToken(token), undefined);
     await assert.rejects(as.checkPassword('root', 'pw'), ErrAuthNotEnabled);
   });
 
@@ -139,8 +139,8 @@ describe('auth: users and passwords', () => {
   test('every change bumps the auth revision; stale tokens are refused', async () => {
     const { as } = await enabledWithUser();
     as.roleGrantPermission('r', { key: b('k'), permType: READ });
-    const token = as.authenticate('u', 10n, as.genTokenPrefix());
-    const info = as.authInfoFromToken(token)!;
+    const token = await as.authenticate('u', 10n, as.genTokenPrefix());
+    const info = (await as.authInfoFromToken(token))!;
     as.isRangePermitted(info, b('k'), undefined);
     const rev = as.revision();
     as.roleAdd('other');
@@ -148,7 +148,7 @@ describe('auth: users and passwords', () => {
     const stale = { username: 'u', revision: rev };
     assert.throws(() => as.isRangePermitted(stale, b('k'), undefined), (e: unknown) => e instanceof ErrAuthOldRevision);
     assert.throws(() => as.isRangePermitted(undefined, b('k'), undefined), ErrUserEmpty);
-    as.isRangePermitted(as.authInfoFromToken(token)!, b('k'), undefined); // a token lookup gives the current revision
+    as.isRangePermitted((await as.authInfoFromToken(token))!, b('k'), undefined); // a token lookup gives the current revision
   });
 });
 
@@ -178,7 +178,7 @@ describe('auth: permissions', () => {
     assert.equal(ok('c', b('a'), READ), true, 'an inverted range is checked as its first key');
     assert.equal(ok('d', b('a'), READ), false);
 
-    const info = as.authInfoFromToken(as.authenticate('u', 1n, as.genTokenPrefix()))!;
+    const info = (await as.authInfoFromToken(await as.authenticate('u', 1n, as.genTokenPrefix())))!;
     as.isPutPermitted(info, b('w'));
     assert.throws(() => as.isPutPermitted(info, b('a')), (e: unknown) => e instanceof ErrPermissionDenied && e.message === 'auth: permission denied');
     assert.throws(() => as.isDeleteRangePermitted(info, b('a'), Z), ErrPermissionDenied);
@@ -187,7 +187,7 @@ describe('auth: permissions', () => {
 
   test('root bypasses key checks; checks pass when auth is disabled', async () => {
     const { as } = await enabledWithUser();
-    const root = as.authInfoFromToken(as.authenticate('root', 1n, as.genTokenPrefix()))!;
+    const root = (await as.authInfoFromToken(await as.authenticate('root', 1n, as.genTokenPrefix())))!;
     as.isRangePermitted(root, b('anything'), Z);
     as.isPutPermitted(root, b('k'));
     as.isAdminPermitted(root);
@@ -224,24 +224,24 @@ describe('auth: permissions', () => {
 describe('auth: simple tokens', () => {
   test('tokens expire after the TTL of inactivity and die with user changes', async () => {
     const { as, clock, tp } = await enabledWithUser();
-    const t1 = as.authenticate('u', 7n, as.genTokenPrefix());
+    const t1 = await as.authenticate('u', 7n, as.genTokenPrefix());
     clock.advance(9_000);
-    assert.equal(as.authInfoFromToken(t1)?.username, 'u', 'use restarts the TTL');
+    assert.equal((await as.authInfoFromToken(t1))?.username, 'u', 'use restarts the TTL');
     clock.advance(9_000);
-    assert.ok(as.authInfoFromToken(t1));
+    assert.ok(await as.authInfoFromToken(t1));
     clock.advance(10_001);
-    assert.equal(as.authInfoFromToken(t1), undefined, 'expired');
+    assert.equal(await as.authInfoFromToken(t1), undefined, 'expired');
 
-    const t2 = as.authenticate('u', 8n, as.genTokenPrefix());
-    const t3 = as.authenticate('root', 9n, as.genTokenPrefix());
+    const t2 = await as.authenticate('u', 8n, as.genTokenPrefix());
+    const t3 = await as.authenticate('root', 9n, as.genTokenPrefix());
     as.userChangePassword('u', await as.hashPassword('x'));
-    assert.equal(as.authInfoFromToken(t2), undefined, 'password change invalidates');
-    assert.ok(as.authInfoFromToken(t3));
+    assert.equal(await as.authInfoFromToken(t2), undefined, 'password change invalidates');
+    assert.ok(await as.authInfoFromToken(t3));
     clock.advance(20_000);
     assert.equal(tp.sweep(), 1);
     assert.equal(tp.size(), 0);
-    assert.equal(as.authInfoFromToken('garbage'), undefined);
-    assert.equal(as.authInfoFromToken('abc.def'), undefined);
+    assert.equal(await as.authInfoFromToken('garbage'), undefined);
+    assert.equal(await as.authInfoFromToken('abc.def'), undefined);
   });
 
   test('a token is not valid before its raft index is applied', () => {

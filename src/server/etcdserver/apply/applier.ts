@@ -93,12 +93,23 @@ export interface ApplyResult {
    * backend) when `CompactionRequest.physical` is set (etcd v3_server.go Compact).
    */
   physc?: Promise<void>;
+  /**
+   * Authenticate with a signing token provider (JWT): resolves when `resp`
+   * holds the token, rejects with the signing error. The proposer is
+   * answered after it.
+   */
+  respReady?: Promise<void>;
 }
 
 /** A response and/or an error, Go's `(resp, err)`. */
 export interface Res<T> {
   resp?: T;
   err?: Error;
+}
+
+/** An Authenticate response whose token is signed after the apply (JWT): complete once `respReady` resolves. */
+export interface AuthenticateRes extends Res<AuthenticateResponse> {
+  respReady?: Promise<void>;
 }
 
 /** A compaction response with its physical-completion promise. */
@@ -186,7 +197,7 @@ export interface ApplierV3 {
   alarm(ar: AlarmRequest): Res<AlarmResponse>;
 
   /** Applies an Authenticate entry at raft index `index` (the token's suffix). */
-  authenticate(r: InternalAuthenticateRequest, index: bigint): Res<AuthenticateResponse>;
+  authenticate(r: InternalAuthenticateRequest, index: bigint): AuthenticateRes;
   authEnable(): Res<AuthEnableResponse>;
   authDisable(): Res<AuthDisableResponse>;
   userAdd(r: AuthUserAddRequest): Res<AuthUserAddResponse>;
@@ -248,7 +259,7 @@ export class ApplierV3Decorator implements ApplierV3 {
   alarm(ar: AlarmRequest): Res<AlarmResponse> {
     return this.next.alarm(ar);
   }
-  authenticate(r: InternalAuthenticateRequest, index: bigint): Res<AuthenticateResponse> {
+  authenticate(r: InternalAuthenticateRequest, index: bigint): AuthenticateRes {
     return this.next.authenticate(r, index);
   }
   authEnable(): Res<AuthEnableResponse> {

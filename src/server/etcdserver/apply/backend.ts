@@ -121,7 +121,7 @@ import { NO_LEASE } from '../../lease/lessor.js';
 import { ErrCompacted, ErrFutureRev, MvccError } from '../../mvcc/errors.js';
 import type { ReadView, TxnRead, TxnWrite } from '../../mvcc/kv.js';
 import { ErrKeyNotFound, EtcdServerError } from '../errors.js';
-import { mkGteRange, type ApplierDeps, type ApplierV3, type ApplyResult, type CompactionRes, type Dispatch, type Res } from './applier.js';
+import { mkGteRange, type ApplierDeps, type ApplierV3, type ApplyResult, type AuthenticateRes, type CompactionRes, type Dispatch, type Res } from './applier.js';
 
 const EMPTY = new Uint8Array(0);
 const utf8 = new TextEncoder();
@@ -550,11 +550,20 @@ export class ApplierV3Backend implements ApplierV3 {
     return { resp };
   }
 
-  authenticate(r: InternalAuthenticateRequest, index: bigint): Res<AuthenticateResponse> {
-    return guard(() => {
+  /**
+   * A token for the user. A signed token (JWT) is made after the apply:
+   * `respReady` resolves once it is in the response (rejects with the signing
+   * error, e.g. ErrVerifyOnly); the proposer is answered after it.
+   */
+  authenticate(r: InternalAuthenticateRequest, index: bigint): AuthenticateRes {
+    let ready: Promise<void> | undefined;
+    const res = guard(() => {
       const token = this.deps.authStore.authenticate(r.name, index, r.simpleToken);
-      return { resp: create(AuthenticateResponseSchema, { header: header(this.curRev()), token }) };
+      const resp = create(AuthenticateResponseSchema, { header: header(this.curRev()), token: typeof token === 'string' ? token : '' });
+      if (typeof token !== 'string') ready = token.then((t) => void (resp.token = t));
+      return { resp };
     });
+    return ready ? { ...res, respReady: ready } : res;
   }
 
   authEnable(): Res<AuthEnableResponse> {

@@ -142,7 +142,10 @@ export class UberApplier {
       }
       return out;
     }
-    if (r.authenticate) return res(a.authenticate(r.authenticate, index));
+    if (r.authenticate) {
+      const x = a.authenticate(r.authenticate, index);
+      return { ...res(x), ...(x.respReady ? { respReady: x.respReady } : {}) };
+    }
     if (r.authEnable) return res(a.authEnable());
     if (r.authDisable) return res(a.authDisable());
     if (r.authUserAdd) return res(a.userAdd(r.authUserAdd));

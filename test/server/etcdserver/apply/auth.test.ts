@@ -108,7 +108,7 @@ describe('auth applier', () => {
     assert.equal(r.err, undefined);
     const token = (r.resp as AuthenticateResponse).token;
     assert.match(token, /^abcdefghijklmnop\.\d+$/);
-    assert.equal(f.as.authInfoFromToken(token)?.username, 'u');
+    assert.equal((await f.as.authInfoFromToken(token))?.username, 'u');
   });
 
   test('read-path helpers throw the auth errors; pass when auth is disabled', async () => {

@@ -204,7 +204,7 @@ export class V3rpcServer {
           const md = call.metadata;
           checkLeader(s, md);
           checkRequestSize(path, size, maxRequestBytes);
-          p = fn(callContext(md, call.signal), req as never);
+          p = fn(callContext(md, call.signal, () => call.stream.session?.socket), req as never);
         } catch (e) {
           fail(call, e);
           return;
@@ -241,7 +241,7 @@ export class V3rpcServer {
         const signal = call.signal;
         const tracked = requiresLeader(md);
         if (tracked) this.monitor.track(signal);
-        const run = (async () => fn(call as never, callContext(md, signal)))();
+        const run = (async () => fn(call as never, callContext(md, signal, () => call.transportCall.stream.session?.socket)))();
         run.catch((e: unknown) => call.emit('error', togRPCError(e))).finally(() => {
           if (tracked) this.monitor.untrack(signal);
           mm?.onHandled(code);

@@ -10,6 +10,7 @@
  *   ErrGRPCRequestTooLarge (etcd raises it when the raft request is marshalled;
  *   the server checks the exact InternalRaftRequest size too).
  */
+import type { TLSSocket } from 'node:tls';
 import type { CallContext, CallSignal, EtcdServerApi } from '../../api.js';
 import * as rpctypes from './rpctypes/error.js';
 import { METADATA_HAS_LEADER, METADATA_REQUIRE_LEADER_KEY, TOKEN_FIELD_NAME_GRPC, TOKEN_FIELD_NAME_SWAGGER } from './rpctypes/md.js';
@@ -33,13 +34,39 @@ export function checkLeader(s: EtcdServerApi, md: Metadata): void {
   if (requiresLeader(md) && s.leader() === 0n) throw rpctypes.ErrGRPCNoLeader;
 }
 
+/** Metadata the gRPC gateway adds to the requests it proxies (etcd auth store AuthInfoFromTLS). */
+const GRPC_GATEWAY_ACCEPT = 'grpcgateway-accept';
+
 /**
- * The CallContext of a call: its token, and `signal`, the transport's
- * cancellation signal of the call (client cancel, deadline; a GrpcStatusError
- * reason, e.g. from the leader monitor, ends streams with that status).
+ * The common name of the verified client certificate of the connection
+ * `socket` (the last CN of its subject, as Go's pkix.Name keeps), or undefined
+ * for a plain connection, an unverified or absent certificate, or a request
+ * proxied by the gRPC gateway (`grpcgateway-accept` metadata: its certificate
+ * is the gateway's own, never a user's). etcd 3.4 auth/store.go AuthInfoFromTLS.
  */
-export function callContext(md: Metadata, signal: CallSignal): CallContext {
-  return { token: tokenFromMetadata(md), signal };
+export function verifiedCommonName(md: Metadata, socket: unknown): string | undefined {
+  const s = socket as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate'>> | undefined;
+  if (!s || s.authorized !== true || typeof s.getPeerCertificate !== 'function') return undefined;
+  if (md.first(GRPC_GATEWAY_ACCEPT) !== undefined) return undefined;
+  const cn = s.getPeerCertificate()?.subject?.CN as string | string[] | undefined;
+  if (cn === undefined) return '';
+  return Array.isArray(cn) ? (cn[cn.length - 1] ?? '') : cn;
+}
+
+/**
+ * The CallContext of a call: its token, `signal`, the transport's
+ * cancellation signal of the call (client cancel, deadline; a GrpcStatusError
+ * reason, e.g. from the leader monitor, ends streams with that status), and
+ * the client certificate's common name, looked up on first use from the
+ * connection `socket()` gives (see {@link verifiedCommonName}).
+ */
+export function callContext(md: Metadata, signal: CallSignal, socket?: () => unknown): CallContext {
+  let cn: { v: string | undefined } | undefined;
+  return {
+    token: tokenFromMetadata(md),
+    signal,
+    tlsCommonName: socket ? () => (cn ??= { v: verifiedCommonName(md, socket()) }).v : undefined,
+  };
 }
 
 /** A call the leader monitor can abort. */
