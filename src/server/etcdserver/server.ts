@@ -108,7 +108,7 @@ import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { ErrLeaseNotFound } from '../lease/errors.js';
-import { Lessor, minLeaseTtl } from '../lease/lessor.js';
+import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {
   ConfChangeType,
@@ -235,6 +235,8 @@ export class EtcdServer implements EtcdServerApi {
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
+  /** Raft state of the last soft state seen was leader (the lessor is promoted separately). */
+  private wasLeader = false;
   private leaderChanges = 0;
   private lastLead = 0n;
   private resolveFatal: (e: unknown) => void = () => undefined;
@@ -269,8 +271,12 @@ export class EtcdServer implements EtcdServerApi {
       ...(cfg.experimentalCompactionBatchLimit > 0 ? { compactionBatchLimit: cfg.experimentalCompactionBatchLimit } : {}),
     });
     this.consistIndex = this.kv.consistentIndex();
+    // The lessor loaded the leases when it was created and the store re-attached every
+    // key with a lease while restoring its index (etcd NewServer: NewLessor, then
+    // mvcc.New). Recovering the lessor again here would drop those attachments: only a
+    // snapshot install replaces the backend (etcd applySnapshot: lessor.Recover, then
+    // kv.Restore, which attaches the keys again).
     this.lessor.setRangeDeleter(() => this.kv.write());
-    this.lessor.recover(backend, () => this.kv.write());
     const tokenProvider = new SimpleTokenProvider({ clock: this.clock, ttlMs: cfg.authTokenTtlSec * 1000, appliedIndex: () => BigInt(this.appliedIndex) });
     this.authStore = new AuthStore({ backend, tokenProvider, bcryptCost: cfg.bcryptCost });
     this.alarmStore = new AlarmStore(backend);
@@ -413,14 +419,15 @@ export class EtcdServer implements EtcdServerApi {
   // ---------------------------------------------------------------- raft events
 
   private onSoftState(ss: SoftState): void {
-    const wasLeader = this.lessor.isPrimary();
     this.term = BigInt(this.r.node.status().hardState.term);
-    if (ss.raftState === StateType.StateLeader && !wasLeader) {
-      this.lessor.promote(this.cfg.electionMs);
+    const isLeader = ss.raftState === StateType.StateLeader;
+    if (isLeader && !this.wasLeader) {
+      // the lessor is promoted later, when the empty entry of this term is applied (applyEntries)
       this.log.info('became leader', { 'local-member-id': idHex(this.memberId), term: Number(this.term) });
-    } else if (ss.raftState !== StateType.StateLeader && wasLeader) {
+    } else if (!isLeader && this.lessor.isPrimary()) {
       this.lessor.demote();
     }
+    this.wasLeader = isLeader;
     if (ss.lead !== this.lastLead) {
       if (ss.lead !== 0n) this.leaderChanges++;
       this.lastLead = ss.lead;
@@ -483,8 +490,14 @@ export class EtcdServer implements EtcdServerApi {
         this.applyConfChangeEntry(e, applyCC);
       } else if (e.data.length > 0) {
         this.applyNormalEntry(e);
-      } else if (BigInt(e.index) > this.consistIndex) {
-        this.consistIndex = BigInt(e.index);
+      } else {
+        if (BigInt(e.index) > this.consistIndex) this.consistIndex = BigInt(e.index);
+        // A leader appends an empty entry when its term starts: once it is applied, every
+        // entry of earlier terms is applied too, and the lessor starts tracking expiries
+        // (etcd applyEntryNormal: Promote(electionTimeout) on an empty entry while leader).
+        // So leases granted or restored before it all restart at now + election timeout +
+        // their remaining TTL.
+        if (this.r.isLeader()) this.lessor.promote(this.cfg.electionMs);
       }
       if (e.index > this.appliedIndex) this.appliedIndex = e.index;
     }
@@ -873,7 +886,7 @@ export class EtcdServer implements EtcdServerApi {
     return create(LeaseTimeToLiveResponseSchema, {
       header: create(ResponseHeaderSchema, {}),
       ID: r.ID,
-      TTL: BigInt(Math.max(0, Math.ceil(l.remainingMs() / 1000))),
+      TTL: remainingSeconds(l.remainingMs()),
       grantedTTL: BigInt(l.ttl),
       keys: r.keys ? l.keys() : [],
     });
