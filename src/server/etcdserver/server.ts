@@ -264,6 +264,8 @@ export class EtcdServer implements EtcdServerApi {
       clock: this.clock,
       minLeaseTtl: minLeaseTtl(electionTicks, cfg.heartbeatMs),
       checkpointing: cfg.experimentalEnableLeaseCheckpoint,
+      // etcd NewServer: ExpiredLeasesRetryInterval = ReqTimeout() (5 s + 2 election timeouts)
+      expiredLeaseRetryIntervalMs: 5000 + 2 * cfg.electionMs,
     });
     this.kv = new WatchableStore(backend, {
       lessor: this.lessor,
