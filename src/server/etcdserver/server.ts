@@ -17,7 +17,8 @@
  * before any entry is applied, is what makes an acknowledged write durable.
  */
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { capnslogLine } from '../logger.js';
 import { join } from 'node:path';
 import {
   AlarmType,
@@ -131,7 +132,7 @@ import { UberApplier } from './apply/uber-applier.js';
 import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
 import type { ApplyResult, Res } from './apply/applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
-import { bootstrapNewMember, memberDirs, restartMember, walExists, type BootstrappedRaft } from './bootstrap.js';
+import { bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
 import {
   ErrBadLeaderTransferee,
   ErrCanceled,
@@ -178,6 +179,12 @@ export interface ServerOptions {
   readonly transport?: Transport;
   /** Replaces the WAL's fdatasync (fault-injection tests). */
   readonly walFdatasync?: (fh: import('node:fs/promises').FileHandle) => Promise<void>;
+  /**
+   * Receives the data dir permission warnings (etcd's pkg/fileutil CheckDirPermission
+   * text). Default: a capnslog `W | pkg/fileutil:` line on stderr, as etcd 3.4 prints it
+   * whatever --logger says (pkg/fileutil logs through capnslog only).
+   */
+  readonly fileutilWarn?: (text: string) => void;
 }
 
 /** What a proposal's waiter receives. */
@@ -342,7 +349,18 @@ export class EtcdServer implements EtcdServerApi {
    */
   static async start(cfg: EmbedConfig, log: ServerLogger, opts: ServerOptions = {}): Promise<EtcdServer> {
     const dirs = memberDirs(cfg.dataDir, cfg.walDir);
-    mkdirSync(dirs.snapDir, { recursive: true, mode: 0o700 });
+    // etcd NewServer: TouchDirAll on the data dir, the snap dir, and (after bootstrap) the member dir
+    const warnPerm = opts.fileutilWarn ?? ((text: string) => void process.stderr.write(capnslogLine('W', 'pkg/fileutil', text)));
+    try {
+      touchDirAll(cfg.dataDir, warnPerm);
+    } catch (e) {
+      throw new Error(`cannot access data directory: ${(e as Error).message}`);
+    }
+    try {
+      touchDirAll(dirs.snapDir, warnPerm);
+    } catch (e) {
+      throw new Error(`create snapshot directory error: ${(e as Error).message}`);
+    }
     const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
     const raftLog = {
       debug: (m: string) => log.debug(m),
@@ -366,6 +384,12 @@ export class EtcdServer implements EtcdServerApi {
       }
       b = await bootstrapNewMember(dirs, cfg.name, cfg.initialCluster, cfg.initialClusterToken, settings);
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
+    }
+    try {
+      touchDirAll(dirs.memberDir, warnPerm);
+    } catch (e) {
+      await b.wal.close();
+      throw new Error(`cannot access member directory: ${(e as Error).message}`);
     }
     const backend = new LmdbBackend({ path: dirs.backendPath });
     const s = new EtcdServer(cfg, log, b, backend, opts);
