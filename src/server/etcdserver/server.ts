@@ -540,7 +540,8 @@ export class EtcdServer implements EtcdServerApi {
       this.proposed.delete(ownId);
     } else {
       try {
-        req = fromBinary(InternalRaftRequestSchema, e.data);
+        // no message-depth limit: a txn may nest as deep as the --max-txn-ops it was checked against allowed
+        req = fromBinary(InternalRaftRequestSchema, e.data, { recursionLimit: Number.MAX_SAFE_INTEGER });
       } catch (err) {
         throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
       }
