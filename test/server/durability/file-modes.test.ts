@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { goFileModeString, touchDirAll } from '../../../src/server/etcdserver/bootstrap.js';
 import { runCli, REAL } from '../../harness/run.js';
 import { serverTargets, ServerUnderTest, type ServerTarget } from '../../harness/server-under-test.js';
 
@@ -146,4 +147,37 @@ describe('data dir file modes (etcd pkg/fileutil)', () => {
       }
     });
   }
+});
+
+describe('goFileModeString (Go os.FileMode.String)', () => {
+  test('type and special letters in Go order, then rwx', () => {
+    assert.equal(goFileModeString(0o40755, true), 'drwxr-xr-x');
+    assert.equal(goFileModeString(0o700, false), '-rwx------');
+    assert.equal(goFileModeString(0o41777, true), 'dtrwxrwxrwx');
+    assert.equal(goFileModeString(0o46750, true), 'dugrwxr-x---');
+    assert.equal(goFileModeString(0o100644, false), '-rw-r--r--');
+  });
+
+  test('touchDirAll creates missing dirs 0700, warns once for a wider existing dir, leaves no probe file', () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'touch-'));
+    try {
+      const warnings: string[] = [];
+      const deep = path.join(parent, 'a', 'b');
+      touchDirAll(deep, (t) => warnings.push(t));
+      assert.equal(fs.statSync(deep).mode & 0o777, 0o700);
+      assert.equal(fs.statSync(path.join(parent, 'a')).mode & 0o777, 0o700);
+      assert.equal(warnings.length, 0);
+      fs.chmodSync(deep, 0o711);
+      touchDirAll(deep, (t) => warnings.push(t));
+      assert.deepEqual(warnings, [
+        `check file permission: directory "${deep}" exist, but the permission is "drwx--x--x". The recommended permission is "-rwx------" to prevent possible unprivileged access to the data.`,
+      ]);
+      assert.deepEqual(fs.readdirSync(deep), []);
+      const file = path.join(parent, 'f');
+      fs.writeFileSync(file, '');
+      assert.throws(() => touchDirAll(path.join(file, 'x'), () => undefined), { message: `mkdir ${path.join(file, 'x')}: not a directory` });
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
 });
