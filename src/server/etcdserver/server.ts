@@ -18,7 +18,6 @@
  */
 import { create, fromBinary } from '@bufbuild/protobuf';
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { capnslogLine } from '../logger.js';
 import { join } from 'node:path';
 import {
   AlarmType,
@@ -109,6 +108,7 @@ import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { ErrLeaseNotFound } from '../lease/errors.js';
+import { capnslogLine } from '../logger.js';
 import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {

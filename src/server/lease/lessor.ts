@@ -496,9 +496,11 @@ export class Lessor {
 
   /**
    * Replaces the backend (after a snapshot was installed) and reloads all
-   * leases from it (etcd `Recover`). Attachments are rebuilt when mvcc restores
-   * its keys. The lessor keeps its primary flag, but expiries start again at
-   * the next promote.
+   * leases from it (etcd `Recover`), without their keys: the mvcc store must
+   * restore from the same backend afterwards, which attaches the keys again
+   * (etcd applySnapshot: lessor.Recover, then kv.Restore). Never call it at
+   * start, after the store was created: the leases would lose their keys. The
+   * lessor keeps its primary flag, but expiries start again at the next promote.
    */
   recover(backend: Backend, rd?: RangeDeleter): void {
     this.backend = backend;
