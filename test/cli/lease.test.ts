@@ -69,16 +69,18 @@ const sortLeaseKeys: Normalizer = (text) => {
 };
 
 /**
- * A remaining TTL between half the granted TTL and the granted TTL becomes `<~G>`: it is
- * the server's clock, not the CLI, and the sides run at different speeds (ours starts
- * slower, and a scenario runs one side after the other; on a loaded machine the gap
- * reaches many seconds). Anything else (-1 for expired leases, a TTL above the granted
- * one) is compared as it is.
+ * A remaining TTL between half the granted TTL and the granted TTL minus one becomes
+ * `<~G>`: it is the server's clock, not the CLI, and the sides run at different speeds
+ * (ours starts slower, and a scenario runs one side after the other; on a loaded machine
+ * the gap reaches many seconds). Anything else (-1 for expired leases, a TTL equal to or
+ * above the granted one) is compared as it is: etcd truncates the time left
+ * (int64(Remaining().Seconds())), so a lease read after its grant or renewal, with no
+ * leader change in between, never shows its full TTL.
  */
 function near(granted: string, remaining: string): string {
   const g = BigInt(granted);
   const d = g - BigInt(remaining);
-  return d >= 0n && d <= g / 2n ? `<~${granted}>` : remaining;
+  return d >= 1n && d <= g / 2n ? `<~${granted}>` : remaining;
 }
 
 /** Remaining TTLs of `lease timetolive` in simple, json and fields output (see near()). */

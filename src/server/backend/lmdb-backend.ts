@@ -36,7 +36,7 @@
  * the cached bucket set assume one writer.
  */
 
-import { mkdirSync, statSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import btree from 'sorted-btree';
 import { open, type RootDatabase } from 'lmdb';
@@ -142,6 +142,15 @@ function bucketKeys(bucket: string): BucketKeys {
     if (keyCache.size < 1024) keyCache.set(bucket, k);
   }
   return k;
+}
+
+/** Creates `path` empty with mode 0600 if it does not exist (an existing file is left alone). */
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
 }
 
 /** A Buffer from LMDB as a plain Uint8Array over the same bytes (lmdb returns a fresh copy per value). */
@@ -496,7 +505,12 @@ export class LmdbBackend implements Backend {
   constructor(opts: LmdbBackendOptions) {
     this.path = opts.path;
     this.batchLimit = opts.batchLimit ?? 10000;
-    mkdirSync(dirname(opts.path), { recursive: true });
+    mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
+    // etcd opens its bolt file with mode 0600 (mvcc/backend bolt.Open(path, 0600, ...));
+    // LMDB would create the file and its lock file with 0664 & ~umask: create them first
+    // (an empty file is a new LMDB environment; existing files keep their mode, as with bolt)
+    createPrivateFile(opts.path);
+    createPrivateFile(`${opts.path}-lock`);
     this.db = open<Buffer, Buffer>({
       path: opts.path,
       noSubdir: true,

@@ -5,7 +5,7 @@
  * entry per initial member; a restarted member loads its newest usable
  * snapshot, replays the WAL after it and refills the in-memory raft log.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MemoryStorage, RawNode, type Peer, type Snapshot } from '../raft/index.js';
 import type { Logger as RaftLogger } from '../raft/index.js';
@@ -26,6 +26,94 @@ export function memberDirs(dataDir: string, walDir: string): MemberDirs {
   const memberDir = join(dataDir, 'member');
   const snapDir = join(memberDir, 'snap');
   return { memberDir, walDir: walDir || join(memberDir, 'wal'), snapDir, backendPath: join(snapDir, 'db') };
+}
+
+/** Mode of the directories etcd creates in its data dir (pkg/fileutil PrivateDirMode). */
+export const PRIVATE_DIR_MODE = 0o700;
+/** Mode of the WAL segments and the backend file (pkg/fileutil PrivateFileMode; bolt.Open(path, 0600)). */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/** The strings Go's syscall.Errno prints for the errors a data dir check meets. */
+const GO_ERRNO_TEXT: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EROFS: 'read-only file system',
+  EEXIST: 'file exists',
+  ENOSPC: 'no space left on device',
+  EISDIR: 'is a directory',
+};
+
+/**
+ * A Node fs error as Go's *os.PathError prints it: `<op> <path>: <errno text>`, e.g.
+ * `open /data/.touch: permission denied`. Errors without a known code keep their message.
+ */
+export function goPathError(op: string, path: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const text = code !== undefined ? GO_ERRNO_TEXT[code] : undefined;
+  return text !== undefined ? `${op} ${path}: ${text}` : String((e as Error)?.message ?? e);
+}
+
+/**
+ * Go's os.FileMode.String() for a directory or file mode as fs.Stats gives it, e.g.
+ * 0o40755 → `drwxr-xr-x`, 0o700 → `-rwx------`: the type/special letters in Go's order
+ * (d, then u setuid, g setgid, t sticky; `-` when none), then rwx for owner, group, other.
+ */
+export function goFileModeString(mode: number, isDir: boolean): string {
+  let head = isDir ? 'd' : '';
+  if (mode & 0o4000) head += 'u';
+  if (mode & 0o2000) head += 'g';
+  if (mode & 0o1000) head += 't';
+  if (head === '') head = '-';
+  const rwx = 'rwxrwxrwx';
+  let perm = '';
+  for (let i = 0; i < 9; i++) perm += mode & (1 << (8 - i)) ? rwx[i] : '-';
+  return head + perm;
+}
+
+/**
+ * etcd's pkg/fileutil TouchDirAll, which NewServer runs on the data dir, the snap dir
+ * and the member dir: a missing `dir` is created with mode 0700 (missing parents too);
+ * an existing one whose permission bits are not 0700 is kept as it is and reported
+ * through `warn` with etcd's text (CheckDirPermission; etcd only warns, through
+ * capnslog's `pkg/fileutil` logger); then the directory must be writable (a `.touch`
+ * file is created with mode 0600 and removed, IsDirWriteable). Throws an Error with
+ * Go's *PathError text (`mkdir <dir>: not a directory`, `open <dir>/.touch: permission
+ * denied`) when the directory cannot be created or written.
+ */
+export function touchDirAll(dir: string, warn: (text: string) => void): void {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    st = undefined;
+  }
+  if (st) {
+    if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) {
+      warn(
+        `check file permission: directory "${dir}" exist, but the permission is "${goFileModeString(st.mode, st.isDirectory())}". ` +
+          `The recommended permission is "${goFileModeString(PRIVATE_DIR_MODE, false)}" to prevent possible unprivileged access to the data.`,
+      );
+    }
+  } else {
+    try {
+      mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    } catch (e) {
+      throw new Error(goPathError('mkdir', dir, e));
+    }
+  }
+  const touch = join(dir, '.touch');
+  try {
+    writeFileSync(touch, '', { mode: PRIVATE_FILE_MODE });
+  } catch (e) {
+    throw new Error(goPathError('open', touch, e));
+  }
+  try {
+    rmSync(touch);
+  } catch (e) {
+    throw new Error(goPathError('remove', touch, e));
+  }
 }
 
 /** True when `walDir` holds WAL segments (a member that has run before; etcd wal.Exist). */

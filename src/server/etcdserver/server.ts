@@ -17,7 +17,7 @@
  * before any entry is applied, is what makes an acknowledged write durable.
  */
 import { create, fromBinary } from '@bufbuild/protobuf';
-import { createReadStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   AlarmType,
@@ -109,7 +109,8 @@ import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { ErrLeaseNotFound } from '../lease/errors.js';
-import { Lessor, minLeaseTtl } from '../lease/lessor.js';
+import { capnslogLine } from '../logger.js';
+import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {
   ConfChangeType,
@@ -132,7 +133,7 @@ import { UberApplier } from './apply/uber-applier.js';
 import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
 import type { ApplyResult, Res } from './apply/applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
-import { bootstrapNewMember, memberDirs, restartMember, walExists, type BootstrappedRaft } from './bootstrap.js';
+import { bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
 import {
   ErrBadLeaderTransferee,
   ErrCanceled,
@@ -179,6 +180,12 @@ export interface ServerOptions {
   readonly transport?: Transport;
   /** Replaces the WAL's fdatasync (fault-injection tests). */
   readonly walFdatasync?: (fh: import('node:fs/promises').FileHandle) => Promise<void>;
+  /**
+   * Receives the data dir permission warnings (etcd's pkg/fileutil CheckDirPermission
+   * text). Default: a capnslog `W | pkg/fileutil:` line on stderr, as etcd 3.4 prints it
+   * whatever --logger says (pkg/fileutil logs through capnslog only).
+   */
+  readonly fileutilWarn?: (text: string) => void;
 }
 
 /** What a proposal's waiter receives. */
@@ -236,6 +243,8 @@ export class EtcdServer implements EtcdServerApi {
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
+  /** Raft state of the last soft state seen was leader (the lessor is promoted separately). */
+  private wasLeader = false;
   private leaderChanges = 0;
   private lastLead = 0n;
   private resolveFatal: (e: unknown) => void = () => undefined;
@@ -263,6 +272,8 @@ export class EtcdServer implements EtcdServerApi {
       clock: this.clock,
       minLeaseTtl: minLeaseTtl(electionTicks, cfg.heartbeatMs),
       checkpointing: cfg.experimentalEnableLeaseCheckpoint,
+      // etcd NewServer: ExpiredLeasesRetryInterval = ReqTimeout() (5 s + 2 election timeouts)
+      expiredLeaseRetryIntervalMs: 5000 + 2 * cfg.electionMs,
     });
     this.kv = new WatchableStore(backend, {
       lessor: this.lessor,
@@ -270,8 +281,12 @@ export class EtcdServer implements EtcdServerApi {
       ...(cfg.experimentalCompactionBatchLimit > 0 ? { compactionBatchLimit: cfg.experimentalCompactionBatchLimit } : {}),
     });
     this.consistIndex = this.kv.consistentIndex();
+    // The lessor loaded the leases when it was created and the store re-attached every
+    // key with a lease while restoring its index (etcd NewServer: NewLessor, then
+    // mvcc.New). Recovering the lessor again here would drop those attachments: only a
+    // snapshot install replaces the backend (etcd applySnapshot: lessor.Recover, then
+    // kv.Restore, which attaches the keys again).
     this.lessor.setRangeDeleter(() => this.kv.write());
-    this.lessor.recover(backend, () => this.kv.write());
     this.authStore = new AuthStore({ backend, tokenProvider, bcryptCost: cfg.bcryptCost });
     this.alarmStore = new AlarmStore(backend);
     this.cluster = new RaftCluster(this.clusterId, this.memberId, backend);
@@ -348,7 +363,18 @@ export class EtcdServer implements EtcdServerApi {
       throw e;
     }
     const dirs = memberDirs(cfg.dataDir, cfg.walDir);
-    mkdirSync(dirs.snapDir, { recursive: true, mode: 0o700 });
+    // etcd NewServer: TouchDirAll on the data dir, the snap dir, and (after bootstrap) the member dir
+    const warnPerm = opts.fileutilWarn ?? ((text: string) => void process.stderr.write(capnslogLine('W', 'pkg/fileutil', text)));
+    try {
+      touchDirAll(cfg.dataDir, warnPerm);
+    } catch (e) {
+      throw new Error(`cannot access data directory: ${(e as Error).message}`);
+    }
+    try {
+      touchDirAll(dirs.snapDir, warnPerm);
+    } catch (e) {
+      throw new Error(`create snapshot directory error: ${(e as Error).message}`);
+    }
     const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
     const raftLog = {
       debug: (m: string) => log.debug(m),
@@ -372,6 +398,12 @@ export class EtcdServer implements EtcdServerApi {
       }
       b = await bootstrapNewMember(dirs, cfg.name, cfg.initialCluster, cfg.initialClusterToken, settings);
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
+    }
+    try {
+      touchDirAll(dirs.memberDir, warnPerm);
+    } catch (e) {
+      await b.wal.close();
+      throw new Error(`cannot access member directory: ${(e as Error).message}`);
     }
     const backend = new LmdbBackend({ path: dirs.backendPath });
     const s = new EtcdServer(cfg, log, b, backend, opts, tokenProvider);
@@ -428,14 +460,15 @@ export class EtcdServer implements EtcdServerApi {
   // ---------------------------------------------------------------- raft events
 
   private onSoftState(ss: SoftState): void {
-    const wasLeader = this.lessor.isPrimary();
     this.term = BigInt(this.r.node.status().hardState.term);
-    if (ss.raftState === StateType.StateLeader && !wasLeader) {
-      this.lessor.promote(this.cfg.electionMs);
+    const isLeader = ss.raftState === StateType.StateLeader;
+    if (isLeader && !this.wasLeader) {
+      // the lessor is promoted later, when the empty entry of this term is applied (applyEntries)
       this.log.info('became leader', { 'local-member-id': idHex(this.memberId), term: Number(this.term) });
-    } else if (ss.raftState !== StateType.StateLeader && wasLeader) {
+    } else if (!isLeader && this.lessor.isPrimary()) {
       this.lessor.demote();
     }
+    this.wasLeader = isLeader;
     if (ss.lead !== this.lastLead) {
       if (ss.lead !== 0n) this.leaderChanges++;
       this.lastLead = ss.lead;
@@ -498,8 +531,14 @@ export class EtcdServer implements EtcdServerApi {
         this.applyConfChangeEntry(e, applyCC);
       } else if (e.data.length > 0) {
         this.applyNormalEntry(e);
-      } else if (BigInt(e.index) > this.consistIndex) {
-        this.consistIndex = BigInt(e.index);
+      } else {
+        if (BigInt(e.index) > this.consistIndex) this.consistIndex = BigInt(e.index);
+        // A leader appends an empty entry when its term starts: once it is applied, every
+        // entry of earlier terms is applied too, and the lessor starts tracking expiries
+        // (etcd applyEntryNormal: Promote(electionTimeout) on an empty entry while leader).
+        // So leases granted or restored before it all restart at now + election timeout +
+        // their remaining TTL.
+        if (this.r.isLeader()) this.lessor.promote(this.cfg.electionMs);
       }
       if (e.index > this.appliedIndex) this.appliedIndex = e.index;
     }
@@ -516,7 +555,8 @@ export class EtcdServer implements EtcdServerApi {
       this.proposed.delete(ownId);
     } else {
       try {
-        req = fromBinary(InternalRaftRequestSchema, e.data);
+        // no message-depth limit: a txn may nest as deep as the --max-txn-ops it was checked against allowed
+        req = fromBinary(InternalRaftRequestSchema, e.data, { recursionLimit: Number.MAX_SAFE_INTEGER });
       } catch (err) {
         throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
       }
@@ -909,7 +949,7 @@ export class EtcdServer implements EtcdServerApi {
     return create(LeaseTimeToLiveResponseSchema, {
       header: create(ResponseHeaderSchema, {}),
       ID: r.ID,
-      TTL: BigInt(Math.max(0, Math.ceil(l.remainingMs() / 1000))),
+      TTL: remainingSeconds(l.remainingMs()),
       grantedTTL: BigInt(l.ttl),
       keys: r.keys ? l.keys() : [],
     });

@@ -136,6 +136,22 @@ export function minLeaseTtl(electionTicks: number, heartbeatMs: number): number 
   return Math.ceil((Math.floor((3 * electionTicks) / 2) * heartbeatMs) / 1000);
 }
 
+/** Go's math.MaxInt64 nanoseconds in whole seconds: what etcd answers for a lease whose expiry is not tracked. */
+export const FOREVER_SECONDS = 9223372036n;
+
+/**
+ * The remaining TTL etcd reports for a lease (v3_server.go LeaseTimeToLive:
+ * `int64(le.Remaining().Seconds())`): the time left truncated toward zero to
+ * whole seconds, so a 100 s lease reads 99 right after its grant, and a lease
+ * past its expiry but not revoked yet reads 0 (then -1, -2, ...). A lease whose
+ * expiry is not tracked (lessor not promoted yet) has Remaining() = MaxInt64 ns,
+ * i.e. {@link FOREVER_SECONDS}.
+ */
+export function remainingSeconds(remainingMs: number): bigint {
+  if (remainingMs === Infinity) return FOREVER_SECONDS;
+  return BigInt(Math.trunc(remainingMs / 1000));
+}
+
 /** Internal mutable lease state. */
 class Lease implements LeaseInfo {
   /** The keys attached, by their latin1 string form (1:1 with bytes, sorts in byte order). */
@@ -480,9 +496,11 @@ export class Lessor {
 
   /**
    * Replaces the backend (after a snapshot was installed) and reloads all
-   * leases from it (etcd `Recover`). Attachments are rebuilt when mvcc restores
-   * its keys. The lessor keeps its primary flag, but expiries start again at
-   * the next promote.
+   * leases from it (etcd `Recover`), without their keys: the mvcc store must
+   * restore from the same backend afterwards, which attaches the keys again
+   * (etcd applySnapshot: lessor.Recover, then kv.Restore). Never call it at
+   * start, after the store was created: the leases would lose their keys. The
+   * lessor keeps its primary flag, but expiries start again at the next promote.
    */
   recover(backend: Backend, rd?: RangeDeleter): void {
     this.backend = backend;

@@ -172,7 +172,8 @@ export class Snapshotter {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const name = snapName(snap.metadata.term, snap.metadata.index);
     const tmp = join(this.dir, `${name}.tmp`);
-    const fh = await open(tmp, 'w', 0o600);
+    // etcd writes snapshot files with mode 0666 & ~umask (pioutil.WriteAndSyncFile(path, d, 0666)), not 0600
+    const fh = await open(tmp, 'w', 0o666);
     try {
       await fh.writeFile(buf);
       await this.fsync(fh);

@@ -14,7 +14,7 @@ import {
   ErrNotPrimary,
   MAX_LEASE_TTL,
 } from '../../../src/server/lease/errors.js';
-import { Lessor, minLeaseTtl, type LeaseCheckpoint, type LessorConfig } from '../../../src/server/lease/lessor.js';
+import { Lessor, minLeaseTtl, remainingSeconds, type LeaseCheckpoint, type LessorConfig } from '../../../src/server/lease/lessor.js';
 import { ManualClock } from '../../../src/util/clock.js';
 
 const enc = new TextEncoder();
@@ -259,5 +259,62 @@ describe('lessor: checkpoints and recovery', () => {
     be.forceCommit();
     le.recover(be.reopenCommitted());
     assert.deepEqual(le.leases().map((l) => l.id), [1n]);
+  });
+});
+
+describe('lessor + mvcc at start (etcd NewServer: NewLessor, then mvcc.New)', () => {
+  test('a restarted store re-attaches every key with a lease to the lessor created before it', () => {
+    const be = new MemoryBackend();
+    const clock = new ManualClock();
+    const le = new Lessor({ backend: be, clock, minLeaseTtl: 2 });
+    const s = new Store(be, { lessor: le, compactionSleepMs: 0 });
+    le.setRangeDeleter(() => s.write());
+    le.grant(1n, 100);
+    le.grant(2n, 100);
+    s.put(b('k1'), b('v'), 1n);
+    s.put(b('k2'), b('v'), 2n);
+    s.put(b('k3'), b('v'), 1n);
+    s.put(b('k3'), b('w'), 2n); // moved to lease 2
+    s.put(b('k4'), b('v'), 2n);
+    s.deleteRange(b('k4'), undefined); // deleted: attached to nothing
+    be.forceCommit();
+
+    const be2 = be.reopenCommitted();
+    const le2 = new Lessor({ backend: be2, clock, minLeaseTtl: 2 });
+    const s2 = new Store(be2, { lessor: le2, compactionSleepMs: 0 });
+    le2.setRangeDeleter(() => s2.write());
+    assert.deepEqual(le2.lookup(1n)!.keys().map((k) => dec.decode(k)), ['k1']);
+    assert.deepEqual(le2.lookup(2n)!.keys().map((k) => dec.decode(k)), ['k2', 'k3']);
+    assert.equal(le2.getLease(b('k3')), 2n);
+    le2.revoke(2n);
+    assert.deepEqual(s2.range(b('k'), b('l')).kvs.map((kv) => dec.decode(kv.key)), ['k1']);
+  });
+
+  test('recover() reloads the leases without keys: only valid before the store restores (snapshot install)', () => {
+    const be = new MemoryBackend();
+    const clock = new ManualClock();
+    const le = new Lessor({ backend: be, clock, minLeaseTtl: 2 });
+    const s = new Store(be, { lessor: le, compactionSleepMs: 0 });
+    le.grant(1n, 100);
+    s.put(b('k1'), b('v'), 1n);
+    be.forceCommit();
+    // the order that lost keys in the server: recovering after the store attached them
+    le.recover(be);
+    assert.deepEqual(le.lookup(1n)!.keys(), []);
+    // etcd applySnapshot: lessor.Recover, then kv.Restore re-attaches
+    s.restore(be);
+    assert.deepEqual(le.lookup(1n)!.keys().map((k) => dec.decode(k)), ['k1']);
+  });
+});
+
+describe('remainingSeconds (etcd LeaseTimeToLive: int64(Remaining().Seconds()))', () => {
+  test('truncates toward zero; an untracked expiry is MaxInt64 ns in seconds', () => {
+    assert.equal(remainingSeconds(100_000), 100n);
+    assert.equal(remainingSeconds(99_999.999), 99n); // right after a grant of 100 s
+    assert.equal(remainingSeconds(0.5), 0n);
+    assert.equal(remainingSeconds(-999), 0n); // int64(-0.999) = 0
+    assert.equal(remainingSeconds(-1000), -1n);
+    assert.equal(remainingSeconds(-2500), -2n);
+    assert.equal(remainingSeconds(Infinity), 9223372036n); // math.MaxInt64 ns = 9223372036.854775807 s
   });
 });

@@ -21,9 +21,10 @@
  */
 import { fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import type net from 'node:net';
-import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, Watch, type PutResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, TxnRequestSchema, Watch, type PutResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { wireBytes } from '../../internal-request.js';
 import { decodePutRequest, encodePutResponse } from './fast-codec.js';
+import { decodeTxnRequest } from './txn-codec.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { AUTH_METHODS, AuthServer, type AuthMethodName } from './auth.js';
@@ -175,6 +176,8 @@ export class V3rpcServer {
           wireBytes.set(r, b);
           return r;
         }
+        // nested txns of any depth, without protobuf-es's 100-level limit or recursion (txn-codec.ts)
+        if (m.input === TxnRequestSchema) return decodeTxnRequest(b, this.s.limits().maxTxnOps);
         return fromBinary(m.input, b);
       },
       encode: (v: unknown): Uint8Array => {

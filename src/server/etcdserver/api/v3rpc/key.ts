@@ -4,7 +4,8 @@
  * the server's RaftKV call, then header fill. The checks run before the server
  * sees the request, with etcd's order and errors:
  * - {@link checkRangeRequest}, {@link checkPutRequest}, {@link checkDeleteRequest}
- * - {@link checkTxnRequest} (op counts vs --max-txn-ops, empty keys, nested txns)
+ * - {@link checkTxnRequest} (op counts vs --max-txn-ops, empty keys, nested txns;
+ *   iterative, on requests decoded by txn-codec.ts's decodeTxnRequest)
  * - {@link checkIntervals} (a key put twice, or put and deleted, in one txn branch)
  */
 import type {
@@ -14,6 +15,7 @@ import type {
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { Header } from './header.js';
 import * as rpctypes from './rpctypes/error.js';
+import { isPrunedTxn } from './txn-codec.js';
 import { togRPCError } from './util.js';
 
 /** Empty key → ErrGRPCEmptyKey (key.go checkRangeRequest). */
@@ -41,29 +43,45 @@ export function checkDeleteRequest(r: DeleteRangeRequest): void {
  * `maxTxnOps` → ErrGRPCTooManyOps; a compare with an empty key →
  * ErrGRPCEmptyKey; then every op is checked, nested txns against
  * `maxTxnOps - (this level's largest count)`; an op with no request set →
- * ErrGRPCKeyNotFound (etcd's "empty op").
+ * ErrGRPCKeyNotFound (etcd's "empty op"). etcd recurses; this walks the ops
+ * depth-first with an explicit stack, in the same order (so the same error
+ * wins), and cannot run out of call stack however deep the txns nest. A txn
+ * that {@link decodeTxnRequest} pruned as too deep fails with
+ * ErrGRPCTooManyOps, as it would in etcd (its budget is negative).
  */
 export function checkTxnRequest(r: TxnRequest, maxTxnOps: number): void {
-  const opc = Math.max(r.compare.length, r.success.length, r.failure.length);
-  if (opc > maxTxnOps) throw rpctypes.ErrGRPCTooManyOps;
-  for (const c of r.compare) if (c.key.length === 0) throw rpctypes.ErrGRPCEmptyKey;
-  for (const u of r.success) checkRequestOp(u, maxTxnOps - opc);
-  for (const u of r.failure) checkRequestOp(u, maxTxnOps - opc);
-}
-
-function checkRequestOp(u: RequestOp, maxTxnOps: number): void {
-  const req = u.request;
-  switch (req.case) {
-    case 'requestRange':
-      return checkRangeRequest(req.value);
-    case 'requestPut':
-      return checkPutRequest(req.value);
-    case 'requestDeleteRange':
-      return checkDeleteRequest(req.value);
-    case 'requestTxn':
-      return checkTxnRequest(req.value, maxTxnOps);
-    default:
-      throw rpctypes.ErrGRPCKeyNotFound;
+  type Work = { readonly txn: TxnRequest; readonly budget: number } | { readonly op: RequestOp; readonly budget: number };
+  const stack: Work[] = [{ txn: r, budget: maxTxnOps }];
+  while (stack.length > 0) {
+    const w = stack.pop()!;
+    if ('txn' in w) {
+      const t = w.txn;
+      const opc = Math.max(t.compare.length, t.success.length, t.failure.length);
+      if (opc > w.budget || isPrunedTxn(t)) throw rpctypes.ErrGRPCTooManyOps;
+      for (const c of t.compare) if (c.key.length === 0) throw rpctypes.ErrGRPCEmptyKey;
+      const budget = w.budget - opc;
+      // pushed in reverse: success[0] is checked first, failure ops after all success ops
+      for (let i = t.failure.length - 1; i >= 0; i--) stack.push({ op: t.failure[i]!, budget });
+      for (let i = t.success.length - 1; i >= 0; i--) stack.push({ op: t.success[i]!, budget });
+      continue;
+    }
+    const req = w.op.request;
+    switch (req.case) {
+      case 'requestRange':
+        checkRangeRequest(req.value);
+        break;
+      case 'requestPut':
+        checkPutRequest(req.value);
+        break;
+      case 'requestDeleteRange':
+        checkDeleteRequest(req.value);
+        break;
+      case 'requestTxn':
+        stack.push({ txn: req.value, budget: w.budget });
+        break;
+      default:
+        throw rpctypes.ErrGRPCKeyNotFound;
+    }
   }
 }
 
