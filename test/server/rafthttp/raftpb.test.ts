@@ -109,3 +109,24 @@ test('raftpb: fixtures equal what etcd 3.4 Go code prints now (skipped without g
   });
   assert.deepEqual(JSON.parse(out), fixtures);
 });
+
+test('raftpb: random messages round-trip', () => {
+  let seed = 12345;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => rnd(256));
+  const id = () => (BigInt(rnd(1 << 30)) << 34n) | BigInt(rnd(1 << 30));
+  for (let i = 0; i < 500; i++) {
+    const entries = Array.from({ length: rnd(4) }, () => ({ term: rnd(1000), index: rnd(1 << 30) * 1000, type: rnd(2) as EntryType, data: bytes(rnd(3) * rnd(50)) }));
+    const init: Parameters<typeof makeMessage>[0] = {
+      type: rnd(19) as MessageType, to: id(), from: id(), term: rnd(1 << 30), logTerm: rnd(100), index: rnd(1 << 30) * 4096,
+      entries, commit: rnd(1 << 20), reject: rnd(2) === 1, rejectHint: rnd(1000),
+      ...(rnd(2) ? { context: bytes(rnd(10)) } : {}),
+      ...(rnd(3) === 0 ? { snapshot: { data: bytes(1 + rnd(20)), metadata: { confState: { voters: [id(), id()], learners: rnd(2) ? [id()] : [] }, index: 1 + rnd(1000), term: rnd(10) } } } : {}),
+    };
+    const m = makeMessage(init);
+    assert.deepEqual(decodeMessage(encodeMessage(m)), m);
+  }
+});

@@ -386,3 +386,48 @@ test('stop() closes every connection and timer it opened', async () => {
     throw new Error(`${err.message}: extra ${JSON.stringify(extra())}`);
   });
 });
+
+test('bounded pipeline: beyond 4 in flight + 64 queued, messages are dropped and reported (MsgSnap also as a failed snapshot)', async () => {
+  const a = await startMember(A);
+  const b = await startMember(B);
+  try {
+    a.tr.addPeer(B, [b.url]); // B does not know A: no streams, everything goes to the pipeline
+    const n = 100;
+    const msgs = Array.from({ length: n }, (_, i) => app(A, B, i));
+    const snap = makeMessage({ type: MessageType.MsgSnap, from: A, to: B, term: 3 });
+    a.tr.send([...msgs, snap]);
+    // 4 POSTs started, 64 queued, the rest (and the MsgSnap) dropped synchronously
+    assert.equal(a.unreachable.length, n + 1 - 4 - 64);
+    assert.deepEqual(a.snapshots, [[B, false]]);
+    assert.ok(logMsgs(a).includes('dropped internal Raft message since sending buffer is full (overloaded network)'));
+    await waitFor(() => b.received.length === 68, 'the 68 accepted messages');
+    assert.deepEqual(b.received.map((m) => m.index).sort((x, y) => x - y), msgs.slice(0, 68).map((m) => m.index));
+  } finally {
+    await stopAll(a, b);
+  }
+});
+
+test('stream endpoint answers like etcd for bad requests', async () => {
+  const a = await startMember(A);
+  try {
+    a.tr.addPeer(B, ['http://127.0.0.1:1']);
+    const h = { 'X-Etcd-Cluster-ID': 'c1005', 'X-Server-From': idString(B), 'X-Server-Version': '3.4.23', 'X-Min-Cluster-Version': '3.0.0' };
+    const get = async (path: string, headers: Record<string, string>, method = 'GET') => {
+      const r = await fetch(`${a.url}${path}`, { method, headers });
+      return [r.status, await r.text()];
+    };
+    assert.deepEqual(await get(`/raft/stream/message/${idString(B)}`, { ...h, 'X-Raft-To': 'abc' }), [412, 'to field mismatch\n']);
+    assert.deepEqual(await get(`/raft/stream/bogus/${idString(B)}`, h), [404, 'invalid path\n']);
+    assert.deepEqual(await get('/raft/stream/message/zz', h), [404, 'invalid from\n']);
+    assert.deepEqual(await get(`/raft/stream/message/${idString(C)}`, { ...h, 'X-Raft-To': idString(A) }), [404, 'error sender not found\n']);
+    assert.deepEqual(await get(`/raft/stream/message/${idString(B)}`, h, 'POST'), [405, 'Method Not Allowed\n']);
+    assert.deepEqual(await get(`/raft/stream/message/${idString(B)}`, { ...h, 'X-Server-Version': '2.3.0' }), [412, 'incompatible version\n']);
+    assert.deepEqual(await get('/raft/snapshot', h, 'GET'), [405, 'Method Not Allowed\n']);
+    assert.deepEqual(await get('/other', h), [404, '404 page not found\n']);
+    const bad = await fetch(`${a.url}/raft`, { method: 'POST', headers: h, body: new Uint8Array([0x0a, 0x05]) });
+    assert.deepEqual([bad.status, await bad.text()], [400, 'error unmarshalling raft message\n']);
+    assert.ok(logMsgs(a).includes('failed to check version compatibility'));
+  } finally {
+    await stopAll(a);
+  }
+});
