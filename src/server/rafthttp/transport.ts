@@ -245,7 +245,30 @@ class StreamWriter {
 
   private beat(): void {
     if (!this.res || this.waitingDrain || this.queue.length > 0) return;
-    this.res.write(encodeFrames([LINK_HEARTBEAT]));
+    this.write(this.res, encodeFrames([LINK_HEARTBEAT]));
+  }
+
+  /**
+   * Writes to the stream. When the socket buffer is full, further batches wait for
+   * 'drain'; if it does not come within the write timeout (etcd ConnWriteTimeout) the
+   * peer is considered gone and the connection is closed, so a silently partitioned
+   * peer does not absorb messages forever.
+   */
+  private write(res: http.ServerResponse, buf: Buffer): void {
+    if (res.write(buf)) return;
+    this.waitingDrain = true;
+    const timer = setTimeout(() => {
+      if (this.res !== res) return;
+      this.lost('i/o timeout');
+      res.destroy();
+    }, this.peer.tr.connReadTimeoutMs);
+    res.once('drain', () => {
+      clearTimeout(timer);
+      if (this.res !== res) return;
+      this.waitingDrain = false;
+      this.flush();
+    });
+    res.once('close', () => clearTimeout(timer));
   }
 
   private lost(reason: string): void {
@@ -288,14 +311,7 @@ class StreamWriter {
     this.queue = [];
     this.batches++;
     this.messagesWritten += batch.length;
-    const ok = res.write(encodeFrames(batch));
-    if (!ok) {
-      this.waitingDrain = true;
-      res.once('drain', () => {
-        this.waitingDrain = false;
-        if (this.res === res) this.flush();
-      });
-    }
+    this.write(res, encodeFrames(batch));
   }
 
   stop(): void {

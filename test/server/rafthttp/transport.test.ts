@@ -431,3 +431,33 @@ test('stream endpoint answers like etcd for bad requests', async () => {
     await stopAll(a);
   }
 });
+
+test('a stream reader that stops reading is dropped after the write timeout; queued messages reported unreachable', async () => {
+  const { connect } = await import('node:net');
+  const a = await startMember(A, { extra: { connReadTimeoutMs: 500 } });
+  const sock = connect(Number(new URL(a.url).port), '127.0.0.1');
+  try {
+    a.tr.addPeer(B, ['http://127.0.0.1:1']); // A's own dials to B fail; B's stream to A is the raw socket below
+    await new Promise<void>((r) => sock.once('connect', () => r()));
+    sock.write([
+      `GET /raft/stream/message/${idString(B)} HTTP/1.1`, 'Host: x', 'X-Etcd-Cluster-ID: c1005', `X-Server-From: ${idString(B)}`,
+      'X-Server-Version: 3.4.23', 'X-Min-Cluster-Version: 3.0.0', `X-Raft-To: ${idString(A)}`, '', '',
+    ].join('\r\n'));
+    sock.pause(); // never read: the kernel buffers fill up
+    await waitFor(() => a.tr.isStreamWriting(B, 'message'), 'stream attached');
+    const big = new Uint8Array(1024 * 1024);
+    for (let i = 0; i < 64 && a.tr.isStreamWriting(B, 'message'); i++) {
+      a.tr.send([makeMessage({ type: MessageType.MsgHeartbeat, from: A, to: B, term: 1, context: big })]);
+      await new Promise((r) => setImmediate(r));
+    }
+    await waitFor(() => !a.tr.isStreamWriting(B, 'message'), 'stream dropped');
+    assert.ok(logMsgs(a).includes('lost TCP streaming connection with remote peer'));
+    // the failure reason (logged as "peer became inactive" or, when A's failing dials to B
+    // deactivated the peer first, "peer deactivated again")
+    assert.ok(a.lg.entries.some((e) => /^failed to write [0-9a-f]+ on stream Message \(i\/o timeout\)$/.test(String(e.fields.error))));
+    assert.ok(a.unreachable.includes(B));
+  } finally {
+    sock.destroy();
+    await stopAll(a);
+  }
+});
