@@ -14,7 +14,7 @@
  *      localAddress: <host of this member's --listen-peer-urls, if not 0.0.0.0/::>,
  *      process: (m) => rawNode.step(m),          // queue it if stepping must happen on the raft loop
  *      reportUnreachable: (id) => rawNode.reportUnreachable(id),
- *      reportSnapshot: (id, ok) => rawNode.reportSnapshot(id, ok ? SnapshotFinish : SnapshotFailure),
+ *      reportSnapshot: (id, ok) => rawNode.reportSnapshot(id, ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure),
  *      isIdRemoved: (id) => cluster.isIdRemoved(id),
  *      receiveSnapshot: (m, body) => snapshotter.saveDbFrom(body, m.snapshot!.metadata.index),
  *      onCriticalError: (err) => server.stopWithError(err),   // this member was removed
@@ -43,6 +43,11 @@
  *    directly to RawNode.reportUnreachable / reportSnapshot.
  * 6. **Stop**: `tr.stop()` before closing the peer listener; it closes every stream,
  *    pending request, timer and agent it opened.
+ *
+ * Differences from etcd worth knowing when wiring: unknown senders are not added as
+ * "remotes" from X-PeerURLs (etcd's addRemoteFromRequest), peers must be added
+ * explicitly; "failed to reach the peer URL" is not logged here (in etcd it comes from
+ * the /version probing in etcdserver/cluster_util.go, not from rafthttp).
  *
  * Liveness can be observed with `tr.isActive(id)` (etcd peerStatus), e.g. for the
  * member-health checks and for `etcdctl endpoint status`-style reporting.
