@@ -556,17 +556,14 @@ class WatchGrpcStream {
     if (!this.done) await this.reconnect();
   }
 
+  /**
+   * A watch refused for a stale or unknown token: clientv3 opens a new stream (the
+   * client authenticates again before a stream opens) and registers the watches again.
+   */
   private async retryAuth(): Promise<void> {
     const old = this.call;
     this.call = undefined;
     old?.cancel();
-    if (this.client.config.username) {
-      try {
-        await this.client.authenticate();
-      } catch {
-        // the reopened stream will fail again and say why
-      }
-    }
     if (!this.done) await this.reconnect();
   }
 
