@@ -58,8 +58,8 @@ export const electCommand: CommandSpec = {
   use: 'elect <election-name> [proposal]',
   short: 'Observes and participates in leader election',
   flags: [{ name: 'listen', short: 'l', type: 'bool', default: false, usage: 'observation mode' }],
+  onFound: armSignals,
   async run(ctx) {
-    armSignals(() => ctx.out.flush());
     const args = ctx.args;
     if (args.length !== 1 && args.length !== 2) {
       throw new CliError(ExitBadArgs, 'elect takes one election name argument and an optional proposal argument');

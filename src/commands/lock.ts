@@ -188,8 +188,8 @@ export const lockCommand: CommandSpec = {
   use: 'lock <lockname> [exec-command arg1 arg2 ...]',
   short: 'Acquires a named lock',
   flags: [{ name: 'ttl', type: 'int', default: 10n, usage: 'timeout for session' }],
+  onFound: armSignals,
   async run(ctx) {
-    armSignals(() => ctx.out.flush());
     if (ctx.args.length === 0) throw new CliError(ExitBadArgs, ERR_ARGS);
     await lockUntilSignal(ctx, ctx.args[0]!, ctx.args.slice(1));
   },
