@@ -673,9 +673,11 @@ export class EtcdClient {
    * As clientv3's Snapshot under etcdctl: without `timeoutMs` there is no deadline at
    * all, and the call waits for the endpoint to become reachable; with it, connecting
    * and the whole transfer must finish in time (`context deadline exceeded`).
+   * Logs as clientv3 does (`opened snapshot stream; downloading`, then `completed
+   * snapshot read; closing` or a warning); `onOpen` runs once the stream is open.
    * @throws EtcdError (converted as clientv3 does), DeadlineExceededError
    */
-  async *snapshot(opts: { timeoutMs?: number } = {}): AsyncGenerator<{ blob: Uint8Array; remainingBytes: bigint }> {
+  async *snapshot(opts: { timeoutMs?: number; onOpen?: () => void } = {}): AsyncGenerator<{ blob: Uint8Array; remainingBytes: bigint }> {
     const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Number.MAX_SAFE_INTEGER;
     await this.streamGetToken(deadline);
     const ep = await this.readyEndpoint(deadline);
@@ -689,13 +691,18 @@ export class EtcdClient {
       this.metadata(),
       deadline === Number.MAX_SAFE_INTEGER ? {} : { deadline },
     );
+    this.logger.log('info', 'clientv3/maintenance.go:200', 'opened snapshot stream; downloading');
+    opts.onOpen?.();
     try {
       for await (const resp of call as AsyncIterable<MessageShape<typeof method.output>>) {
         yield { blob: resp.blob, remainingBytes: resp.remainingBytes };
       }
+      this.logger.log('info', 'clientv3/maintenance.go:208', 'completed snapshot read; closing');
     } catch (e) {
       if (e && typeof e === 'object' && 'code' in e && typeof (e as grpcNs.ServiceError).code === 'number') {
-        throw this.convertError(e as grpcNs.ServiceError, deadline);
+        const err = this.convertError(e as grpcNs.ServiceError, deadline);
+        this.logger.log('warn', 'clientv3/maintenance.go:210', 'failed to receive from snapshot stream; closing', [['error', goStatusString(err)]]);
+        throw err;
       }
       throw e;
     } finally {

@@ -37,26 +37,67 @@ export interface ClientLogger {
 export const NOP_LOGGER: ClientLogger = { log() {} };
 
 /**
+ * How `ts` is written: `iso8601` (logutil's config, clientv3: `"2006-01-02T15:04:05.000Z0700"`)
+ * or `epoch` (zap.NewProduction, etcdctl's snapshot commands: seconds as a float).
+ */
+export type TimeEncoding = 'iso8601' | 'epoch';
+
+/**
  * A zap JSON logger writing whole lines (with `\n`) to `write`, dropping lines below
  * `minLevel` (logutil's default: info).
  */
-export function zapJsonLogger(write: (line: string) => void, minLevel: LogLevel = 'info', now: () => Date = () => new Date()): ClientLogger {
+export function zapJsonLogger(
+  write: (line: string) => void,
+  minLevel: LogLevel = 'info',
+  now: () => Date = () => new Date(),
+  time: TimeEncoding = 'iso8601',
+): ClientLogger {
   return {
     log(level, caller, msg, fields = []) {
       if (LEVEL_RANK[level] < LEVEL_RANK[minLevel]) return;
-      write(zapJsonLine(level, now(), caller, msg, fields));
+      write(zapJsonLine(level, now(), caller, msg, fields, time));
     },
   };
 }
 
-/** Formats one zap JSON line (with the trailing newline). */
-export function zapJsonLine(level: LogLevel, ts: Date, caller: string, msg: string, fields: LogField[]): string {
-  let s = `{"level":"${level}","ts":"${zapIso8601(ts)}","caller":${zapString(caller)},"msg":${zapString(msg)}`;
+/**
+ * Formats one zap JSON line (with the trailing newline). Number fields that are not
+ * integers are written as Go's strconv 'f' format with the shortest precision (zap's
+ * AppendFloat64), e.g. a duration in seconds.
+ */
+export function zapJsonLine(level: LogLevel, ts: Date, caller: string, msg: string, fields: LogField[], time: TimeEncoding = 'iso8601'): string {
+  const t = time === 'epoch' ? goFloat(epochSeconds(ts)) : `"${zapIso8601(ts)}"`;
+  let s = `{"level":"${level}","ts":${t},"caller":${zapString(caller)},"msg":${zapString(msg)}`;
   for (const [k, v] of fields) {
     s += `,${zapString(k)}:`;
-    s += typeof v === 'string' ? zapString(v) : String(v);
+    s += typeof v === 'string' ? zapString(v) : typeof v === 'number' ? goFloat(v) : String(v);
   }
   return s + '}\n';
+}
+
+/**
+ * Seconds since the epoch for zap's EpochTimeEncoder (Go has nanoseconds): a Date
+ * stamped "now" gets the sub-millisecond part from the monotonic clock.
+ */
+function epochSeconds(ts: Date): number {
+  const precise = performance.timeOrigin + performance.now();
+  return Math.abs(precise - ts.getTime()) < 1 ? precise / 1000 : ts.getTime() / 1000;
+}
+
+/**
+ * strconv.FormatFloat(f, 'f', -1, 64): the shortest digits that read back as `f`
+ * (as JavaScript's), never in exponent form.
+ */
+export function goFloat(f: number): string {
+  if (!Number.isFinite(f)) return Number.isNaN(f) ? 'NaN' : f > 0 ? '+Inf' : '-Inf';
+  const s = String(f);
+  const m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(s);
+  if (!m) return s;
+  const [, sign, d0, rest = '', expText] = m as unknown as [string, string, string, string | undefined, string];
+  const digits = d0 + rest;
+  const exp = Number(expText);
+  if (exp < 0) return `${sign}0.${'0'.repeat(-exp - 1)}${digits}`;
+  return sign + (digits.length > exp + 1 ? `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}` : digits + '0'.repeat(exp + 1 - digits.length));
 }
 
 /** zapcore.ISO8601TimeEncoder: `2006-01-02T15:04:05.000Z0700` in local time. */

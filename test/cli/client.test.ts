@@ -6,7 +6,8 @@
 //   status), e.g. with `--user` against a server without auth: once when connecting,
 //   again for each per-endpoint dial (endpoint status/hashkv, defrag) and before each
 //   stream (lease keep-alive, lock); once per endpoint for a wrong password; the
-//   balancer error when nothing can be connected to;
+//   balancer error when nothing can be connected to; `snapshot save`'s own info lines
+//   (epoch time stamps) around the client's snapshot stream lines;
 // - its retry after auth errors: a JWT token issued before an auth change is answered
 //   with `etcdserver: revision of auth store is old`; the client authenticates again and
 //   sends the request again (logged), or, when that authentication fails, logs
@@ -23,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startComparedEtcd, startEtcd, stopAll, type EtcdProcess } from '../harness/etcd.js';
-import { compareCli, ENDPOINT_PLACEHOLDER, OURS, REAL, seedCli } from '../harness/run.js';
+import { compareCli, ENDPOINT_PLACEHOLDER, OURS, REAL, runCli, seedCli } from '../harness/run.js';
 import { CLI_ONLY, skipInServe } from '../harness/target.js';
 
 /** zap's time stamp and the client's resolver UUID vary between runs. */
@@ -89,6 +90,28 @@ describe('Go client log lines and retries against real etcdctl', () => {
       () => compareCli([`--endpoints=${ENDPOINT_PLACEHOLDER},http://${ENDPOINT_PLACEHOLDER}`, ...SLACK, '--user', 'root:bad', 'get', 'a'], { server: withAuth, endpoints: false, ...LOG_CMP }),
       () => compareCli([...SLACK, '--user', 'root:rootpw', 'auth', 'enable'], { server: withAuth, ...LOG_CMP }),
     ]);
+  });
+
+  test('snapshot save: the snapshot manager\'s and the client\'s log lines', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcdctl-snaplog-'));
+    try {
+      const run = (bin: string, file: string) =>
+        runCli(bin, [`--endpoints=${plain!.endpoint}`, ...SLACK, '--user', 'root:x', 'snapshot', 'save', path.join(dir, file)], { timeoutMs: 90_000 });
+      // one after the other: the database (and its size in the log) must not change between them
+      const real = await run(REAL, 'real.db');
+      const ours = await run(OURS, 'ours.db');
+      const scrub = (t: string, file: string) =>
+        scrubLog(t)
+          .replaceAll(path.join(dir, file), '<file>')
+          .replace(/"ts":[0-9.]+/g, '"ts":<epoch>')
+          .replace(/"took":[0-9.e-]+/g, '"took":<seconds>');
+      assert.equal(scrub(ours.stderr, 'ours.db'), scrub(real.stderr, 'real.db'));
+      assert.equal(scrub(ours.stdout.toString(), 'ours.db'), scrub(real.stdout.toString(), 'real.db'));
+      assert.equal(ours.code, real.code);
+      assert.match(real.stderr, /"msg":"fetched snapshot"/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('nothing to connect to: the balancer error in the warning', { skip: skipInServe(CLI_ONLY) }, async () => {
