@@ -11,7 +11,9 @@
 // - its retry after auth errors: a JWT token issued before an auth change is answered
 //   with `etcdserver: revision of auth store is old`; the client authenticates again and
 //   sends the request again (logged), or, when that authentication fails, logs
-//   `retrying of unary invoker failed to fetch new auth token` and fails with its error.
+//   `retrying of unary invoker failed to fetch new auth token` and fails with its error;
+//   a watch created with such a token is refused with that cancel reason, and the
+//   watch client opens a new stream (leaving the old one open) and watches again.
 //
 // stderr is compared whole, with the line's time stamp and the client's random UUID
 // (`endpoint://client-<uuid>/...`) replaced.
@@ -184,5 +186,50 @@ describe('auth retry after `revision of auth store is old` (JWT tokens)', { skip
     assert.deepEqual(ours, real);
     assert.match(real.stderr, /"msg":"retrying of unary invoker failed to fetch new auth token"/);
     assert.equal(real.code, 1);
+  });
+
+  // (runs after the test above: root's password is now newpw)
+  test('watch -i: a watch refused for a stale token reopens the stream with a new token', async () => {
+    const watchers = async (s: EtcdProcess) => {
+      const m = await (await fetch(`${s.clientURL}/metrics`)).text();
+      return Number(/^etcd_debugging_mvcc_watcher_total (\d+)/m.exec(m)?.[1] ?? 0);
+    };
+    const waitUntil = async (what: string, cond: () => Promise<boolean> | boolean) => {
+      const end = Date.now() + 60_000;
+      while (!(await cond())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const run = async (bin: string, s: EtcdProcess) => {
+      const ctl = (...args: string[]) => execFileSync(REAL, [`--endpoints=${s.endpoint}`, '--user', 'root:newpw', ...args], { stdio: 'ignore' });
+      const child = spawn(bin, [`--endpoints=${s.endpoint}`, ...SLACK, '--user', 'root:newpw', 'watch', '-i'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      try {
+        child.stdin.write('watch wa\n');
+        await waitUntil('the first watch', async () => (await watchers(s)) >= 1);
+        ctl('role', 'add', 'r2'); // the stream's token is stale from now on
+        child.stdin.write('watch wb\n');
+        // the new stream has both watches; the old one stays open with the first
+        await waitUntil('both watches on a new stream', async () => (await watchers(s)) >= 3);
+        ctl('put', 'wa', '1');
+        await waitUntil('the event of wa from both streams', () => out.includes('PUT\nwa\n1\nPUT\nwa\n1\n'));
+        ctl('put', 'wb', '2');
+        await waitUntil('the event of wb', () => out.includes('wb\n2\n'));
+      } finally {
+        child.kill('SIGINT');
+      }
+      await closed;
+      return { stdout: out, stderr: scrubLog(err).replaceAll(s.endpoint, '<endpoint>') };
+    };
+    const real = await run(REAL, servers[0]!);
+    const ours = await run(OURS, servers[1]!);
+    assert.deepEqual(ours, real);
+    // etcdctl 3.4 leaves the old stream open: the first watch's event comes twice
+    assert.equal(real.stdout, 'PUT\nwa\n1\nPUT\nwa\n1\nPUT\nwb\n2\n');
   });
 });
