@@ -29,6 +29,12 @@ export interface CommandSpec {
   disableFlagsInUseLine?: boolean;
   /** needs neither printers nor a client (e.g. `version`): skips loading them */
   light?: boolean;
+  /**
+   * Called as soon as the command is identified, before its flags are parsed and the
+   * modules it needs are loaded (e.g. lock/elect install their signal handlers);
+   * `flush` writes out what was printed so far
+   */
+  onFound?: (flush: () => void) => void;
   /** runs the command; absent for pure groups like `lease` */
   run?: (ctx: CommandContext) => Promise<void>;
 }

@@ -2,12 +2,14 @@
  * @module cli/connect
  * Builds a client from the global options, as etcdctl's mustClientFromCmd does:
  * TLS files are read up front (a bad file is exit 128), `--user` without a password
- * prompts for one, and a failed connection setup or authentication is exit 2.
+ * prompts for one, and a failed connection setup or authentication is exit 2. The
+ * client logs as etcdctl's Go client does: zap JSON lines (info and above) on stderr.
  */
 
 import { writeSync } from 'node:fs';
 import { EtcdClient, readTlsFile, type ClientConfig, type TlsConfig } from '../client/client.js';
 import { EtcdError } from '../client/errors.js';
+import { zapJsonLogger } from '../client/log.js';
 import { CliError, ExitBadArgs, ExitBadConnection, ExitError } from './exit-codes.js';
 import type { GlobalOptions } from './global-flags.js';
 
@@ -102,6 +104,7 @@ export async function makeClient(g: GlobalOptions, writeErr: (s: string) => void
     tls,
     username,
     password,
+    logger: zapJsonLogger(writeErr),
   };
   try {
     return await EtcdClient.connect(cfg);

@@ -212,6 +212,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: BufferedOutput):
     writeErr(`Error: ${found.error}\nRun 'etcdctl --help' for usage.\n`);
     throw new CliError(ExitError, found.error);
   }
+  cmd.onFound?.(() => out.flush());
   const isRoot = found.path.length === 1;
   const specs = allFlags(cmd, isRoot, found.path.slice(0, -1));
   let parsed;

@@ -4,16 +4,22 @@
  * (src/gen, protobuf-es). It chooses among `endpoints` in order, moving on when one
  * cannot be connected to; applies a per-call deadline (etcdctl's --command-timeout);
  * keeps connections alive; speaks TLS with optional client certificates; and, given a
- * user and password, authenticates once and sends the token with every call.
+ * user and password, authenticates and sends the token with every call.
  *
- * Retry rule: a call is retried on another endpoint only when it never reached a
- * server (no connection could be made) or when it is idempotent (reads) and failed
- * with Unavailable. A write whose outcome is unknown is never sent twice.
+ * Unary calls follow clientv3 3.4's retry interceptor (clientv3/retry_interceptor.go):
+ * up to 100 attempts; every failed attempt is logged (`retrying of unary invoker
+ * failed`); `etcdserver: invalid auth token` and `etcdserver: revision of auth store is
+ * old` make the client authenticate again (when it has a user and password) and retry,
+ * whatever the call; `etcdserver: user name is empty` does so when it has credentials;
+ * reads (idempotent calls) are retried on another endpoint after Unavailable; a write
+ * whose outcome is unknown is never sent twice. Streams authenticate again before they
+ * open, as clientv3's stream interceptor does.
  */
 
 import type * as grpcNs from '@grpc/grpc-js';
 import { fromBinary, toBinary, create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import {
   Auth,
   Cluster,
@@ -24,7 +30,8 @@ import {
 } from '../gen/etcdserverpb/rpc_pb.js';
 import type { ResponseHeader } from '../gen/etcdserverpb/rpc_pb.js';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { CanceledError, DeadlineExceededError, EtcdError, fromStatus } from './errors.js';
+import { CanceledError, DeadlineExceededError, EtcdError, fromStatus, goStatusString, isContextError } from './errors.js';
+import { NOP_LOGGER, type ClientLogger } from './log.js';
 
 /** etcd 3.5's AuthStatusResponse (not in our 3.4 protos). */
 export interface AuthStatusResponse {
@@ -77,6 +84,8 @@ export interface ClientConfig {
   password?: string;
   /** largest request this client sends, bytes (etcdctl: 2 MiB) */
   maxSendBytes?: number;
+  /** where clientv3's log lines go (etcdctl: zap JSON on stderr); none when absent */
+  logger?: ClientLogger;
 }
 
 /** Per-call options. */
@@ -109,6 +118,52 @@ export function parseEndpoint(ep: string): { target: string; secure: boolean; ho
 const DEFAULT_MAX_SEND = 2 * 1024 * 1024;
 /** grpc-go's minimum client keepalive ping interval (internal.KeepaliveMinPingTime), ms. */
 const MIN_KEEPALIVE_TIME_MS = 10_000;
+/** clientv3's defaultUnaryMaxRetries (options.go): attempts per unary call. */
+const UNARY_MAX_ATTEMPTS = 100;
+/** clientv3's defaultBackoffWaitBetween (ms) and defaultBackoffJitterFraction (options.go). */
+const BACKOFF_WAIT_MS = 25;
+const BACKOFF_JITTER = 0.1;
+const AUTH_NOT_ENABLED = 'etcdserver: authentication is not enabled';
+/** Errors after which clientv3 gets a new token (if it can) and sends the call again. */
+const AUTH_RETRY_ERRORS: ReadonlySet<string> = new Set(['etcdserver: invalid auth token', 'etcdserver: revision of auth store is old']);
+
+/**
+ * The host part of an endpoint as clientv3's endpoint.ParseEndpoint gives it (used in
+ * grpc target names): `host:port` as is; for `http(s)://` the URL host; for
+ * `unix(s)://` host and path; other schemes give ''.
+ */
+export function goEndpointHost(ep: string): string {
+  if (!ep.includes('://')) return ep;
+  let url: URL;
+  try {
+    url = new URL(ep);
+  } catch {
+    return ep;
+  }
+  switch (url.protocol) {
+    case 'http:':
+    case 'https:':
+      return url.host;
+    case 'unix:':
+    case 'unixs:':
+      return url.host + decodeURIComponent(url.pathname);
+    default:
+      return '';
+  }
+}
+
+/** How one unary call is sent (clientv3 interceptor options and context). */
+interface InvokeOptions {
+  /** epoch ms; Number.MAX_SAFE_INTEGER = none */
+  deadline: number;
+  /** retry policy `repeatable` (reads) rather than `nonRepeatable` */
+  idempotent: boolean;
+  signal?: AbortSignal;
+  /** grpc target name for log lines */
+  target: string;
+  /** send the auth token (not for Authenticate itself) */
+  withToken: boolean;
+}
 
 /**
  * A connection to an etcd cluster. Create with `EtcdClient.connect`, release with `close`.
@@ -117,35 +172,136 @@ export class EtcdClient {
   private readonly endpoints: Endpoint[];
   private current = 0;
   private token: string | undefined;
+  /**
+   * Whether calls carry the token: as clientv3's dial, only when authentication at
+   * connect time succeeded (with auth disabled on the server, never).
+   */
+  private sendToken = false;
   private closed = false;
+  /** clientv3's resolver group id, `client-<uuid>`; forEndpoint clients share it */
+  private readonly id: string;
+  private readonly logger: ClientLogger;
+  /** the client whose endpoints authenticate (forEndpoint clients: their parent's) */
+  private readonly root: EtcdClient;
+  /** the grpc target log lines name: `endpoint://<id>/<first host>` or `passthrough:///<endpoint>` */
+  private readonly target: string;
+  /** a forEndpoint client authenticates before its first call (clientv3's Dial) */
+  private dialAuthPending = false;
+  /** endpoints seen in TRANSIENT_FAILURE while waiting for a connection */
+  private readonly failedEndpoints = new Set<number>();
 
-  private constructor(readonly config: ClientConfig) {
+  private constructor(readonly config: ClientConfig, parent?: EtcdClient) {
     this.endpoints = config.endpoints.map((e) => ({ ...parseEndpoint(e) }));
+    this.root = parent ? parent.root : this;
+    this.id = parent ? parent.id : `client-${randomUUID()}`;
+    this.logger = config.logger ?? NOP_LOGGER;
+    this.target = parent ? `passthrough:///${config.endpoints[0] ?? ''}` : `endpoint://${this.id}/${goEndpointHost(config.endpoints[0] ?? '')}`;
+  }
+
+  /** clientv3 authenticates only with a user name and a non-empty password. */
+  private get hasCredentials(): boolean {
+    return !!(this.config.username && this.config.password);
   }
 
   /**
    * Creates a client; with a username and a non-empty password, authenticates first
-   * (as clientv3.New: with an empty password, requests are sent unauthenticated).
+   * within the dial timeout (as clientv3.New: with an empty password, requests are sent
+   * unauthenticated; with auth disabled on the server, without a token).
    * @throws EtcdError when authentication fails (etcdctl exits 2 then)
    */
   static async connect(config: ClientConfig): Promise<EtcdClient> {
     await loadGrpc();
     const c = new EtcdClient(config);
-    if (config.username && config.password) {
-      try {
-        await c.authenticate();
-      } catch (e) {
-        // clientv3 carries on without a token when the server has auth disabled
-        if (!(e instanceof EtcdError && e.is('etcdserver: authentication is not enabled'))) throw e;
-      }
-    }
+    if (c.hasCredentials) await c.dialAuth();
     return c;
   }
 
-  /** Calls Auth.Authenticate and keeps the token for later calls. */
-  async authenticate(): Promise<void> {
-    const resp = await this.unary(Auth.method.authenticate, { name: this.config.username!, password: this.config.password ?? '' }, { idempotent: true, timeoutMs: this.config.dialTimeoutMs + this.config.commandTimeoutMs }, false);
-    this.token = resp.token;
+  /**
+   * clientv3's dial-time getToken: authenticates within the dial timeout; success makes
+   * calls carry the token, `authentication is not enabled` makes them go without.
+   */
+  private async dialAuth(): Promise<void> {
+    const t = this.config.dialTimeoutMs;
+    try {
+      this.token = await this.root.getToken(t > 0 ? Date.now() + t : Number.MAX_SAFE_INTEGER);
+      this.sendToken = true;
+    } catch (e) {
+      if (!(e instanceof EtcdError && e.is(AUTH_NOT_ENABLED))) throw e;
+      this.sendToken = false;
+    }
+  }
+
+  private async ensureDialed(): Promise<void> {
+    if (!this.dialAuthPending) return;
+    this.dialAuthPending = false;
+    await this.dialAuth();
+  }
+
+  /**
+   * clientv3's getToken: Auth.Authenticate through each endpoint's target in turn until
+   * one answers; `authentication is not enabled` ends the search at once. Each attempt
+   * goes through the retry loop (and is logged when it fails).
+   * @returns the token
+   * @throws EtcdError, converted as clientv3's toErr does (the last endpoint's error)
+   */
+  private async getToken(deadline: number, signal?: AbortSignal): Promise<string> {
+    let last: EtcdError | undefined;
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const target = `endpoint://${this.id}/${goEndpointHost(this.config.endpoints[i]!)}`;
+      try {
+        const resp = await this.invoke(
+          Auth.method.authenticate,
+          { name: this.config.username!, password: this.config.password ?? '' },
+          { deadline, idempotent: false, signal, target, withToken: false },
+          false,
+        );
+        return resp.token;
+      } catch (e) {
+        if (!(e instanceof EtcdError)) throw e;
+        if (e.is(AUTH_NOT_ENABLED)) throw e;
+        last = e;
+      }
+    }
+    throw last ?? new DeadlineExceededError();
+  }
+
+  /**
+   * clientv3's shouldRefreshToken: a stale or unknown token, or (with credentials) a
+   * request the server saw without a user.
+   */
+  private shouldRefreshToken(e: EtcdError): boolean {
+    if (e.is('etcdserver: user name is empty')) return this.root.hasCredentials;
+    return AUTH_RETRY_ERRORS.has(e.details);
+  }
+
+  /**
+   * clientv3's refreshToken: without credentials (e.g. TLS common-name auth) there is
+   * nothing to refresh and the call is simply sent again; otherwise the token is
+   * dropped and fetched anew.
+   */
+  private async refreshToken(deadline: number, signal?: AbortSignal): Promise<void> {
+    if (!this.root.hasCredentials) return;
+    this.token = undefined;
+    this.token = await this.root.getToken(deadline, signal);
+  }
+
+  /**
+   * The stream interceptor's getToken: with credentials, a stream opens only after a
+   * fresh Authenticate (`authentication is not enabled` is ignored; other failures are
+   * logged and fail the stream).
+   */
+  private async streamGetToken(deadline: number): Promise<void> {
+    await this.ensureDialed();
+    if (!this.root.hasCredentials) return;
+    try {
+      this.token = await this.root.getToken(deadline);
+    } catch (e) {
+      if (e instanceof EtcdError && e.is(AUTH_NOT_ENABLED)) return;
+      if (e instanceof EtcdError) {
+        this.logger.log('error', 'clientv3/retry_interceptor.go:114', 'clientv3/retry_interceptor: getToken failed', [['error', e.message]]);
+      }
+      throw e;
+    }
   }
 
   /** The endpoints as given. */
@@ -208,9 +364,11 @@ export class EtcdClient {
           state = ch.getConnectivityState(true);
         }
         if (state === g.connectivityState.READY) {
+          this.failedEndpoints.delete(idx);
           this.current = idx;
           return ep;
         }
+        if (state === g.connectivityState.TRANSIENT_FAILURE) this.failedEndpoints.add(idx);
         if (Date.now() >= deadline) return undefined;
       }
       if (n === 1) {
@@ -241,9 +399,9 @@ export class EtcdClient {
     return found.length ? found.map((l) => `Reason: ${l}`).join('\n') : undefined;
   }
 
-  private metadata(): grpcNs.Metadata {
+  private metadata(withToken = true): grpcNs.Metadata {
     const md = new (grpc().Metadata)();
-    if (this.token) md.set('token', this.token);
+    if (withToken && this.sendToken && this.token) md.set('token', this.token);
     return md;
   }
 
@@ -252,7 +410,7 @@ export class EtcdClient {
   }
 
   /**
-   * Sends one unary RPC.
+   * Sends one unary RPC as clientv3's retry interceptor does (see the module comment).
    * @throws EtcdError (server status, as clientv3 reports it), DeadlineExceededError,
    *   CanceledError
    */
@@ -260,38 +418,111 @@ export class EtcdClient {
     method: DescMethod & { input: I; output: O },
     req: MessageInitShape<I>,
     opts: CallOptions = {},
-    retryAuth = true,
   ): Promise<MessageShape<O>> {
     const timeoutMs = opts.timeoutMs ?? this.config.commandTimeoutMs;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.MAX_SAFE_INTEGER;
+    await this.ensureDialed();
+    return this.invoke(method, req, { deadline, idempotent: !!opts.idempotent, signal: opts.signal, target: this.target, withToken: true }, true);
+  }
+
+  /**
+   * clientv3's unaryClientInterceptor: up to 100 attempts, each failure logged; context
+   * errors end the call once the deadline passed or the call was canceled; auth errors
+   * refresh the token (`authRetry`) and try again; otherwise only reads after
+   * Unavailable are tried again (on the next endpoint), after the round-robin quorum
+   * backoff.
+   */
+  private async invoke<I extends DescMessage, O extends DescMessage>(
+    method: DescMethod & { input: I; output: O },
+    req: MessageInitShape<I>,
+    o: InvokeOptions,
+    authRetry: boolean,
+  ): Promise<MessageShape<O>> {
     const bytes = toBinary(method.input, create(method.input, req));
+    let lastErr: EtcdError | undefined;
+    for (let attempt = 0; attempt < UNARY_MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) await this.waitRetryBackoff(attempt, o.deadline, o.signal);
+      try {
+        return await this.attempt(method, bytes, o);
+      } catch (e) {
+        if (!(e instanceof EtcdError)) throw e;
+        lastErr = e;
+        this.logger.log('warn', 'clientv3/retry_interceptor.go:62', 'retrying of unary invoker failed', [
+          ['target', o.target],
+          ['attempt', attempt],
+          ['error', goStatusString(e)],
+        ]);
+        if (isContextError(e)) {
+          if (this.closed || o.signal?.aborted || Date.now() >= o.deadline) throw e;
+          // grpc-js cancels a call whose connection went away (grpc-go: Unavailable):
+          // only reads may be sent again then; a server's DeadlineExceeded is retried
+          if (e.code === 4) continue;
+          if (!o.idempotent) throw e;
+          this.current = (this.current + 1) % this.endpoints.length;
+          continue;
+        }
+        if (authRetry && this.shouldRefreshToken(e)) {
+          try {
+            await this.refreshToken(o.deadline, o.signal);
+          } catch (g) {
+            if (g instanceof EtcdError) {
+              this.logger.log('warn', 'clientv3/retry_interceptor.go:79', 'retrying of unary invoker failed to fetch new auth token', [
+                ['target', o.target],
+                ['error', g.message],
+              ]);
+            }
+            throw g;
+          }
+          continue;
+        }
+        // clientv3's isSafeRetry: reads after Unavailable; writes only when grpc-go
+        // says no connection was picked, which here means waiting for one (above)
+        if (!(o.idempotent && e.code === 14)) throw e;
+        this.current = (this.current + 1) % this.endpoints.length;
+      }
+    }
+    throw lastErr!;
+  }
+
+  /** One attempt: wait for a connected endpoint, then send. */
+  private async attempt<O extends DescMessage>(method: DescMethod & { output: O }, bytes: Uint8Array, o: InvokeOptions): Promise<MessageShape<O>> {
+    if (this.closed) throw new CanceledError();
+    if (o.signal?.aborted) throw new CanceledError();
+    const ep = await this.readyEndpoint(o.deadline);
+    if (!ep) throw new DeadlineExceededError(await this.whyUnreachable(), this.balancerErrorDesc());
     const maxSend = this.config.maxSendBytes ?? DEFAULT_MAX_SEND;
     if (bytes.length > maxSend) {
       throw fromStatus(8, `trying to send message larger than max (${bytes.length} vs. ${maxSend})`);
     }
-    const tried = new Set<number>();
-    for (;;) {
-      if (this.closed) throw new CanceledError();
-      const ep = await this.readyEndpoint(deadline);
-      if (!ep) throw new DeadlineExceededError(await this.whyUnreachable());
-      tried.add(this.current);
-      try {
-        return await this.sendUnary(ep, method, bytes, deadline, opts.signal);
-      } catch (e) {
-        if (e instanceof EtcdError) {
-          if (retryAuth && this.token && e.is('etcdserver: invalid auth token')) {
-            await this.authenticate();
-            return this.unary(method, req, opts, false);
-          }
-          // Unavailable before/while sending: only reads may be retried elsewhere.
-          if (e.code === 14 && opts.idempotent && tried.size < this.endpoints.length) {
-            this.current = (this.current + 1) % this.endpoints.length;
-            continue;
-          }
-        }
-        throw e;
-      }
+    return this.sendUnary(ep, method, bytes, o.deadline, o.signal, this.metadata(o.withToken));
+  }
+
+  /**
+   * What grpc-go's DeadlineExceeded status says when no connection came up: the round
+   * robin balancer of clientv3's main connection reports `all SubConns are in
+   * TransientFailure` once every endpoint failed to connect.
+   */
+  private balancerErrorDesc(): string {
+    const balanced = this.root === this;
+    if (balanced && this.endpoints.length > 0 && this.failedEndpoints.size === this.endpoints.length) {
+      return 'latest balancer error: all SubConns are in TransientFailure';
     }
+    return 'context deadline exceeded';
+  }
+
+  /**
+   * clientv3's roundRobinQuorumBackoff: after every `quorum` attempts (quorum of the
+   * endpoint count) wait 25 ms ± 10 %.
+   * @throws DeadlineExceededError / CanceledError when the call ends while waiting
+   */
+  private async waitRetryBackoff(attempt: number, deadline: number, signal?: AbortSignal): Promise<void> {
+    const quorum = Math.floor(this.root.endpoints.length / 2) + 1;
+    if (attempt % quorum !== 0) return;
+    const wait = BACKOFF_WAIT_MS * (1 + BACKOFF_JITTER * (Math.random() * 2 - 1));
+    const left = deadline - Date.now();
+    await new Promise((r) => setTimeout(r, Math.max(0, Math.min(wait, left))));
+    if (signal?.aborted || this.closed) throw new CanceledError();
+    if (left <= wait) throw new DeadlineExceededError();
   }
 
   private sendUnary<O extends DescMessage>(
@@ -299,7 +530,8 @@ export class EtcdClient {
     method: DescMethod & { output: O },
     bytes: Uint8Array,
     deadline: number,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    md: grpcNs.Metadata,
   ): Promise<MessageShape<O>> {
     return new Promise((resolve, reject) => {
       const call = this.grpcClient(ep).makeUnaryRequest(
@@ -307,7 +539,7 @@ export class EtcdClient {
         (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
         (b: Buffer) => fromBinary(method.output, b),
         bytes,
-        this.metadata(),
+        md,
         { deadline: deadline === Number.MAX_SAFE_INTEGER ? Infinity : deadline },
         (err, value) => {
           signal?.removeEventListener('abort', onAbort);
@@ -338,6 +570,7 @@ export class EtcdClient {
     opts: { timeoutMs?: number; metadata?: Record<string, string> } = {},
   ): Promise<grpcNs.ClientDuplexStream<MessageShape<I>, MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
+    await this.streamGetToken(Date.now() + wait);
     const ep = await this.readyEndpoint(Date.now() + wait);
     if (!ep) throw new DeadlineExceededError();
     const md = this.metadata();
@@ -358,6 +591,7 @@ export class EtcdClient {
     opts: { timeoutMs?: number } = {},
   ): Promise<grpcNs.ClientReadableStream<MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
+    await this.streamGetToken(Date.now() + wait);
     const ep = await this.readyEndpoint(Date.now() + wait);
     if (!ep) throw new DeadlineExceededError();
     return this.grpcClient(ep).makeServerStreamRequest(
@@ -439,10 +673,13 @@ export class EtcdClient {
    * As clientv3's Snapshot under etcdctl: without `timeoutMs` there is no deadline at
    * all, and the call waits for the endpoint to become reachable; with it, connecting
    * and the whole transfer must finish in time (`context deadline exceeded`).
+   * Logs as clientv3 does (`opened snapshot stream; downloading`, then `completed
+   * snapshot read; closing` or a warning); `onOpen` runs once the stream is open.
    * @throws EtcdError (converted as clientv3 does), DeadlineExceededError
    */
-  async *snapshot(opts: { timeoutMs?: number } = {}): AsyncGenerator<{ blob: Uint8Array; remainingBytes: bigint }> {
+  async *snapshot(opts: { timeoutMs?: number; onOpen?: () => void } = {}): AsyncGenerator<{ blob: Uint8Array; remainingBytes: bigint }> {
     const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Number.MAX_SAFE_INTEGER;
+    await this.streamGetToken(deadline);
     const ep = await this.readyEndpoint(deadline);
     if (!ep) throw new DeadlineExceededError();
     const method = Maintenance.method.snapshot;
@@ -454,13 +691,18 @@ export class EtcdClient {
       this.metadata(),
       deadline === Number.MAX_SAFE_INTEGER ? {} : { deadline },
     );
+    this.logger.log('info', 'clientv3/maintenance.go:200', 'opened snapshot stream; downloading');
+    opts.onOpen?.();
     try {
       for await (const resp of call as AsyncIterable<MessageShape<typeof method.output>>) {
         yield { blob: resp.blob, remainingBytes: resp.remainingBytes };
       }
+      this.logger.log('info', 'clientv3/maintenance.go:208', 'completed snapshot read; closing');
     } catch (e) {
       if (e && typeof e === 'object' && 'code' in e && typeof (e as grpcNs.ServiceError).code === 'number') {
-        throw this.convertError(e as grpcNs.ServiceError, deadline);
+        const err = this.convertError(e as grpcNs.ServiceError, deadline);
+        this.logger.log('warn', 'clientv3/maintenance.go:210', 'failed to receive from snapshot stream; closing', [['error', goStatusString(err)]]);
+        throw err;
       }
       throw e;
     } finally {
@@ -485,13 +727,16 @@ export class EtcdClient {
   }
 
   /**
-   * A client for exactly one endpoint with this client's settings and auth token
-   * (clientv3's maintenance dial(endpoint) used by Status/HashKV/Defragment).
-   * Close it with `close()`.
+   * A client for exactly one endpoint with this client's settings (clientv3's
+   * Dial(endpoint), used by Status/HashKV/Defragment): with credentials it
+   * authenticates again before its first call, through this client's endpoints, as
+   * Dial does. Close it with `close()`.
    */
   forEndpoint(endpoint: string): EtcdClient {
-    const c = new EtcdClient({ ...this.config, endpoints: [endpoint] });
+    const c = new EtcdClient({ ...this.config, endpoints: [endpoint] }, this);
     c.token = this.token;
+    c.sendToken = this.sendToken;
+    c.dialAuthPending = this.root.hasCredentials;
     return c;
   }
 

@@ -96,7 +96,13 @@ export class EtcdError extends Error {
 
 /** `context deadline exceeded`: the command timeout passed (Go's context.DeadlineExceeded). */
 export class DeadlineExceededError extends EtcdError {
-  constructor(reason?: string) {
+  /**
+   * @param reason why no connection could be made, for humans
+   * @param statusDesc the description of the DeadlineExceeded status grpc-go gives the
+   *   failed call (its log line shows it), e.g. `latest balancer error: all SubConns are
+   *   in TransientFailure` when no endpoint could be connected to
+   */
+  constructor(reason?: string, readonly statusDesc = 'context deadline exceeded') {
     super('context deadline exceeded', -1, 'context deadline exceeded', reason);
   }
 }
@@ -117,4 +123,24 @@ export function fromStatus(code: number, details: string): EtcdError {
   if (ETCD_ERROR_MESSAGES.has(details)) return new EtcdError(details, code, details);
   const name = GRPC_CODE_NAMES[code] ?? `Code(${code})`;
   return new EtcdError(`rpc error: code = ${name} desc = ${details}`, code, details);
+}
+
+/**
+ * The error as grpc-go's status error prints it (`rpc error: code = <Name> desc =
+ * <message>`), which is how clientv3's retry interceptor logs a failed attempt, before
+ * rpctypes turns it into the bare etcd message.
+ */
+export function goStatusString(e: EtcdError): string {
+  if (e instanceof DeadlineExceededError) return `rpc error: code = DeadlineExceeded desc = ${e.statusDesc}`;
+  if (e instanceof CanceledError) return 'rpc error: code = Canceled desc = context canceled';
+  const name = GRPC_CODE_NAMES[e.code] ?? `Code(${e.code})`;
+  return `rpc error: code = ${name} desc = ${e.details}`;
+}
+
+/**
+ * clientv3's isContextError: the call failed with DeadlineExceeded or Canceled, whether
+ * our own deadline/cancellation or a status the server sent.
+ */
+export function isContextError(e: EtcdError): boolean {
+  return e instanceof DeadlineExceededError || e instanceof CanceledError || e.code === 4 || e.code === 1;
 }

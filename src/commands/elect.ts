@@ -2,7 +2,8 @@
  * @module commands/elect
  * `etcdctl elect <election-name> [proposal]` (etcdctl/ctlv3/command/elect_command.go
  * in 3.4.23), on the election recipe of client/concurrency. Both modes first create a
- * session (a lease of 60 s kept alive) and catch SIGINT/SIGTERM.
+ * session (a lease of 60 s kept alive) and catch SIGINT/SIGTERM (a signal before that
+ * ends the process with status 128 + signal number, see lock.ts armSignals).
  *
  * - campaign (`elect name proposal`): puts `name/<lease hex>` = proposal and waits for
  *   every older candidate to go; once leader, prints the leader key and value through
@@ -23,7 +24,7 @@ import type { Printer } from '../cli/printer/printer.js';
 import type { EtcdClient } from '../client/client.js';
 import { Election, Session } from '../client/concurrency.js';
 import { bytes } from '../client/range.js';
-import { aborted, catchSignals } from './lock.js';
+import { aborted, armSignals, catchSignals } from './lock.js';
 
 /** Election.Observe printing every leader response; see the module comment. */
 async function observe(client: EtcdClient, display: Printer, flush: () => void, name: string): Promise<void> {
@@ -57,6 +58,7 @@ export const electCommand: CommandSpec = {
   use: 'elect <election-name> [proposal]',
   short: 'Observes and participates in leader election',
   flags: [{ name: 'listen', short: 'l', type: 'bool', default: false, usage: 'observation mode' }],
+  onFound: armSignals,
   async run(ctx) {
     const args = ctx.args;
     if (args.length !== 1 && args.length !== 2) {

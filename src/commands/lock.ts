@@ -34,18 +34,43 @@ import { bytes } from '../client/range.js';
 
 const ERR_ARGS = 'lock takes a lock name argument and an optional command to execute';
 
+/** Signal numbers of the signals lock and elect catch. */
+const SIGNO: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+let armed = false;
+let caught: AbortController | undefined;
+
+/**
+ * Installs the SIGINT/SIGTERM handlers at the start of `lock`/`elect`. Until
+ * catchSignals() is called, a signal ends the process at once with the status a shell
+ * sees when etcdctl dies of it (128 + signal number; etcdctl has not called
+ * signal.Notify yet at that point), after flushing what was printed; the process does
+ * not die of the signal itself, so a caller waiting for it sees an exit status (etcd's
+ * e2e tests interrupt a `lock`/`elect` that may still be connecting and expect a clean
+ * exit). Afterwards the signals go to catchSignals' controller.
+ */
+export function armSignals(flush: () => void): void {
+  if (armed) return;
+  armed = true;
+  const h = (sig: NodeJS.Signals) => {
+    if (caught) {
+      if (!caught.signal.aborted) caught.abort();
+      return;
+    }
+    flush();
+    process.exit(128 + (SIGNO[sig] ?? 0));
+  };
+  process.on('SIGINT', h);
+  process.on('SIGTERM', h);
+}
+
 /**
  * Catches SIGINT and SIGTERM for the rest of the process (Go's signal.Notify): the
  * first one aborts the returned controller; later ones are ignored.
  */
 export function catchSignals(): AbortController {
-  const ac = new AbortController();
-  const h = () => {
-    if (!ac.signal.aborted) ac.abort();
-  };
-  process.on('SIGINT', h);
-  process.on('SIGTERM', h);
-  return ac;
+  caught = new AbortController();
+  armSignals(() => {});
+  return caught;
 }
 
 /** A promise resolved when `signal` aborts. */
@@ -163,6 +188,7 @@ export const lockCommand: CommandSpec = {
   use: 'lock <lockname> [exec-command arg1 arg2 ...]',
   short: 'Acquires a named lock',
   flags: [{ name: 'ttl', type: 'int', default: 10n, usage: 'timeout for session' }],
+  onFound: armSignals,
   async run(ctx) {
     if (ctx.args.length === 0) throw new CliError(ExitBadArgs, ERR_ARGS);
     await lockUntilSignal(ctx, ctx.args[0]!, ctx.args.slice(1));

@@ -2,8 +2,9 @@
  * @module commands/move-leader
  * `etcdctl move-leader <transferee-member-id>` (etcdctl move_leader_command.go): finds
  * the leader by asking each endpoint for its Status (the first endpoint whose member
- * is the leader), then sends Maintenance.MoveLeader to it. All of it shares one
- * command timeout.
+ * is the leader), then sends Maintenance.MoveLeader to it. As etcdctl, each endpoint
+ * gets a client of its own (a failed connection is exit 2) and the leader's client
+ * sends MoveLeader. All of it shares one command timeout.
  */
 
 import type { CommandSpec } from '../cli/command.js';
@@ -26,6 +27,9 @@ export const moveLeaderCommand: CommandSpec = {
     const display = ctx.display();
     const client = await ctx.client();
     const eps = client.endpointList;
+    client.close();
+    const g = ctx.globals();
+    const { makeClient } = await import('../cli/connect.js');
     const timeoutMs = ctx.globals().commandTimeoutMs;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
     const remaining = () => (deadline === 0 ? 0 : Math.max(1, deadline - Date.now()));
@@ -35,9 +39,11 @@ export const moveLeaderCommand: CommandSpec = {
     const opened: EtcdClient[] = [];
     try {
       for (const ep of eps) {
-        const cli = client.forEndpoint(ep);
+        const cli = await makeClient({ ...g, endpoints: [ep] }, ctx.errWrite);
         opened.push(cli);
-        const resp = await cli.status({ timeoutMs: remaining() });
+        const one = cli.forEndpoint(ep);
+        opened.push(one);
+        const resp = await one.status({ timeoutMs: remaining() });
         if ((resp.header?.memberId ?? 0n) === resp.leader) {
           leaderCli = cli;
           leaderID = resp.leader;

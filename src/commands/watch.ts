@@ -431,14 +431,27 @@ class Substream {
 
 type WatchCall = Awaited<ReturnType<EtcdClient['watchStream']>>;
 
-/** Cancel reasons after which clientv3 reopens the stream instead of failing the watch. */
-const RETRY_REASONS = new Set(['etcdserver: invalid auth token', 'etcdserver: revision of auth store is old']);
+/**
+ * Cancel reasons after which clientv3 reopens the stream instead of failing the watch
+ * (watch.go shouldRetryWatch). The server puts the whole gRPC status text of
+ * rpctypes.ErrGRPCInvalidAuthToken / ErrGRPCAuthOldRevision into cancel_reason.
+ */
+const RETRY_REASONS = new Set([
+  'rpc error: code = Unauthenticated desc = etcdserver: invalid auth token',
+  'rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old',
+]);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One gRPC Watch stream and the watches on it (clientv3's watchGrpcStream). */
 class WatchGrpcStream {
   private call: WatchCall | undefined;
+  /**
+   * Streams left open by an auth retry: clientv3's newWatchClient opens a new stream
+   * without closing the old one, whose responses keep arriving and are dispatched by
+   * watch id like the new stream's (so an event can be printed twice, as by etcdctl).
+   */
+  private readonly leftOpen = new Set<WatchCall>();
   private readonly substreams = new Map<bigint, Substream>();
   /** watches waiting for their `created` response, in order; null = abandoned slot */
   private resuming: Array<Substream | null> = [];
@@ -522,12 +535,13 @@ class WatchGrpcStream {
     }
     this.call = call;
     call.on('data', (r: WatchResponse) => {
-      if (this.call === call) this.onResponse(r);
+      if (this.call === call || this.leftOpen.has(call)) this.onResponse(r);
     });
     call.on('error', () => {
       // reported through 'status'
     });
     call.on('status', (st: { code: number; details: string }) => {
+      this.leftOpen.delete(call);
       if (this.call === call) void this.onStreamEnd(st.code, st.details);
     });
     const next = this.nextResume();
@@ -556,17 +570,15 @@ class WatchGrpcStream {
     if (!this.done) await this.reconnect();
   }
 
+  /**
+   * A watch refused for a stale or unknown token: clientv3 opens a new stream (the
+   * client authenticates again before a stream opens) and registers the watches again;
+   * the old stream stays open (see `leftOpen`).
+   */
   private async retryAuth(): Promise<void> {
     const old = this.call;
     this.call = undefined;
-    old?.cancel();
-    if (this.client.config.username) {
-      try {
-        await this.client.authenticate();
-      } catch {
-        // the reopened stream will fail again and say why
-      }
-    }
+    if (old) this.leftOpen.add(old);
     if (!this.done) await this.reconnect();
   }
 
@@ -704,6 +716,8 @@ class WatchGrpcStream {
     const call = this.call;
     this.call = undefined;
     call?.cancel();
+    for (const c of this.leftOpen) c.cancel();
+    this.leftOpen.clear();
     this.onDone();
   }
 }

@@ -15,6 +15,11 @@
 // command exits N prints `Error: exit status N` like 3.4, but exits N as etcdctl 3.5+
 // does (3.4 exits 1).
 //
+// Deliberate difference, asserted separately: a signal that comes while lock/elect is
+// still connecting (before etcdctl catches signals) kills etcdctl; ours exits with the
+// status a shell sees then (128 + n), so that callers waiting for it see an exit
+// status. Checked against an endpoint that accepts and never answers.
+//
 // Every wait is bounded; every child is killed in the end (and on process exit).
 //
 // Serve mode (ETCDTS_TARGET=serve): the ONE server is our server (both etcdctls take part
@@ -23,6 +28,8 @@
 // reach a server and are skipped.
 
 import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { describeProc, killAllProcs, procStderr as stderr, procStdout as stdout, sleep, startProc, stopProc, waitFor as waitForWithin, type Proc } from '../harness/proc.js';
 import { startEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
@@ -325,4 +332,62 @@ describe('elect: candidates and observers with real etcdctl', () => {
       killAll(procs);
     }
   });
+});
+
+// ---------------------------------------------------------------------------
+// A signal before lock/elect catch signals (still connecting)
+
+describe('lock/elect: a signal while still connecting', { skip: skipInServe(CLI_ONLY) }, () => {
+  /**
+   * A TCP listener that accepts and never answers: a client stays connecting (its
+   * session's LeaseGrant waits for the connection) for as long as the test wants.
+   */
+  let silent: net.Server;
+  let port = 0;
+  let accepted = 0;
+  const sockets = new Set<net.Socket>();
+  before(async () => {
+    silent = net.createServer((s) => {
+      accepted++;
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    port = (silent.address() as net.AddressInfo).port;
+  });
+  after(() => {
+    for (const s of sockets) s.destroy();
+    silent?.close();
+  });
+
+  /** The exit status a shell sees: the code, or 128 + signal number when killed. */
+  const shellStatus = (p: Proc) => p.exited?.code ?? 128 + (os.constants.signals[p.exited!.signal!] ?? 0);
+
+  for (const [sig, args] of [['SIGINT', ['lock', 'lk']], ['SIGTERM', ['lock', 'lk']], ['SIGINT', ['elect', 'el', 'x']]] as const) {
+    test(`${args[0]}: ${sig} ends it with the status of dying of the signal`, { timeout: CASE_TIMEOUT_MS }, async () => {
+      const runOne = async (bin: string) => {
+        const before = accepted;
+        const p = startProc(bin, [`--endpoints=127.0.0.1:${port}`, '--dial-timeout=30s', '--command-timeout=30s', ...args]);
+        try {
+          await waitFor('a connection to the silent endpoint', () => accepted > before || !!p.exited);
+          await stop(p, sig);
+        } finally {
+          killAll([p]);
+        }
+        return p;
+      };
+      const r = await runOne(REAL);
+      const u = await runOne(OURS);
+      const msg = `${describeProc('real', r)}\n${describeProc('ours', u)}`;
+      // etcdctl dies of the signal; we exit with the same status instead (deliberate:
+      // a caller waiting for the process sees an exit, as it would from etcdctl once
+      // it catches signals, which it does within milliseconds of starting)
+      assert.deepEqual(r.exited, { code: null, signal: sig }, msg);
+      assert.deepEqual(u.exited, { code: 128 + os.constants.signals[sig], signal: null }, msg);
+      assert.equal(shellStatus(u), shellStatus(r), msg);
+      assert.equal(stdout(u), stdout(r), msg);
+      assert.equal(stderr(u), stderr(r), msg);
+    });
+  }
 });

@@ -14,8 +14,10 @@
  * - Deliberate difference: etcdctl 3.4 only checks that the trailer is present; this
  *   command also verifies that the trailer is the sha256 of the data before it
  *   (`expected sha256 [...], got [...]`, the wording of etcd's restore check).
- * - While receiving, a progress line is drawn on stderr when stderr is a terminal
- *   (etcdctl 3.4 logs zap JSON lines there instead).
+ * - Logs on stderr as etcdctl does: its snapshot manager's zap.NewProduction lines
+ *   (`ts` in epoch seconds: `created temporary db file`, `fetching snapshot`, `fetched
+ *   snapshot` with size and time taken, `saved`) between the client's own lines.
+ * - While receiving, a progress line is also drawn on stderr when stderr is a terminal.
  */
 
 import { createHash } from 'node:crypto';
@@ -25,6 +27,7 @@ import { CliError, ExitBadArgs, ExitBadConnection, ExitInterrupted } from '../..
 import { GoParseError, parseGoDuration } from '../../cli/go-format.js';
 import { humanizeBytes } from '../../cli/printer/maintenance.js';
 import { EtcdError } from '../../client/errors.js';
+import { zapJsonLogger } from '../../client/log.js';
 import { goPathError } from '../../server/backend/bbolt-reader.js';
 
 const SHA256_SIZE = 32;
@@ -104,6 +107,8 @@ export const snapshotSaveCommand: CommandSpec = {
     }
     const path = ctx.args[0]!;
     const part = path + '.part';
+    // etcdctl's snapshot manager logger: zap.NewProduction (epoch time stamps)
+    const lg = zapJsonLogger(ctx.errWrite, 'info', undefined, 'epoch');
     const removePart = () => {
       try {
         fs.rmSync(part, { force: true });
@@ -123,13 +128,16 @@ export const snapshotSaveCommand: CommandSpec = {
       } catch (e) {
         throw new CliError(ExitInterrupted, `could not open ${part} (${goPathError('open', part, e)})`);
       }
+      lg.log('info', 'snapshot/v3_snapshot.go:119', 'created temporary db file', [['path', part]]);
+      const started = process.hrtime.bigint();
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       // everything but the last 32 bytes goes into the hash; those are the trailer
       const sha = createHash('sha256');
       let tail: Buffer = Buffer.alloc(0);
       let size = 0;
-      for await (const { blob, remainingBytes } of client.snapshot({ timeoutMs })) {
+      const onOpen = () => lg.log('info', 'snapshot/v3_snapshot.go:127', 'fetching snapshot', [['endpoint', g.endpoints[0]!]]);
+      for await (const { blob, remainingBytes } of client.snapshot({ timeoutMs, onOpen })) {
         let off = 0;
         try {
           while (off < blob.length) off += fs.writeSync(fd, blob, off, blob.length - off);
@@ -150,6 +158,11 @@ export const snapshotSaveCommand: CommandSpec = {
       fs.fsyncSync(fd);
       fs.closeSync(fd);
       fd = undefined;
+      lg.log('info', 'snapshot/v3_snapshot.go:142', 'fetched snapshot', [
+        ['endpoint', g.endpoints[0]!],
+        ['size', humanizeBytes(size)],
+        ['took', Number(process.hrtime.bigint() - started) / 1e9],
+      ]);
       let target: fs.Stats | undefined;
       try {
         target = fs.statSync(path);
@@ -163,6 +176,7 @@ export const snapshotSaveCommand: CommandSpec = {
       } catch (e) {
         throw new CliError(ExitInterrupted, `could not rename ${part} to ${path} (${goPathError('rename', `${part} ${path}`, e)})`);
       }
+      lg.log('info', 'snapshot/v3_snapshot.go:152', 'saved', [['path', path]]);
     } catch (e) {
       progress.done();
       if (e instanceof EtcdError) throw new CliError(ExitInterrupted, e.message, e.reason);
