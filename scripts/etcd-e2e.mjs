@@ -11,7 +11,8 @@
 // --run      which tests, a Go regex for -test.list (default: DEFAULT_RUN below)
 // --tests    exact test names instead of --run (comma separated)
 // --stall    a test with no verdict after this many seconds gets SIGQUIT and is "STALL" (default 60)
-// --out      where results.json ({test: PASS|FAIL|SKIP|STALL|CRASH}) and e2e.log go (default: a new /tmp dir)
+// --out      where results.json ({test: PASS|FAIL|SKIP|STALL|CRASH}), e2e.log and args/<test>.txt (the
+//            etcd and etcdctl command lines each test ran) go (default: a new /tmp dir)
 // --cache    where the compiled suite (e2e.test) is kept (default: $ETCD_E2E_CACHE or /var/cache/etcd-e2e)
 //
 // The suite needs golang-go and golang-etcd-server-dev (it is compiled with `go test -c` in
@@ -111,11 +112,11 @@ async function endLeftovers(tag) {
 }
 
 /** Runs one test; resolves with its verdict and output. */
-function runTest(suite, bindir, name, stallS, tag) {
+function runTest(suite, bindir, name, stallS, tag, argsLog) {
   return new Promise((resolve) => {
     const p = spawn(suite, ['-bin-dir', bindir, '-cert-dir', CERT_DIR, '-test.run', `^${name}$`, '-test.v', '-test.timeout', '30m'], {
       cwd: E2E_DIR,
-      env: { ...process.env, E2E_RUN_TAG: tag },
+      env: { ...process.env, E2E_RUN_TAG: tag, E2E_ARGS_LOG: argsLog },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks = [];
@@ -155,14 +156,16 @@ function removeTestDirs(since) {
 async function main() {
   const o = parseArgs(process.argv.slice(2));
   const suite = buildSuite(o.cache);
-  const out = o.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-e2e-'));
-  fs.mkdirSync(out, { recursive: true });
+  const out = path.resolve(o.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-e2e-')));
+  fs.mkdirSync(path.join(out, 'args'), { recursive: true });
   // the suite runs "<bin-dir>/etcd" and "<bin-dir>/etcdctl"
   const bindir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-e2e-bin-'));
   for (const [name, target] of [['etcd', o.etcd], ['etcdctl', o.etcdctl]]) {
     const abs = path.resolve(target);
     if (!fs.existsSync(abs)) throw new Error(`etcd-e2e: --${name} ${abs} does not exist`);
-    fs.writeFileSync(path.join(bindir, name), `#!/bin/sh\nexec '${abs.replace(/'/g, `'\\''`)}' "$@"\n`, { mode: 0o755 });
+    // each invocation's argv goes to <out>/args/<test>.txt (which servers and clients a test ran)
+    const record = `[ -n "$E2E_ARGS_LOG" ] && printf '%s\\n' "${name} $*" >> "$E2E_ARGS_LOG"\n`;
+    fs.writeFileSync(path.join(bindir, name), `#!/bin/sh\n${record}exec '${abs.replace(/'/g, `'\\''`)}' "$@"\n`, { mode: 0o755 });
   }
   let tests;
   if (o.tests) tests = o.tests.split(',').filter(Boolean);
@@ -179,7 +182,7 @@ async function main() {
   try {
     for (const name of tests) {
       const start = Date.now();
-      const { verdict, text } = await runTest(suite, bindir, name, o.stall, tag);
+      const { verdict, text } = await runTest(suite, bindir, name, o.stall, tag, path.join(out, 'args', `${name}.txt`));
       fs.writeSync(log, `### ${name}\n${text}\n`);
       results[name] = verdict;
       process.stdout.write(`${verdict.padEnd(5)} ${name} (${((Date.now() - start) / 1000).toFixed(1)}s)\n`);
