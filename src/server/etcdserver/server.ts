@@ -685,7 +685,9 @@ export class EtcdServer implements EtcdServerApi {
   private leaseLoop(): void {
     if (this.stopped || this.fatalError !== undefined || !this.r.isLeader()) return;
     for (const l of this.lessor.expiredLeases()) {
-      this.raftRequest({}, 'leaseRevoke', { ID: l.id }).catch((e) => {
+      // as root, so that the revoke passes the auth check of the keys attached (etcd revokeExpiredLeases: authStore.WithRoot)
+      const root: AuthInfo = { username: 'root', revision: this.authStore.revision() };
+      this.raftRequest({}, 'leaseRevoke', { ID: l.id }, root).catch((e) => {
         if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
       });
     }
