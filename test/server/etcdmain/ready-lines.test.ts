@@ -120,3 +120,19 @@ for (const logger of ['capnslog (default)', 'zap']) {
     assert.deepEqual(got.ours.again, got.real.again);
   });
 }
+
+test('a unix:// peer URL (socket file in the working directory): ready, same lines as real etcd', async () => {
+  const cp = await getFreePort();
+  const got: Record<string, string[]> = {};
+  for (const [side, bin] of [['real', ETCD_BIN], ['ours', OURS]] as const) {
+    const dir = fs.mkdtempSync(path.join(work, `unix-${side}-`));
+    const lines = await runUntilReady(bin, [
+      '--data-dir', dir, '--name', 'e1',
+      '--listen-client-urls', `http://127.0.0.1:${cp}`, '--advertise-client-urls', `http://127.0.0.1:${cp}`,
+      '--listen-peer-urls', 'unix://etcd.unix:1', '--initial-advertise-peer-urls', 'unix://etcd.unix:1', '--initial-cluster', 'e1=unix://etcd.unix:1',
+    ]);
+    got[side] = pick(lines, false);
+    assert.ok(!fs.existsSync(path.join(work, 'etcd.unix:1')), `${side} left its peer socket file behind`);
+  }
+  assert.deepEqual(got.ours, got.real);
+});
