@@ -266,6 +266,19 @@ function goValue(v: unknown): string {
   return String(v);
 }
 
+/** Writes all of `text` to `fd`, retrying while a non-blocking pipe is full (EAGAIN), as pino's sync destination does. */
+function writeAllSync(fd: number, text: string): void {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
 /**
  * A Logger printing capnslog "pretty formatter" lines (etcd 3.4's default --logger=capnslog):
  * `2026-11-21 02:22:10.456922 I | etcdserver: text`. A call's {@link Capnslog} argument
@@ -278,7 +291,7 @@ export function createCapnslogLogger(opts: CapnslogLoggerOptions = {}): Logger {
   const min = LEVEL_RANK[level];
   const now = opts.now ?? Date.now;
   const fd = opts.outputs?.[0] === 'stdout' ? 1 : 2;
-  const write = opts.write ?? ((line: string) => writeSync(fd, line));
+  const write = opts.write ?? ((line: string) => writeAllSync(fd, line));
   const log = (lvl: keyof typeof LEVEL_LETTER, msg: string, fields: LogFields | undefined, c: Capnslog | undefined): void => {
     if (LEVEL_RANK[lvl] < min) return;
     if (c) {
