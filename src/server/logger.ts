@@ -47,7 +47,8 @@ export interface Capnslog {
 
 /**
  * What server code logs through: the zap message and fields, and optionally the
- * capnslog rendering of the same event. `fatal` only logs: the caller decides to exit
+ * capnslog rendering of the same event. An empty zap message logs the capnslog line only
+ * (etcd sites of the form `if lg == nil { plog.Info(...) }`). `fatal` only logs: the caller decides to exit
  * (etcd's lg.Fatal exits 1).
  */
 export interface Logger {
@@ -179,7 +180,7 @@ function plainFields(fields: LogFields | undefined): LogFields {
 class ZapLogger implements Logger {
   constructor(private readonly p: PinoLogger<'panic' | 'dpanic'>) {}
   private write(level: 'debug' | 'info' | 'warn' | 'error' | 'fatal', msg: string, fields?: LogFields): void {
-    if (!this.p.isLevelEnabled(level)) return;
+    if (msg === '' || !this.p.isLevelEnabled(level)) return;
     // caller and msg go first so the key order matches zap's (pino would put msg last)
     this.p[level]({ caller: callerOf(3), msg, ...plainFields(fields) });
   }

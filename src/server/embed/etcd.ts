@@ -185,16 +185,14 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   // etcd's serve() logs these once the member has published itself (<-s.ReadyNotify())
   server.readyNotify().then(
     () => {
-      log.info('ready to serve client requests', { 'member-id': server.memberId.toString(16), 'cluster-id': server.clusterId.toString(16) }, { pkg: 'embed', text: 'ready to serve client requests' });
+      // etcd logs this line with capnslog only
+      log.info('', {}, { pkg: 'embed', text: 'ready to serve client requests' });
       for (const a of clients.addresses) {
         if (a.kind !== 'client') continue;
         const addr = a.port === 0 ? a.host : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
         const secure = a.url.startsWith('https:') || a.url.startsWith('unixs:');
-        log.info(
-          'serving client traffic',
-          { kind: a.kind, address: a.url },
-          secure ? { pkg: 'embed', text: `serving client requests on ${addr}` } : { level: 'N', pkg: 'embed', text: `serving insecure client requests on ${addr}, this is strongly discouraged!` },
-        );
+        if (secure) log.info('serving client traffic securely', { address: addr }, { pkg: 'embed', text: `serving client requests on ${addr}` });
+        else log.info('serving client traffic insecurely; this is strongly discouraged!', { address: addr }, { level: 'N', pkg: 'embed', text: `serving insecure client requests on ${addr}, this is strongly discouraged!` });
       }
     },
     () => undefined,

@@ -137,6 +137,9 @@ test('logger: zap JSON shape, key order, levels, Error fields', () => {
   assert.match(o.caller, /^etcdmain\/config-logger\.test\.ts:\d+$|config-logger\.test\.ts:\d+$/);
   assert.deepEqual(JSON.parse(lines[1]), { ...JSON.parse(lines[1]), level: 'warn', msg: 'failed', error: 'boom', n: 3 });
   assert.throws(() => createZapLogger({ level: 'bogus' }), /unknown level "bogus"/);
+  // a capnslog-only event (empty zap message) writes nothing in zap mode
+  lg.info('', {}, { pkg: 'embed', text: 'ready to serve client requests' });
+  assert.equal(lines.length, 2);
   const dbg: string[] = [];
   createZapLogger({ level: 'debug', stream: { write: (s: string) => void dbg.push(s) } }).debug('shown');
   assert.equal(JSON.parse(dbg[0]).level, 'debug');
