@@ -13,9 +13,16 @@
  * "stdout" (fd 1) or file paths (appended). Writes are synchronous, so a `fatal`
  * line is on disk before the process exits.
  *
+ * With --logger=capnslog (etcd 3.4's default) the same calls print capnslog lines
+ * instead (createCapnslogLogger): `2026-11-21 02:22:10.456922 I | etcdserver: text`.
+ * etcd 3.4 writes a different text per logger at each site (`if lg != nil { lg.Info(...) }
+ * else { plog.Infof(...) }`); a call site gives that text as the optional third argument
+ * ({@link Capnslog}). Lines logged without one get a generic rendering of msg and fields.
+ *
  * Server code depends only on the `Logger` interface; tests use `nopLogger` or
  * `MemoryLogger`. This interface also satisfies the Raft core's logger (raft/logger.ts).
  */
+import { writeSync } from 'node:fs';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
@@ -23,13 +30,33 @@ import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
 /** Structured fields of one log line (zap fields). */
 export type LogFields = Record<string, unknown>;
 
-/** What server code logs through. `fatal` only logs: the caller decides to exit (etcd's lg.Fatal exits 1). */
+/** capnslog's level letters: Critical, Error, Warning, Notice, Info, Debug. */
+export type CapnslogLevel = 'C' | 'E' | 'W' | 'N' | 'I' | 'D';
+
+/**
+ * What etcd 3.4 prints for one event under --logger=capnslog: its package logger
+ * (`pkg`, e.g. "etcdserver" or "etcdserver/membership") and the formatted text, e.g.
+ * `{ pkg: 'etcdserver', text: 'published {Name:n1 ClientURLs:[http://127.0.0.1:2379]} to cluster 2264b312802ce73b' }`.
+ * `level` overrides the letter implied by the method (etcd logs some events with plog.Noticef: "N").
+ */
+export interface Capnslog {
+  pkg: string;
+  text: string;
+  level?: CapnslogLevel;
+}
+
+/**
+ * What server code logs through: the zap message and fields, and optionally the
+ * capnslog rendering of the same event. An empty zap message logs the capnslog line only
+ * (etcd sites of the form `if lg == nil { plog.Info(...) }`). `fatal` only logs: the caller decides to exit
+ * (etcd's lg.Fatal exits 1).
+ */
 export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  fatal(msg: string, fields?: LogFields): void;
+  debug(msg: string, fields?: LogFields, capnslog?: Capnslog): void;
+  info(msg: string, fields?: LogFields, capnslog?: Capnslog): void;
+  warn(msg: string, fields?: LogFields, capnslog?: Capnslog): void;
+  error(msg: string, fields?: LogFields, capnslog?: Capnslog): void;
+  fatal(msg: string, fields?: LogFields, capnslog?: Capnslog): void;
 }
 
 /** Levels accepted by --log-level (etcd pkg/logutil ConvertToZapLevel). */
@@ -50,25 +77,30 @@ export interface LogEntry {
   level: 'debug' | 'info' | 'warn' | 'error' | 'fatal';
   msg: string;
   fields: LogFields;
+  /** The capnslog rendering the call site gave, if any. */
+  capnslog?: Capnslog;
 }
 
 /** A logger for tests: keeps every entry in `entries`. */
 export class MemoryLogger implements Logger {
   readonly entries: LogEntry[] = [];
-  debug(msg: string, fields: LogFields = {}): void {
-    this.entries.push({ level: 'debug', msg, fields });
+  private add(level: LogEntry['level'], msg: string, fields: LogFields, capnslog: Capnslog | undefined): void {
+    this.entries.push(capnslog ? { level, msg, fields, capnslog } : { level, msg, fields });
   }
-  info(msg: string, fields: LogFields = {}): void {
-    this.entries.push({ level: 'info', msg, fields });
+  debug(msg: string, fields: LogFields = {}, capnslog?: Capnslog): void {
+    this.add('debug', msg, fields, capnslog);
   }
-  warn(msg: string, fields: LogFields = {}): void {
-    this.entries.push({ level: 'warn', msg, fields });
+  info(msg: string, fields: LogFields = {}, capnslog?: Capnslog): void {
+    this.add('info', msg, fields, capnslog);
   }
-  error(msg: string, fields: LogFields = {}): void {
-    this.entries.push({ level: 'error', msg, fields });
+  warn(msg: string, fields: LogFields = {}, capnslog?: Capnslog): void {
+    this.add('warn', msg, fields, capnslog);
   }
-  fatal(msg: string, fields: LogFields = {}): void {
-    this.entries.push({ level: 'fatal', msg, fields });
+  error(msg: string, fields: LogFields = {}, capnslog?: Capnslog): void {
+    this.add('error', msg, fields, capnslog);
+  }
+  fatal(msg: string, fields: LogFields = {}, capnslog?: Capnslog): void {
+    this.add('fatal', msg, fields, capnslog);
   }
 }
 
@@ -105,7 +137,7 @@ export function capnslogTimestamp(ms: number): string {
  * `2026-11-21 02:22:10.456922 E | etcdmain: error verifying flags, ...`.
  * `level`: C (critical/fatal) E W N I D.
  */
-export function capnslogLine(level: 'C' | 'E' | 'W' | 'N' | 'I' | 'D', pkg: string, text: string, now = Date.now()): string {
+export function capnslogLine(level: CapnslogLevel, pkg: string, text: string, now = Date.now()): string {
   return `${capnslogTimestamp(now)} ${level} | ${pkg}: ${text}\n`;
 }
 
@@ -148,7 +180,7 @@ function plainFields(fields: LogFields | undefined): LogFields {
 class ZapLogger implements Logger {
   constructor(private readonly p: PinoLogger<'panic' | 'dpanic'>) {}
   private write(level: 'debug' | 'info' | 'warn' | 'error' | 'fatal', msg: string, fields?: LogFields): void {
-    if (!this.p.isLevelEnabled(level)) return;
+    if (msg === '' || !this.p.isLevelEnabled(level)) return;
     // caller and msg go first so the key order matches zap's (pino would put msg last)
     this.p[level]({ caller: callerOf(3), msg, ...plainFields(fields) });
   }
@@ -209,4 +241,75 @@ export function createZapLogger(opts: ZapLoggerOptions = {}): Logger {
     stream,
   );
   return new ZapLogger(p);
+}
+
+/** Options of createCapnslogLogger. */
+export interface CapnslogLoggerOptions {
+  /** --log-level (default "info"); debug < info < warn < error < dpanic/panic/fatal. Throws Error(`unknown level "x"`) otherwise. */
+  level?: string;
+  /** --log-outputs with --logger=capnslog: one of "default" | "stderr" | "stdout" (config.ts has checked it). */
+  outputs?: readonly string[];
+  /** For tests: write here instead of `outputs`. */
+  write?: (line: string) => void;
+  /** For tests: fixed clock (ms since epoch). */
+  now?: () => number;
+}
+
+const LEVEL_RANK: Record<string, number> = { debug: 0, info: 1, warn: 2, error: 3, dpanic: 4, panic: 4, fatal: 4 };
+const LEVEL_LETTER = { debug: 'D', info: 'I', warn: 'W', error: 'E', fatal: 'C' } as const;
+
+/** Go's %v of a field value, roughly: strings bare, arrays `[a b]`, objects as JSON. */
+function goValue(v: unknown): string {
+  if (v instanceof Error) return v.message;
+  if (Array.isArray(v)) return `[${v.map(goValue).join(' ')}]`;
+  if (v instanceof URL) return v.href;
+  if (v !== null && typeof v === 'object') return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
+  return String(v);
+}
+
+/** Writes all of `text` to `fd`, retrying while a non-blocking pipe is full (EAGAIN), as pino's sync destination does. */
+function writeAllSync(fd: number, text: string): void {
+  let buf = Buffer.from(text);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(writeSync(fd, buf));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
+
+/**
+ * A Logger printing capnslog "pretty formatter" lines (etcd 3.4's default --logger=capnslog):
+ * `2026-11-21 02:22:10.456922 I | etcdserver: text`. A call's {@link Capnslog} argument
+ * gives etcd's exact text; otherwise the line is `<dir of the caller>: msg (key=value, ...)`.
+ * @throws Error(`unknown level "x"`) for a bad level.
+ */
+export function createCapnslogLogger(opts: CapnslogLoggerOptions = {}): Logger {
+  const level = opts.level ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`unknown level "${level}"`);
+  const min = LEVEL_RANK[level];
+  const now = opts.now ?? Date.now;
+  const fd = opts.outputs?.[0] === 'stdout' ? 1 : 2;
+  const write = opts.write ?? ((line: string) => writeAllSync(fd, line));
+  const log = (lvl: keyof typeof LEVEL_LETTER, msg: string, fields: LogFields | undefined, c: Capnslog | undefined): void => {
+    if (LEVEL_RANK[lvl] < min) return;
+    if (c) {
+      write(capnslogLine(c.level ?? LEVEL_LETTER[lvl], c.pkg, c.text, now()));
+      return;
+    }
+    const caller = callerOf(3);
+    const pkg = caller.includes('/') ? caller.slice(0, caller.lastIndexOf('/')) : 'etcd';
+    const f = Object.entries(plainFields(fields));
+    const text = f.length === 0 ? msg : `${msg} (${f.map(([k, v]) => `${k}=${goValue(v)}`).join(', ')})`;
+    write(capnslogLine(LEVEL_LETTER[lvl], pkg, text, now()));
+  };
+  return {
+    debug: (msg, fields, c) => log('debug', msg, fields, c),
+    info: (msg, fields, c) => log('info', msg, fields, c),
+    warn: (msg, fields, c) => log('warn', msg, fields, c),
+    error: (msg, fields, c) => log('error', msg, fields, c),
+    fatal: (msg, fields, c) => log('fatal', msg, fields, c),
+  };
 }

@@ -9,6 +9,7 @@
  * handler, and 404 for the raft endpoints, so tooling that probes them gets a
  * clear answer and the port is reserved.
  */
+import { rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EmbedConfig } from './config-types.js';
@@ -59,7 +60,7 @@ function startCompactor(cfg: EmbedConfig, server: EtcdServer, log: Logger): { st
 export interface Etcd {
   readonly server: EtcdServer;
   readonly clients: ClientServers;
-  /** Bound peer addresses (host:port). */
+  /** Bound peer addresses (host:port, or the socket path of a unix:// peer URL). */
   readonly peerAddresses: readonly string[];
   /** Settles when the member stops by itself (fatal raft/WAL error): rejects with the cause. */
   readonly stopped: Promise<unknown>;
@@ -78,12 +79,21 @@ function listenPeer(u: URL, log: Logger): Promise<http.Server> {
     res.end('404 page not found\n');
   });
   return new Promise((resolve, reject) => {
-    srv.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`listen tcp ${u.host}: bind: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`)));
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    srv.listen(Number(u.port || 80), host === 'localhost' || host === '' ? undefined : host, () => {
-      log.info('serving peer traffic', { address: u.host });
+    const net = u.protocol === 'unix:' || u.protocol === 'unixs:' ? 'unix' : 'tcp';
+    srv.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`listen ${net} ${u.host}: bind: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`)));
+    const done = () => {
+      log.info('serving peer traffic', { address: u.host }, { pkg: 'embed', text: `listening for peers on ${u.href.replace(/\/$/, '')}` });
       resolve(srv);
-    });
+    };
+    if (u.protocol === 'unix:' || u.protocol === 'unixs:') {
+      // etcd listens on the socket file named by the URL's host (and path), relative to the working directory
+      const file = u.host + u.pathname;
+      rmSync(file, { force: true });
+      srv.listen(file, done);
+      return;
+    }
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    srv.listen(Number(u.port || 80), host === 'localhost' || host === '' ? undefined : host, done);
   });
 }
 
@@ -172,8 +182,21 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
     await closePeers();
     throw e;
   }
-  for (const a of clients.addresses) log.info('serving client traffic', { kind: a.kind, address: a.url });
-  log.info('ready to serve client requests', { 'member-id': server.memberId.toString(16), 'cluster-id': server.clusterId.toString(16) });
+  // etcd's serve() logs these once the member has published itself (<-s.ReadyNotify())
+  server.readyNotify().then(
+    () => {
+      // etcd logs this line with capnslog only
+      log.info('', {}, { pkg: 'embed', text: 'ready to serve client requests' });
+      for (const a of clients.addresses) {
+        if (a.kind !== 'client') continue;
+        const addr = a.port === 0 ? a.host : `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
+        const secure = a.url.startsWith('https:') || a.url.startsWith('unixs:');
+        if (secure) log.info('serving client traffic securely', { address: addr }, { pkg: 'embed', text: `serving client requests on ${addr}` });
+        else log.info('serving client traffic insecurely; this is strongly discouraged!', { address: addr }, { level: 'N', pkg: 'embed', text: `serving insecure client requests on ${addr}, this is strongly discouraged!` });
+      }
+    },
+    () => undefined,
+  );
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -194,8 +217,8 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
     server,
     clients,
     peerAddresses: peers.map((p) => {
-      const a = p.address() as AddressInfo;
-      return `${a.address}:${a.port}`;
+      const a = p.address() as AddressInfo | string;
+      return typeof a === 'string' ? a : `${a.address}:${a.port}`;
     }),
     stopped,
     close,

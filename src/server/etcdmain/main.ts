@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { EmbedConfig } from '../embed/config-types.js';
 import { ERR_UNSET_ADVERTISE_CLIENT_URLS, initialClusterFromName, parseEtcdConfig, verifyBootstrap, versionText, whatwgToGoString, DEFAULT_INITIAL_ADVERTISE_PEER_URLS } from '../embed/config.js';
 import { parseGoUrl } from '../embed/urls.js';
-import { capnslogLine, createZapLogger, type Logger } from '../logger.js';
+import { capnslogLine, createCapnslogLogger, createZapLogger, type Logger } from '../logger.js';
 
 /** What startEtcd (src/server/embed/etcd.ts) returns: a running member. */
 export interface EtcdHandle {
@@ -94,6 +94,11 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
 
   const zapLogger = (cfg?: EmbedConfig) =>
     createZapLogger({ level: cfg?.log.level ?? 'info', outputs: cfg?.log.logger === 'zap' ? cfg.log.outputs : ['default'], now, ...(io === defaultIo ? {} : { stream: { write: (s: string) => io.stderr(s) } }) });
+  // the server's logger: zap JSON, or capnslog lines with etcd 3.4's default --logger=capnslog
+  const serverLogger = (cfg: EmbedConfig): Logger =>
+    cfg.log.logger === 'zap'
+      ? zapLogger(cfg)
+      : createCapnslogLogger({ level: cfg.log.level, outputs: cfg.log.outputs, now, ...(io === defaultIo ? {} : { write: (s: string) => (cfg.log.outputs[0] === 'stdout' ? io.stdout(s) : io.stderr(s)) }) });
 
   if (parsed.kind === 'invalid') {
     const unsetAc = parsed.error.message === ERR_UNSET_ADVERTISE_CLIENT_URLS;
@@ -117,7 +122,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   const zap = cfg.log.logger === 'zap';
   let lg: Logger;
   try {
-    lg = zapLogger(cfg);
+    lg = serverLogger(cfg);
   } catch (e) {
     io.stderr(capnslogLine('E', 'etcdmain', `error verifying flags, ${(e as Error).message}. See 'etcd --help'.`, now()));
     return 1;
@@ -135,7 +140,9 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
 
   const memberInitialized = existsSync(join(cfg.dataDir, 'member'));
-  if (memberInitialized) lg.info('server has been already initialized', { 'data-dir': cfg.dataDir, 'dir-type': 'member' });
+  if (memberInitialized) {
+    lg.info('server has been already initialized', { 'data-dir': cfg.dataDir, 'dir-type': 'member' }, { pkg: 'etcdmain', text: 'the server is already initialized as member before, starting as etcd member...' });
+  }
 
   let handle: EtcdHandle;
   try {
@@ -151,7 +158,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const off = (io.onSignal ?? processSignals)((sig) => {
       if (closing) return;
       closing = true;
-      lg.info('received signal; shutting down', { signal: sig === 'SIGINT' ? 'interrupt' : 'terminated' });
+      const name = sig === 'SIGINT' ? 'interrupt' : 'terminated';
+      lg.info('received signal; shutting down', { signal: name }, { level: 'N', pkg: 'pkg/osutil', text: `received ${name} signal, shutting down...` });
       handle.close().then(
         () => {
           off();

@@ -152,6 +152,7 @@ import { decodeMember, encodeMember, idHex, newMember, type Member } from './mem
 import { RaftNode, type Transport } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
 import { encodeInternalRequest, readRequestId } from './internal-request.js';
+import type { Capnslog } from '../logger.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
@@ -166,12 +167,31 @@ const BACKEND_BATCH_INTERVAL_MS = 100;
 /** Lease expiry / checkpoint scan interval, ms (etcd: 500 ms revoke loop). */
 const LEASE_LOOP_MS = 500;
 
-/** Structured logger the server writes to (pino-backed in production). */
+/**
+ * Structured logger the server writes to (../logger.ts: zap JSON or capnslog lines in
+ * production); the optional third argument is the event's capnslog rendering.
+ */
 export interface ServerLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>, capnslog?: Capnslog): void;
+  info(msg: string, fields?: Record<string, unknown>, capnslog?: Capnslog): void;
+  warn(msg: string, fields?: Record<string, unknown>, capnslog?: Capnslog): void;
+  error(msg: string, fields?: Record<string, unknown>, capnslog?: Capnslog): void;
+}
+
+/** "3.4.0" → "3.4" (etcd version.Cluster). */
+function clusterVersionText(v: string): string {
+  return v.split('.').slice(0, 2).join('.');
+}
+
+/** -1, 0, 1 comparing two "major.minor.patch" versions. */
+function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < 3; i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
 }
 
 /** Options beyond the embed config (tests). */
@@ -245,6 +265,11 @@ export class EtcdServer implements EtcdServerApi {
   private published = false;
   /** Raft state of the last soft state seen was leader (the lessor is promoted separately). */
   private wasLeader = false;
+  /** Settles once this member's attributes are applied (etcd readych / ReadyNotify). */
+  private readonly readyPromise: Promise<void>;
+  private markReady: () => void = () => undefined;
+  /** The cluster version whose capabilities are enabled ('' before one is known; etcd api.curVersion). */
+  private capabilityVersion = '';
   private leaderChanges = 0;
   private lastLead = 0n;
   private resolveFatal: (e: unknown) => void = () => undefined;
@@ -289,8 +314,17 @@ export class EtcdServer implements EtcdServerApi {
     this.lessor.setRangeDeleter(() => this.kv.write());
     this.authStore = new AuthStore({ backend, tokenProvider, bcryptCost: cfg.bcryptCost });
     this.alarmStore = new AlarmStore(backend);
+    this.readyPromise = new Promise<void>((r) => {
+      this.markReady = r;
+    });
     this.cluster = new RaftCluster(this.clusterId, this.memberId, backend);
     this.cluster.recover();
+    const recovered = this.cluster.clusterVersion();
+    if (recovered !== '') {
+      // etcd RaftCluster.Recover(api.UpdateCapability) at restart
+      this.updateCapability(recovered);
+      log.info('set cluster version from store', { 'cluster-version': clusterVersionText(recovered) }, { pkg: 'etcdserver/membership', text: `set the cluster version to ${clusterVersionText(recovered)} from store` });
+    }
     this.applier = new UberApplier({
       kv: this.kv,
       lessor: this.lessor,
@@ -302,7 +336,7 @@ export class EtcdServer implements EtcdServerApi {
       membership: {
         setMemberAttributes: (id: bigint, attrs: { name: string; clientUrls: readonly string[] }) =>
           this.withTx((tx) => this.cluster.updateAttributes(tx, id, attrs.name, attrs.clientUrls)),
-        setClusterVersion: (ver: string) => this.withTx((tx) => this.cluster.setVersion(tx, ver)),
+        setClusterVersion: (ver: string) => this.applyClusterVersion(ver),
       },
       logger: log,
       onNoSpace: () => {
@@ -377,10 +411,10 @@ export class EtcdServer implements EtcdServerApi {
     }
     const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
     const raftLog = {
-      debug: (m: string) => log.debug(m),
-      info: (m: string) => log.info(m),
-      warn: (m: string) => log.warn(m),
-      error: (m: string) => log.error(m),
+      debug: (m: string) => log.debug(m, undefined, { pkg: 'raft', text: m }),
+      info: (m: string) => log.info(m, undefined, { pkg: 'raft', text: m }),
+      warn: (m: string) => log.warn(m, undefined, { pkg: 'raft', text: m }),
+      error: (m: string) => log.error(m, undefined, { pkg: 'raft', text: m }),
     };
     const fdatasync = opts.walFdatasync ?? (cfg.unsafeNoFsync ? async () => undefined : undefined);
     const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog, walOptions: fdatasync ? { fdatasync } : {} };
@@ -728,18 +762,78 @@ export class EtcdServer implements EtcdServerApi {
     if (!this.published) this.publish();
   }
 
-  /** Publishes this member's name and client URLs, and sets the cluster version (etcd publish + monitorVersions). */
+  /**
+   * Publishes this member's name and client URLs, and sets the cluster version (etcd publish + monitorVersions).
+   * Once the attributes are applied the member is ready (ReadyNotify) and logs etcd's
+   * "published ..." line, which etcd's e2e harness waits for.
+   */
   private publish(): void {
     if (this.published || this.stopped) return;
     this.published = true;
     const attrs = { name: this.cfg.name, clientUrls: this.cfg.advertiseClientUrls.map((u) => u.toString().replace(/\/$/, '')) };
-    this.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).catch((e) => {
-      this.published = false;
-      this.log.warn('failed to publish local member to cluster', { error: String((e as Error)?.message ?? e) });
-    });
+    // Go's %+v of etcd's membership.Attributes
+    const attrsText = `{Name:${attrs.name} ClientURLs:[${attrs.clientUrls.join(' ')}]}`;
+    const timeoutMs = this.reqTimeoutMs();
+    this.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).then(
+      () => {
+        this.log.info(
+          'published local member to cluster through raft',
+          {
+            'local-member-id': idHex(this.memberId),
+            'local-member-attributes': attrsText,
+            'request-path': `/0/members/${idHex(this.memberId)}/attributes`,
+            'cluster-id': idHex(this.clusterId),
+            'publish-timeout': `${timeoutMs / 1000}s`,
+          },
+          { pkg: 'etcdserver', text: `published ${attrsText} to cluster ${idHex(this.clusterId)}` },
+        );
+        this.markReady();
+      },
+      (e: unknown) => {
+        this.published = false;
+        if (e instanceof ErrStopped) return;
+        const error = String((e as Error)?.message ?? e);
+        this.log.warn(
+          'failed to publish local member to cluster through raft',
+          { 'local-member-id': idHex(this.memberId), 'local-member-attributes': attrsText, 'request-path': `/0/members/${idHex(this.memberId)}/attributes`, 'publish-timeout': `${timeoutMs / 1000}s`, error },
+          { level: 'E', pkg: 'etcdserver', text: `publish error: ${error}` },
+        );
+      },
+    );
     if (this.cluster.clusterVersion() === '') {
+      const v = clusterVersionText(CLUSTER_VERSION);
+      this.log.info('setting up initial cluster version', { 'cluster-version': v }, { pkg: 'etcdserver', text: `setting up the initial cluster version to ${v}` });
       this.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION }).catch(() => undefined);
     }
+  }
+
+  /** Settles once this member has published its attributes through raft (etcd EtcdServer.ReadyNotify). */
+  readyNotify(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  /** Applies a ClusterVersionSet (etcd RaftCluster.SetVersion with api.UpdateCapability), logging as etcd does. */
+  private applyClusterVersion(ver: string): void {
+    const prev = this.cluster.clusterVersion();
+    this.withTx((tx) => this.cluster.setVersion(tx, ver));
+    const ids = { 'cluster-id': idHex(this.clusterId), 'local-member-id': idHex(this.memberId) };
+    if (prev !== '') {
+      this.log.info('updated cluster version', { ...ids, from: clusterVersionText(prev), to: clusterVersionText(ver) }, {
+        level: 'N',
+        pkg: 'etcdserver/membership',
+        text: `updated the cluster version from ${clusterVersionText(prev)} to ${clusterVersionText(ver)}`,
+      });
+    } else {
+      this.log.info('set initial cluster version', { ...ids, 'cluster-version': clusterVersionText(ver) }, { level: 'N', pkg: 'etcdserver/membership', text: `set the initial cluster version to ${clusterVersionText(ver)}` });
+    }
+    this.updateCapability(ver);
+  }
+
+  /** etcd api.UpdateCapability: logs "enabled capabilities for version" when the cluster version rises. */
+  private updateCapability(ver: string): void {
+    if (this.capabilityVersion !== '' && compareVersions(this.capabilityVersion, ver) >= 0) return;
+    this.capabilityVersion = ver;
+    this.log.info('enabled capabilities for version', { 'cluster-version': clusterVersionText(ver) }, { pkg: 'etcdserver/api', text: `enabled capabilities for version ${clusterVersionText(ver)}` });
   }
 
   // ---------------------------------------------------------------- proposals and reads

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseEtcdConfig, flagToEnv } from '../../../src/server/embed/config.js';
 import { parseGoDuration, formatGoDuration, parseGoUint } from '../../../src/server/embed/go-flag.js';
-import { createZapLogger, zapTimestamp } from '../../../src/server/logger.js';
+import { createCapnslogLogger, createZapLogger, zapTimestamp } from '../../../src/server/logger.js';
 import { main, type EtcdHandle } from '../../../src/server/etcdmain/main.js';
 import type { EmbedConfig } from '../../../src/server/embed/config-types.js';
 
@@ -139,9 +139,34 @@ test('logger: zap JSON shape, key order, levels, Error fields', () => {
   assert.match(o.caller, /^etcdmain\/config-logger\.test\.ts:\d+$|config-logger\.test\.ts:\d+$/);
   assert.deepEqual(JSON.parse(lines[1]), { ...JSON.parse(lines[1]), level: 'warn', msg: 'failed', error: 'boom', n: 3 });
   assert.throws(() => createZapLogger({ level: 'bogus' }), /unknown level "bogus"/);
+  // a capnslog-only event (empty zap message) writes nothing in zap mode
+  lg.info('', {}, { pkg: 'embed', text: 'ready to serve client requests' });
+  assert.equal(lines.length, 2);
   const dbg: string[] = [];
   createZapLogger({ level: 'debug', stream: { write: (s: string) => void dbg.push(s) } }).debug('shown');
   assert.equal(JSON.parse(dbg[0]).level, 'debug');
+});
+
+test('logger: capnslog lines (etcd 3.4 default): the given text and level, else msg and fields; --log-level filters', () => {
+  const lines: string[] = [];
+  const t = new Date(2026, 10, 21, 2, 15, 0, 123).getTime();
+  const lg = createCapnslogLogger({ level: 'info', write: (s) => void lines.push(s), now: () => t });
+  lg.debug('hidden', {}, { pkg: 'etcdserver', text: 'hidden' });
+  lg.info('published local member to cluster through raft', { 'local-member-id': 'x' }, { pkg: 'etcdserver', text: 'published {Name:n1 ClientURLs:[http://127.0.0.1:2379]} to cluster 1' });
+  lg.info('set initial cluster version', {}, { level: 'N', pkg: 'etcdserver/membership', text: 'set the initial cluster version to 3.4' });
+  lg.warn('failed', { error: new Error('boom'), urls: ['a', 'b'] });
+  assert.deepEqual(lines, [
+    '2026-11-21 02:15:00.123000 I | etcdserver: published {Name:n1 ClientURLs:[http://127.0.0.1:2379]} to cluster 1\n',
+    '2026-11-21 02:15:00.123000 N | etcdserver/membership: set the initial cluster version to 3.4\n',
+    '2026-11-21 02:15:00.123000 W | etcdmain: failed (error=boom, urls=[a b])\n',
+  ]);
+  assert.throws(() => createCapnslogLogger({ level: 'bogus' }), /unknown level "bogus"/);
+  const warnOnly: string[] = [];
+  const w = createCapnslogLogger({ level: 'warn', write: (s) => void warnOnly.push(s) });
+  w.info('no');
+  w.error('yes');
+  assert.equal(warnOnly.length, 1);
+  assert.match(warnOnly[0], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} E \| etcdmain: yes\n$/);
 });
 
 test('logger: --log-outputs file path gets the lines', () => {
