@@ -632,13 +632,18 @@ describe('GrpcServer: connection start and the rewriting stage', () => {
     c.socket.destroy();
   });
 
+  const echoBlock = (authority: string) =>
+    encodeLiteralBlock([
+      [':method', 'POST'], [':scheme', 'http'], [':path', '/test.Svc/Echo'], [':authority', authority], ['content-type', 'application/grpc'],
+    ].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
+
   it('no ACK of the server preface: the request is still served (through the stage), and the late ACK is absorbed', async () => {
     handoffs.length = 0;
     const c = new RawConn(net.connect(port, '127.0.0.1'));
-    const block = encodeLiteralBlock([
-      [':method', 'POST'], [':scheme', 'http'], [':path', '/test.Svc/Echo'], [':authority', '127.0.0.1'], ['content-type', 'application/grpc'],
-    ].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
-    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, block), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.from('late'))));
+    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+    await c.until('server SETTINGS', (fs) => fs.length > 0);
+    const block = echoBlock('127.0.0.1');
+    c.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, block), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.from('late'))));
     await c.until('status of stream 1', () => c.statuses().has(1));
     assert.equal(c.statuses().get(1), '0');
     c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.SETTINGS, FrameFlag.ACK, 0));
@@ -650,18 +655,49 @@ describe('GrpcServer: connection start and the rewriting stage', () => {
     assert.deepEqual(handoffs, ['rewrite']);
   });
 
+  it('first request in the same bytes as the preface: decided before the server sends anything (no extra SETTINGS)', async () => {
+    for (const [authority, how] of [['127.0.0.1', 'direct'], ['http://127.0.0.1', 'rewrite']] as const) {
+      handoffs.length = 0;
+      const c = new RawConn(net.connect(port, '127.0.0.1'));
+      c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, echoBlock(authority)), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.from('x'))));
+      await c.until('status of stream 1', () => c.statuses().has(1));
+      assert.equal(c.statuses().get(1), '0');
+      const settings = c.frames.filter(isType(FrameType.SETTINGS)).filter((f) => !(f.flags & FrameFlag.ACK));
+      assert.equal(settings.length, 1, 'only nghttp2 sent SETTINGS');
+      assert.ok(settings[0]!.payload.length > 0, "nghttp2's, not the empty preamble one");
+      // one ACK, for nghttp2's SETTINGS: nothing is dropped
+      c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 3, echoBlock(authority)), frame(FrameType.DATA, FrameFlag.END_STREAM, 3, encodeMessage(Buffer.from('y'))));
+      await c.until('status of stream 3', () => c.statuses().has(3));
+      assert.equal(c.frames.filter(isType(FrameType.GOAWAY)).length, 0);
+      c.socket.destroy();
+      assert.deepEqual(handoffs, [how]);
+    }
+  });
+
   it('a malformed first block: GOAWAY COMPRESSION_ERROR and the connection closes', async () => {
-    const c = new RawConn(net.connect(port, '127.0.0.1'));
-    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, Buffer.of(0x83, 0xc6)));
-    await c.until('close', () => c.closed);
-    const goaway = c.frames.find(isType(FrameType.GOAWAY));
-    assert.ok(goaway, 'GOAWAY sent');
-    assert.equal(goaway.payload.readUInt32BE(4), http2.constants.NGHTTP2_COMPRESSION_ERROR);
+    const bad = frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, Buffer.of(0x83, 0xc6));
+    // sent with the preface (decided at once), and after the server preface (ACK removed)
+    for (const waitForServer of [false, true]) {
+      const c = new RawConn(net.connect(port, '127.0.0.1'));
+      if (waitForServer) {
+        c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+        await c.until('server SETTINGS', (fs) => fs.length > 0);
+        c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0), bad);
+      } else {
+        c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), bad);
+      }
+      await c.until('close', () => c.closed);
+      const goaway = c.frames.find(isType(FrameType.GOAWAY));
+      assert.ok(goaway, 'GOAWAY sent');
+      assert.equal(goaway.payload.readUInt32BE(4), http2.constants.NGHTTP2_COMPRESSION_ERROR);
+    }
   });
 
   it('a malformed later block on a rewritten connection: GOAWAY COMPRESSION_ERROR after the good stream', async () => {
     const c = new RawConn(net.connect(port, '127.0.0.1'));
-    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, GO_BLOCKS[0]!), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.alloc(0))));
+    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+    await c.until('server SETTINGS', (fs) => fs.length > 0);
+    c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, GO_BLOCKS[0]!), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.alloc(0))));
     await c.until('status of stream 1', () => c.statuses().has(1));
     c.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 3, Buffer.of(0xff, 0x80)));
     await c.until('close', () => c.closed);

@@ -387,8 +387,12 @@ export function poisonBlock(streamId: number): Buffer {
   return Buffer.concat([frameHeader(1, FrameType.HEADERS, FrameFlag.END_HEADERS, streamId), Buffer.of(0x80)]);
 }
 
-/** How long a connection may stay open after the stage stopped forwarding (nghttp2 normally closes it at once), ms. */
-const FAILED_CLOSE_MS = 5000;
+/**
+ * How long a connection stays open after the stage stopped forwarding, ms:
+ * time for nghttp2's GOAWAY to go out. (node:http2 itself leaves a connection
+ * open after a GOAWAY for a connection error until the client closes it.)
+ */
+const FAILED_CLOSE_MS = 1000;
 
 /**
  * The stage as a Duplex for node:http2: the readable side is the client's

@@ -6,16 +6,21 @@
  * rewriting stage of authority.ts for its lifetime (grpc-go's
  * `:authority: http://host:port`, which nghttp2 rejects).
  *
- * grpc-go (etcdctl, clientv3) sends no request before it has the server's
- * connection preface, so reading up to the first HEADERS needs a server
- * SETTINGS first, and node:http2 sends its own only once it owns the socket.
- * So, after the client preface, we send an empty SETTINGS frame (a valid
- * server preface: all values default until nghttp2's SETTINGS follows, which
- * HTTP/2 allows at any time), answer PINGs ourselves, and read until both the
- * first complete header block and the client's ACK of our SETTINGS are in.
- * That ACK is removed (nghttp2 did not send those SETTINGS and would reject
- * an ACK it did not ask for); every other byte read is put back (unshift) for
- * nghttp2, or fed to the stage.
+ * A client that sends its first request together with the preface (node:http2
+ * clients with a request queued before the connection was up) is decided at
+ * once, before the server has sent anything. grpc-go (etcdctl, clientv3) sends
+ * no request before it has the server's connection preface, and node:http2
+ * sends its SETTINGS only once it owns the socket. So, when the bytes that
+ * came with the client preface hold no complete header block, we send an
+ * empty SETTINGS frame (a valid server preface: all values default until
+ * nghttp2's SETTINGS follows, which HTTP/2 allows at any time), answer PINGs
+ * ourselves, and read until both the first complete header block and the
+ * client's ACK of our SETTINGS are in. That ACK is removed (nghttp2 did not
+ * send those SETTINGS and would take an ACK it did not ask for as a connection
+ * error); every other byte read is put back (unshift) for nghttp2, or fed to
+ * the stage. For a client that sends its request before it read our SETTINGS
+ * this costs one round trip at connection start; requests on an established
+ * connection cost nothing more.
  *
  * - every :authority/host of the first block valid (our etcdctl, grpc-js,
  *   clientv3 with host:port endpoints) → the socket goes to nghttp2 untouched;
@@ -79,6 +84,8 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
   let buf: Buffer = Buffer.alloc(0);
   let total = 0;
   let prefaceDone = false;
+  /** EMPTY_SETTINGS was sent (and its ACK is to be removed). */
+  let settingsSent = false;
   let ackSeen = false;
   let block: { streamId: number; fragments: Buffer[]; done: boolean; bad: boolean } | undefined;
   let ackTimer: NodeJS.Timeout | undefined;
@@ -110,7 +117,7 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
     const bytes = pending();
     cleanup();
     const ropts: RewriterOptions = {
-      dropSettingsAck: !ackSeen,
+      dropSettingsAck: settingsSent && !ackSeen,
       headerTableSize: opts.headerTableSize,
       maxFrameSize: opts.maxFrameSize,
     };
@@ -134,7 +141,7 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
       }
       blockValid = true;
     }
-    if (ackSeen) return direct('direct');
+    if (ackSeen || !settingsSent) return direct('direct');
     ackTimer ??= setTimeout(() => {
       if (!finished) rewrite();
     }, SETTINGS_ACK_WAIT_MS);
@@ -146,7 +153,7 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
     const flags = frame[4]!;
     const streamId = frame.readUInt32BE(5) & 0x7fffffff;
     const payload = frame.subarray(FRAME_HEADER_BYTES);
-    if (type === FrameType.SETTINGS && (flags & FrameFlag.ACK) && length === 0 && !ackSeen) {
+    if (type === FrameType.SETTINGS && (flags & FrameFlag.ACK) && length === 0 && settingsSent && !ackSeen) {
       ackSeen = true; // acknowledges EMPTY_SETTINGS: not for nghttp2
       return;
     }
@@ -180,7 +187,6 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
       kept.push(buf.subarray(0, n));
       buf = buf.subarray(n);
       prefaceDone = true;
-      socket.write(EMPTY_SETTINGS);
     }
     while (buf.length >= FRAME_HEADER_BYTES) {
       const end = FRAME_HEADER_BYTES + buf.readUIntBE(0, 3);
@@ -190,7 +196,13 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
       decide();
       if (finished) return;
     }
-    if (total > MAX_PREAMBLE_BYTES) rewrite();
+    if (total > MAX_PREAMBLE_BYTES) return rewrite();
+    if (!settingsSent) {
+      // the first request was not in the bytes that came with the preface: the client
+      // may be waiting for the server preface (grpc-go does)
+      settingsSent = true;
+      socket.write(EMPTY_SETTINGS);
+    }
   };
 
   socket.on('data', onData);
