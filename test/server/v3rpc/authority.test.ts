@@ -58,7 +58,7 @@ import {
 } from '../../../src/server/etcdserver/api/v3rpc/transport/hpack.js';
 import { encodeMessage } from '../../../src/server/etcdserver/api/v3rpc/transport/message.js';
 import type { Method } from '../../../src/server/etcdserver/api/v3rpc/transport/method.js';
-import type { Handoff } from '../../../src/server/etcdserver/api/v3rpc/transport/preamble.js';
+import { MAX_PREAMBLE_BYTES, type Handoff } from '../../../src/server/etcdserver/api/v3rpc/transport/preamble.js';
 import { GrpcServer } from '../../../src/server/etcdserver/api/v3rpc/transport/server.js';
 import { makeTestCerts, type TestCerts } from '../../harness/certs.js';
 import { startTwinEtcds, type EtcdProcess } from '../../harness/etcd.js';
@@ -718,6 +718,38 @@ describe('GrpcServer: connection start and the rewriting stage', () => {
     await c.until('server SETTINGS', (fs) => fs.length > 0);
     c.socket.end();
     await c.until('close', () => c.closed);
+  });
+
+  it('more than MAX_PREAMBLE_BYTES before the first request: the stage takes over, the request is served', async () => {
+    handoffs.length = 0;
+    const c = new RawConn(net.connect(port, '127.0.0.1'));
+    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+    await c.until('server SETTINGS', (fs) => fs.length > 0);
+    const bump = frame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.of(0, 0, 0, 1));
+    c.write(Buffer.concat(Array.from({ length: Math.ceil((MAX_PREAMBLE_BYTES + 1) / bump.length) }, () => bump)), frame(FrameType.PING, 0, 0, Buffer.from('bulkdone')));
+    await c.until('PING ACK', (fs) => fs.some(isType(FrameType.PING, FrameFlag.ACK)));
+    c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, echoBlock('127.0.0.1')), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.from('z'))));
+    await c.until('status of stream 1', () => c.statuses().has(1));
+    assert.equal(c.statuses().get(1), '0');
+    assert.equal(c.frames.filter(isType(FrameType.GOAWAY)).length, 0);
+    c.socket.destroy();
+    assert.deepEqual(handoffs, ['rewrite']);
+  });
+
+  it('close() also ends connections still in the preamble', async () => {
+    const other = new GrpcServer({ maxRecvBytes: 1000 });
+    const l = net.createServer((sock) => other.handleConnection(sock));
+    l.listen(0, '127.0.0.1');
+    await once(l, 'listening');
+    try {
+      const c = new RawConn(net.connect((l.address() as net.AddressInfo).port, '127.0.0.1'));
+      c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+      await c.until('server SETTINGS', (fs) => fs.length > 0);
+      other.close();
+      await c.until('close', () => c.closed);
+    } finally {
+      l.close();
+    }
   });
 
   it('over TLS (ALPN h2): http://host:port authority rewritten after decryption, valid one direct', async () => {
