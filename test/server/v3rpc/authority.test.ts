@@ -624,18 +624,30 @@ describe('GrpcServer: connection start and the rewriting stage', () => {
     assert.deepEqual(handoffs, ['rewrite']);
   });
 
-  it('PING before the first request is answered by the preamble', async () => {
-    const c = new RawConn(net.connect(port, '127.0.0.1'));
-    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), frame(FrameType.PING, 0, 0, Buffer.from('12345678')));
-    await c.until('PING ACK', (fs) => fs.some(isType(FrameType.PING, FrameFlag.ACK)));
-    assert.equal(c.frames.find(isType(FrameType.PING, FrameFlag.ACK))!.payload.toString(), '12345678');
-    c.socket.destroy();
-  });
-
   const echoBlock = (authority: string) =>
     encodeLiteralBlock([
       [':method', 'POST'], [':scheme', 'http'], [':path', '/test.Svc/Echo'], [':authority', authority], ['content-type', 'application/grpc'],
     ].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
+
+  it('PING before the first request is answered by the preamble, never before the server preface', async () => {
+    const c = new RawConn(net.connect(port, '127.0.0.1'));
+    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+    await c.until('server SETTINGS', (fs) => fs.length > 0);
+    c.write(frame(FrameType.PING, 0, 0, Buffer.from('12345678')));
+    await c.until('PING ACK', (fs) => fs.some(isType(FrameType.PING, FrameFlag.ACK)));
+    assert.equal(c.frames.find(isType(FrameType.PING, FrameFlag.ACK))!.payload.toString(), '12345678');
+    c.socket.destroy();
+    // a PING in the bytes of the preface: the server preface still comes first, the PING is
+    // answered once the request is in (by nghttp2)
+    const d = new RawConn(net.connect(port, '127.0.0.1'));
+    d.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0), frame(FrameType.PING, 0, 0, Buffer.from('abcdefgh')));
+    await d.until('server SETTINGS', (fs) => fs.length > 0);
+    assert.equal(d.frames[0]!.type, FrameType.SETTINGS);
+    d.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, echoBlock('127.0.0.1')), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.from('p'))));
+    await d.until('PING ACK and status', (fs) => fs.some(isType(FrameType.PING, FrameFlag.ACK)) && d.statuses().has(1));
+    assert.equal(d.frames.find(isType(FrameType.PING, FrameFlag.ACK))!.payload.toString(), 'abcdefgh');
+    d.socket.destroy();
+  });
 
   it('no ACK of the server preface: the request is still served (through the stage), and the late ACK is absorbed', async () => {
     handoffs.length = 0;

@@ -14,13 +14,14 @@
  * came with the client preface hold no complete header block, we send an
  * empty SETTINGS frame (a valid server preface: all values default until
  * nghttp2's SETTINGS follows, which HTTP/2 allows at any time), answer PINGs
- * ourselves, and read until both the first complete header block and the
- * client's ACK of our SETTINGS are in. That ACK is removed (nghttp2 did not
- * send those SETTINGS and would take an ACK it did not ask for as a connection
- * error); every other byte read is put back (unshift) for nghttp2, or fed to
- * the stage. For a client that sends its request before it read our SETTINGS
- * this costs one round trip at connection start; requests on an established
- * connection cost nothing more.
+ * ourselves from then on, and read until both the first complete header block
+ * and the client's ACK of our SETTINGS are in. That ACK is removed (nghttp2 did
+ * not send those SETTINGS and would take an ACK it did not ask for as a
+ * connection error); every other byte read is put back (unshift) for nghttp2,
+ * or fed to the stage. grpc-go and grpc-js send the ACK with their first
+ * request, so the hand-over costs no extra round trip; a client that sends its
+ * request before it read our SETTINGS waits one round trip more at connection
+ * start. Requests on an established connection cost nothing more.
  *
  * - every :authority/host of the first block valid (our etcdctl, grpc-js,
  *   clientv3 with host:port endpoints) → the socket goes to nghttp2 untouched;
@@ -157,7 +158,8 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
       ackSeen = true; // acknowledges EMPTY_SETTINGS: not for nghttp2
       return;
     }
-    if (type === FrameType.PING && !(flags & FrameFlag.ACK) && length === 8) {
+    if (type === FrameType.PING && !(flags & FrameFlag.ACK) && length === 8 && settingsSent) {
+      // (before our SETTINGS went out, a PING ACK cannot be the first server frame: nghttp2 answers it)
       socket.write(Buffer.concat([frameHeader(8, FrameType.PING, FrameFlag.ACK, 0), payload]));
       return;
     }
