@@ -411,6 +411,8 @@ export class AuthorityRewritingStream extends Duplex {
   constructor(private readonly socket: net.Socket, initial: Buffer, opts: RewriterOptions = {}) {
     super({ allowHalfOpen: true });
     this.rewriter = new HeaderBlockRewriter(opts);
+    // node:http2 turns Nagle off on the sockets it owns; it cannot reach this one
+    socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.onClientData(d));
     socket.on('end', () => this.push(null));
     socket.on('close', () => this.destroy());
