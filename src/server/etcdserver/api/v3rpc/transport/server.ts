@@ -15,6 +15,11 @@
  * - `grpc-encoding` other than identity → Unimplemented "grpc: Decompressor is
  *   not installed for grpc-encoding "X"" (no decompressors are registered).
  *
+ * Connections start in preamble.ts, which hands node:http2 the socket itself,
+ * or, for a client whose first request has an :authority nghttp2 rejects
+ * (grpc-go's `http://host:port` from etcdctl 3.4), the rewriting stage of
+ * authority.ts for the connection's lifetime.
+ *
  * Connections: HTTP/2 settings for many concurrent streams (no stream limit,
  * as etcd's --max-concurrent-streams default), 1 MiB stream and 16 MiB
  * connection receive windows, and a keepalive PING every `keepaliveIntervalMs`
@@ -23,11 +28,14 @@
  */
 import http2 from 'node:http2';
 import type net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE } from './authority.js';
 import { kCall, respondStatusOnly, type CallStream } from './call.js';
 import { Code } from './codes.js';
 import type { Method } from './method.js';
 import { statusMalformedMethod, statusUnknownMethod } from './status.js';
 import { ServerStream } from './stream.js';
+import { acceptHttp2, type Handoff } from './preamble.js';
 import { parseGrpcTimeout } from './timeout.js';
 import { ServerUnaryCall } from './unary.js';
 
@@ -46,6 +54,8 @@ export interface GrpcServerOptions {
   readonly keepaliveIntervalMs?: number;
   /** Time to wait for a PING ack before closing the connection, ms (default 20000). */
   readonly keepaliveTimeoutMs?: number;
+  /** Told how each connection was handed to node:http2 (preamble.ts): directly, or through the :authority rewriting stage. */
+  readonly onHandoff?: (how: Handoff) => void;
 }
 
 function ignore(): void {}
@@ -75,13 +85,21 @@ export class GrpcServer {
   private readonly methods = new Map<string, Method>();
   private readonly services = new Set<string>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Connections still in preamble.ts (before node:http2 has them): their abandon functions. */
+  private readonly accepting = new Set<() => void>();
   private readonly h2: http2.Http2Server;
   private readonly maxRecvBytes: number;
 
   constructor(private readonly opts: GrpcServerOptions) {
     this.maxRecvBytes = opts.maxRecvBytes;
     this.h2 = http2.createServer({
-      settings: { maxConcurrentStreams: 2 ** 32 - 1, initialWindowSize: STREAM_WINDOW_BYTES },
+      // header table and frame size stay at the defaults preamble.ts and authority.ts assume
+      settings: {
+        maxConcurrentStreams: 2 ** 32 - 1,
+        initialWindowSize: STREAM_WINDOW_BYTES,
+        headerTableSize: DEFAULT_HEADER_TABLE_SIZE,
+        maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
+      },
       // nghttp2's per-session memory cap (MB); past it new streams are refused
       maxSessionMemory: 64,
     });
@@ -105,14 +123,32 @@ export class GrpcServer {
   /**
    * Serves HTTP/2 on `socket`, a connected net.Socket or tls.TLSSocket whose
    * first bytes may have been read and unshifted (it must not be resumed
-   * afterwards: node:http2 reads it itself).
+   * afterwards). The connection start is read by preamble.ts, which hands
+   * node:http2 the socket itself or, for clients sending an :authority that
+   * nghttp2 rejects (grpc-go's `http://host:port`), the rewriting stage of
+   * authority.ts.
    */
   handleConnection(socket: net.Socket): void {
-    this.h2.emit('connection', socket);
+    let handedOver = false;
+    let abandon: (() => void) | undefined;
+    abandon = acceptHttp2(
+      socket,
+      (conn: Duplex) => {
+        handedOver = true;
+        if (abandon) this.accepting.delete(abandon);
+        this.h2.emit('connection', conn);
+      },
+      { headerTableSize: DEFAULT_HEADER_TABLE_SIZE, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, onDecision: this.opts.onHandoff },
+    );
+    if (handedOver) return;
+    this.accepting.add(abandon);
+    socket.once('close', () => this.accepting.delete(abandon));
   }
 
   /** Closes every connection at once (calls are canceled); the server stays usable. */
   close(): void {
+    for (const abandon of this.accepting) abandon();
+    this.accepting.clear();
     for (const s of this.sessions) s.destroy();
     this.sessions.clear();
   }
