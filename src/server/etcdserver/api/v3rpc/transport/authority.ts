@@ -408,6 +408,11 @@ export class AuthorityRewritingStream extends Duplex {
    *   read by anyone else; it is resumed here
    * @param initial client bytes already read from `socket`, from the preface on
    */
+  /** The client connection under the stage (a tls.TLSSocket for TLS: its peer certificate names the user, etcd AuthInfoFromTLS). */
+  get underlyingSocket(): net.Socket {
+    return this.socket;
+  }
+
   constructor(private readonly socket: net.Socket, initial: Buffer, opts: RewriterOptions = {}) {
     super({ allowHalfOpen: true });
     this.rewriter = new HeaderBlockRewriter(opts);
