@@ -902,21 +902,32 @@ export class Transport {
     }
   }
 
-  private servePipeline(req: http.IncomingMessage, res: http.ServerResponse): void {
+  /**
+   * The checks every POST endpoint (/raft, /raft/snapshot) makes first, as etcd's
+   * pipelineHandler and snapshotHandler: the method (405 with Allow: POST), then the
+   * sender's cluster ID and versions (412); answers and drains `req` when one fails.
+   * @returns true when the request may be served
+   */
+  private acceptPost(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     if (req.method !== 'POST') {
       res.setHeader('Allow', 'POST');
       httpError(res, 405, 'Method Not Allowed');
       req.resume();
-      return;
+      return false;
     }
     res.setHeader('X-Etcd-Cluster-ID', idString(this.clusterId));
     const bad = this.checkCompatibility(req);
     if (bad !== undefined) {
       httpError(res, 412, bad);
       req.resume();
-      return;
+      return false;
     }
     this.noteUnknownSender(req);
+    return true;
+  }
+
+  private servePipeline(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (!this.acceptPost(req, res)) return;
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
@@ -1005,20 +1016,7 @@ export class Transport {
   }
 
   private async serveSnapshot(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    if (req.method !== 'POST') {
-      res.setHeader('Allow', 'POST');
-      httpError(res, 405, 'Method Not Allowed');
-      req.resume();
-      return;
-    }
-    res.setHeader('X-Etcd-Cluster-ID', idString(this.clusterId));
-    const bad = this.checkCompatibility(req);
-    if (bad !== undefined) {
-      httpError(res, 412, bad);
-      req.resume();
-      return;
-    }
-    this.noteUnknownSender(req);
+    if (!this.acceptPost(req, res)) return;
     const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const dec = new FrameDecoder(Number.MAX_SAFE_INTEGER);
     let m: Message | undefined;
