@@ -440,10 +440,10 @@ describe('etcdctl lease (differential against real etcdctl 3.4.23)', () => {
 
     // The timed twins' last use (they are idle by now): the server dies under a running stream.
     test('keep-alive stream, the server goes away: ends after the TTL without a reply', async () => {
-      const c: KeepAliveCase = { name: 'stop-server', flags: [], ttl: 3, waitLines: 1, end: 'stop-server' };
+      const c: KeepAliveCase = { name: 'stop-server', flags: [], ttl: 6, waitLines: 1, end: 'stop-server' };
       const [real, ours] = await Promise.all([keepAliveRun(REAL, timed[0], c, 'real'), keepAliveRun(SUBJECT_BIN, timed[1], c, 'ours')]);
       assert.deepStrictEqual(ours, real, SIDES_LABEL);
-      assert.match(real.stdout, /^lease <LEASE1> keepalived with TTL\(3\)\nlease <LEASE1> expired or revoked\.\n$/);
+      assert.match(real.stdout, /^lease <LEASE1> keepalived with TTL\(6\)\nlease <LEASE1> expired or revoked\.\n$/);
     });
 
     test('no reachable server: keep-alive gives up after the first deadline; grant/revoke time out', { skip: skipInServe(CLI_ONLY) }, async () => {
