@@ -32,6 +32,7 @@ import type { ResponseHeader } from '../gen/etcdserverpb/rpc_pb.js';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { CanceledError, DeadlineExceededError, EtcdError, fromStatus, goStatusString, isContextError } from './errors.js';
 import { NOP_LOGGER, type ClientLogger } from './log.js';
+import { goPathError } from '../util/go-errors.js';
 
 /** etcd 3.5's AuthStatusResponse (not in our 3.4 protos). */
 export interface AuthStatusResponse {
@@ -819,8 +820,6 @@ export function readTlsFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file or directory' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
-    throw new Error(`open ${path}: ${why}`);
+    throw new Error(goPathError('open', path, e));
   }
 }

@@ -28,7 +28,7 @@ import { GoParseError, parseGoDuration } from '../../cli/go-format.js';
 import { humanizeBytes } from '../../cli/printer/maintenance.js';
 import { EtcdError } from '../../client/errors.js';
 import { zapJsonLogger } from '../../client/log.js';
-import { goPathError } from '../../server/backend/bbolt-reader.js';
+import { goPathError } from '../../util/go-errors.js';
 
 const SHA256_SIZE = 32;
 

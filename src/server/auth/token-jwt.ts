@@ -37,6 +37,7 @@ import { parseGoDuration } from '../embed/go-flag.js';
 import { ErrInvalidAuthMethod, ErrInvalidAuthOpts, ErrKeyMismatch, ErrMissingKey, ErrVerifyOnly } from './errors.js';
 import { SimpleTokenProvider, type AuthInfo, type TokenProvider } from './token-simple.js';
 import type { Clock } from '../../util/clock.js';
+import { goPathError } from '../../util/go-errors.js';
 
 /** Default JWT lifetime (etcd auth.DefaultTTL): 5 minutes. */
 export const DEFAULT_JWT_TTL_MS = 5 * 60 * 1000;
@@ -136,8 +137,7 @@ function parseJwtOptions(opts: ReadonlyMap<string, string>): JwtOptions {
     try {
       return readFileSync(file);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      throw new Error(`open ${file}: ${code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`);
+      throw new Error(goPathError('open', file, e));
     }
   };
   const publicKey = read(opts.get('pub-key'));

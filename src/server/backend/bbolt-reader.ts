@@ -23,6 +23,7 @@
  */
 
 import * as fs from 'node:fs';
+import { goPathError } from '../../util/go-errors.js';
 
 /** bbolt's magic number, meta.magic. */
 export const MAGIC = 0xed0cdaed;
@@ -100,30 +101,6 @@ export interface BoltEntry {
   flags: number;
 }
 
-/** Go's strerror texts for the errno codes a file open may produce. */
-const ERRNO_TEXT: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'not a directory',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'file name too long',
-  EIO: 'input/output error',
-  EROFS: 'read-only file system',
-  EEXIST: 'file exists',
-  ENOSPC: 'no space left on device',
-  EXDEV: 'invalid cross-device link',
-  EINVAL: 'invalid argument',
-  EBADF: 'bad file descriptor',
-};
-
-/** Go's `*os.PathError` text, `<op> <path>: <strerror>`, for a Node fs error. */
-export function goPathError(op: string, path: string, e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  const text = (err.code && ERRNO_TEXT[err.code]) ?? err.message;
-  return `${op} ${path}: ${text}`;
-}
 
 /** FNV-1a 64 of `data` (Go's hash/fnv New64a), meta.sum64. */
 export function fnv64a(data: Uint8Array): bigint {

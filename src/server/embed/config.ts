@@ -29,6 +29,7 @@ import {
 } from './flag-values.js';
 import { type GoUrl, goUrlString, newUrls, newUrlsMap, splitHostPort, toWhatwgUrl } from './urls.js';
 import { flagsline, usageline } from '../etcdmain/help.js';
+import { goPathError } from '../../util/go-errors.js';
 
 /** The version `etcd --version` and the startup log report (etcd version/version.go). */
 export const ETCD_VERSION = '3.4.23';
@@ -447,9 +448,7 @@ class GoConfig {
     try {
       text = readFileSync(path, 'utf8');
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file or directory' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
-      throw new Error(`open ${path}: ${why}`);
+      throw new Error(goPathError('open', path, e));
     }
     let doc: unknown;
     try {

@@ -7,6 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { goPathError } from '../../util/go-errors.js';
 import { MemoryStorage, RawNode, type Peer, type Snapshot } from '../raft/index.js';
 import type { Logger as RaftLogger } from '../raft/index.js';
 import { Snapshotter } from '../snap/snapshotter.js';
@@ -32,28 +33,6 @@ export function memberDirs(dataDir: string, walDir: string): MemberDirs {
 export const PRIVATE_DIR_MODE = 0o700;
 /** Mode of the WAL segments and the backend file (pkg/fileutil PrivateFileMode; bolt.Open(path, 0600)). */
 export const PRIVATE_FILE_MODE = 0o600;
-
-/** The strings Go's syscall.Errno prints for the errors a data dir check meets. */
-const GO_ERRNO_TEXT: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'not a directory',
-  EROFS: 'read-only file system',
-  EEXIST: 'file exists',
-  ENOSPC: 'no space left on device',
-  EISDIR: 'is a directory',
-};
-
-/**
- * A Node fs error as Go's *os.PathError prints it: `<op> <path>: <errno text>`, e.g.
- * `open /data/.touch: permission denied`. Errors without a known code keep their message.
- */
-export function goPathError(op: string, path: string, e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  const text = code !== undefined ? GO_ERRNO_TEXT[code] : undefined;
-  return text !== undefined ? `${op} ${path}: ${text}` : String((e as Error)?.message ?? e);
-}
 
 /**
  * Go's os.FileMode.String() for a directory or file mode as fs.Stats gives it, e.g.
