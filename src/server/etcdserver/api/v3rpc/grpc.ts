@@ -207,7 +207,7 @@ export class V3rpcServer {
           const md = call.metadata;
           checkLeader(s, md);
           checkRequestSize(path, size, maxRequestBytes);
-          p = fn(callContext(md, call.signal, () => call.stream.session?.socket), req as never);
+          p = fn(callContext(md, call.signal, () => this.transport.clientSocket(call.stream.session)), req as never);
         } catch (e) {
           fail(call, e);
           return;
@@ -244,7 +244,7 @@ export class V3rpcServer {
         const signal = call.signal;
         const tracked = requiresLeader(md);
         if (tracked) this.monitor.track(signal);
-        const run = (async () => fn(call as never, callContext(md, signal, () => call.transportCall.stream.session?.socket)))();
+        const run = (async () => fn(call as never, callContext(md, signal, () => this.transport.clientSocket(call.transportCall.stream.session))))();
         run.catch((e: unknown) => call.emit('error', togRPCError(e))).finally(() => {
           if (tracked) this.monitor.untrack(signal);
           mm?.onHandled(code);

@@ -45,26 +45,12 @@ const GRPC_GATEWAY_ACCEPT = 'grpcgateway-accept';
  * is the gateway's own, never a user's). etcd 3.4 auth/store.go AuthInfoFromTLS.
  */
 export function verifiedCommonName(md: Metadata, socket: unknown): string | undefined {
-  const s = connectionSocket(socket) as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate'>> | undefined;
+  const s = socket as Partial<Pick<TLSSocket, 'authorized' | 'getPeerCertificate'>> | undefined;
   if (!s || s.authorized !== true || typeof s.getPeerCertificate !== 'function') return undefined;
   if (md.first(GRPC_GATEWAY_ACCEPT) !== undefined) return undefined;
   const cn = s.getPeerCertificate()?.subject?.CN as string | string[] | undefined;
   if (cn === undefined) return '';
   return Array.isArray(cn) ? (cn[cn.length - 1] ?? '') : cn;
-}
-
-/**
- * The client's own socket under what node:http2 reports as a session's socket: that
- * object itself, or, for a connection served through the :authority rewriting stage
- * (transport/authority.ts; every TLS connection), node's wrapper of the stage
- * (`.stream`) and the stage's `underlyingSocket`.
- */
-function connectionSocket(socket: unknown): unknown {
-  let s = socket as { authorized?: unknown; stream?: unknown; underlyingSocket?: unknown } | undefined;
-  for (let i = 0; i < 3 && s && s.authorized === undefined; i++) {
-    s = (s.underlyingSocket ?? s.stream) as typeof s;
-  }
-  return s;
 }
 
 /**

@@ -86,6 +86,11 @@ export function frameHeader(length: number, type: number, flags: number, streamI
   return h;
 }
 
+/** The fields of the frame header at the start of `b` (RFC 7540 §4.1, the reserved bit dropped): the inverse of {@link frameHeader}. */
+export function readFrameHeader(b: Buffer): { length: number; type: number; flags: number; streamId: number } {
+  return { length: b.readUIntBE(0, 3), type: b[3]!, flags: b[4]!, streamId: b.readUInt32BE(5) & 0x7fffffff };
+}
+
 /**
  * nghttp2_check_authority's characters: RFC 3986 unreserved, sub-delims, ':',
  * '@', '[', ']' and '%' (checked against node:http2 byte by byte in
@@ -275,10 +280,7 @@ export class HeaderBlockRewriter {
   }
 
   private onFrameHeader(header: Buffer, out: Buffer[]): void {
-    const length = header.readUIntBE(0, 3);
-    const type = header[3]!;
-    const flags = header[4]!;
-    const streamId = header.readUInt32BE(5) & 0x7fffffff;
+    const { length, type, flags, streamId } = readFrameHeader(header);
     const block = this.block;
     if (block !== undefined && !(type === FrameType.CONTINUATION && streamId === block.streamId)) {
       // RFC 7540 §6.10: only CONTINUATION of the same stream may follow; nghttp2 reports it
@@ -308,9 +310,7 @@ export class HeaderBlockRewriter {
   }
 
   private onHeaderFrame(header: Buffer, payload: Buffer, out: Buffer[]): void {
-    const type = header[3]!;
-    const flags = header[4]!;
-    const streamId = header.readUInt32BE(5) & 0x7fffffff;
+    const { type, flags, streamId } = readFrameHeader(header);
     if (type === FrameType.HEADERS) {
       const parts = splitHeadersPayload(flags, payload);
       if (parts === undefined) {
@@ -408,11 +408,6 @@ export class AuthorityRewritingStream extends Duplex {
    *   read by anyone else; it is resumed here
    * @param initial client bytes already read from `socket`, from the preface on
    */
-  /** The client connection under the stage (a tls.TLSSocket for TLS: its peer certificate names the user, etcd AuthInfoFromTLS). */
-  get underlyingSocket(): net.Socket {
-    return this.socket;
-  }
-
   constructor(private readonly socket: net.Socket, initial: Buffer, opts: RewriterOptions = {}) {
     super({ allowHalfOpen: true });
     this.rewriter = new HeaderBlockRewriter(opts);

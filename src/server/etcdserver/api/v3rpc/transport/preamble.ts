@@ -43,6 +43,7 @@ import {
   FrameFlag,
   frameHeader,
   FrameType,
+  readFrameHeader,
   splitHeadersPayload,
   type RewriterOptions,
 } from './authority.js';
@@ -154,10 +155,7 @@ export function acceptHttp2(socket: net.Socket, handoff: (conn: Duplex) => void,
   };
 
   const onFrame = (frame: Buffer): void => {
-    const length = frame.length - FRAME_HEADER_BYTES;
-    const type = frame[3]!;
-    const flags = frame[4]!;
-    const streamId = frame.readUInt32BE(5) & 0x7fffffff;
+    const { length, type, flags, streamId } = readFrameHeader(frame);
     const payload = frame.subarray(FRAME_HEADER_BYTES);
     if (type === FrameType.SETTINGS && (flags & FrameFlag.ACK) && length === 0 && settingsSent && !ackSeen) {
       ackSeen = true; // acknowledges EMPTY_SETTINGS: not for nghttp2

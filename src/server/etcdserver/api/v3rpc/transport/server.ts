@@ -87,6 +87,10 @@ export class GrpcServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Connections still in preamble.ts (before node:http2 has them): their abandon functions. */
   private readonly accepting = new Set<() => void>();
+  /** The client socket of each session (a tls.TLSSocket for TLS), whatever node:http2 was handed. */
+  private readonly clientSockets = new WeakMap<http2.Http2Session, net.Socket>();
+  /** The socket whose connection node:http2 is being handed (its session is created synchronously). */
+  private handingOver: net.Socket | undefined;
   private readonly h2: http2.Http2Server;
   private readonly maxRecvBytes: number;
 
@@ -136,7 +140,12 @@ export class GrpcServer {
       (conn: Duplex) => {
         handedOver = true;
         if (abandon) this.accepting.delete(abandon);
-        this.h2.emit('connection', conn);
+        this.handingOver = socket;
+        try {
+          this.h2.emit('connection', conn);
+        } finally {
+          this.handingOver = undefined;
+        }
       },
       { headerTableSize: DEFAULT_HEADER_TABLE_SIZE, maxFrameSize: DEFAULT_MAX_FRAME_SIZE, onDecision: this.opts.onHandoff },
     );
@@ -153,8 +162,18 @@ export class GrpcServer {
     this.sessions.clear();
   }
 
+  /**
+   * The client's own socket under `session`: the net.Socket or tls.TLSSocket given to
+   * {@link handleConnection}, also when node:http2 was handed the :authority stage over it
+   * (a TLS peer certificate is read from it). Undefined for an unknown session.
+   */
+  clientSocket(session: http2.Http2Session | undefined): net.Socket | undefined {
+    return session ? this.clientSockets.get(session) : undefined;
+  }
+
   private onSession(session: http2.ServerHttp2Session): void {
     this.sessions.add(session);
+    if (this.handingOver) this.clientSockets.set(session, this.handingOver);
     session.on('error', ignore);
     let keepalive: NodeJS.Timeout | undefined;
     session.on('close', () => {
