@@ -26,6 +26,7 @@
  */
 
 import type { ConfState, Entry, HardState, Message, Snapshot, SnapshotMetadata } from '../raft/types.js';
+import { putUvarint, readUvarint } from '../../util/protowire.js';
 
 /** Malformed raftpb bytes, or values the Raft core cannot represent. */
 export class RaftpbDecodeError extends Error {
@@ -60,25 +61,13 @@ class Writer {
   /** Unsigned varint of a non-negative safe integer. */
   uvarint(n: number): void {
     this.ensure(10);
-    while (n >= 0x80) {
-      this.buf[this.len++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.buf[this.len++] = n;
+    this.len = putUvarint(this.buf, this.len, n);
   }
   /** Unsigned varint of a uint64 bigint. */
   uvarint64(v: bigint): void {
     if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`raftpb: ${v} does not fit in uint64`);
-    if (v <= MAX_SAFE) {
-      this.uvarint(Number(v));
-      return;
-    }
     this.ensure(10);
-    while (v >= 0x80n) {
-      this.buf[this.len++] = Number(v & 0x7fn) | 0x80;
-      v >>= 7n;
-    }
-    this.buf[this.len++] = Number(v);
+    this.len = putUvarint(this.buf, this.len, v);
   }
   bytes(b: Uint8Array): void {
     this.uvarint(b.length);
@@ -227,27 +216,24 @@ export function encodeMessage(m: Message): Uint8Array {
 
 class Reader {
   pos: number;
+  /** `buf` up to `end`: varints are read from it, so none runs past this message. */
+  private readonly view: Uint8Array;
   constructor(
     readonly buf: Uint8Array,
     start = 0,
     readonly end = buf.length,
   ) {
     this.pos = start;
+    this.view = buf.subarray(0, end);
   }
   done(): boolean {
     return this.pos >= this.end;
   }
   uvarint64(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (let i = 0; ; i++) {
-      if (this.pos >= this.end) throw new RaftpbDecodeError('raftpb: unexpected EOF in varint');
-      if (i >= 10) throw new RaftpbDecodeError('raftpb: integer overflow in varint');
-      const b = this.buf[this.pos++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return BigInt.asUintN(64, result);
-      shift += 7n;
-    }
+    const v = readUvarint(this.view, this);
+    if (v >= 0n) return v;
+    // readUvarint fails on 10 bytes that all continue, or on bytes that end first
+    throw new RaftpbDecodeError(this.end - this.pos >= 10 ? 'raftpb: integer overflow in varint' : 'raftpb: unexpected EOF in varint');
   }
   /** A varint that must fit the core's number bound. */
   num(what: string): number {
