@@ -85,7 +85,7 @@ function listenPeer(u: URL, log: Logger): Promise<http.Server> {
       log.info('serving peer traffic', { address: u.host }, { pkg: 'embed', text: `listening for peers on ${u.href.replace(/\/$/, '')}` });
       resolve(srv);
     };
-    if (u.protocol === 'unix:' || u.protocol === 'unixs:') {
+    if (net === 'unix') {
       // etcd listens on the socket file named by the URL's host (and path), relative to the working directory
       const file = u.host + u.pathname;
       rmSync(file, { force: true });

@@ -109,7 +109,7 @@ import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { ErrLeaseNotFound } from '../lease/errors.js';
-import { capnslogLine } from '../logger.js';
+import { capnslogLine, type Capnslog } from '../logger.js';
 import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {
@@ -152,7 +152,6 @@ import { decodeMember, encodeMember, idHex, newMember, type Member } from './mem
 import { RaftNode, type Transport } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
 import { encodeInternalRequest, readRequestId } from './internal-request.js';
-import type { Capnslog } from '../logger.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
@@ -297,8 +296,8 @@ export class EtcdServer implements EtcdServerApi {
       clock: this.clock,
       minLeaseTtl: minLeaseTtl(electionTicks, cfg.heartbeatMs),
       checkpointing: cfg.experimentalEnableLeaseCheckpoint,
-      // etcd NewServer: ExpiredLeasesRetryInterval = ReqTimeout() (5 s + 2 election timeouts)
-      expiredLeaseRetryIntervalMs: 5000 + 2 * cfg.electionMs,
+      // etcd NewServer: ExpiredLeasesRetryInterval = ReqTimeout()
+      expiredLeaseRetryIntervalMs: this.reqTimeoutMs(),
     });
     this.kv = new WatchableStore(backend, {
       lessor: this.lessor,

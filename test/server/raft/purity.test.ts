@@ -6,19 +6,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { REPO_ROOT } from '../../harness/run.js';
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
@@ -49,7 +39,7 @@ const FORBIDDEN: ReadonlyArray<[RegExp, string]> = [
 ];
 
 test('src/server/raft uses no I/O, time, randomness or async code', () => {
-  const root = repoRoot();
+  const root = REPO_ROOT;
   const files = tsFiles(join(root, 'src/server/raft'));
   assert.ok(files.length > 10, `expected the raft sources, found ${files.length} files`);
   const violations: string[] = [];
@@ -65,7 +55,7 @@ test('src/server/raft uses no I/O, time, randomness or async code', () => {
 });
 
 test('src/server/raft/tsconfig.json compiles without Node types', () => {
-  const cfg = JSON.parse(readFileSync(join(repoRoot(), 'src/server/raft/tsconfig.json'), 'utf8')) as {
+  const cfg = JSON.parse(readFileSync(join(REPO_ROOT, 'src/server/raft/tsconfig.json'), 'utf8')) as {
     compilerOptions: { types: string[]; lib: string[]; noEmit: boolean };
   };
   assert.deepEqual(cfg.compilerOptions.types, []);

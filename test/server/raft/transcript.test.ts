@@ -10,23 +10,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { formatFile, lineDiff, parseFile, parseLine } from './interaction/datadriven.js';
 import { InteractionEnv } from './interaction/env.js';
+import { REPO_ROOT } from '../../harness/run.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-
-const dataDir = join(repoRoot(), 'test/server/raft/testdata');
+const dataDir = join(REPO_ROOT, 'test/server/raft/testdata');
 const rewrite = process.env['RAFT_REWRITE'] === '1';
 const only = process.env['RAFT_TRANSCRIPT'];
 const files = readdirSync(dataDir)
