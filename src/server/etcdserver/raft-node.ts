@@ -6,12 +6,14 @@
  *
  * One Ready is handled at a time, in this order:
  * 1. soft state (leader changes) and read states are reported at once;
- * 2. the hard state and new entries are queued to the WAL (concurrent Readys'
- *    writes are batched into one fsync by the WAL) and appended to the
- *    MemoryStorage;
+ * 2. a snapshot received from the leader is saved (its .snap file written and
+ *    fsynced at once, then its WAL marker queued), then the hard state and new
+ *    entries are queued to the WAL (concurrent Readys' writes are batched into
+ *    one fsync by the WAL) and appended to the MemoryStorage;
  * 3. a leader sends its messages at once (raft thesis 10.2.1), a follower only
  *    after the WAL write is durable;
- * 4. committed entries are applied strictly in order and only after every WAL
+ * 4. a received snapshot is installed (`applySnapshot`: the server replaces its
+ *    backend), then committed entries are applied strictly in order and only after every WAL
  *    write queued so far is durable — an entry is never applied (and so never
  *    acknowledged) before it is on disk, even on a single member, where raft
  *    commits an entry as soon as the leader appends it (the etcd 3.4.21 fix for
@@ -27,6 +29,7 @@
 import {
   MemoryStorage,
   RawNode,
+  SnapshotStatus,
   StateType,
   isEmptySnap,
   type ConfChange,
@@ -34,6 +37,7 @@ import {
   type Entry,
   type Message,
   type ReadState,
+  type Snapshot,
   type SoftState,
 } from '../raft/index.js';
 import type { Wal } from '../wal/wal.js';
@@ -57,6 +61,11 @@ export interface RaftNodeHandlers {
   apply(entries: readonly Entry[], applyConfChange: (cc: ConfChange) => ConfState): void;
   /** Called after the entries of one apply batch are applied (e.g. to trigger a snapshot). */
   afterApply(appliedIndex: number): void;
+  /**
+   * Installs a snapshot received from the leader (etcd applySnapshot): called once it
+   * is durable, before any entry after it is applied. Must be synchronous; throwing is fatal.
+   */
+  applySnapshot(snap: Snapshot): void;
   /** The node cannot go on (WAL write/fsync failed, apply threw). */
   onFatal(err: unknown): void;
 }
@@ -69,6 +78,8 @@ export interface RaftNodeConfig {
   /** ms between ticks (--heartbeat-interval). */
   readonly tickMs: number;
   readonly transport?: Transport;
+  /** Writes a received snapshot's .snap file durably before its WAL marker (etcd SaveSnap). */
+  readonly saveSnapshotFile?: (snap: Snapshot) => void;
   readonly handlers: RaftNodeHandlers;
 }
 
@@ -79,6 +90,7 @@ export class RaftNode {
   private readonly wal: Wal;
   private readonly tickMs: number;
   private readonly transport: Transport | undefined;
+  private readonly saveSnapshotFile: ((snap: Snapshot) => void) | undefined;
   private readonly h: RaftNodeHandlers;
   private ticker: NodeJS.Timeout | undefined;
   private scheduled = false;
@@ -95,6 +107,7 @@ export class RaftNode {
     this.wal = cfg.wal;
     this.tickMs = cfg.tickMs;
     this.transport = cfg.transport;
+    this.saveSnapshotFile = cfg.saveSnapshotFile;
     this.h = cfg.handlers;
   }
 
@@ -115,6 +128,30 @@ export class RaftNode {
 
   isLeader(): boolean {
     return this.raftState === StateType.StateLeader;
+  }
+
+  /** The current term. */
+  term(): number {
+    return this.node.raft.term;
+  }
+
+  /** The highest log index known to be committed. */
+  committedIndex(): number {
+    return this.node.raft.raftLog.committed;
+  }
+
+  /** A message to `id` could not be delivered (etcd Raft.ReportUnreachable). */
+  reportUnreachable(id: bigint): void {
+    if (this.stopped) return;
+    this.node.reportUnreachable(id);
+    this.schedule();
+  }
+
+  /** The outcome of a MsgSnap sent to `id` (etcd Raft.ReportSnapshot). */
+  reportSnapshot(id: bigint, ok: boolean): void {
+    if (this.stopped) return;
+    this.node.reportSnapshot(id, ok ? SnapshotStatus.SnapshotFinish : SnapshotStatus.SnapshotFailure);
+    this.schedule();
   }
 
   /** The failure that stopped the node, if any. */
@@ -216,15 +253,19 @@ export class RaftNode {
     if (isLeader && rd.messages.length > 0) this.transport?.send(rd.messages);
 
     let durable: Promise<void> = Promise.resolve();
+    let installed: Snapshot | undefined;
     if (rd.snapshot && !isEmptySnap(rd.snapshot)) {
-      // a snapshot from the leader (cluster issue): persisted before the entries after it
-      const snap = rd.snapshot;
-      durable = this.wal.saveSnapshotMarker({ term: snap.metadata.term, index: snap.metadata.index });
-      this.storage.applySnapshot(snap);
+      // a snapshot from the leader: its file, then its WAL marker, before the entries after it
+      installed = rd.snapshot;
+      this.saveSnapshotFile?.(installed);
+      const marker = this.wal.saveSnapshotMarker({ term: installed.metadata.term, index: installed.metadata.index });
+      durable = marker;
+      this.storage.applySnapshot(installed);
     }
     if (rd.hardState || rd.entries.length > 0) {
       const hs = rd.hardState ?? this.storage.initialState().hardState;
-      durable = this.wal.save(hs, rd.entries);
+      const saved = this.wal.save(hs, rd.entries);
+      durable = Promise.all([durable, saved]).then(() => undefined);
       if (rd.hardState) this.storage.setHardState(rd.hardState);
       this.storage.append(rd.entries);
     }
@@ -234,6 +275,14 @@ export class RaftNode {
     this.applyChain = Promise.all([prev, durable]).then(() => {
       if (this.fatal !== undefined) return;
       if (msgs.length > 0) this.transport?.send(msgs);
+      if (installed) {
+        try {
+          this.h.applySnapshot(installed);
+        } catch (e) {
+          this.fail(e);
+          return;
+        }
+      }
       if (committed.length > 0) {
         try {
           this.h.apply(committed, (cc) => this.node.applyConfChange(cc));

@@ -154,6 +154,8 @@ function cmpMajorMinor(a: string, b: string): number {
 /** Peer activity (etcd peer_status.go): logs the active/inactive transitions. */
 class PeerStatus {
   active = false;
+  /** ms since the epoch when the peer became active; 0 while inactive (etcd peerStatus.since). */
+  since = 0;
   constructor(
     private readonly lg: Logger,
     private readonly id: bigint,
@@ -162,6 +164,7 @@ class PeerStatus {
     if (!this.active) {
       this.lg.info('peer became active', { 'peer-id': idString(this.id) });
       this.active = true;
+      this.since = Date.now();
     }
   }
   /** `source`/`action` as etcd's failureType, e.g. ("pipeline", "write"). */
@@ -170,6 +173,7 @@ class PeerStatus {
     if (this.active) {
       this.lg.warn('peer became inactive (message send to peer failed)', { 'peer-id': idString(this.id), error });
       this.active = false;
+      this.since = 0;
       return;
     }
     this.lg.debug('peer deactivated again', { 'peer-id': idString(this.id), error });
@@ -691,6 +695,19 @@ export class Transport {
   /** True when the last exchange with `id` succeeded (etcd peerStatus.isActive). */
   isActive(id: bigint): boolean {
     return this.peers.get(id)?.status.active ?? false;
+  }
+
+  /**
+   * When `id` became active, in ms since the epoch; 0 when inactive or unknown
+   * (etcd Transport.ActiveSince, used by the strict reconfiguration checks).
+   */
+  activeSince(id: bigint): number {
+    return this.peers.get(id)?.status.since ?? 0;
+  }
+
+  /** The IDs of the remote peers (etcd's peers map). */
+  peerIds(): bigint[] {
+    return [...this.peers.keys()];
   }
 
   /** True when an inbound stream of `type` from `id` is attached (we can write to it). */

@@ -27,6 +27,7 @@
  * next older one. The snapshotter has no knowledge of Raft beyond these fields;
  * {@link SnapshotFile} is structurally raft's `Snapshot`.
  */
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from '../backend/crc32c.js';
@@ -185,6 +186,37 @@ export class Snapshotter {
       throw e;
     }
     await syncDir(this.dir);
+    return name;
+  }
+
+  /**
+   * {@link save} without yielding: for the raft loop, which must have a received
+   * snapshot's file on disk before its WAL marker is queued (etcd SaveSnap). Same file,
+   * same durability (fsync of the file and the directory); throws as {@link save}.
+   */
+  saveSync(snap: SnapshotFile): string {
+    if (snap.metadata.index === 0) throw new RangeError('snap: refusing to save an empty snapshot (index 0)');
+    const buf = encodeSnapshotFile(snap);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const name = snapName(snap.metadata.term, snap.metadata.index);
+    const tmp = join(this.dir, `${name}.tmp`);
+    const fd = openSync(tmp, 'w', 0o666);
+    try {
+      writeSync(fd, buf);
+      fsyncSync(fd);
+      closeSync(fd);
+      renameSync(tmp, join(this.dir, name));
+    } catch (e) {
+      try { closeSync(fd); } catch { /* already closed */ }
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+    const d = openSync(this.dir, 'r');
+    try {
+      fsyncSync(d);
+    } finally {
+      closeSync(d);
+    }
     return name;
   }
 
