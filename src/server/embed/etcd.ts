@@ -4,16 +4,20 @@
  * state is written), opens or creates the member's data (EtcdServer), then
  * serves gRPC + HTTP on the client URLs.
  *
- * Peer listeners: this server has no peer transport yet (a single member needs
- * none); the peer URLs are bound and answer HTTP `/version` like etcd's peer
- * handler, and 404 for the raft endpoints, so tooling that probes them gets a
- * clear answer and the port is reserved.
+ * Peer listeners serve etcd's peer handler (the rafthttp transport, `/members`,
+ * `/leases`, `/version`: EtcdServer.peerHandler), over TLS when the peer URLs are
+ * https (--peer-cert-file ... or --peer-auto-tls). Until the server is created
+ * they answer `/version` and 503 for everything else.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import path from 'node:path';
+import tls from 'node:tls';
+import type { PeerTlsOptions } from '../rafthttp/transport.js';
 import type { AddressInfo } from 'node:net';
 import type { EmbedConfig } from './config-types.js';
-import { serveClients, type ClientServers } from './serve.js';
+import { selfCert, serveClients, type ClientServers } from './serve.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
 import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
 import type { Logger } from '../logger.js';
@@ -68,16 +72,91 @@ export interface Etcd {
   close(): Promise<void>;
 }
 
-function listenPeer(u: URL, log: Logger): Promise<http.Server> {
-  const srv = http.createServer((req, res) => {
-    if (req.url === '/version') {
-      res.setHeader('Content-Type', 'application/json');
-      res.end(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+/** Routes peer requests: to the server's peer handler once it exists. */
+type PeerRoute = { handler?: http.RequestListener };
+
+function readPeerTlsFile(flag: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new Error(`${flag}: cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * The peer TLS of this member (etcd PeerTLSInfo): the files of --peer-cert-file,
+ * --peer-key-file, --peer-trusted-ca-file, or with --peer-auto-tls a self-signed
+ * certificate in <data-dir>/fixtures/peer (then peers' certificates are not verified,
+ * as etcd's selfCert client config). Undefined when no peer URL is https. Throws
+ * naming the flag when a file cannot be read or the pair is unusable.
+ */
+async function resolvePeerTls(cfg: EmbedConfig): Promise<PeerTlsOptions | undefined> {
+  const urls = [...cfg.listenPeerUrls, ...cfg.initialAdvertisePeerUrls];
+  const secure = urls.some((u) => u.protocol === 'https:' || u.protocol === 'unixs:');
+  const t = cfg.peerTls;
+  if (!secure && !t.certFile) return undefined;
+  let certFile = t.certFile;
+  let keyFile = t.keyFile;
+  let selfSigned = false;
+  if (!certFile && !keyFile && t.autoTls) {
+    const hosts = [...new Set(urls.map((u) => u.hostname.replace(/^\[|\]$/g, '')))];
+    const files = await selfCert(path.join(cfg.dataDir, 'fixtures', 'peer'), hosts.length ? hosts : ['localhost']);
+    certFile = files.certFile;
+    keyFile = files.keyFile;
+    selfSigned = true;
+  }
+  if (!certFile || !keyFile) {
+    if (!secure) return undefined;
+    throw new Error('both --peer-cert-file and --peer-key-file must be given for https peer URLs (or --peer-auto-tls)');
+  }
+  const opts: PeerTlsOptions = {
+    cert: readPeerTlsFile('--peer-cert-file', certFile),
+    key: readPeerTlsFile('--peer-key-file', keyFile),
+    clientCertAuth: t.clientCertAuth,
+    insecureSkipVerify: selfSigned,
+  };
+  if (t.trustedCaFile) opts.ca = readPeerTlsFile('--peer-trusted-ca-file', t.trustedCaFile);
+  try {
+    tls.createSecureContext({ cert: opts.cert, key: opts.key, ca: opts.ca });
+  } catch (e) {
+    throw new Error(`peer TLS: cannot use --peer-cert-file ${certFile} / --peer-key-file ${keyFile}${t.trustedCaFile ? ` / --peer-trusted-ca-file ${t.trustedCaFile}` : ''}: ${(e as Error).message}`);
+  }
+  return opts;
+}
+
+/** The host outgoing peer connections bind to: the first --listen-peer-urls host when it is a specific IP. */
+function peerLocalAddress(cfg: EmbedConfig): string | undefined {
+  for (const u of cfg.listenPeerUrls) {
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') continue;
+    const h = u.hostname.replace(/^\[|\]$/g, '');
+    if (h === '0.0.0.0' || h === '::' || h === '' || h === 'localhost') return undefined;
+    return h;
+  }
+  return undefined;
+}
+
+function listenPeer(u: URL, log: Logger, route: PeerRoute, peerTls: PeerTlsOptions | undefined): Promise<http.Server> {
+  const handler: http.RequestListener = (req, res) => {
+    if (route.handler) {
+      route.handler(req, res);
       return;
     }
-    res.statusCode = 404;
-    res.end('404 page not found\n');
-  });
+    if (req.url === '/version') {
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: 'not_decided' }));
+      return;
+    }
+    res.statusCode = 503;
+    res.end('etcdserver: not started yet\n');
+  };
+  const secure = u.protocol === 'https:' || u.protocol === 'unixs:';
+  const srv: http.Server =
+    secure && peerTls
+      ? https.createServer(
+          { requestTimeout: 0, cert: peerTls.cert, key: peerTls.key, ca: peerTls.ca, requestCert: !!peerTls.clientCertAuth, rejectUnauthorized: !!peerTls.clientCertAuth, minVersion: 'TLSv1.2' },
+          handler,
+        )
+      : http.createServer({ requestTimeout: 0 }, handler);
   return new Promise((resolve, reject) => {
     const net = u.protocol === 'unix:' || u.protocol === 'unixs:' ? 'unix' : 'tcp';
     srv.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`listen ${net} ${u.host}: bind: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`)));
@@ -141,10 +220,19 @@ function watchMetrics(m: EtcdMetrics, server: EtcdServer): void {
 export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   const peers: http.Server[] = [];
   const closePeers = async (): Promise<void> => {
-    await Promise.all(peers.map((p) => new Promise<void>((r) => p.close(() => r()))));
+    await Promise.all(
+      peers.map((p) => {
+        const closed = new Promise<void>((r) => p.close(() => r()));
+        // streams from peers are long-lived: cut them so close() does not wait for them
+        p.closeAllConnections?.();
+        return closed;
+      }),
+    );
   };
+  const route: PeerRoute = {};
+  const peerTls = await resolvePeerTls(cfg);
   try {
-    for (const u of cfg.listenPeerUrls) peers.push(await listenPeer(u, log));
+    for (const u of cfg.listenPeerUrls) peers.push(await listenPeer(u, log, route, peerTls));
   } catch (e) {
     await closePeers();
     throw e;
@@ -152,11 +240,13 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   const slog: ServerLogger = log;
   let server: EtcdServer;
   try {
-    server = await EtcdServer.start(cfg, slog);
+    const localAddress = peerLocalAddress(cfg);
+    server = await EtcdServer.start(cfg, slog, { ...(peerTls ? { peerTls } : {}), ...(localAddress ? { peerLocalAddress: localAddress } : {}) });
   } catch (e) {
     await closePeers();
     throw e;
   }
+  route.handler = server.peerHandler;
   const metrics = new EtcdMetrics();
   metrics.setServerId(server.memberId);
   watchMetrics(metrics, server);

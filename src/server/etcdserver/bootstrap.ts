@@ -176,6 +176,28 @@ export async function bootstrapNewMember(
 }
 
 /**
+ * Creates the durable state of a member joining a running cluster (etcd NewServer with
+ * no WAL and --initial-cluster-state=existing): the WAL takes the member and cluster
+ * IDs the cluster assigned (from its `/members`), and raft starts with an empty log and
+ * no configuration: the leader sends the log (or a snapshot) with every membership
+ * change, this member's own addition included. `members` are the cluster's current
+ * members (peers to connect to at once).
+ */
+export async function bootstrapJoiningMember(
+  dirs: MemberDirs,
+  memberId: bigint,
+  clusterId: bigint,
+  members: readonly Member[],
+  s: RaftSettings,
+): Promise<BootstrappedRaft> {
+  const wal = await Wal.create(dirs.walDir, { nodeId: memberId, clusterId }, s.walOptions);
+  const snapshotter = new Snapshotter(dirs.snapDir);
+  const storage = new MemoryStorage();
+  const node = new RawNode(raftConfig(memberId, storage, s, 0));
+  return { memberId, clusterId, node, storage, wal, snapshotter, snapshot: undefined, initialMembers: members, isNew: true };
+}
+
+/**
  * Restarts a member from its WAL and snapshots. Tries snapshots newest first
  * (a snapshot saved just before a crash may have no WAL marker yet). Throws
  * WalCorruptError / WalNotFoundError / SnapCorruptError as they come.

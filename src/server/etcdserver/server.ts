@@ -16,8 +16,10 @@
  * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
  * before any entry is applied, is what makes an acknowledged write durable.
  */
-import { create, fromBinary } from '@bufbuild/protobuf';
-import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import {
   AlarmType,
@@ -87,7 +89,10 @@ import {
   DefragmentResponseSchema,
   HashKVResponseSchema,
   HashResponseSchema,
+  LeaseKeepAliveRequestSchema,
+  LeaseKeepAliveResponseSchema,
   LeaseLeasesResponseSchema,
+  LeaseTimeToLiveRequestSchema,
   LeaseTimeToLiveResponseSchema,
   MemberAddResponseSchema,
   MemberListResponseSchema,
@@ -108,7 +113,9 @@ import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
-import { ErrLeaseNotFound } from '../lease/errors.js';
+import { replaceWithBoltFile } from '../backend/bbolt-import.js';
+import { Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
+import { ErrLeaseNotFound, ErrNotPrimary as ErrNotPrimaryLease } from '../lease/errors.js';
 import { capnslogLine, type Capnslog } from '../logger.js';
 import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
@@ -116,12 +123,15 @@ import {
   ConfChangeType,
   EntryType,
   ErrProposalDropped,
+  MessageType,
   StateType,
   decodeConfChange,
   type ConfChange,
   type ConfState,
   type Entry,
+  type Message,
   type ReadState,
+  type Snapshot,
   type SoftState,
 } from '../raft/index.js';
 import { systemClock, type Clock } from '../../util/clock.js';
@@ -133,7 +143,8 @@ import { UberApplier } from './apply/uber-applier.js';
 import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
 import type { ApplyResult, Res } from './apply/applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
-import { bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
+import { bootstrapJoiningMember, bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
+import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, parseMembersJson, peerRequest, unwrapField1, wrapField1 } from './cluster-util.js';
 import {
   ErrBadLeaderTransferee,
   ErrCanceled,
@@ -146,10 +157,14 @@ import {
   ErrTimeoutLeaderTransfer,
   ErrTooManyRequests,
   ErrLearnerNotReady,
+  ErrIDNotFound,
+  ErrMemberNotLearner,
+  ErrUnhealthy,
+  EtcdServerError,
 } from './errors.js';
 import { RaftCluster } from './membership/cluster.js';
 import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
-import { RaftNode, type Transport } from './raft-node.js';
+import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
 import { encodeInternalRequest, readRequestId } from './internal-request.js';
 
@@ -196,7 +211,10 @@ function compareVersions(a: string, b: string): number {
 /** Options beyond the embed config (tests). */
 export interface ServerOptions {
   readonly clock?: Clock;
-  readonly transport?: Transport;
+  /** TLS of the peer transport (https peer URLs: --peer-cert-file etc.), resolved by embed. */
+  readonly peerTls?: PeerTlsOptions;
+  /** Address outgoing peer connections bind to (the host of --listen-peer-urls), so tests can partition members per address. */
+  readonly peerLocalAddress?: string;
   /** Replaces the WAL's fdatasync (fault-injection tests). */
   readonly walFdatasync?: (fh: import('node:fs/promises').FileHandle) => Promise<void>;
   /**
@@ -222,6 +240,16 @@ function u64be(v: bigint): Uint8Array {
   return b;
 }
 
+/** A URL as etcd prints it: no trailing slash for an empty path. */
+function urlText(u: URL): string {
+  return u.toString().replace(/\/$/, '');
+}
+
+/** etcd's name of a received snapshot database in the snap dir: `%016x.snap.db` of the snapshot index. */
+function snapDbName(index: number): string {
+  return `${index.toString(16).padStart(16, '0')}.snap.db`;
+}
+
 function readU64be(b: Uint8Array): bigint {
   if (b.length !== 8) return -1n;
   return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
@@ -237,6 +265,9 @@ export class EtcdServer implements EtcdServerApi {
   readonly authStore: AuthStore;
   readonly alarmStore: AlarmStore;
   readonly cluster: RaftCluster;
+  /** The peer transport (rafthttp); mount {@link peerHandler} on the peer listeners. */
+  readonly transport: PeerTransport;
+  private readonly peerTls: PeerTlsOptions | undefined;
   private readonly r: RaftNode;
   private readonly applier: UberApplier;
   /** The backend applier without auth/quota/alarm checks, for local reads (etcd applyV3Base). */
@@ -262,6 +293,8 @@ export class EtcdServer implements EtcdServerApi {
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
+  /** A conf change removing this member was applied; it stops shortly. */
+  private removedSelf = false;
   /** Raft state of the last soft state seen was leader (the lessor is promoted separately). */
   private wasLeader = false;
   /** Settles once this member's attributes are applied (etcd readych / ReadyNotify). */
@@ -358,17 +391,42 @@ export class EtcdServer implements EtcdServerApi {
     this.snapshotIndex = b.snapshot?.metadata.index ?? 0;
     this.appliedIndex = this.snapshotIndex;
     if (b.snapshot) this.confState = b.snapshot.metadata.confState;
+    this.peerTls = opts.peerTls;
+    this.transport = new PeerTransport({
+      id: this.memberId,
+      clusterId: this.clusterId,
+      urls: cfg.initialAdvertisePeerUrls.map(urlText),
+      process: (m) => this.processPeerMessage(m),
+      reportUnreachable: (id) => this.r.reportUnreachable(id),
+      reportSnapshot: (id, ok) => this.r.reportSnapshot(id, ok),
+      isIdRemoved: (id) => this.cluster.isIdRemoved(id),
+      receiveSnapshot: (m, body) => this.receiveSnapshotDb(m, body),
+      onCriticalError: (err) => this.stopWithError(err),
+      logger: {
+        debug: (m, f, c) => log.debug(m, f, c),
+        info: (m, f, c) => log.info(m, f, c),
+        warn: (m, f, c) => log.warn(m, f, c),
+        error: (m, f, c) => log.error(m, f, c),
+        fatal: (m, f, c) => log.error(m, f, c),
+      },
+      ...(opts.peerTls ? { tls: opts.peerTls } : {}),
+      ...(opts.peerLocalAddress ? { localAddress: opts.peerLocalAddress } : {}),
+    });
     this.r = new RaftNode({
       node: b.node,
       storage: b.storage,
       wal: b.wal,
       tickMs: cfg.heartbeatMs,
-      transport: opts.transport,
+      transport: { send: (msgs) => this.sendToPeers(msgs) },
+      saveSnapshotFile: (snap) => {
+        b.snapshotter.saveSync({ data: snap.data, metadata: { confState: snap.metadata.confState, index: snap.metadata.index, term: snap.metadata.term } });
+      },
       handlers: {
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.onReadStates(rs),
         apply: (ents, applyCC) => this.applyEntries(ents, applyCC),
         afterApply: (idx) => this.afterApply(idx),
+        applySnapshot: (snap) => this.installSnapshot(snap),
         onFatal: (e) => this.onFatal(e),
       },
     });
@@ -425,10 +483,10 @@ export class EtcdServer implements EtcdServerApi {
         log.warn('cut off a torn WAL tail left by a crash', { file: b.truncatedTail.file, offset: b.truncatedTail.offset, bytes: b.truncatedTail.bytes, reason: b.truncatedTail.reason });
       }
       log.info('restarting local member', { 'cluster-id': idHex(b.clusterId), 'local-member-id': idHex(b.memberId), 'commit-index': b.storage.initialState().hardState.commit });
+    } else if (cfg.initialClusterState === 'existing') {
+      b = await EtcdServer.joinExisting(cfg, log, dirs, settings, opts.peerTls);
+      log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     } else {
-      if (cfg.initialClusterState === 'existing') {
-        throw new Error('--initial-cluster-state=existing: joining an existing cluster needs the peer transport, which this server does not have yet');
-      }
       b = await bootstrapNewMember(dirs, cfg.name, cfg.initialCluster, cfg.initialClusterToken, settings);
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     }
@@ -451,6 +509,41 @@ export class EtcdServer implements EtcdServerApi {
     return s;
   }
 
+  /**
+   * etcd NewServer's join path (no WAL, --initial-cluster-state=existing): fetches the
+   * running cluster's members and ID from the other members' peer URLs, matches them
+   * with --initial-cluster by peer URLs to learn this member's ID (assigned by
+   * `member add`), and creates the WAL with those IDs. Throws etcd's `cannot fetch
+   * cluster info from peer urls: ...` / `error validating peerURLs ...` errors, and
+   * refuses when the cluster does not list this member (it must be added first).
+   */
+  private static async joinExisting(
+    cfg: EmbedConfig,
+    log: ServerLogger,
+    dirs: ReturnType<typeof memberDirs>,
+    settings: Parameters<typeof bootstrapJoiningMember>[4],
+    tls: PeerTlsOptions | undefined,
+  ): Promise<BootstrappedRaft> {
+    const local = [...cfg.initialCluster].map(([n, urls]) => newMember(n, urls, cfg.initialClusterToken));
+    const remoteUrls = local.filter((m) => m.name !== cfg.name).flatMap((m) => [...m.peerUrls]).sort();
+    let remote;
+    try {
+      remote = await getClusterFromRemotePeers(remoteUrls, (msg, f) => log.warn(msg, f), tls ? { cert: tls.cert as Buffer, key: tls.key as Buffer, ca: tls.ca as Buffer } : undefined);
+    } catch (e) {
+      throw new Error(`cannot fetch cluster info from peer urls: ${(e as Error).message}`);
+    }
+    let assigned;
+    try {
+      assigned = assignIdsFromExisting(local, remote.members);
+    } catch (e) {
+      const ms = remote.members.map((m) => `&{ID:${idHex(m.id)} RaftAttributes:{PeerURLs:[${m.peerUrls.join(' ')}] IsLearner:${m.isLearner}} Attributes:{Name:${m.name} ClientURLs:[${m.clientUrls.join(' ')}]}}`);
+      throw new Error(`error validating peerURLs {ClusterID:${idHex(remote.clusterId)} Members:[${ms.join(' ')}] RemovedMemberIDs:[]}: ${(e as Error).message}`);
+    }
+    const self = assigned.find((m) => m.name === cfg.name);
+    if (!self) throw new Error(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
+    return bootstrapJoiningMember(dirs, self.id, remote.clusterId, remote.members, settings);
+  }
+
   /** Refuses a backend that belongs to another cluster (data dir mix-up). */
   private checkDataDirMatches(): void {
     const members = this.cluster.memberList();
@@ -462,6 +555,11 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   private startLoops(): void {
+    // the other members: from --initial-cluster (new), the cluster's /members (join) or the backend (restart)
+    const known = this.bootstrapped.isNew ? this.bootstrapped.initialMembers : this.cluster.memberList();
+    for (const m of known) {
+      if (m.id !== this.memberId) this.addPeer(m.id, m.peerUrls);
+    }
     this.r.start();
     this.timers.push(
       setInterval(() => {
@@ -543,6 +641,264 @@ export class EtcdServer implements EtcdServerApi {
     this.w.triggerAll(() => ({ err: stopped }));
     this.applyWait.fail(stopped);
     this.failReads(stopped);
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  /** Adds a remote member to the transport; a peer URL the transport cannot dial is reported, not fatal. */
+  private addPeer(id: bigint, peerUrls: readonly string[]): void {
+    try {
+      this.transport.addPeer(id, peerUrls);
+    } catch (e) {
+      this.log.error('failed to add remote peer', { 'local-member-id': idHex(this.memberId), 'remote-peer-id': idHex(id), 'remote-peer-urls': peerUrls, error: (e as Error).message });
+    }
+  }
+
+  /** A raft message from a peer (etcd EtcdServer.Process): stepped into raft unless its sender was removed. */
+  private processPeerMessage(m: Message): void {
+    if (this.cluster.isIdRemoved(m.from)) return;
+    this.r.step(m);
+  }
+
+  /**
+   * Sends a Ready's messages (etcd raftNode.processMessages + the msgSnapC path):
+   * messages to removed members are dropped; a MsgSnap is sent with a copy of the
+   * backend as its database (etcd createMergedSnapshotMessage).
+   */
+  private sendToPeers(msgs: readonly Message[]): void {
+    const plain: Message[] = [];
+    for (const m of msgs) {
+      if (this.cluster.isIdRemoved(m.to)) continue;
+      if (m.type === MessageType.MsgSnap) this.sendSnapshotMessage(m);
+      else plain.push(m);
+    }
+    if (plain.length > 0) this.transport.send(plain);
+  }
+
+  /**
+   * Streams the backend, as a bbolt file written from one read view, with a MsgSnap
+   * (etcd's merged snapshot: the raft snapshot's metadata plus the whole database).
+   * The copy lives in a temporary directory under the member dir until sent.
+   */
+  private sendSnapshotMessage(m: Message): void {
+    let dir: string | undefined;
+    try {
+      this.commitBackend();
+      dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-send-'));
+      const file = join(dir, 'db');
+      const tx = this.backend.readTx();
+      try {
+        writeBoltFile(file, tx);
+      } finally {
+        tx.release();
+      }
+      const size = statSync(file).size;
+      const body = createReadStream(file, { highWaterMark: 64 * 1024 });
+      const cleanup = dir;
+      body.once('close', () => rmSync(cleanup, { recursive: true, force: true }));
+      this.log.info('sending merged snapshot', {
+        from: idHex(this.memberId), to: idHex(m.to), bytes: size, size: `${(size / 1024 / 1024).toFixed(1)} MB`, 'snapshot-index': m.snapshot?.metadata.index,
+      });
+      this.transport.sendSnapshot(m, body, size);
+    } catch (e) {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      this.log.warn('failed to send a snapshot', { to: idHex(m.to), error: String((e as Error)?.message ?? e) });
+      this.r.reportSnapshot(m.to, false);
+    }
+  }
+
+  /**
+   * Saves the database that came with a MsgSnap as `<snap dir>/<index>.snap.db`
+   * (fsynced) before raft sees the message (etcd snapshotter.SaveDBFrom).
+   */
+  private async receiveSnapshotDb(m: Message, body: Readable): Promise<void> {
+    const index = m.snapshot?.metadata.index ?? 0;
+    const dirs = memberDirs(this.cfg.dataDir, this.cfg.walDir);
+    const file = join(dirs.snapDir, snapDbName(index));
+    const tmp = `${file}.tmp`;
+    await pipeline(body, createWriteStream(tmp, { mode: 0o600 }));
+    const fd = openSync(tmp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const { renameSync } = await import('node:fs');
+    renameSync(tmp, file);
+    this.log.info('saved database snapshot to disk', { path: file, bytes: statSync(file).size, 'snapshot-index': index });
+  }
+
+  /**
+   * Installs a raft snapshot received from the leader (etcd applySnapshot): the
+   * backend is replaced with the received database, then the lessor, the mvcc store
+   * (which re-attaches keys to leases), the consistent index, auth, alarms and the
+   * membership are recovered from it, and the transport's peers are replaced by the
+   * snapshot's members. Throws (fatal) when the database file is missing or corrupt.
+   */
+  private installSnapshot(snap: Snapshot): void {
+    const index = snap.metadata.index;
+    if (index <= this.appliedIndex) {
+      throw new Error(`snapshot index [${index}] should > applied index[${this.appliedIndex}] + 1`);
+    }
+    const dirs = memberDirs(this.cfg.dataDir, this.cfg.walDir);
+    const file = join(dirs.snapDir, snapDbName(index));
+    if (!existsSync(file)) throw new Error(`failed to open database snapshot file: open ${file}: no such file or directory`);
+    this.log.info('applying snapshot', { 'current-snapshot-index': this.snapshotIndex, 'current-applied-index': this.appliedIndex, 'incoming-leader-snapshot-index': index, 'incoming-leader-snapshot-term': snap.metadata.term });
+    this.commitBackend();
+    replaceWithBoltFile(this.backend, file);
+    this.lessor.recover(this.backend, () => this.kv.write());
+    this.kv.restore(this.backend);
+    this.consistIndex = this.kv.consistentIndex();
+    this.authStore.recover(this.backend);
+    this.alarmStore.restore();
+    this.cluster.recover();
+    for (const id of this.transport.peerIds()) this.transport.removePeer(id);
+    for (const m of this.cluster.memberList()) {
+      if (m.id !== this.memberId) this.addPeer(m.id, m.peerUrls);
+    }
+    rmSync(file, { force: true });
+    this.confState = snap.metadata.confState;
+    this.snapshotIndex = index;
+    this.appliedIndex = index;
+    this.applyWait.trigger(this.appliedIndex);
+    this.log.info('applied snapshot', { 'applied-index': index, 'consistent-index': Number(this.consistIndex), revision: this.kv.rev() });
+  }
+
+  /** Stops the member because of `err` (removed from the cluster): same path as a fatal raft error. */
+  private stopWithError(err: Error): void {
+    if (this.fatalError !== undefined || this.stopped) return;
+    this.log.warn('stopping the member', { 'local-member-id': idHex(this.memberId), error: err.message });
+    void this.r.stop();
+    this.onFatal(err);
+  }
+
+  /**
+   * Serves etcd's peer endpoints on --listen-peer-urls (etcd etcdhttp.NewPeerHandler):
+   * `/raft...` (the transport), `GET /members`, `POST /members/promote/<id>`,
+   * `POST /leases`, `POST /leases/internal`, `GET /version`; 404 otherwise.
+   */
+  readonly peerHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
+    if (this.transport.handle(req, res)) return;
+    const path = (req.url ?? '/').split('?')[0]!;
+    const text = (status: number, body: string): void => {
+      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+      res.end(body + '\n');
+    };
+    const allow = (method: string): boolean => {
+      if (req.method === method) return true;
+      res.setHeader('Allow', method);
+      text(405, 'Method Not Allowed');
+      return false;
+    };
+    if (path === '/version') {
+      if (!allow('GET')) return;
+      const cv = this.cluster.clusterVersion();
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: cv || 'not_decided' }));
+      return;
+    }
+    if (path === '/members') {
+      if (!allow('GET')) return;
+      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': idHex(this.clusterId) });
+      res.end(membersToJson(this.cluster.memberList()));
+      return;
+    }
+    if (path.startsWith('/members/promote/')) {
+      if (!allow('POST')) return;
+      req.resume();
+      res.setHeader('X-Etcd-Cluster-ID', idHex(this.clusterId));
+      const idText = path.slice('/members/promote/'.length);
+      if (!/^\d+$/.test(idText) || BigInt(idText) >= 1n << 64n) {
+        text(404, `member ${idText} not found in cluster`);
+        return;
+      }
+      this.promoteMemberAsLeader({}, BigInt(idText)).then(
+        () => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end(membersToJson(this.cluster.memberList()));
+        },
+        (e: unknown) => {
+          const msg = String((e as Error)?.message ?? e);
+          if (e instanceof ErrIDNotFound) text(404, msg);
+          else if (e instanceof ErrMemberNotLearner || e instanceof ErrLearnerNotReady) text(412, msg);
+          else text(500, msg);
+          this.log.warn('failed to promote a member', { 'member-id': idHex(BigInt(idText)), error: msg });
+        },
+      );
+      return;
+    }
+    if (path === '/leases' || path === '/leases/internal') {
+      if (!allow('POST')) return;
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => void this.serveLeasePeerRequest(path, Buffer.concat(chunks), res, text));
+      return;
+    }
+    text(404, '404 page not found');
+  };
+
+  /** etcd leasehttp's handler: renew (`/leases`) or time-to-live (`/leases/internal`) on the leader's lessor. */
+  private async serveLeasePeerRequest(path: string, body: Buffer, res: import('node:http').ServerResponse, text: (status: number, body: string) => void): Promise<void> {
+    try {
+      if (path === '/leases') {
+        let req;
+        try {
+          req = fromBinary(LeaseKeepAliveRequestSchema, body);
+        } catch {
+          text(400, 'error unmarshalling request');
+          return;
+        }
+        await this.applyWait.wait(this.r.committedIndex());
+        const ttl = await this.lessor.renew(req.ID);
+        res.writeHead(200, { 'Content-Type': 'application/protobuf' });
+        res.end(toBinary(LeaseKeepAliveResponseSchema, create(LeaseKeepAliveResponseSchema, { header: create(ResponseHeaderSchema, {}), ID: req.ID, TTL: BigInt(ttl) })));
+        return;
+      }
+      let inner;
+      try {
+        inner = fromBinary(LeaseTimeToLiveRequestSchema, unwrapField1(body));
+      } catch {
+        text(400, 'error unmarshalling request');
+        return;
+      }
+      await this.applyWait.wait(this.r.committedIndex());
+      const resp = this.localTimeToLive(inner);
+      res.writeHead(200, { 'Content-Type': 'application/protobuf' });
+      res.end(wrapField1(toBinary(LeaseTimeToLiveResponseSchema, resp)));
+    } catch (e) {
+      text(e instanceof ErrLeaseNotFound ? 404 : 400, String((e as Error)?.message ?? e));
+    }
+  }
+
+  /**
+   * Sends `body` to `path` on the leader's peer URLs until one answers with a status
+   * `accept` takes (etcd's forwarding loops in LeaseRenew/LeaseTimeToLive/PromoteMember):
+   * throws what `accept` throws; retries other failures every 50 ms until the request
+   * timeout (ErrTimeout) or the caller's cancel (ErrCanceled).
+   */
+  private async forwardToLeader<T>(ctx: CallContext, path: string, body: Uint8Array, accept: (status: number, body: Buffer) => T | undefined): Promise<T> {
+    const deadline = Date.now() + this.reqTimeoutMs();
+    for (;;) {
+      if (ctx.signal?.aborted) throw new ErrCanceled();
+      if (Date.now() >= deadline) throw new ErrTimeout();
+      await this.waitLeader(ctx);
+      const leader = this.cluster.member(this.r.leader());
+      for (const url of leader?.peerUrls ?? []) {
+        try {
+          const r = await peerRequest(url.replace(/\/$/, '') + path, { method: 'POST', body, timeoutMs: Math.max(1, deadline - Date.now()), tls: this.peerClientTls() });
+          const v = accept(r.status, r.body);
+          if (v !== undefined) return v;
+        } catch (e) {
+          if (e instanceof EtcdServerError || e instanceof ErrLeaseNotFound) throw e;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private peerClientTls(): { cert?: Buffer; key?: Buffer; ca?: Buffer } | undefined {
+    const t = this.peerTls;
+    return t ? { cert: t.cert as Buffer, key: t.key as Buffer, ca: t.ca as Buffer } : undefined;
   }
 
   // ---------------------------------------------------------------- apply
@@ -668,7 +1024,39 @@ export class EtcdServer implements EtcdServerApi {
         }
       });
     }
+    this.updatePeersForConfChange(cc);
     this.w.trigger(cc.id, {});
+  }
+
+  /**
+   * The transport side of an applied conf change (etcd applyConfChange): peers are
+   * added, updated or removed; when this member is the one removed, it stops after a
+   * second (etcd stopWithDelay), so the leader can learn the change was applied.
+   */
+  private updatePeersForConfChange(cc: ConfChange): void {
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+      case ConfChangeType.ConfChangeAddLearnerNode: {
+        const m = decodeMember(cc.context ?? new Uint8Array(0));
+        if (m.id !== this.memberId && m.peerUrls.length > 0) this.addPeer(m.id, m.peerUrls);
+        return;
+      }
+      case ConfChangeType.ConfChangeRemoveNode:
+        if (cc.nodeId === this.memberId) {
+          if (this.removedSelf) return;
+          this.removedSelf = true;
+          this.log.info('the member has been permanently removed from the cluster', { 'local-member-id': idHex(this.memberId) });
+          setTimeout(() => this.stopWithError(new Error('the member has been permanently removed from the cluster')), 1000).unref?.();
+        } else {
+          this.transport.removePeer(cc.nodeId);
+        }
+        return;
+      case ConfChangeType.ConfChangeUpdateNode: {
+        const m = decodeMember(cc.context ?? new Uint8Array(0));
+        if (m.id !== this.memberId) this.transport.updatePeer(m.id, m.peerUrls);
+        return;
+      }
+    }
   }
 
   private validateConfChange(cc: ConfChange): void {
@@ -746,7 +1134,10 @@ export class EtcdServer implements EtcdServerApi {
   // ---------------------------------------------------------------- leases
 
   private leaseLoop(): void {
-    if (this.stopped || this.fatalError !== undefined || !this.r.isLeader()) return;
+    if (this.stopped || this.fatalError !== undefined) return;
+    // a publish that failed (no leader for the request timeout) is retried on every member
+    if (!this.published && this.r.leader() !== 0n) this.publish();
+    if (!this.r.isLeader()) return;
     // the revoke runs as root, as etcd's revokeExpiredLeases does (authStore.WithRoot): with auth
     // enabled an anonymous revoke of a lease with keys attached would fail the apply-time check
     for (const l of this.lessor.expiredLeases()) {
@@ -758,7 +1149,7 @@ export class EtcdServer implements EtcdServerApi {
     if (cps.length > 0) {
       this.raftRequest({}, 'leaseCheckpoint', { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) }).catch(() => undefined);
     }
-    if (!this.published) this.publish();
+    this.monitorClusterVersion();
   }
 
   /**
@@ -799,11 +1190,26 @@ export class EtcdServer implements EtcdServerApi {
         );
       },
     );
-    if (this.cluster.clusterVersion() === '') {
-      const v = clusterVersionText(CLUSTER_VERSION);
-      this.log.info('setting up initial cluster version', { 'cluster-version': v }, { pkg: 'etcdserver', text: `setting up the initial cluster version to ${v}` });
-      this.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION }).catch(() => undefined);
-    }
+    this.monitorClusterVersion();
+  }
+
+  private settingClusterVersion = false;
+
+  /**
+   * The leader sets the cluster version once none is set (etcd monitorVersions /
+   * updateClusterVersion); every member here runs the same server version, so it is
+   * this version's. Followers never propose it.
+   */
+  private monitorClusterVersion(): void {
+    if (this.settingClusterVersion || !this.r.isLeader() || this.cluster.clusterVersion() !== '') return;
+    this.settingClusterVersion = true;
+    const v = clusterVersionText(CLUSTER_VERSION);
+    this.log.info('setting up initial cluster version', { 'cluster-version': v }, { pkg: 'etcdserver', text: `setting up the initial cluster version to ${v}` });
+    this.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION })
+      .catch(() => undefined)
+      .finally(() => {
+        this.settingClusterVersion = false;
+      });
   }
 
   /** Settles once this member has published its attributes through raft (etcd EtcdServer.ReadyNotify). */
@@ -1026,17 +1432,33 @@ export class EtcdServer implements EtcdServerApi {
     return this.proposeAs<LeaseRevokeResponse>(ctx, 'leaseRevoke', r);
   }
 
+  /**
+   * Renews a lease (etcd LeaseRenew): on the leader by its lessor (once the applied
+   * index reaches the commit index); on a follower forwarded to the leader's peer
+   * `/leases` endpoint, since renewals do not go through raft. Throws
+   * ErrLeaseNotFound, ErrNoLeader, ErrTimeout, ErrCanceled.
+   */
   async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
     await this.waitLeader(ctx);
-    if (!this.r.isLeader()) throw new ErrNotLeader();
-    // etcd waits for the applied index to catch up with committed first (waitAppliedIndex)
-    await this.applyWait.wait(this.r.node.raft.raftLog.committed);
-    return BigInt(await this.lessor.renew(id));
+    if (this.r.isLeader()) {
+      await this.applyWait.wait(this.r.committedIndex());
+      try {
+        return BigInt(await this.lessor.renew(id));
+      } catch (e) {
+        // a leader whose lessor is not promoted yet (its term's first entry not applied): ask again below
+        if (!(e instanceof ErrNotPrimaryLease)) throw e;
+      }
+    }
+    const body = toBinary(LeaseKeepAliveRequestSchema, create(LeaseKeepAliveRequestSchema, { ID: id }));
+    return this.forwardToLeader(ctx, '/leases', body, (status, b) => {
+      if (status === 200) return fromBinary(LeaseKeepAliveResponseSchema, b).TTL;
+      if (status === 404) throw new ErrLeaseNotFound();
+      return undefined;
+    });
   }
 
-  async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    await this.waitLeader(ctx);
-    await this.applyWait.wait(this.r.node.raft.raftLog.committed);
+  /** A lease's remaining and granted TTL (seconds) and keys, from this member's lessor. Throws ErrLeaseNotFound. */
+  private localTimeToLive(r: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
     const l = this.lessor.lookup(r.ID);
     if (!l) throw new ErrLeaseNotFound();
     return create(LeaseTimeToLiveResponseSchema, {
@@ -1045,6 +1467,25 @@ export class EtcdServer implements EtcdServerApi {
       TTL: remainingSeconds(l.remainingMs()),
       grantedTTL: BigInt(l.ttl),
       keys: r.keys ? l.keys() : [],
+    });
+  }
+
+  /**
+   * etcd LeaseTimeToLive: the leader answers from its lessor (which tracks expiry);
+   * a follower asks the leader's peer `/leases/internal`. Throws ErrLeaseNotFound,
+   * ErrNoLeader, ErrTimeout, ErrCanceled.
+   */
+  async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    await this.waitLeader(ctx);
+    if (this.r.isLeader()) {
+      await this.applyWait.wait(this.r.committedIndex());
+      return this.localTimeToLive(r);
+    }
+    const body = wrapField1(toBinary(LeaseTimeToLiveRequestSchema, create(LeaseTimeToLiveRequestSchema, { ID: r.ID, keys: r.keys })));
+    return this.forwardToLeader(ctx, '/leases/internal', body, (status, b) => {
+      if (status === 200) return fromBinary(LeaseTimeToLiveResponseSchema, unwrapField1(b));
+      if (status === 404) throw new ErrLeaseNotFound();
+      return undefined;
     });
   }
 
@@ -1197,12 +1638,7 @@ export class EtcdServer implements EtcdServerApi {
   async memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
     await this.checkAdmin(ctx);
     const m = newMember('', r.peerURLs, this.cfg.initialClusterToken, this.clock.nowMs() / 1000, r.isLearner);
-    if (!r.isLearner && this.cfg.strictReconfigCheck) {
-      // etcd isReadyToAddVotingMember: a majority of the new cluster must be started; here only this member is
-      const nmembers = this.cluster.voterIds().length + 1;
-      const nstarted = 1;
-      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
-    }
+    this.mayAddMember(m);
     await this.configure(ctx, {
       id: m.id,
       type: r.isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
@@ -1218,14 +1654,7 @@ export class EtcdServer implements EtcdServerApi {
 
   async memberRemove(ctx: CallContext, r: MemberRemoveRequest): Promise<MemberRemoveResponse> {
     await this.checkAdmin(ctx);
-    const target = this.cluster.member(r.ID);
-    if (this.cfg.strictReconfigCheck && target && !target.isLearner) {
-      // etcd isReadyToRemoveVotingMember: the remaining started voters must be a majority
-      const voters = this.cluster.voterIds();
-      const started = voters.filter((id) => id === this.memberId).length - (r.ID === this.memberId ? 1 : 0);
-      const remaining = voters.length - 1;
-      if (remaining > 0 && started < Math.floor(remaining / 2) + 1) throw new ErrNotEnoughStartedMembers();
-    }
+    this.mayRemoveMember(r.ID);
     await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeRemoveNode, nodeId: r.ID });
     return create(MemberRemoveResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
   }
@@ -1240,18 +1669,116 @@ export class EtcdServer implements EtcdServerApi {
     return create(MemberUpdateResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
   }
 
+  /**
+   * etcd PromoteMember: only the leader knows whether the learner caught up, so a
+   * follower checks permissions, then forwards to the leader's peer
+   * `/members/promote/<id>`. Throws ErrLearnerNotReady, ErrIDNotFound,
+   * ErrMemberNotLearner, ErrNotEnoughStartedMembers, auth errors.
+   */
   async memberPromote(ctx: CallContext, r: MemberPromoteRequest): Promise<MemberPromoteResponse> {
     await this.checkAdmin(ctx);
-    const m = this.cluster.member(r.ID);
-    if (m && m.isLearner) {
-      // etcd isLearnerReady: the learner's match index must be within 90% of the leader's
-      const pr = this.r.node.status().progress.get(r.ID);
-      const leaderMatch = this.r.node.status().progress.get(this.memberId)?.match ?? 0;
-      if (!pr || pr.match < leaderMatch * 0.9) throw new ErrLearnerNotReady();
+    let members: Member[];
+    try {
+      await this.promoteMemberAsLeader(ctx, r.ID);
+      members = this.cluster.memberList();
+    } catch (e) {
+      if (!(e instanceof ErrNotLeader)) throw e;
+      members = await this.forwardToLeader(ctx, `/members/promote/${r.ID.toString()}`, new Uint8Array(0), (status, b) => {
+        const text = b.toString('utf8').trim();
+        if (status === 200) return parseMembersJson(text);
+        if (status === 404) throw new ErrIDNotFound();
+        if (status === 412) throw text === new ErrMemberNotLearner().message ? new ErrMemberNotLearner() : new ErrLearnerNotReady();
+        return undefined;
+      });
     }
-    this.cluster.validatePromote(r.ID);
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeAddNode, nodeId: r.ID, context: encodeMember({ ...m!, isLearner: false }) });
-    return create(MemberPromoteResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
+    return create(MemberPromoteResponseSchema, { header: create(ResponseHeaderSchema, {}), members: members.map((x) => this.memberPb(x)) });
+  }
+
+  /**
+   * The leader's part of a promotion (etcd promoteMember + mayPromoteMember): the
+   * learner's match index must be at least 90% of the leader's (isLearnerReady), then
+   * the strict check, then the conf change. Throws ErrNotLeader on a follower.
+   */
+  private async promoteMemberAsLeader(ctx: CallContext, id: bigint): Promise<void> {
+    if (!this.r.isLeader()) throw new ErrNotLeader();
+    const progress = this.r.node.status().progress;
+    const pr = progress.get(id);
+    if (pr) {
+      const leaderMatch = progress.get(this.memberId)?.match ?? 0;
+      if (pr.match < leaderMatch * 0.9) throw new ErrLearnerNotReady();
+    }
+    if (this.cfg.strictReconfigCheck) {
+      // etcd IsReadyToPromoteMember: the learner counts as a started member of the new quorum
+      const voters = this.cluster.memberList().filter((x) => !x.isLearner);
+      const nmembers = voters.length + 1;
+      const nstarted = voters.filter((x) => x.name !== '').length + 1;
+      if (nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
+    }
+    this.cluster.validatePromote(id);
+    const m = this.cluster.member(id)!;
+    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeAddNode, nodeId: id, context: encodeMember({ ...m, isLearner: false }) });
+  }
+
+  /** HealthInterval of etcd's strict reconfiguration checks, ms. */
+  private static readonly HEALTH_INTERVAL_MS = 5000;
+
+  /** Voting members other than this one that have been connected for at least the health interval. */
+  private connectedVoters(): number {
+    const since = Date.now() - EtcdServer.HEALTH_INTERVAL_MS;
+    let n = 0;
+    for (const m of this.cluster.memberList()) {
+      if (m.isLearner) continue;
+      if (m.id === this.memberId) {
+        n++;
+        continue;
+      }
+      const t = this.transport.activeSince(m.id);
+      if (t !== 0 && t <= since) n++;
+    }
+    return n;
+  }
+
+  /**
+   * etcd mayAddMember (--strict-reconfig-check): adding a voter needs a started
+   * majority of the new cluster (ErrNotEnoughStartedMembers) and this member connected
+   * to every voter for the health interval (ErrUnhealthy).
+   */
+  private mayAddMember(m: Member): void {
+    if (!this.cfg.strictReconfigCheck) return;
+    const voters = this.cluster.memberList().filter((x) => !x.isLearner);
+    if (!m.isLearner) {
+      const nmembers = voters.length + 1;
+      const nstarted = voters.filter((x) => x.name !== '').length;
+      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
+    }
+    if (this.connectedVoters() !== voters.length) {
+      this.log.warn('rejecting member add request; local member has not been connected to all peers, reconfigure breaks active quorum', { 'local-member-id': idHex(this.memberId), 'requested-member-add': `{ID:${idHex(m.id)} PeerURLs:[${m.peerUrls.join(' ')}]}` });
+      throw new ErrUnhealthy();
+    }
+  }
+
+  /**
+   * etcd mayRemoveMember (--strict-reconfig-check): learners go freely; removing a
+   * voter must leave a started majority (ErrNotEnoughStartedMembers); a member that is
+   * down may go; otherwise the connected voters left must still be a quorum (ErrUnhealthy).
+   */
+  private mayRemoveMember(id: bigint): void {
+    if (!this.cfg.strictReconfigCheck) return;
+    const target = this.cluster.member(id);
+    if (target?.isLearner) return;
+    const voters = this.cluster.memberList().filter((x) => !x.isLearner);
+    const others = voters.filter((x) => x.id !== id);
+    const nstarted = others.filter((x) => x.name !== '').length;
+    if (nstarted < Math.floor(others.length / 2) + 1) {
+      this.log.warn('rejecting member remove request; not enough healthy members', { 'local-member-id': idHex(this.memberId), 'requested-member-remove-id': idHex(id) });
+      throw new ErrNotEnoughStartedMembers();
+    }
+    if (id !== this.memberId && this.transport.activeSince(id) === 0) return;
+    const active = this.connectedVoters();
+    if (active - 1 < 1 + Math.floor((voters.length - 1) / 2)) {
+      this.log.warn('rejecting member remove request; local member has not been connected to all peers, reconfigure breaks active quorum', { 'local-member-id': idHex(this.memberId), 'requested-member-remove': idHex(id), active });
+      throw new ErrUnhealthy();
+    }
   }
 
   async authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
@@ -1346,6 +1873,10 @@ export class EtcdServer implements EtcdServerApi {
     return this.r.leader();
   }
 
+  isLearner(): boolean {
+    return this.cluster.member(this.memberId)?.isLearner === true;
+  }
+
   async health(excludedAlarms?: ReadonlySet<string>): Promise<{ health: boolean; reason: string }> {
     if (this.fatalError !== undefined) return { health: false, reason: 'RAFT STOPPED' };
     const alarms = this.alarmStore.get(AlarmType.NONE).filter((a) => !excludedAlarms?.has(AlarmType[a.alarm]));
@@ -1434,6 +1965,7 @@ export class EtcdServer implements EtcdServerApi {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
+    this.transport.stop();
     await this.r.stop();
     await this.snapshotInFlight;
     const stopped = new ErrStopped();

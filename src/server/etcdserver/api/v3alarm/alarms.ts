@@ -83,7 +83,12 @@ export class AlarmStore {
     return out;
   }
 
-  private restore(): void {
+  /**
+   * (Re)loads the alarms from the backend, dropping what was in memory (etcd
+   * NewAlarmStore; also after a raft snapshot replaced the backend).
+   */
+  restore(): void {
+    this.types.clear();
     const tx = this.backend.batchTx();
     tx.lock();
     try {
