@@ -22,6 +22,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { EtcdClient } from '../../src/client/client.js';
 import { ETCD_BIN } from './etcd.js';
 import { getFreePort } from './ports.js';
 
@@ -419,37 +420,28 @@ export interface MemberStatus {
 }
 
 /**
- * Status of the member serving `clientURL`, through the gRPC gateway's JSON API
- * (POST /v3/maintenance/status; uint64 fields come as decimal strings). Undefined if
- * it does not answer within 2 s or knows no leader.
+ * Status of the member serving `clientURL`, through gRPC Maintenance.Status with the typed
+ * client (not the /v3 JSON gateway, so it works on servers without one). Undefined if it
+ * does not answer within 2 s or knows no leader.
  */
 export async function memberStatus(clientURL: string): Promise<MemberStatus | undefined> {
-  const ctl = new AbortController();
-  const t = setTimeout(() => ctl.abort(), 2000);
+  let c: EtcdClient | undefined;
   try {
-    const res = await fetch(`${clientURL}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: ctl.signal });
-    if (!res.ok) return undefined;
-    const j = (await res.json()) as {
-      header?: { member_id?: string };
-      leader?: string;
-      raftTerm?: string;
-      raftIndex?: string;
-      raftAppliedIndex?: string;
-      isLearner?: boolean;
-    };
-    if (!j.header?.member_id || !j.leader) return undefined;
+    c = await EtcdClient.connect({ endpoints: [clientURL], dialTimeoutMs: 2000, commandTimeoutMs: 2000, keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000 });
+    const j = await c.status({ timeoutMs: 2000 });
+    if (!j.header?.memberId || !j.leader) return undefined;
     return {
-      memberIdHex: BigInt(j.header.member_id).toString(16),
-      leaderHex: BigInt(j.leader).toString(16),
-      raftTerm: BigInt(j.raftTerm ?? 0),
-      raftIndex: BigInt(j.raftIndex ?? 0),
-      raftAppliedIndex: BigInt(j.raftAppliedIndex ?? 0),
-      isLearner: j.isLearner ?? false,
+      memberIdHex: j.header.memberId.toString(16),
+      leaderHex: j.leader.toString(16),
+      raftTerm: j.raftTerm,
+      raftIndex: j.raftIndex,
+      raftAppliedIndex: j.raftAppliedIndex,
+      isLearner: j.isLearner,
     };
   } catch {
     return undefined;
   } finally {
-    clearTimeout(t);
+    c?.close();
   }
 }
 

@@ -153,6 +153,13 @@ export interface EtcdServerApi {
    * MoveLeader with ErrGRPCNotLeader when it is not this member.
    */
   leader(): bigint;
+  /**
+   * True while this member is a raft learner of the cluster (etcd
+   * IsMemberExist(ID) && IsLearner). v3rpc then refuses every stream and every
+   * unary call but Status and serializable Range with
+   * ErrGPRCNotSupportedForLearner (interceptor.go, util.go isRPCSupportedForLearner).
+   */
+  isLearner(): boolean;
 
   // RaftKV (v3_server.go)
   range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse>;

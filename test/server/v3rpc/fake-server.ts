@@ -55,6 +55,11 @@ export class FakeServer implements EtcdServerApi {
   limits(): RequestLimits {
     return { maxRequestBytes: 1.5 * 1024 * 1024, maxTxnOps: 128, ...this.opts.limits };
   }
+  /** Whether the fake member is a raft learner. */
+  learner = false;
+  isLearner(): boolean {
+    return this.learner;
+  }
   leader(): bigint {
     return this.leaderId;
   }

@@ -3,6 +3,7 @@
 // real etcd sends them: rpctypes/error.go), watch, lease keepalive, snapshot
 // stream, /health /version /metrics, HTTP/2-vs-HTTP/1 sniffing, TLS.
 
+import { EtcdClient } from '../../../src/client/client.js';
 import { create } from '@bufbuild/protobuf';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -240,6 +241,33 @@ describe('serveClients with real etcdctl', () => {
     const wr = await runCli(REAL, [`--endpoints=${ep}`, 'watch', 'x'], { timeoutMs: 2500 });
     assert.match(wr.stderr, /no leader/);
     fake.leaderId = 0x10n;
+  });
+
+  it('learner: only Status and serializable Range are served (etcd v3rpc isRPCSupportedForLearner)', async () => {
+    fake.learner = true;
+    try {
+      const msg = 'etcdserver: rpc not supported for learner';
+      const ser = await ctl('get', 'foo', '--consistency=s');
+      assert.equal(ser.code, 0, ser.stderr);
+      const st = await ctl('endpoint', 'status');
+      assert.equal(st.code, 0, st.stderr);
+      for (const args of [['get', 'foo'], ['put', 'a', 'b'], ['member', 'list'], ['lease', 'grant', '10']]) {
+        const r = await runCli(REAL, [`--endpoints=${ep}`, '--command-timeout=1s', ...args], { timeoutMs: 10_000 });
+        assert.notEqual(r.code, 0, args.join(' '));
+        assert.ok(r.stderr.includes(msg), `${args.join(' ')}: ${r.stderr}`);
+      }
+      // streams are refused (clientv3 keeps retrying them, so through the typed client)
+      const c = await EtcdClient.connect({ endpoints: [ep], dialTimeoutMs: 5000, commandTimeoutMs: 5000, keepaliveTimeMs: 30_000, keepaliveTimeoutMs: 10_000 });
+      try {
+        const w = await c.watchStream(false);
+        const err = await new Promise<{ code: number; details: string }>((resolve) => w.on('error', resolve));
+        assert.deepEqual([err.code, err.details], [14, msg]);
+      } finally {
+        c.close();
+      }
+    } finally {
+      fake.learner = false;
+    }
   });
 });
 

@@ -29,7 +29,7 @@ import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { AUTH_METHODS, AuthServer, type AuthMethodName } from './auth.js';
 import { HEALTH_CHECK_METHOD, HEALTH_SERVICE, healthCheckMethod } from './health.js';
-import { callContext, checkLeader, checkRequestSize, LeaderMonitor, requiresLeader } from './interceptor.js';
+import { callContext, checkLeader, checkLearner, checkRequestSize, LeaderMonitor, requiresLeader } from './interceptor.js';
 import { KVServer } from './key.js';
 import { LeaseServer } from './lease.js';
 import { MaintenanceServer } from './maintenance.js';
@@ -205,6 +205,7 @@ export class V3rpcServer {
         let p: Promise<unknown>;
         try {
           const md = call.metadata;
+          checkLearner(s, path, req);
           checkLeader(s, md);
           checkRequestSize(path, size, maxRequestBytes);
           p = fn(callContext(md, call.signal, () => this.transport.clientSocket(call.stream.session)), req as never);
@@ -235,6 +236,7 @@ export class V3rpcServer {
         call.on('cancelled', () => { code = Code.CANCELLED; });
         const md = call.metadata;
         try {
+          checkLearner(this.s, '', undefined);
           checkLeader(this.s, md);
         } catch (e) {
           call.emit('error', togRPCError(e));

@@ -34,6 +34,24 @@ export function checkLeader(s: EtcdServerApi, md: Metadata): void {
   if (requiresLeader(md) && s.leader() === 0n) throw rpctypes.ErrGRPCNoLeader;
 }
 
+/** Unary methods a learner serves (etcd 3.4 v3rpc/util.go isRPCSupportedForLearner). */
+const STATUS_PATH = '/etcdserverpb.Maintenance/Status';
+const RANGE_PATH = '/etcdserverpb.KV/Range';
+
+/**
+ * Throws ErrGPRCNotSupportedForLearner when this member is a learner and the
+ * call is not one a learner serves: streams (`req` undefined) never, unary
+ * calls only Maintenance.Status and a serializable KV.Range.
+ */
+export function checkLearner(s: EtcdServerApi, path: string, req: unknown): void {
+  if (!s.isLearner()) return;
+  if (req !== undefined) {
+    if (path === STATUS_PATH) return;
+    if (path === RANGE_PATH && (req as { serializable?: boolean }).serializable === true) return;
+  }
+  throw rpctypes.ErrGPRCNotSupportedForLearner;
+}
+
 /** Metadata the gRPC gateway adds to the requests it proxies (etcd auth store AuthInfoFromTLS). */
 const GRPC_GATEWAY_ACCEPT = 'grpcgateway-accept';
 
