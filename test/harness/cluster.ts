@@ -48,6 +48,12 @@ export interface ClusterMember {
   stop(): Promise<void>;
   /** Starts the process again on the same data dir and ports; waits until it serves clients. */
   restart(): Promise<void>;
+  /** Sends `sig` to the running process (e.g. SIGSTOP / SIGCONT to freeze a member). */
+  signal(sig: NodeJS.Signals): void;
+  /** The PID of the running process (undefined when stopped). */
+  pid(): number | undefined;
+  /** The command line (without the binary) the member is started with. */
+  args(): readonly string[];
 }
 
 /** A running cluster; also usable as a harness ServerLike (endpoint = all client endpoints). */
@@ -108,6 +114,8 @@ export interface StartClusterOptions {
   /** Startup timeout in ms (default 30000). */
   startupTimeoutMs?: number;
   binary?: string;
+  /** Host written in the peer and client URLs (default 127.0.0.1; e.g. localhost as in etcd's docs). */
+  host?: string;
 }
 
 const MAX_LOG = 4 * 1024 * 1024;
@@ -175,6 +183,25 @@ function tcpConnectOnce(port: number, timeoutMs: number): Promise<boolean> {
     sock.once('connect', () => done(true));
     sock.once('error', () => done(false));
   });
+}
+
+/** A process started with {@link spawnEtcdProcess}. */
+export interface RawEtcdProcess {
+  /** Its stderr so far (the last 4 MiB). */
+  log(): string;
+  exited(): boolean;
+  /** SIGKILLs it and waits (at most 5 s) for it to exit. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Starts `binary args` (an etcd) without waiting for anything, ETCD_* variables
+ * removed from its environment; killed with the harness's other processes on exit.
+ */
+export function spawnEtcdProcess(binary: string, args: string[]): RawEtcdProcess {
+  installHandlers();
+  const p = spawnEtcd(binary, args);
+  return { log: () => p.log, exited: () => p.exited, kill: () => killProc(p) };
 }
 
 function spawnEtcd(binary: string, args: string[]): Proc {
@@ -253,7 +280,8 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
     clientPorts.push(await getFreePort());
     peerPorts.push(await getFreePort());
   }
-  const peerURL = (port: number) => `http://127.0.0.1:${port}`;
+  const host = opts.host ?? '127.0.0.1';
+  const peerURL = (port: number) => `http://${host}:${port}`;
 
   let token = opts.token;
   if (token === undefined) {
@@ -276,7 +304,7 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
   const makeMember = (spec: MemberSpec): ClusterMember & { start(deadline: number): Promise<void> } => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `etcd-cluster-${spec.name}-`));
     liveDirs.add(dataDir);
-    const clientURL = `http://127.0.0.1:${spec.clientPort}`;
+    const clientURL = `http://${host}:${spec.clientPort}`;
     const args = [
       `--name=${spec.name}`,
       `--data-dir=${dataDir}`,
@@ -323,6 +351,11 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
       async restart() {
         await m.start(Date.now() + timeoutMs);
       },
+      signal(sig: NodeJS.Signals) {
+        if (proc && !proc.exited) proc.child.kill(sig);
+      },
+      pid: () => (proc && !proc.exited ? proc.child.pid : undefined),
+      args: () => args,
     };
     return m;
   };

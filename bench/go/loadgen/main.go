@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	endpoint := flag.String("endpoint", "", "host:port")
+	endpoint := flag.String("endpoint", "", "host:port, or several comma-separated (connection i uses endpoint i mod n)")
 	kind := flag.String("kind", "put", "put | get")
 	clients := flag.Int("clients", 100, "requests in flight")
 	conns := flag.Int("conns", 4, "gRPC connections")
@@ -39,8 +39,9 @@ func main() {
 		os.Exit(2)
 	}
 	var clis []*clientv3.Client
+	eps := strings.Split(*endpoint, ",")
 	for i := 0; i < *conns; i++ {
-		c, err := clientv3.New(clientv3.Config{Endpoints: []string{*endpoint}, DialTimeout: 10 * time.Second})
+		c, err := clientv3.New(clientv3.Config{Endpoints: []string{eps[i%len(eps)]}, DialTimeout: 10 * time.Second})
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "loadgen: %v\n", err)
 			os.Exit(2)
