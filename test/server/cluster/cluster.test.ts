@@ -5,7 +5,9 @@
 //     cluster: three started members, one leader, a put through one member read
 //     linearizably through another;
 //   - kill -9 of the leader: a new leader within 3 s (1 s election timeout), writes
-//     continue, the killed member restarts and catches up (equal hashes);
+//     continue, a watcher on a follower sees every event in order across the change, a
+//     lease keeps its TTL (no expiry by the election) and is kept alive through a
+//     follower, the killed member restarts and catches up (equal hashes);
 //   - a follower frozen (SIGSTOP) while the others write 7000 keys with
 //     --snapshot-count=1000 catches up by a raft snapshot (etcd keeps 5000 entries
 //     behind a snapshot) and ends with the same hash;
@@ -17,6 +19,7 @@
 // (etcd's default); polling is every 50 ms.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { memberStatus, spawnEtcdProcess, startRealCluster, type ClusterMember, type RealCluster } from '../../harness/cluster.js';
@@ -129,32 +132,54 @@ for (const target of TARGETS) {
       await assertEqualHashes(c.members);
     });
 
-    test('kill -9 of the leader: a new leader within 3 s, writes continue, the member restarts and catches up', async () => {
+    test('kill -9 of the leader: a new leader within 3 s, writes continue, leases and watches survive, the member restarts and catches up', async () => {
       const c = await start();
       const { leader, followers } = await roles(c);
       const eps = followers.map((m) => m.endpoint).join(',');
-      assert.equal(await ctl(c.endpoint, 'put', 'before', '1'), 'OK\n');
-      const killedAt = Date.now();
-      await leader.stop(); // SIGKILL of the etcd process itself
-      let newLeader: string | undefined;
-      while (Date.now() - killedAt < 10_000) {
-        const st = await Promise.all(followers.map((m) => memberStatus(m.clientURL)));
-        if (st.every((s) => s && s.leaderHex !== leader.memberIdHex && s.leaderHex === st[0]!.leaderHex)) {
-          newLeader = st[0]!.leaderHex;
-          break;
+      const watchOn = followers[0]!;
+      // a watcher on a follower that survives, a lease kept alive through a follower
+      const watcher = spawn(REAL, [`--endpoints=${watchOn.endpoint}`, 'watch', '--prefix', 'w/'], { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let watched = '';
+      watcher.stdout.setEncoding('utf8').on('data', (d: string) => { watched += d; });
+      try {
+        const lease = /lease ([0-9a-f]+) granted/.exec(await ctl(watchOn.endpoint, 'lease', 'grant', '30'))![1]!;
+        assert.equal(await ctl(c.endpoint, 'put', '--lease', lease, 'leased', 'x'), 'OK\n');
+        await sleep(300); // the watch is registered
+        for (let i = 0; i < 5; i++) assert.equal(await ctl(c.endpoint, 'put', `w/${i}`, `${i}`), 'OK\n');
+        const killedAt = Date.now();
+        await leader.stop(); // SIGKILL of the etcd process itself
+        let newLeader: string | undefined;
+        while (Date.now() - killedAt < 10_000) {
+          const st = await Promise.all(followers.map((m) => memberStatus(m.clientURL)));
+          if (st.every((x) => x && x.leaderHex !== leader.memberIdHex && x.leaderHex === st[0]!.leaderHex)) {
+            newLeader = st[0]!.leaderHex;
+            break;
+          }
+          await sleep(50);
         }
-        await sleep(50);
+        const took = Date.now() - killedAt;
+        assert.ok(newLeader, 'no new leader within 10 s');
+        assert.ok(took <= 3000, `new leader after ${took} ms (expected ≤ 3000 ms)`);
+        assert.ok(followers.some((m) => m.memberIdHex === newLeader));
+        // writes continue on the two survivors; the watcher sees every event in order
+        for (let i = 5; i < 10; i++) assert.equal(await ctl(eps, 'put', `w/${i}`, `${i}`), 'OK\n');
+        const want = Array.from({ length: 10 }, (_, i) => `PUT\nw/${i}\n${i}\n`).join('');
+        const deadline = Date.now() + 10_000;
+        while (watched !== want && Date.now() < deadline) await sleep(100);
+        assert.equal(watched, want);
+        // the lease was not expired by the election; keep-alive through a follower is forwarded
+        assert.match(await ctl(watchOn.endpoint, 'lease', 'keep-alive', '--once', lease), new RegExp(`lease ${lease} keepalived with TTL\\(30\\)`));
+        assert.equal(await ctl(eps, 'get', 'leased', '--print-value-only'), 'x\n');
+        const ttl = await ctl(eps, 'lease', 'timetolive', lease);
+        const remaining = Number(/remaining\((-?\d+)s\)/.exec(ttl)?.[1]);
+        assert.ok(remaining > 20 && remaining <= 30, ttl);
+      } finally {
+        watcher.kill('SIGKILL');
       }
-      const took = Date.now() - killedAt;
-      assert.ok(newLeader, 'no new leader within 10 s');
-      assert.ok(took <= 3000, `new leader after ${took} ms (expected ≤ 3000 ms)`);
-      assert.ok(followers.some((m) => m.memberIdHex === newLeader));
-      // writes continue on the two survivors
-      for (let i = 0; i < 20; i++) assert.equal(await ctl(eps, 'put', `after-${i}`, `${i}`), 'OK\n');
       // the killed member restarts on its data dir and catches up
       await leader.restart();
       await waitConverged(c.members);
-      assert.equal(await ctl(leader.endpoint, 'get', 'after-19', '--consistency=s', '--print-value-only'), '19\n');
+      assert.equal(await ctl(leader.endpoint, 'get', 'w/9', '--consistency=s', '--print-value-only'), '9\n');
       await assertEqualHashes(c.members);
     });
 
