@@ -107,4 +107,8 @@ export interface EmbedConfig {
   readonly experimentalCompactionBatchLimit: number;
   /** --experimental-warning-apply-duration, ms (default 100) */
   readonly experimentalWarningApplyDurationMs: number;
+  /** --experimental-initial-corrupt-check: compare KV hashes with peers before a restarted member starts. */
+  readonly experimentalInitialCorruptCheck: boolean;
+  /** --experimental-corrupt-check-time, ms (0: off): the leader's periodic hash check with its peers. */
+  readonly experimentalCorruptCheckTimeMs: number;
 }

@@ -703,6 +703,8 @@ class GoConfig {
       experimentalEnableLeaseCheckpoint: this.b['experimental-enable-lease-checkpoint'],
       experimentalCompactionBatchLimit: n['experimental-compaction-batch-limit'],
       experimentalWarningApplyDurationMs: ms('experimental-warning-apply-duration'),
+      experimentalInitialCorruptCheck: this.b['experimental-initial-corrupt-check'],
+      experimentalCorruptCheckTimeMs: ms('experimental-corrupt-check-time'),
     };
   }
 }

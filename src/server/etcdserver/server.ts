@@ -16,6 +16,7 @@
  * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
  * before any entry is applied, is what makes an acknowledged write durable.
  */
+import { checkHashKV, checkInitialHashKV, PEER_HASHKV_PATH, serveHashKV, type CorruptCheckHost } from './corrupt.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -501,6 +502,8 @@ export class EtcdServer implements EtcdServerApi {
     applied.s = s;
     try {
       s.checkDataDirMatches();
+      // etcd embed.StartEtcd: a member restarting on its data runs the initial check before raft starts
+      if (haveWal && cfg.experimentalInitialCorruptCheck) await checkInitialHashKV(s.corruptCheckHost());
     } catch (e) {
       await s.stop();
       throw e;
@@ -567,6 +570,26 @@ export class EtcdServer implements EtcdServerApi {
       }, BACKEND_BATCH_INTERVAL_MS),
     );
     this.timers.push(setInterval(() => this.leaseLoop(), LEASE_LOOP_MS));
+    const corruptCheckMs = this.cfg.experimentalCorruptCheckTimeMs;
+    if (corruptCheckMs > 0) {
+      // etcd monitorKVHash: only the leader checks, and raises the CORRUPT alarm on a mismatch
+      this.log.info('enabled corruption checking', { 'local-member-id': idHex(this.memberId), interval: `${corruptCheckMs / 1000}s` });
+      let checking = false;
+      this.timers.push(
+        setInterval(() => {
+          if (this.stopped || checking || !this.r.isLeader()) return;
+          checking = true;
+          const raise = (): void => {
+            this.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }).catch((e) =>
+              this.log.warn('failed to raise the CORRUPT alarm', { error: String((e as Error)?.message ?? e) }),
+            );
+          };
+          checkHashKV(this.corruptCheckHost(), () => this.linearizableReadNotify({}), raise)
+            .catch((e) => this.log.warn('failed to check hash KV', { error: String((e as Error)?.message ?? e) }))
+            .finally(() => { checking = false; });
+        }, corruptCheckMs),
+      );
+    }
     for (const t of this.timers) t.unref?.();
     // a lone voter does not wait for an election timeout
     setImmediate(() => this.maybeCampaignAlone());
@@ -827,6 +850,18 @@ export class EtcdServer implements EtcdServerApi {
       );
       return;
     }
+    if (path === PEER_HASHKV_PATH) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const r = serveHashKV(req.method ?? 'GET', Buffer.concat(chunks), (rev) => this.kv.hashByRev(rev), this.log);
+        if (r.status === 405) res.setHeader('Allow', 'GET');
+        if (!r.json) return text(r.status, r.body);
+        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': idHex(this.clusterId) });
+        res.end(r.body);
+      });
+      return;
+    }
     if (path === '/leases' || path === '/leases/internal') {
       if (!allow('POST')) return;
       const chunks: Buffer[] = [];
@@ -894,6 +929,19 @@ export class EtcdServer implements EtcdServerApi {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /** What the corruption checks (corrupt.ts) need of this member. */
+  private corruptCheckHost(): CorruptCheckHost {
+    return {
+      memberId: this.memberId,
+      clusterId: this.clusterId,
+      log: this.log,
+      hashByRev: (rev) => this.kv.hashByRev(rev),
+      members: () => this.cluster.memberList(),
+      peerClientTls: () => this.peerClientTls(),
+      reqTimeoutMs: () => this.reqTimeoutMs(),
+    };
   }
 
   private peerClientTls(): { cert?: Buffer; key?: Buffer; ca?: Buffer } | undefined {

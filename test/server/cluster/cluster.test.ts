@@ -25,6 +25,13 @@ import { after, before, describe, test } from 'node:test';
 import { memberStatus, spawnEtcdProcess, startRealCluster, type ClusterMember, type RealCluster } from '../../harness/cluster.js';
 import { ETCD_BIN, OUR_ETCD_BIN } from '../../harness/etcd.js';
 import { REAL, REPO_ROOT, runCli } from '../../harness/run.js';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import type { Backend } from '../../../src/server/backend/backend.js';
+import { replaceWithBoltFile } from '../../../src/server/backend/bbolt-import.js';
+import { writeBoltFile } from '../../../src/server/backend/bbolt-writer.js';
+import { LmdbBackend } from '../../../src/server/backend/lmdb-backend.js';
+import { MemoryBackend } from '../../../src/server/backend/memory-backend.js';
+import { KeyValueSchema } from '../../../src/gen/mvccpb/kv_pb.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -88,6 +95,48 @@ async function assertEqualHashes(members: ClusterMember[]): Promise<void> {
   const hashes = (JSON.parse(out) as Array<{ HashKV: { hash: number; compact_revision?: number } }>).map((h) => h.HashKV.hash);
   assert.equal(hashes.length, members.length, out);
   assert.equal(new Set(hashes).size, 1, `hashes differ at revision ${r}: ${out}`);
+}
+
+/** Changes the first byte of every key and value in the `key` bucket (etcd's e2e corruptHash). */
+function corruptKeys(b: Backend): void {
+  const tx = b.batchTx();
+  tx.lock();
+  try {
+    const all: Array<[Uint8Array, Uint8Array]> = [];
+    tx.forEach('key', (k, v) => void all.push([new Uint8Array(k), new Uint8Array(v)]));
+    for (const [k, v] of all) {
+      const kv = fromBinary(KeyValueSchema, v);
+      kv.key[0]!++;
+      kv.value[0]!++;
+      tx.put('key', k, toBinary(KeyValueSchema, kv));
+    }
+  } finally {
+    tx.unlock();
+  }
+  b.forceCommit();
+}
+
+/** Corrupts a stopped member's backend file offline: real etcd's bbolt file, or our LMDB one. */
+function corruptBackend(dataDir: string, ours: boolean): void {
+  const file = `${dataDir}/member/snap/db`;
+  if (ours) {
+    const b = new LmdbBackend({ path: file });
+    try {
+      corruptKeys(b);
+    } finally {
+      b.close();
+    }
+    return;
+  }
+  const b = new MemoryBackend();
+  replaceWithBoltFile(b, file);
+  corruptKeys(b);
+  const rt = b.readTx();
+  try {
+    writeBoltFile(file, rt);
+  } finally {
+    rt.release();
+  }
 }
 
 async function roles(c: RealCluster): Promise<{ leader: ClusterMember; followers: ClusterMember[] }> {
@@ -237,8 +286,11 @@ for (const target of TARGETS) {
           if (Date.now() > deadline) throw new Error(`no cluster ID mismatch logged\n--- m1 ---\n${m1.log().slice(-3000)}\n--- stranger ---\n${stranger.log().slice(-3000)}`);
           await sleep(200);
         }
-        // the remaining members still serve writes; the stranger never joined
-        assert.equal(await ctl(`${m1.endpoint},${c.member('m2').endpoint}`, 'put', 'still', 'ok'), 'OK\n');
+        // the remaining members still serve writes (after electing a leader if m3 led); the stranger never joined
+        const rest = [m1, c.member('m2')];
+        const lead = await Promise.all(rest.map((m) => memberStatus(m.clientURL)));
+        assert.ok(lead.every((x) => x && x.leaderHex === lead[0]!.leaderHex && rest.some((m) => m.memberIdHex === x.leaderHex)) || (await c.waitForLeader(15_000)) !== undefined);
+        assert.equal(await ctl(`${m1.endpoint},${c.member('m2').endpoint}`, '--command-timeout=15s', 'put', 'still', 'ok'), 'OK\n');
         const list = await ctl(m1.endpoint, 'member', 'list');
         assert.equal(list.trim().split('\n').length, 3, list);
         const s = await memberStatus(m3.clientURL);
@@ -246,6 +298,28 @@ for (const target of TARGETS) {
       } finally {
         await stranger.kill();
       }
+    });
+
+    test('--experimental-initial-corrupt-check: a member whose data differs refuses to restart', async () => {
+      const c = await start({ extraArgs: ['--experimental-initial-corrupt-check', '--snapshot-count=3'] });
+      for (let i = 0; i < 10; i++) assert.equal(await ctl(c.endpoint, 'put', `foo${String(i).padStart(5, '0')}`, `v${i}`), 'OK\n');
+      await waitConverged(c.members);
+      const m1 = c.member('m1');
+      await m1.stop();
+      corruptBackend(m1.dataDir, target.binary !== ETCD_BIN);
+      const p = spawnEtcdProcess(target.binary, [...m1.args()]);
+      try {
+        const deadline = Date.now() + 20_000;
+        while (!p.exited() && Date.now() < deadline) await sleep(100);
+        assert.ok(p.exited(), `the corrupted member did not exit\n${p.log().slice(-3000)}`);
+        assert.match(p.log(), new RegExp(`${m1.memberIdHex} found data inconsistency with peers`));
+        assert.match(p.log(), /"msg":"found different hash values from remote peer"/);
+      } finally {
+        await p.kill();
+      }
+      // the healthy members were not affected
+      await c.waitForLeader(15_000);
+      assert.equal(await ctl(`${c.member('m2').endpoint},${c.member('m3').endpoint}`, '--command-timeout=15s', 'put', 'after', 'x'), 'OK\n');
     });
   });
 }

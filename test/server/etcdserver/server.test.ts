@@ -59,6 +59,8 @@ function config(dataDir: string, over: Partial<EmbedConfig> = {}): EmbedConfig {
     experimentalEnableLeaseCheckpoint: false,
     experimentalCompactionBatchLimit: 0,
     experimentalWarningApplyDurationMs: 100,
+    experimentalInitialCorruptCheck: false,
+    experimentalCorruptCheckTimeMs: 0,
     ...over,
   };
 }
