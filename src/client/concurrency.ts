@@ -31,7 +31,7 @@ import {
   type TxnResponse,
 } from '../gen/etcdserverpb/rpc_pb.js';
 import { Event_EventType, type KeyValue } from '../gen/mvccpb/kv_pb.js';
-import { Watcher, responseErr, type WatchChan } from '../commands/watch.js';
+import { Watcher, responseErr, type WatchChan } from './watch.js';
 
 /** concurrency.defaultSessionTTL, seconds. */
 export const DEFAULT_SESSION_TTL = 60;

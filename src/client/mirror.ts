@@ -12,7 +12,7 @@
 import type { EtcdClient } from './client.js';
 import { FROM_KEY_END, prefixEnd } from './range.js';
 import type { RangeResponse } from '../gen/etcdserverpb/rpc_pb.js';
-import { Watcher, type WatchChan } from '../commands/watch.js';
+import { Watcher, type WatchChan } from './watch.js';
 
 /** Keys per range request of the base sync (mirror.batchLimit). */
 export const SYNC_BATCH_LIMIT = 1000n;

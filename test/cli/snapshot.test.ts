@@ -27,7 +27,7 @@ import { EtcdClient } from '../../src/client/client.js';
 import { startRealEtcd, startTwinEtcds, stopAll, type RealEtcd } from '../harness/etcd.js';
 import { bytesToText, compareCli, errorLine, OURS, REAL, runCli, SIDES_LABEL } from '../harness/run.js';
 import { SERVE, skipInServe } from '../harness/target.js';
-import { BoltReader } from '../../src/server/backend/bbolt-reader.js';
+import { BoltReader } from '../../src/util/bbolt-reader.js';
 
 const FORMATS = ['simple', 'json', 'fields', 'table', 'protobuf'];
 

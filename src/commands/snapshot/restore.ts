@@ -27,7 +27,7 @@ import * as fs from 'node:fs';
 import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import { goQuote } from '../../cli/go-format.js';
-import { BoltError, BoltReader } from '../../server/backend/bbolt-reader.js';
+import { BoltError, BoltReader } from '../../util/bbolt-reader.js';
 import { goPathError } from '../../util/go-errors.js';
 import { checkPeerURLs } from '../member/args.js';
 import { goByteSlice, hasChecksum } from './save.js';

@@ -21,9 +21,9 @@ import * as fs from 'node:fs';
 import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import type { DbStatus } from '../../cli/printer/maintenance.js';
-import { BoltCorruptError, BoltError, BoltReader, BUCKET_LEAF } from '../../server/backend/bbolt-reader.js';
+import { BoltCorruptError, BoltError, BoltReader, BUCKET_LEAF } from '../../util/bbolt-reader.js';
 import { goPathError } from '../../util/go-errors.js';
-import { Crc32c } from '../../server/backend/crc32c.js';
+import { Crc32c } from '../../util/crc32c.js';
 
 /** The error etcd reports when bbolt's Tx.Check() finds problems. */
 export function integrityError(errors: string[]): string {

@@ -4,7 +4,7 @@
  * backends, replacing everything in it (etcd applySnapshot: the received
  * `<index>.snap.db` becomes the new backend).
  */
-import { BUCKET_LEAF, BoltReader } from './bbolt-reader.js';
+import { BUCKET_LEAF, BoltReader } from '../../util/bbolt-reader.js';
 import type { Backend } from './backend.js';
 
 /** What {@link replaceWithBoltFile} loaded. */

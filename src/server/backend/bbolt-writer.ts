@@ -39,7 +39,7 @@ import {
   META_PAGE,
   PAGE_HEADER,
   VERSION,
-} from './bbolt-reader.js';
+} from '../../util/bbolt-reader.js';
 
 /** bbolt's default page size on Linux/amd64 (os.Getpagesize()), bytes. */
 export const DEFAULT_PAGE_SIZE = 4096;

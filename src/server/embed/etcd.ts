@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { EmbedConfig } from './config-types.js';
 import { selfCert, serveClients, type ClientServers } from './serve.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
-import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
+import { CLUSTER_VERSION, ErrMemberRemoved, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
 import type { Logger } from '../logger.js';
 import { newCompactor, parseCompactionRetention, realScheduler, type Compactor } from '../etcdserver/api/v3compactor/compactor.js';
 import { create } from '@bufbuild/protobuf';
@@ -300,6 +300,8 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   };
   const stopped = server.fatal().then(async (err) => {
     await close();
+    // a member removed from the cluster stops cleanly (etcd exits 0 through StopNotify)
+    if (err instanceof ErrMemberRemoved) return;
     throw err;
   });
   stopped.catch(() => undefined);

@@ -173,6 +173,17 @@ import { encodeInternalRequest, readRequestId } from './internal-request.js';
 export const SERVER_VERSION = '3.4.23';
 /** The cluster version it sets once leader. */
 export const CLUSTER_VERSION = '3.4.0';
+/**
+ * Why a member removed from the cluster stops (etcd stopWithDelay after applying its
+ * own removal). Not a failure: etcd then exits with status 0.
+ */
+export class ErrMemberRemoved extends Error {
+  constructor() {
+    super('the member has been permanently removed from the cluster');
+    this.name = 'ErrMemberRemoved';
+  }
+}
+
 /** Entries kept in the in-memory log behind a snapshot for slow followers (etcd snapshotCatchUpEntries). */
 const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 /** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
@@ -1094,7 +1105,7 @@ export class EtcdServer implements EtcdServerApi {
           if (this.removedSelf) return;
           this.removedSelf = true;
           this.log.info('the member has been permanently removed from the cluster', { 'local-member-id': idHex(this.memberId) });
-          setTimeout(() => this.stopWithError(new Error('the member has been permanently removed from the cluster')), 1000).unref?.();
+          setTimeout(() => this.stopWithError(new ErrMemberRemoved()), 1000).unref?.();
         } else {
           this.transport.removePeer(cc.nodeId);
         }

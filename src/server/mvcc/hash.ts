@@ -9,7 +9,7 @@
 
 import type { IgnoreKey, ReadOps } from '../backend/backend.js';
 import { Buckets } from '../backend/backend.js';
-import { Crc32c } from '../backend/crc32c.js';
+import { Crc32c } from '../../util/crc32c.js';
 import { bytesToRev, revGreaterThan, type Revision, type RevisionSet } from './revision.js';
 
 const utf8 = new TextEncoder();

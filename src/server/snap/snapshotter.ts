@@ -30,7 +30,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32c } from '../backend/crc32c.js';
+import { crc32c } from '../../util/crc32c.js';
 import { hexPairName, parseHexPairName } from '../../util/hex-pair-name.js';
 
 /** A Raft snapshot as stored: structurally equal to raft's `Snapshot`. */

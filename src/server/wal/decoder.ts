@@ -13,7 +13,7 @@
  *
  * Payload contents are not interpreted here; wal.ts decodes them with record.ts.
  */
-import { crc32c } from '../backend/crc32c.js';
+import { crc32c } from '../../util/crc32c.js';
 import { ALIGN_BYTES, HEADER_BYTES, framedSize } from './encoder.js';
 import { WalCorruptError } from './errors.js';
 

@@ -14,7 +14,7 @@
  *   16+n     p  zero padding, p = (8 - n % 8) % 8
  * ```
  */
-import { crc32c } from '../backend/crc32c.js';
+import { crc32c } from '../../util/crc32c.js';
 
 /** Bytes in a record header. */
 export const HEADER_BYTES = 16;

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBackend } from '../../../src/server/backend/memory-backend.js';
 import { ErrCompacted, ErrFutureRev } from '../../../src/server/mvcc/errors.js';
-import { Crc32c } from '../../../src/server/backend/crc32c.js';
+import { Crc32c } from '../../../src/util/crc32c.js';
 import { hashBackend } from '../../../src/server/mvcc/hash.js';
 import { Store } from '../../../src/server/mvcc/kvstore.js';
 

@@ -123,7 +123,7 @@ test('snap: a huge voter count in a corrupt file is rejected without allocating'
   const b = await readFile(join(dir, name));
   b.writeUInt32LE(0xffffffff, 32);
   // recompute the CRC so only the bound check can catch it
-  const { crc32c } = await import('../../../src/server/backend/crc32c.js');
+  const { crc32c } = await import('../../../src/util/crc32c.js');
   b.writeUInt32LE(crc32c(b.subarray(16)), 8);
   await writeFile(join(dir, name), b);
   const r = await s.load();

@@ -1,5 +1,5 @@
 /**
- * @module server/backend/bbolt-reader
+ * @module util/bbolt-reader
  * A read-only reader of bbolt database files (go.etcd.io/bbolt v1.3.6, the backend
  * format of etcd 3.4 and of its snapshot files), written from the file format:
  *
@@ -23,7 +23,7 @@
  */
 
 import * as fs from 'node:fs';
-import { goPathError } from '../../util/go-errors.js';
+import { goPathError } from './go-errors.js';
 
 /** bbolt's magic number, meta.magic. */
 export const MAGIC = 0xed0cdaed;

@@ -1,5 +1,5 @@
 /**
- * @module server/backend/crc32c
+ * @module util/crc32c
  * CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum Go's
  * `crc32.MakeTable(crc32.Castagnoli)` computes: etcd uses it for the hash that
  * `etcdctl snapshot status` prints (clientv3/snapshot/v3_snapshot.go) and for WAL
