@@ -54,6 +54,8 @@ export interface ClusterMember {
   pid(): number | undefined;
   /** The command line (without the binary) the member is started with. */
   args(): readonly string[];
+  /** Resolves with the exit status (or signal name) of the current process when it exits by itself or is killed. */
+  exited(): Promise<number | string>;
 }
 
 /** A running cluster; also usable as a harness ServerLike (endpoint = all client endpoints). */
@@ -126,6 +128,8 @@ interface Proc {
   log: string;
   exited: boolean;
   exit: Promise<void>;
+  /** Exit status, or the signal name; set when `exited`. */
+  status?: number | string;
 }
 
 const liveProcs = new Set<ChildProcess>();
@@ -216,7 +220,8 @@ function spawnEtcd(binary: string, args: string[]): Proc {
     if (p.log.length > MAX_LOG) p.log = p.log.slice(p.log.length - MAX_LOG);
   });
   p.exit = new Promise<void>((resolve) => {
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
+      p.status = code ?? signal ?? 'unknown';
       p.exited = true;
       liveProcs.delete(child);
       resolve();
@@ -355,6 +360,12 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
         if (proc && !proc.exited) proc.child.kill(sig);
       },
       pid: () => (proc && !proc.exited ? proc.child.pid : undefined),
+      exited: async () => {
+        if (!proc) throw new Error(`${spec.name} was never started`);
+        const p = proc;
+        await p.exit;
+        return p.status ?? 'unknown';
+      },
       args: () => args,
     };
     return m;

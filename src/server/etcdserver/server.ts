@@ -115,7 +115,7 @@ import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { replaceWithBoltFile } from '../backend/bbolt-import.js';
-import { Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
+import { ERR_MEMBER_REMOVED, Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
 import { ErrLeaseNotFound, ErrNotPrimary as ErrNotPrimaryLease } from '../lease/errors.js';
 import { capnslogLine, type Capnslog } from '../logger.js';
 import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
@@ -413,7 +413,14 @@ export class EtcdServer implements EtcdServerApi {
       reportSnapshot: (id, ok) => this.r.reportSnapshot(id, ok),
       isIdRemoved: (id) => this.cluster.isIdRemoved(id),
       receiveSnapshot: (m, body) => this.receiveSnapshotDb(m, body),
-      onCriticalError: (err) => this.stopWithError(err),
+      // etcd's run loop on a transport error (errorc): log it, tell the operator about the
+      // data dir when the cluster removed this member, and stop (etcd then exits 0)
+      onCriticalError: (err) => {
+        this.log.warn('server error', { error: err.message });
+        if (err.message !== ERR_MEMBER_REMOVED) return this.stopWithError(err);
+        this.log.warn('data-dir used by this member must be removed', { 'data-dir': this.cfg.dataDir });
+        this.stopWithError(new ErrMemberRemoved());
+      },
       logger: {
         debug: (m, f, c) => log.debug(m, f, c),
         info: (m, f, c) => log.info(m, f, c),

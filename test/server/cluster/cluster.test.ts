@@ -319,5 +319,21 @@ for (const target of TARGETS) {
       await c.waitForLeader(15_000);
       assert.equal(await ctl(`${c.member('m2').endpoint},${c.member('m3').endpoint}`, '--command-timeout=15s', 'put', 'after', 'x'), 'OK\n');
     });
+
+    test('member remove: the removed member logs it and exits with status 0; the others go on', async () => {
+      const c = await start();
+      const { leader, followers } = await roles(c);
+      const gone = followers[0]!;
+      await c.waitReconfigurable();
+      assert.match(await ctl(leader.endpoint, 'member', 'remove', gone.memberIdHex), new RegExp(`Member ${gone.memberIdHex} removed from cluster ${c.clusterIdHex}`));
+      let timer: NodeJS.Timeout | undefined;
+      const status = await Promise.race([gone.exited(), new Promise((r) => { timer = setTimeout(() => r('still running after 15 s'), 15_000); })]);
+      clearTimeout(timer);
+      assert.equal(status, 0, gone.log().slice(-3000));
+      assert.match(gone.log(), /the member has been permanently removed from the cluster/);
+      const list = await ctl(leader.endpoint, 'member', 'list');
+      assert.equal(list.trim().split('\n').length, 2, list);
+      assert.equal(await ctl(`${leader.endpoint},${followers[1]!.endpoint}`, 'put', 'after-remove', 'x'), 'OK\n');
+    });
   });
 }
