@@ -184,6 +184,9 @@ export class ErrMemberRemoved extends Error {
   }
 }
 
+/** How often the leader probes the members' /version, ms (etcd monitorVersionInterval: ConnWriteTimeout − 1 s). */
+const MONITOR_VERSION_INTERVAL_MS = 4000;
+
 /** Entries kept in the in-memory log behind a snapshot for slow followers (etcd snapshotCatchUpEntries). */
 const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 /** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
@@ -317,6 +320,8 @@ export class EtcdServer implements EtcdServerApi {
   private leaderChanges = 0;
   private lastLead = 0n;
   private resolveFatal: (e: unknown) => void = () => undefined;
+  /** A /version probe of the members is in flight (see probeMemberVersions). */
+  private probingVersions = false;
   private readonly fatalPromise = new Promise<unknown>((r) => {
     this.resolveFatal = r;
   });
@@ -588,6 +593,8 @@ export class EtcdServer implements EtcdServerApi {
       }, BACKEND_BATCH_INTERVAL_MS),
     );
     this.timers.push(setInterval(() => this.leaseLoop(), LEASE_LOOP_MS));
+    // etcd monitorVersions: the leader asks every member's /version; an unreachable one is logged
+    this.timers.push(setInterval(() => void this.probeMemberVersions(), MONITOR_VERSION_INTERVAL_MS));
     const corruptCheckMs = this.cfg.experimentalCorruptCheckTimeMs;
     if (corruptCheckMs > 0) {
       // etcd monitorKVHash: only the leader checks, and raises the CORRUPT alarm on a mismatch
@@ -1276,6 +1283,45 @@ export class EtcdServer implements EtcdServerApi {
       .finally(() => {
         this.settingClusterVersion = false;
       });
+  }
+
+  /**
+   * The leader's /version probe of the other members (etcd monitorVersions → getVersions →
+   * getVersion): each peer URL in turn until one answers; unreachable members are logged
+   * with etcd's "failed to reach the peer URL" / "failed to get version" warnings, so a
+   * member that cannot be reached shows up in the leader's log every few seconds. The
+   * answers are not used further: every member of ours runs the same version.
+   */
+  private async probeMemberVersions(): Promise<void> {
+    if (this.stopped || this.probingVersions || !this.r.isLeader()) return;
+    this.probingVersions = true;
+    try {
+      await Promise.all(
+        this.cluster.memberList().filter((m) => m.id !== this.memberId).map(async (m) => {
+          let last: Error | undefined;
+          for (const u of m.peerUrls) {
+            const addr = `${u}/version`;
+            try {
+              const r = await peerRequest(addr, { method: 'GET', timeoutMs: MONITOR_VERSION_INTERVAL_MS / 2, tls: this.peerClientTls() });
+              if (r.status === 200) return;
+              last = new Error(`unexpected status ${r.status}`);
+            } catch (e) {
+              last = e as Error;
+              const err = `Get "${addr}": ${last.message}`;
+              this.log.warn('failed to reach the peer URL', { address: addr, 'remote-member-id': idHex(m.id), error: err }, {
+                pkg: 'etcdserver',
+                text: `failed to reach the peerURL(${u}) of member ${idHex(m.id)} (${err})`,
+              });
+            }
+          }
+          if (last) {
+            this.log.warn('failed to get version', { 'remote-member-id': idHex(m.id), error: last.message }, { pkg: 'etcdserver', text: `cannot get the version of member ${idHex(m.id)} (${last.message})` });
+          }
+        }),
+      );
+    } finally {
+      this.probingVersions = false;
+    }
   }
 
   /** Settles once this member has published its attributes through raft (etcd EtcdServer.ReadyNotify). */

@@ -7,7 +7,8 @@
 //   - kill -9 of the leader: a new leader within 3 s (1 s election timeout), writes
 //     continue, a watcher on a follower sees every event in order across the change, a
 //     lease keeps its TTL (no expiry by the election) and is kept alive through a
-//     follower, the killed member restarts and catches up (equal hashes);
+//     follower, the survivors log the lost stream and the new leader "failed to reach the
+//     peer URL", the killed member restarts and catches up (equal hashes);
 //   - a follower frozen (SIGSTOP) while the others write 7000 keys with
 //     --snapshot-count=1000 catches up by a raft snapshot (etcd keeps 5000 entries
 //     behind a snapshot) and ends with the same hash;
@@ -222,6 +223,14 @@ for (const target of TARGETS) {
         const ttl = await ctl(eps, 'lease', 'timetolive', lease);
         const remaining = Number(/remaining\((-?\d+)s\)/.exec(ttl)?.[1]);
         assert.ok(remaining > 20 && remaining <= 30, ttl);
+        // the broken link is visible at once in the survivors' logs, and the new leader's
+        // /version probe names the unreachable member every few seconds (etcd monitorVersions)
+        const nl = followers.find((m) => m.memberIdHex === newLeader)!;
+        assert.match(nl.log(), new RegExp(`"msg":"lost TCP streaming connection with remote peer".*"remote-peer-id":"${leader.memberIdHex}"`));
+        const probeBy = Date.now() + 12_000;
+        const reached = new RegExp(`"msg":"failed to reach the peer URL".*"remote-member-id":"${leader.memberIdHex}"`);
+        while (!reached.test(nl.log()) && Date.now() < probeBy) await sleep(200);
+        assert.match(nl.log(), reached);
       } finally {
         watcher.kill('SIGKILL');
       }
