@@ -120,6 +120,7 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherArgs | undef
   let listenPeerUrls: string | undefined;
   let token: string | undefined;
   const forwarded: string[] = [];
+  let refused: string | undefined;
   let i = 0;
   const valueOf = (name: string, inline: string | undefined): string => {
     if (inline !== undefined) return inline;
@@ -151,14 +152,13 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherArgs | undef
         token = valueOf(name, inline);
         continue;
     }
-    if (PER_MEMBER_FLAGS.has(name)) {
-      throw new LauncherUsageError(`--${name} cannot be used with --cluster-size: the launcher sets it for each member`);
-    }
+    if (PER_MEMBER_FLAGS.has(name)) refused ??= name;
     forwarded.push(s);
     if (inline === undefined && etcdFlagKind(name) === 'value' && i < argv.length) forwarded.push(argv[i++]);
   }
   forwarded.push(...argv.slice(i));
   if (sizeText === undefined) return undefined;
+  if (refused !== undefined) throw new LauncherUsageError(`--${refused} cannot be used with --cluster-size: the launcher sets it for each member`);
   return { sizeText, dataDir: dataDir ?? DEFAULT_CLUSTER_DATA_DIR, listenClientUrls, listenPeerUrls, token: token ?? DEFAULT_CLUSTER_TOKEN, forwarded };
 }
 
