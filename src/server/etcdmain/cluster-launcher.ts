@@ -2,7 +2,8 @@
  * `etcd --cluster-size N` (and `etcdctl serve --cluster-size N`): a local N-member
  * cluster in one command. Not an etcd flag: it is ours, in the spirit of etcd's
  * Procfile (goreman), which starts infra1..infra3 on 127.0.0.1 with client ports
- * 2379/22379/32379 and peer ports 2380/22380/32380.
+ * 2379/22379/32379 and peer ports 12380/22380/32380 (we give infra1 etcd's default peer
+ * port 2380 instead of 12380).
  *
  * The launcher starts N child processes of our own server (process.execPath + bin/etcd),
  * one per member, named infra1..infraN, and sets per member: --name, --data-dir,
@@ -13,7 +14,7 @@
  * Ports (`memberLayout`):
  * - without --listen-client-urls: member 1 serves clients on 127.0.0.1:2379, member i ≥ 2
  *   on 127.0.0.1:(i·10000 + 2379), i.e. 2379, 22379, 32379, ... 62379 (etcd's Procfile,
- *   continued), so at most 6 members;
+ *   continued), so at most 6 members (7 to 9 need the URL flags);
  * - with --listen-client-urls holding one URL `scheme://host:B`: member i serves on
  *   `scheme://host:(B + i − 1)`;
  * - the same two rules for peers with --listen-peer-urls and 2380 instead of 2379.
