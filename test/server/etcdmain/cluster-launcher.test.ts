@@ -2,7 +2,7 @@
 // member processes form one cluster (checked with the real etcdctl), a key written on one
 // member is read on another, SIGINT stops every member and the launcher exits 0, and a
 // second start on the same data dir brings the same cluster back with the key. Bad sizes
-// are refused with exit code 1.
+// are refused with exit code 1, and a member that dies stops the launcher with exit 1.
 //
 // Ports: the launcher gives member i client port B+i-1 and peer port P+i-1 from
 // --listen-client-urls / --listen-peer-urls, and refuses to start ("... is not free") when
@@ -144,6 +144,21 @@ test('bin/etcd --cluster-size 3: forms, serves, stops on SIGINT, restarts on its
   const kept = await etcdctl(urls[1], ['get', 'launcher-key']);
   assert.equal(kept.stdout.toString(), 'launcher-key\nv1\n', kept.stderr);
   await stopAndCheck(again, 'SIGTERM');
+
+  // a member that dies makes the launcher stop the others and exit 1, naming it
+  const third = await launch(base);
+  assert.ok(!third.exited, describeProc('third start', third));
+  const members = childPids(third.child.pid!);
+  const victim = members.find((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--name=infra2'));
+  assert.ok(victim, `infra2 among ${members.join(',')}`);
+  process.kill(victim, 'SIGKILL');
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([third.exit.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 40_000)))]);
+  clearTimeout(timer);
+  assert.ok(ended, describeProc('launcher did not exit within 40 s of a member dying', third));
+  assert.deepEqual(third.exited, { code: 1, signal: null }, describeProc('launcher exit', third));
+  assert.match(procStderr(third), /launcher \| infra2 exited unexpectedly \(signal SIGKILL\); stopping the other members/);
+  for (const pid of members) assert.ok(!alive(pid), `member process ${pid} still running`);
 
   // another size over the same data is refused before any member starts
   const resized = await runCli(ETCD, ['--cluster-size', '2', '--data-dir', dataDir, '--listen-client-urls', `http://127.0.0.1:${base}`, '--listen-peer-urls', `http://127.0.0.1:${base + 3}`]);
