@@ -412,7 +412,9 @@ export async function runClusterLauncher(
 
   const stopAll = async (sig: NodeJS.Signals): Promise<boolean> => {
     for (const m of members) if (!m.exited) m.child.kill(sig);
-    const done = await Promise.race([Promise.all(members.map((m) => m.exit)).then(() => true), sleep(STOP_TIMEOUT_MS).then(() => false)]);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([Promise.all(members.map((m) => m.exit)).then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), STOP_TIMEOUT_MS)))]);
+    clearTimeout(timer);
     if (done) return true;
     for (const m of members) {
       if (!m.exited) {
