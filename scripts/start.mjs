@@ -2,7 +2,9 @@
 // etcd's defaults (client URL http://localhost:2379, data dir ./default.etcd, as etcd
 // itself), builds first when dist/ is missing or older than src/, waits until the
 // server answers, prints how to talk to it, and runs until Ctrl-C (SIGINT/SIGTERM are
-// passed to the server, which closes gracefully).
+// passed to the server, which closes gracefully). With `--cluster-size N` (ours, not
+// etcd's) the server is a launcher of N members (src/server/etcdmain/cluster-launcher.ts)
+// that prints its own "how to talk to it" text with every member's client URL.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -30,31 +32,36 @@ if (stale) {
 
 const args = process.argv.slice(2);
 const etcdctl = join(root, 'bin/etcdctl');
+const cluster = args.some((a) => /^--?cluster-size(=|$)/.test(a));
 const server = spawn(process.execPath, [etcdctl, 'serve', ...args], { stdio: 'inherit' });
 let exited = false;
 server.on('exit', (code, signal) => {
   exited = true;
   process.exitCode = code ?? (signal === 'SIGINT' || signal === 'SIGTERM' ? 0 : 1);
 });
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.kill(sig));
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => server.kill(sig));
+// the launcher reports readiness (or what failed) itself
+if (!cluster) await announce();
 
-// the client URL the server advertises: --advertise-client-urls if given, else etcd's default
-// (`--advertise-client-urls=x`, `-advertise-client-urls x`, or the ETCD_ variable)
-function flagValue(name) {
-  for (let i = 0; i < args.length; i++) {
-    const m = new RegExp(`^--?${name}(?:=(.*))?$`).exec(args[i]);
-    if (m) return m[1] ?? args[i + 1];
+/** Waits (up to 60 s) until the single server answers, then prints how to talk to it. */
+async function announce() {
+  // the client URL the server advertises: --advertise-client-urls if given, else etcd's default
+  // (`--advertise-client-urls=x`, `-advertise-client-urls x`, or the ETCD_ variable)
+  function flagValue(name) {
+    for (let i = 0; i < args.length; i++) {
+      const m = new RegExp(`^--?${name}(?:=(.*))?$`).exec(args[i]);
+      if (m) return m[1] ?? args[i + 1];
+    }
+    return undefined;
   }
-  return undefined;
-}
-const endpoint = (flagValue('advertise-client-urls') ?? process.env.ETCD_ADVERTISE_CLIENT_URLS)?.split(',')[0] || 'http://localhost:2379';
-const epFlag = endpoint === 'http://localhost:2379' ? '' : ` --endpoints=${endpoint}`;
+  const endpoint = (flagValue('advertise-client-urls') ?? process.env.ETCD_ADVERTISE_CLIENT_URLS)?.split(',')[0] || 'http://localhost:2379';
+  const epFlag = endpoint === 'http://localhost:2379' ? '' : ` --endpoints=${endpoint}`;
 
-const deadline = Date.now() + 60_000;
-while (!exited && Date.now() < deadline) {
-  const r = spawnSync(process.execPath, [etcdctl, `--endpoints=${endpoint}`, '--command-timeout=1s', 'endpoint', 'health'], { encoding: 'utf8' });
-  if (r.status === 0) {
-    console.log(`
+  const deadline = Date.now() + 60_000;
+  while (!exited && Date.now() < deadline) {
+    const r = spawnSync(process.execPath, [etcdctl, `--endpoints=${endpoint}`, '--command-timeout=1s', 'endpoint', 'health'], { encoding: 'utf8' });
+    if (r.status === 0) {
+      console.log(`
 etcd is serving clients at ${endpoint} (data in ./default.etcd unless --data-dir was given).
 Talk to it with:
   ./bin/etcdctl${epFlag} put foo bar
@@ -62,8 +69,9 @@ Talk to it with:
   npx etcdctl${epFlag} watch foo --prefix
 Press Ctrl-C to stop it.
 `);
-    break;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 500));
   }
-  await new Promise((r) => setTimeout(r, 500));
+  if (!exited && Date.now() >= deadline) console.error(`etcd did not answer at ${endpoint} within 60 s; it is still running (Ctrl-C stops it)`);
 }
-if (!exited && Date.now() >= deadline) console.error(`etcd did not answer at ${endpoint} within 60 s; it is still running (Ctrl-C stops it)`);

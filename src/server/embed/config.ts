@@ -196,6 +196,18 @@ class EtcdFlags {
   }
 }
 
+/**
+ * How etcd's flag `name` is written on a command line (etcdmain configFlags): 'bool' for
+ * flags that take no separate argument (`--enable-v2`, `--enable-v2=false`), 'value' for
+ * the others (`--name x`, `--name=x`), undefined for names etcd does not define.
+ * For callers that rewrite an etcd command line (the --cluster-size launcher).
+ */
+export function etcdFlagKind(name: string): 'bool' | 'value' | undefined {
+  const def = new EtcdFlags(() => {}).fs.lookup(name);
+  if (!def) return undefined;
+  return def.value.isBool ? 'bool' : 'value';
+}
+
 /** What the command line asks for once parsed (etcdmain config). */
 export type ParsedConfig =
   /** print and exit: --help, --version, flag syntax errors (exit 2), fatal env conflicts (exit 1) */

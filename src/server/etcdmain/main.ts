@@ -9,6 +9,8 @@
  * a bad --log-level (etcd panics); 1 for invalid configuration and startup failures.
  *
  * Used by bin/etcd and by `etcdctl serve` (bin/etcdctl dispatches before loading the CLI).
+ * With --cluster-size N (ours, not etcd's) it runs ./cluster-launcher.ts instead: N member
+ * processes of this program on one machine.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -83,6 +85,12 @@ function processSignals(handler: (sig: 'SIGINT' | 'SIGTERM') => void): () => voi
  */
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: MainIo = defaultIo): Promise<number | NodeJS.Signals> {
   const now = io.now ?? Date.now;
+  // --cluster-size is ours, not etcd's: a launcher of N member processes (./cluster-launcher.ts)
+  if (argv.some((a) => /^--?cluster-size(=|$)/.test(a))) {
+    const { runClusterLauncher } = await import('./cluster-launcher.js');
+    const r = await runClusterLauncher(argv, env, io, (a, e) => main(a, e, io));
+    if (r !== undefined) return r;
+  }
   const parsed = parseEtcdConfig(argv, env, { now });
   if (parsed.preamble) io.stderr(parsed.preamble);
 
