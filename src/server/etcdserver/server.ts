@@ -16,7 +16,8 @@
  * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
  * before any entry is applied, is what makes an acknowledged write durable.
  */
-import { checkHashKV, checkInitialHashKV, PEER_HASHKV_PATH, serveHashKV, type CorruptCheckHost } from './corrupt.js';
+import { checkHashKV, checkInitialHashKV, type CorruptCheckHost } from './corrupt.js';
+import { newPeerHandler } from './peer-handler.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -821,113 +822,32 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   /**
-   * Serves etcd's peer endpoints on --listen-peer-urls (etcd etcdhttp.NewPeerHandler):
-   * `/raft...` (the transport), `GET /members`, `POST /members/promote/<id>`,
-   * `POST /leases`, `POST /leases/internal`, `GET /version`; 404 otherwise.
+   * The handler of the peer listeners: the transport, `/version`, `/members`,
+   * `/members/promote/<id>`, `/members/hashkv`, `/leases`, `/leases/internal`
+   * (peer-handler.ts, etcd etcdhttp.NewPeerHandler).
    */
-  readonly peerHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => {
-    if (this.transport.handle(req, res)) return;
-    const path = (req.url ?? '/').split('?')[0]!;
-    const text = (status: number, body: string): void => {
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
-      res.end(body + '\n');
-    };
-    const allow = (method: string): boolean => {
-      if (req.method === method) return true;
-      res.setHeader('Allow', method);
-      text(405, 'Method Not Allowed');
-      return false;
-    };
-    if (path === '/version') {
-      if (!allow('GET')) return;
-      const cv = this.cluster.clusterVersion();
-      res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: cv || 'not_decided' }));
-      return;
-    }
-    if (path === '/members') {
-      if (!allow('GET')) return;
-      res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': idHex(this.clusterId) });
-      res.end(membersToJson(this.cluster.memberList()));
-      return;
-    }
-    if (path.startsWith('/members/promote/')) {
-      if (!allow('POST')) return;
-      req.resume();
-      res.setHeader('X-Etcd-Cluster-ID', idHex(this.clusterId));
-      const idText = path.slice('/members/promote/'.length);
-      if (!/^\d+$/.test(idText) || BigInt(idText) >= 1n << 64n) {
-        text(404, `member ${idText} not found in cluster`);
-        return;
-      }
-      this.promoteMemberAsLeader({}, BigInt(idText)).then(
-        () => {
-          res.writeHead(200, { 'Content-Type': 'application/json' });
-          res.end(membersToJson(this.cluster.memberList()));
-        },
-        (e: unknown) => {
-          const msg = String((e as Error)?.message ?? e);
-          if (e instanceof ErrIDNotFound) text(404, msg);
-          else if (e instanceof ErrMemberNotLearner || e instanceof ErrLearnerNotReady) text(412, msg);
-          else text(500, msg);
-          this.log.warn('failed to promote a member', { 'member-id': idHex(BigInt(idText)), error: msg });
-        },
-      );
-      return;
-    }
-    if (path === PEER_HASHKV_PATH) {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const r = serveHashKV(req.method ?? 'GET', Buffer.concat(chunks), (rev) => this.kv.hashByRev(rev), this.log);
-        if (r.status === 405) res.setHeader('Allow', 'GET');
-        if (!r.json) return text(r.status, r.body);
-        res.writeHead(200, { 'Content-Type': 'application/json', 'X-Etcd-Cluster-ID': idHex(this.clusterId) });
-        res.end(r.body);
-      });
-      return;
-    }
-    if (path === '/leases' || path === '/leases/internal') {
-      if (!allow('POST')) return;
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => void this.serveLeasePeerRequest(path, Buffer.concat(chunks), res, text));
-      return;
-    }
-    text(404, '404 page not found');
-  };
+  readonly peerHandler = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void => (this.peerHttp ??= this.newPeerHttp())(req, res);
+  private peerHttp: ReturnType<typeof newPeerHandler> | undefined;
 
-  /** etcd leasehttp's handler: renew (`/leases`) or time-to-live (`/leases/internal`) on the leader's lessor. */
-  private async serveLeasePeerRequest(path: string, body: Buffer, res: import('node:http').ServerResponse, text: (status: number, body: string) => void): Promise<void> {
-    try {
-      if (path === '/leases') {
-        let req;
-        try {
-          req = fromBinary(LeaseKeepAliveRequestSchema, body);
-        } catch {
-          text(400, 'error unmarshalling request');
-          return;
-        }
-        await this.applyWait.wait(this.r.committedIndex());
-        const ttl = await this.lessor.renew(req.ID);
-        res.writeHead(200, { 'Content-Type': 'application/protobuf' });
-        res.end(toBinary(LeaseKeepAliveResponseSchema, create(LeaseKeepAliveResponseSchema, { header: create(ResponseHeaderSchema, {}), ID: req.ID, TTL: BigInt(ttl) })));
-        return;
-      }
-      let inner;
-      try {
-        inner = fromBinary(LeaseTimeToLiveRequestSchema, unwrapField1(body));
-      } catch {
-        text(400, 'error unmarshalling request');
-        return;
-      }
+  private newPeerHttp(): ReturnType<typeof newPeerHandler> {
+    return newPeerHandler({
+    serverVersion: SERVER_VERSION,
+    clusterId: this.clusterId,
+    log: this.log,
+    transportHandle: (req, res) => this.transport.handle(req, res),
+    clusterVersion: () => this.cluster.clusterVersion(),
+    memberList: () => this.cluster.memberList(),
+    promoteMember: (id) => this.promoteMemberAsLeader({}, id).then(() => undefined),
+    hashByRev: (rev) => this.kv.hashByRev(rev),
+    leaseRenew: async (id) => {
       await this.applyWait.wait(this.r.committedIndex());
-      const resp = this.localTimeToLive(inner);
-      res.writeHead(200, { 'Content-Type': 'application/protobuf' });
-      res.end(wrapField1(toBinary(LeaseTimeToLiveResponseSchema, resp)));
-    } catch (e) {
-      text(e instanceof ErrLeaseNotFound ? 404 : 400, String((e as Error)?.message ?? e));
-    }
+      return this.lessor.renew(id);
+    },
+    leaseTimeToLive: async (r) => {
+      await this.applyWait.wait(this.r.committedIndex());
+      return this.localTimeToLive(r);
+    },
+    });
   }
 
   /**
