@@ -145,6 +145,15 @@ function peerLocalAddress(cfg: EmbedConfig): string | undefined {
 }
 
 /**
+ * Whether the peer listener requires a client certificate verified against the
+ * trusted CA: with --peer-client-cert-auth, and also whenever --peer-trusted-ca-file
+ * is given (etcd TLSInfo.ServerConfig: tls.RequireAndVerifyClientCert).
+ */
+function requiresClientCert(peerTls: PeerTlsOptions): boolean {
+  return !!peerTls.clientCertAuth || peerTls.ca !== undefined;
+}
+
+/**
  * Logs a peer connection refused by TLS as etcd's logTLSHandshakeFailure does
  * (embed/config.go; zap: embed/config_logging.go): "rejected connection" with the
  * remote address, the requested server name, the SANs of the certificate presented
@@ -179,12 +188,12 @@ function logRejectedConnection(log: Logger, s: tls.TLSSocket, remoteAddr: string
 /**
  * Puts etcd's peer listener checks in front of an https peer server's request
  * handling: the allowed CN / hostname of the client certificate (only when client
- * certificates are requested, as Go calls VerifyPeerCertificate only then), then
+ * certificates are required, as Go calls VerifyPeerCertificate only then), then
  * --peer-crl-file (./crl.ts). A refused connection, and any failed handshake, is
  * logged as "rejected connection" and closed.
  */
 function guardPeerServer(srv: https.Server, peerTls: PeerTlsOptions, log: Logger): void {
-  const check = peerTls.clientCertAuth ? allowedCertCheck(peerTls) : undefined;
+  const check = requiresClientCert(peerTls) ? allowedCertCheck(peerTls) : undefined;
   const addrs = new WeakMap<object, string>();
   srv.prependListener('connection', (raw: net.Socket) => addrs.set(raw, `${raw.remoteAddress}:${raw.remotePort}`));
   const addrOf = (s: tls.TLSSocket) => addrs.get((s as unknown as { _parent?: object })._parent ?? s) ?? `${s.remoteAddress}:${s.remotePort}`;
@@ -225,7 +234,7 @@ function listenPeer(u: URL, log: Logger, route: PeerRoute, peerTls: PeerTlsOptio
   const srv: http.Server =
     secure && peerTls
       ? https.createServer(
-          { requestTimeout: 0, cert: peerTls.cert, key: peerTls.key, ca: peerTls.ca, requestCert: !!peerTls.clientCertAuth, rejectUnauthorized: !!peerTls.clientCertAuth, minVersion: 'TLSv1.2' },
+          { requestTimeout: 0, cert: peerTls.cert, key: peerTls.key, ca: peerTls.ca, requestCert: requiresClientCert(peerTls), rejectUnauthorized: requiresClientCert(peerTls), minVersion: 'TLSv1.2' },
           handler,
         )
       : http.createServer({ requestTimeout: 0 }, handler);

@@ -108,10 +108,12 @@ const GO_ALERT_TEXT: Record<string, string> = {
 /**
  * The text Go's crypto/tls gives a TLS error: a fatal alert received from the other
  * side (OpenSSL code ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE, ...) becomes
- * `remote error: tls: bad certificate`; other errors keep their message.
+ * `remote error: tls: bad certificate`, a client that sent no certificate where one
+ * is required `tls: client didn't provide a certificate`; other errors keep their message.
  */
 export function goTlsErrorText(err: Error): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (code === 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE') return "tls: client didn't provide a certificate";
   const m = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(.+)$/.exec(code);
   if (m) return `remote error: tls: ${GO_ALERT_TEXT[m[1]!] ?? m[1]!.toLowerCase().replace(/_/g, ' ')}`;
   return err.message;

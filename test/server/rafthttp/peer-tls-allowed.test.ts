@@ -17,13 +17,15 @@
 //       * the right CN on all three: all join;
 //       * --peer-crl-file on two members revoking the third's certificate: they log
 //         "transport: certificate serial <hex> revoked" for its connections.
-//     Both flags at once: etcd's critical "AllowedCN and AllowedHostname are mutually
+//     --peer-trusted-ca-file without --peer-client-cert-auth still requires a verified
+//     client certificate ("tls: client didn't provide a certificate"). Both flags at once: etcd's critical "AllowedCN and AllowedHostname are mutually
 //     exclusive" line and no member.
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -101,6 +103,7 @@ describe('allowed-name checks', () => {
     assert.equal(goTlsErrorText(e('ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE')), 'remote error: tls: bad certificate');
     assert.equal(goTlsErrorText(e('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA')), 'remote error: tls: unknown certificate authority');
     assert.equal(goTlsErrorText(e('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')), 'remote error: tls: certificate required');
+    assert.equal(goTlsErrorText(e('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')), "tls: client didn't provide a certificate");
     assert.equal(goTlsErrorText(new Error('read ECONNRESET')), 'read ECONNRESET');
   });
 });
@@ -160,6 +163,8 @@ describe('connectCheckedTls', () => {
 interface MemberSpec {
   cert: { cert: string; key: string };
   extra: string[];
+  /** Leave out --peer-client-cert-auth. */
+  noClientCertAuth?: boolean;
 }
 
 const out = (p: Proc) => procStdout(p) + procStderr(p);
@@ -177,8 +182,8 @@ async function startCluster(binary: string, label: string, specs: MemberSpec[]):
       '--listen-client-urls', `http://127.0.0.1:${ports[2 * i + 1]}`, '--advertise-client-urls', `http://127.0.0.1:${ports[2 * i + 1]}`,
       '--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i),
       '--initial-cluster', ic, '--initial-cluster-token', `peer-tls-${label}`,
-      '--peer-cert-file', s.cert.cert, '--peer-key-file', s.cert.key, '--peer-trusted-ca-file', certs.caCert, '--peer-client-cert-auth',
-      ...s.extra,
+      '--peer-cert-file', s.cert.cert, '--peer-key-file', s.cert.key, '--peer-trusted-ca-file', certs.caCert,
+      ...(s.noClientCertAuth ? [] : ['--peer-client-cert-auth']), ...s.extra,
     ]);
   });
 }
@@ -253,6 +258,31 @@ for (const target of TARGETS) {
       ]);
       try {
         await expectCluster(ps, [0, 1], 0, `transport: certificate serial ${serial} revoked`, false);
+      } finally {
+        await stopAllProcs(ps);
+      }
+    });
+
+    test('--peer-trusted-ca-file alone requires a verified client certificate on the peer listener', async () => {
+      const ps = await startCluster(target.binary, 'ca-only', [{ cert: peerA, extra: [], noClientCertAuth: true }]);
+      try {
+        await waitFor(`ready\n${describeProc('m0', ps[0]!)}`, () => out(ps[0]!).includes(READY), 20_000);
+        const url = /--initial-advertise-peer-urls (\S+)/.exec(ps[0]!.child.spawnargs.join(' '))![1]!;
+        const get = (withCert: boolean) =>
+          new Promise<string>((resolve) => {
+            const req = https.get(`${url}/version`, {
+              ca: fs.readFileSync(certs.caCert), servername: 'localhost',
+              ...(withCert ? { cert: fs.readFileSync(peerA.cert), key: fs.readFileSync(peerA.key) } : {}),
+            }, (res) => {
+              let body = '';
+              res.on('data', (b: Buffer) => (body += b.toString()));
+              res.on('end', () => resolve(`${res.statusCode} ${body}`));
+            });
+            req.on('error', (err) => resolve(`error ${err.message}`));
+          });
+        assert.match(await get(true), /^200 \{"etcdserver":"3\.4\.23"/);
+        assert.match(await get(false), /^error /);
+        await waitFor('the refusal in the log', () => out(ps[0]!).includes("rejected connection from") && out(ps[0]!).includes("tls: client didn't provide a certificate"), 5000);
       } finally {
         await stopAllProcs(ps);
       }
