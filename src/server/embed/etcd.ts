@@ -14,7 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { PeerTlsOptions } from '../rafthttp/transport.js';
+import { ERR_MEMBER_REMOVED, type PeerTlsOptions } from '../rafthttp/transport.js';
 import { allowedCertCheck, goTlsErrorText } from '../rafthttp/peer-tls.js';
 import { withCrlCheck } from './crl.js';
 import type { X509Certificate } from 'node:crypto';
@@ -70,7 +70,10 @@ export interface Etcd {
   readonly clients: ClientServers;
   /** Bound peer addresses (host:port, or the socket path of a unix:// peer URL). */
   readonly peerAddresses: readonly string[];
-  /** Settles when the member stops by itself (fatal raft/WAL error): rejects with the cause. */
+  /**
+   * Settles when the member stops by itself: rejects with the cause of a fatal raft/WAL
+   * error, resolves when the member was removed from the cluster (etcd exits 0 then).
+   */
   readonly stopped: Promise<unknown>;
   /** Stops serving and closes the member; idempotent. */
   close(): Promise<void>;
@@ -382,6 +385,13 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   };
   const stopped = server.fatal().then(async (err) => {
     await close();
+    // A member removed from the cluster stops its server through EtcdServer.errorc: etcd's run
+    // loop logs the error and returns, StopNotify fires and etcdmain exits 0 (not a failure).
+    if ((err as Error | undefined)?.message === ERR_MEMBER_REMOVED) {
+      log.warn('server error', { error: err }, { level: 'E', pkg: 'etcdserver', text: ERR_MEMBER_REMOVED });
+      log.warn('data-dir used by this member must be removed', {}, { level: 'I', pkg: 'etcdserver', text: 'the data-dir used by this member must be removed.' });
+      return;
+    }
     throw err;
   });
   stopped.catch(() => undefined);
