@@ -15,7 +15,7 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import { ERR_MEMBER_REMOVED, type PeerTlsOptions } from '../rafthttp/transport.js';
-import { allowedCertCheck, goTlsErrorText } from '../rafthttp/peer-tls.js';
+import { allowedCertCheck, goTlsErrorText, tls13AlertRecord } from '../rafthttp/peer-tls.js';
 import { withCrlCheck } from './crl.js';
 import type { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
@@ -193,7 +193,8 @@ function logRejectedConnection(log: Logger, s: tls.TLSSocket, remoteAddr: string
  * handling: the allowed CN / hostname of the client certificate (only when client
  * certificates are required, as Go calls VerifyPeerCertificate only then), then
  * --peer-crl-file (./crl.ts). A refused connection, and any failed handshake, is
- * logged as "rejected connection" and closed.
+ * logged as "rejected connection" and closed; a certificate refused by the allowed
+ * CN / hostname also gets the `bad_certificate` alert a Go server sends (TLS 1.3).
  */
 function guardPeerServer(srv: https.Server, peerTls: PeerTlsOptions, log: Logger): void {
   const check = requiresClientCert(peerTls) ? allowedCertCheck(peerTls) : undefined;
@@ -207,11 +208,27 @@ function guardPeerServer(srv: https.Server, peerTls: PeerTlsOptions, log: Logger
     for (const f of serve) f.call(srv, s);
   };
   const afterCrl = withCrlCheck(peerTls.crlFile ?? '', pass, reject);
+  // the server application traffic secret of each connection, to send the bad_certificate
+  // alert a Go server sends when VerifyPeerCertificate fails (./../rafthttp/peer-tls.ts)
+  const appSecrets = new WeakMap<tls.TLSSocket, Buffer>();
+  if (check) {
+    srv.on('keylog', (line: Buffer, s: tls.TLSSocket) => {
+      const [label, , secret] = line.toString('latin1').trim().split(' ');
+      if (label === 'SERVER_TRAFFIC_SECRET_0' && secret) appSecrets.set(s, Buffer.from(secret, 'hex'));
+    });
+  }
   srv.on('secureConnection', (s: tls.TLSSocket) => {
     const err = check?.(s.getPeerX509Certificate(), s.authorized);
     if (err) {
       reject(s, err);
-      s.destroy();
+      // still within the handshake callback: nothing was sent with the application keys yet
+      // (OpenSSL's session tickets are still buffered), so the alert is record 0 of them
+      const raw = (s as unknown as { _parent?: net.Socket })._parent;
+      const secret = appSecrets.get(s);
+      const cipher = s.getCipher();
+      const alert = raw && secret && cipher?.version === 'TLSv1.3' ? tls13AlertRecord(cipher.standardName, secret, 42) : undefined;
+      if (raw && alert && typeof raw.write === 'function') raw.write(alert, () => s.destroy());
+      else s.destroy();
       return;
     }
     afterCrl(s);

@@ -27,9 +27,11 @@
  *   Certificate/Finished flight (TLS 1.3: encrypted with the client handshake
  *   traffic secret from the `keylog` event, record sequence 0, exactly where Go puts
  *   it); with TLS 1.2 the connection is just closed;
- * - as a server, the peer listener checks right after the handshake and closes the
- *   connection (logged as "rejected connection"): the remote end sees the
- *   connection end rather than an alert.
+ * - as a server (embed/etcd.ts guardPeerServer), the check runs in the handshake-done
+ *   callback, before OpenSSL's buffered session tickets leave: the alert is written
+ *   as the first record under the server application traffic secret, then the
+ *   connection is closed (logged as "rejected connection"); with TLS 1.2 it is just
+ *   closed.
  */
 
 import crypto, { type X509Certificate } from 'node:crypto';

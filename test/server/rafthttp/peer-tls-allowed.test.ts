@@ -15,6 +15,8 @@
 //         hostname is refused: the others log "client certificate authentication failed",
 //         it logs "remote error: tls: bad certificate";
 //       * the right CN on all three: all join;
+//       * a client certificate with another CN gets the bad_certificate alert from the
+//         peer listener (ours writes it like a Go server), the right one an answer;
 //       * --peer-crl-file on two members revoking the third's certificate: they log
 //         "transport: certificate serial <hex> revoked" for its connections.
 //     --peer-trusted-ca-file without --peer-client-cert-auth still requires a verified
@@ -188,6 +190,22 @@ async function startCluster(binary: string, label: string, specs: MemberSpec[]):
   });
 }
 
+/** GET /version on a member's peer URL with `cert` as client certificate: "<status> <body>" or "error <code>". */
+function getPeerVersion(p: Proc, cert: { cert: string; key: string } | undefined): Promise<string> {
+  const url = /--initial-advertise-peer-urls (\S+)/.exec(p.child.spawnargs.join(' '))![1]!;
+  return new Promise<string>((resolve) => {
+    const req = https.get(`${url}/version`, {
+      ca: fs.readFileSync(certs.caCert), servername: 'localhost', agent: false,
+      ...(cert ? { cert: fs.readFileSync(cert.cert), key: fs.readFileSync(cert.key) } : {}),
+    }, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code ?? err.message}`));
+  });
+}
+
 async function stopAllProcs(ps: Proc[]): Promise<void> {
   await Promise.all(ps.map((p) => stopProc(p, 'SIGKILL')));
 }
@@ -224,6 +242,18 @@ for (const target of TARGETS) {
       try {
         await expectCluster(ps, [0, 1], 0, /rejected connection.*client certificate authentication failed/, false);
         await expectCluster(ps, [], 2, 'remote error: tls: bad certificate', true);
+      } finally {
+        await stopAllProcs(ps);
+      }
+    });
+
+    test('the peer listener answers a client certificate with another CN by a bad_certificate alert', async () => {
+      const ps = await startCluster(target.binary, 'cn-listener', [{ cert: peerA, extra: ['--peer-cert-allowed-cn', 'peer-a'] }]);
+      try {
+        await waitFor(`ready\n${describeProc('m0', ps[0]!)}`, () => out(ps[0]!).includes(READY), 20_000);
+        assert.match(await getPeerVersion(ps[0]!, peerA), /^200 /);
+        assert.equal(await getPeerVersion(ps[0]!, peerB), 'error ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE');
+        await waitFor('the refusal in the log', () => /rejected connection from .*client certificate authentication failed/.test(out(ps[0]!)), 5000);
       } finally {
         await stopAllProcs(ps);
       }
@@ -267,21 +297,8 @@ for (const target of TARGETS) {
       const ps = await startCluster(target.binary, 'ca-only', [{ cert: peerA, extra: [], noClientCertAuth: true }]);
       try {
         await waitFor(`ready\n${describeProc('m0', ps[0]!)}`, () => out(ps[0]!).includes(READY), 20_000);
-        const url = /--initial-advertise-peer-urls (\S+)/.exec(ps[0]!.child.spawnargs.join(' '))![1]!;
-        const get = (withCert: boolean) =>
-          new Promise<string>((resolve) => {
-            const req = https.get(`${url}/version`, {
-              ca: fs.readFileSync(certs.caCert), servername: 'localhost',
-              ...(withCert ? { cert: fs.readFileSync(peerA.cert), key: fs.readFileSync(peerA.key) } : {}),
-            }, (res) => {
-              let body = '';
-              res.on('data', (b: Buffer) => (body += b.toString()));
-              res.on('end', () => resolve(`${res.statusCode} ${body}`));
-            });
-            req.on('error', (err) => resolve(`error ${err.message}`));
-          });
-        assert.match(await get(true), /^200 \{"etcdserver":"3\.4\.23"/);
-        assert.match(await get(false), /^error /);
+        assert.match(await getPeerVersion(ps[0]!, peerA), /^200 \{"etcdserver":"3\.4\.23"/);
+        assert.match(await getPeerVersion(ps[0]!, undefined), /^error /);
         await waitFor('the refusal in the log', () => out(ps[0]!).includes("rejected connection from") && out(ps[0]!).includes("tls: client didn't provide a certificate"), 5000);
       } finally {
         await stopAllProcs(ps);
