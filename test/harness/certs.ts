@@ -121,6 +121,35 @@ async function generate(dir: string): Promise<TestCerts> {
   };
 }
 
+/** Options of {@link makeLeafCert}. */
+export interface LeafCertOptions {
+  /** Subject CommonName. */
+  cn: string;
+  /** DNS subjectAltNames (default none). */
+  dns?: string[];
+  /** IP subjectAltNames (default none). */
+  ips?: string[];
+}
+
+/**
+ * A certificate for a member's peer (or client) listener signed by `certs`' test CA
+ * (EKU serverAuth+clientAuth), with the given CN and SANs, written as
+ * `<dir>/<name>.crt` / `.key`; e.g. for --peer-cert-allowed-cn / -hostname tests.
+ * Returns the paths.
+ */
+export async function makeLeafCert(certs: TestCerts, name: string, o: LeafCertOptions): Promise<{ cert: string; key: string }> {
+  const san = [...(o.dns ?? []).map((d) => `DNS:${d}`), ...(o.ips ?? []).map((i) => `IP:${i}`)];
+  const ext = [
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth',
+    ...(san.length ? [`subjectAltName=${san.join(',')}`] : []),
+    '',
+  ].join('\n');
+  await makeLeaf(certs.dir, name, 'ca', o.cn, ext);
+  return { cert: path.join(certs.dir, `${name}.crt`), key: path.join(certs.dir, `${name}.key`) };
+}
+
 /**
  * Generates (once per process per directory) a CA, server/client certs and an
  * unrelated second CA. Without `dir`, a temp directory under os.tmpdir() is

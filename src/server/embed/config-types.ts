@@ -16,7 +16,10 @@ export interface TlsConfig {
   /** --auto-tls / --peer-auto-tls: generate a self-signed cert when certFile is empty. */
   readonly autoTls: boolean;
   readonly crlFile: string;
+  /** --peer-cert-allowed-cn (peers only; '' unset). */
   readonly allowedCn: string;
+  /** --client-cert-allowed-hostname / --peer-cert-allowed-hostname ('' unset). */
+  readonly allowedHostname?: string;
 }
 
 export type ClusterState = 'new' | 'existing';

@@ -57,7 +57,7 @@ export const ACCEPTED_WITHOUT_EFFECT = [
   'cors', 'debug', 'discovery-fallback', 'discovery-proxy', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
-  'peer-cert-allowed-hostname', 'peer-crl-file', 'proxy-dial-timeout', 'proxy-failure-wait', 'proxy-read-timeout',
+  'proxy-dial-timeout', 'proxy-failure-wait', 'proxy-read-timeout',
   'proxy-refresh-interval', 'proxy-write-timeout', 'experimental-enable-lease-checkpoint-persist',
 ] as const;
 
@@ -726,7 +726,7 @@ function emptyTls() {
 }
 
 function tlsOf(t: TlsConfig): TlsConfig {
-  return { certFile: t.certFile, keyFile: t.keyFile, trustedCaFile: t.trustedCaFile, clientCertAuth: t.clientCertAuth, autoTls: t.autoTls, crlFile: t.crlFile, allowedCn: t.allowedCn };
+  return { certFile: t.certFile, keyFile: t.keyFile, trustedCaFile: t.trustedCaFile, clientCertAuth: t.clientCertAuth, autoTls: t.autoTls, crlFile: t.crlFile, allowedCn: t.allowedCn, allowedHostname: t.allowedHostname ?? '' };
 }
 
 function jsonType(v: unknown): string {

@@ -133,7 +133,8 @@ export function checkCrl(crlFile: string, socket: tls.TLSSocket): Error | undefi
     if (err.code === 'ENOENT') return new Error(`open ${crlFile}: no such file or directory`);
     return err;
   }
-  for (const s of serials) if (revoked.has(s)) return new Error(`transport: certificate serial ${s} revoked`);
+  // Go formats the serial (a big.Int) with %x: no leading zero digit
+  for (const s of serials) if (revoked.has(s)) return new Error(`transport: certificate serial ${BigInt(`0x${s}`).toString(16)} revoked`);
   return undefined;
 }
 

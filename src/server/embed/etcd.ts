@@ -15,6 +15,10 @@ import https from 'node:https';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { PeerTlsOptions } from '../rafthttp/transport.js';
+import { allowedCertCheck, goTlsErrorText, tls13AlertRecord } from '../rafthttp/peer-tls.js';
+import { withCrlCheck } from './crl.js';
+import type { X509Certificate } from 'node:crypto';
+import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { EmbedConfig } from './config-types.js';
 import { selfCert, serveClients, type ClientServers } from './serve.js';
@@ -66,7 +70,10 @@ export interface Etcd {
   readonly clients: ClientServers;
   /** Bound peer addresses (host:port, or the socket path of a unix:// peer URL). */
   readonly peerAddresses: readonly string[];
-  /** Settles when the member stops by itself (fatal raft/WAL error): rejects with the cause. */
+  /**
+   * Settles when the member stops by itself: rejects with the cause of a fatal raft/WAL
+   * error, resolves when the member was removed from the cluster (etcd exits 0 then).
+   */
   readonly stopped: Promise<unknown>;
   /** Stops serving and closes the member; idempotent. */
   close(): Promise<void>;
@@ -114,7 +121,12 @@ async function resolvePeerTls(cfg: EmbedConfig): Promise<PeerTlsOptions | undefi
     key: readPeerTlsFile('--peer-key-file', keyFile),
     clientCertAuth: t.clientCertAuth,
     insecureSkipVerify: selfSigned,
+    ...(t.allowedCn ? { allowedCn: t.allowedCn } : {}),
+    ...(t.allowedHostname ? { allowedHostname: t.allowedHostname } : {}),
+    ...(t.crlFile ? { crlFile: t.crlFile } : {}),
   };
+  // etcd TLSInfo.baseConfig: the two allowed-name settings cannot be combined
+  allowedCertCheck(opts);
   if (t.trustedCaFile) opts.ca = readPeerTlsFile('--peer-trusted-ca-file', t.trustedCaFile);
   try {
     tls.createSecureContext({ cert: opts.cert, key: opts.key, ca: opts.ca });
@@ -135,6 +147,95 @@ function peerLocalAddress(cfg: EmbedConfig): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether the peer listener requires a client certificate verified against the
+ * trusted CA: with --peer-client-cert-auth, and also whenever --peer-trusted-ca-file
+ * is given (etcd TLSInfo.ServerConfig: tls.RequireAndVerifyClientCert).
+ */
+function requiresClientCert(peerTls: PeerTlsOptions): boolean {
+  return !!peerTls.clientCertAuth || peerTls.ca !== undefined;
+}
+
+/**
+ * Logs a peer connection refused by TLS as etcd's logTLSHandshakeFailure does
+ * (embed/config.go; zap: embed/config_logging.go): "rejected connection" with the
+ * remote address, the requested server name, the SANs of the certificate presented
+ * (when there was one) and the error in Go's wording (./peer-tls.ts goTlsErrorText).
+ */
+function logRejectedConnection(log: Logger, s: tls.TLSSocket, remoteAddr: string, err: Error): void {
+  const error = goTlsErrorText(err);
+  const serverName = String((s as unknown as { servername?: unknown }).servername || '');
+  let cert: X509Certificate | undefined;
+  try {
+    cert = s.getPeerX509Certificate();
+  } catch {
+    cert = undefined;
+  }
+  const q = (v: string) => JSON.stringify(v);
+  if (cert) {
+    const san = (cert.subjectAltName ?? '').split(', ');
+    const ips = san.filter((e) => e.startsWith('IP Address:')).map((e) => e.slice('IP Address:'.length));
+    const dns = san.filter((e) => e.startsWith('DNS:')).map((e) => e.slice('DNS:'.length));
+    const list = (a: string[]) => `[${a.map(q).join(' ')}]`;
+    log.warn('rejected connection', { 'remote-addr': remoteAddr, 'server-name': serverName, 'ip-addresses': ips, 'dns-names': dns, error }, {
+      level: 'I', pkg: 'embed',
+      text: `rejected connection from ${q(remoteAddr)} (error ${q(error)}, ServerName ${q(serverName)}, IPAddresses ${list(ips)}, DNSNames ${list(dns)})`,
+    });
+  } else {
+    log.warn('rejected connection', { 'remote-addr': remoteAddr, 'server-name': serverName, error }, {
+      level: 'I', pkg: 'embed', text: `rejected connection from ${q(remoteAddr)} (error ${q(error)}, ServerName ${q(serverName)})`,
+    });
+  }
+}
+
+/**
+ * Puts etcd's peer listener checks in front of an https peer server's request
+ * handling: the allowed CN / hostname of the client certificate (only when client
+ * certificates are required, as Go calls VerifyPeerCertificate only then), then
+ * --peer-crl-file (./crl.ts). A refused connection, and any failed handshake, is
+ * logged as "rejected connection" and closed; a certificate refused by the allowed
+ * CN / hostname also gets the `bad_certificate` alert a Go server sends (TLS 1.3).
+ */
+function guardPeerServer(srv: https.Server, peerTls: PeerTlsOptions, log: Logger): void {
+  const check = requiresClientCert(peerTls) ? allowedCertCheck(peerTls) : undefined;
+  const addrs = new WeakMap<object, string>();
+  srv.prependListener('connection', (raw: net.Socket) => addrs.set(raw, `${raw.remoteAddress}:${raw.remotePort}`));
+  const addrOf = (s: tls.TLSSocket) => addrs.get((s as unknown as { _parent?: object })._parent ?? s) ?? `${s.remoteAddress}:${s.remotePort}`;
+  const reject = (s: tls.TLSSocket, err: Error) => logRejectedConnection(log, s, addrOf(s), err);
+  const serve = srv.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
+  srv.removeAllListeners('secureConnection');
+  const pass = (s: tls.TLSSocket) => {
+    for (const f of serve) f.call(srv, s);
+  };
+  const afterCrl = withCrlCheck(peerTls.crlFile ?? '', pass, reject);
+  // the server application traffic secret of each connection, to send the bad_certificate
+  // alert a Go server sends when VerifyPeerCertificate fails (./../rafthttp/peer-tls.ts)
+  const appSecrets = new WeakMap<tls.TLSSocket, Buffer>();
+  if (check) {
+    srv.on('keylog', (line: Buffer, s: tls.TLSSocket) => {
+      const [label, , secret] = line.toString('latin1').trim().split(' ');
+      if (label === 'SERVER_TRAFFIC_SECRET_0' && secret) appSecrets.set(s, Buffer.from(secret, 'hex'));
+    });
+  }
+  srv.on('secureConnection', (s: tls.TLSSocket) => {
+    const err = check?.(s.getPeerX509Certificate(), s.authorized);
+    if (err) {
+      reject(s, err);
+      // still within the handshake callback: nothing was sent with the application keys yet
+      // (OpenSSL's session tickets are still buffered), so the alert is record 0 of them
+      const raw = (s as unknown as { _parent?: net.Socket })._parent;
+      const secret = appSecrets.get(s);
+      const cipher = s.getCipher();
+      const alert = raw && secret && cipher?.version === 'TLSv1.3' ? tls13AlertRecord(cipher.standardName, secret, 42) : undefined;
+      if (raw && alert && typeof raw.write === 'function') raw.write(alert, () => s.destroy());
+      else s.destroy();
+      return;
+    }
+    afterCrl(s);
+  });
+  srv.on('tlsClientError', (err: Error, s: tls.TLSSocket) => reject(s, err));
+}
+
 function listenPeer(u: URL, log: Logger, route: PeerRoute, peerTls: PeerTlsOptions | undefined): Promise<http.Server> {
   const handler: http.RequestListener = (req, res) => {
     if (route.handler) {
@@ -153,10 +254,11 @@ function listenPeer(u: URL, log: Logger, route: PeerRoute, peerTls: PeerTlsOptio
   const srv: http.Server =
     secure && peerTls
       ? https.createServer(
-          { requestTimeout: 0, cert: peerTls.cert, key: peerTls.key, ca: peerTls.ca, requestCert: !!peerTls.clientCertAuth, rejectUnauthorized: !!peerTls.clientCertAuth, minVersion: 'TLSv1.2' },
+          { requestTimeout: 0, cert: peerTls.cert, key: peerTls.key, ca: peerTls.ca, requestCert: requiresClientCert(peerTls), rejectUnauthorized: requiresClientCert(peerTls), minVersion: 'TLSv1.2' },
           handler,
         )
       : http.createServer({ requestTimeout: 0 }, handler);
+  if (secure && peerTls) guardPeerServer(srv as https.Server, peerTls, log);
   return new Promise((resolve, reject) => {
     const net = u.protocol === 'unix:' || u.protocol === 'unixs:' ? 'unix' : 'tcp';
     srv.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`listen ${net} ${u.host}: bind: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`)));

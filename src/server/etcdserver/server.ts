@@ -422,9 +422,9 @@ export class EtcdServer implements EtcdServerApi {
       // etcd's run loop on a transport error (errorc): log it, tell the operator about the
       // data dir when the cluster removed this member, and stop (etcd then exits 0)
       onCriticalError: (err) => {
-        this.log.warn('server error', { error: err.message });
+        this.log.warn('server error', { error: err.message }, { level: 'E', pkg: 'etcdserver', text: err.message });
         if (err.message !== ERR_MEMBER_REMOVED) return this.stopWithError(err);
-        this.log.warn('data-dir used by this member must be removed', { 'data-dir': this.cfg.dataDir });
+        this.log.warn('data-dir used by this member must be removed', { 'data-dir': this.cfg.dataDir }, { level: 'I', pkg: 'etcdserver', text: 'the data-dir used by this member must be removed.' });
         this.stopWithError(new ErrMemberRemoved());
       },
       logger: {

@@ -65,3 +65,7 @@ export {
   encodeMessage, decodeMessage, encodeEntry, decodeEntry, encodeSnapshot, decodeSnapshot,
   encodeConfState, decodeConfState, encodeHardState, decodeHardState, RaftpbDecodeError,
 } from './raftpb.js';
+export {
+  allowedCertCheck, connectCheckedTls, goTlsErrorText, subjectCommonName, verifyHostname, tls13AlertRecord,
+  ERR_CLIENT_CERT_AUTH_FAILED, type AllowedCertNames,
+} from './peer-tls.js';

@@ -42,6 +42,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { Readable, type Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
+import type tls from 'node:tls';
+import type net from 'node:net';
+import { allowedCertCheck, connectCheckedTls } from './peer-tls.js';
 import { MessageType, type Message } from '../raft/types.js';
 import type { Logger } from '../logger.js';
 import { encodeFrames, FrameDecoder, isLinkHeartbeat, LINK_HEARTBEAT, READ_BYTES_LIMIT } from './codec.js';
@@ -85,6 +88,34 @@ export interface PeerTlsOptions extends Pick<SecureContextOptions, 'cert' | 'key
   clientCertAuth?: boolean;
   /** Client side: do not verify the peer's server certificate (etcd --peer-skip-... has no equivalent; tests only). */
   insecureSkipVerify?: boolean;
+  /**
+   * --peer-cert-allowed-cn: the CN the other side's verified certificate must have, checked
+   * by the peer listener (client certificates) and by outgoing connections (server
+   * certificates), as etcd's TLSInfo.AllowedCN. Exclusive with allowedHostname. See ./peer-tls.ts.
+   */
+  allowedCn?: string;
+  /** --peer-cert-allowed-hostname: a name or IP the other side's verified certificate must be valid for (TLSInfo.AllowedHostname). */
+  allowedHostname?: string;
+  /** --peer-crl-file: incoming peer connections presenting a revoked certificate are closed (embed/crl.ts). */
+  crlFile?: string;
+}
+
+/**
+ * The https.Agent of outgoing peer connections when an allowed CN / hostname is set:
+ * its connections also check the server's certificate with `check` (./peer-tls.ts).
+ */
+class CheckedPeerAgent extends https.Agent {
+  constructor(
+    opts: https.AgentOptions,
+    private readonly check: NonNullable<ReturnType<typeof allowedCertCheck>>,
+  ) {
+    super(opts);
+  }
+
+  /** Overrides https.Agent's (undeclared in @types/node) connection factory. */
+  override createConnection(options: tls.ConnectionOptions & net.TcpNetConnectOpts): tls.TLSSocket {
+    return connectCheckedTls(options, this.check);
+  }
 }
 
 /** What {@link Transport} needs from its owner. IDs are uint64 as bigint. */
@@ -806,7 +837,9 @@ export class Transport {
       const base = { keepAlive: kind === 'pipeline', maxSockets: Infinity };
       if (url.protocol === 'https:') {
         const t = this.opts.tls ?? {};
-        a = new https.Agent({ ...base, cert: t.cert, key: t.key, ca: t.ca, passphrase: t.passphrase, rejectUnauthorized: !t.insecureSkipVerify });
+        const o: https.AgentOptions = { ...base, cert: t.cert, key: t.key, ca: t.ca, passphrase: t.passphrase, rejectUnauthorized: !t.insecureSkipVerify };
+        const check = allowedCertCheck(t);
+        a = check ? new CheckedPeerAgent(o, check) : new https.Agent(o);
       } else {
         a = new http.Agent(base);
       }
