@@ -18,6 +18,7 @@
  */
 import { checkHashKV, checkInitialHashKV, type CorruptCheckHost } from './corrupt.js';
 import { newPeerHandler } from './peer-handler.js';
+import { ReadIndexBatcher } from './read-index.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -250,12 +251,6 @@ function unwrap<T>(r: Res<T>): T {
   return r.resp!;
 }
 
-function u64be(v: bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v));
-  return b;
-}
-
 /** A URL as etcd prints it: no trailing slash for an empty path. */
 function urlText(u: URL): string {
   return u.toString().replace(/\/$/, '');
@@ -264,11 +259,6 @@ function urlText(u: URL): string {
 /** etcd's name of a received snapshot database in the snap dir: `%016x.snap.db` of the snapshot index. */
 function snapDbName(index: number): string {
   return `${index.toString(16).padStart(16, '0')}.snap.db`;
-}
-
-function readU64be(b: Uint8Array): bigint {
-  if (b.length !== 8) return -1n;
-  return new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0);
 }
 
 /** An etcd member; see the module comment. Create with {@link EtcdServer.start}. */
@@ -328,8 +318,12 @@ export class EtcdServer implements EtcdServerApi {
   });
 
   // linearizable reads
-  private pendingReads: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private readInFlight: { ctx: bigint; waiters: { resolve: () => void; reject: (e: unknown) => void }[]; timer: NodeJS.Timeout } | undefined;
+  private readonly reads = new ReadIndexBatcher({
+    nextId: () => this.idGen.next(),
+    readIndex: (ctx) => this.r.readIndex(ctx),
+    waitApplied: (index) => this.applyWait.wait(index),
+    stoppedError: () => new ErrStopped(),
+  });
 
   private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions, tokenProvider: TokenProvider) {
     this.cfg = cfg;
@@ -661,20 +655,7 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   private onReadStates(rs: readonly ReadState[]): void {
-    const inflight = this.readInFlight;
-    if (!inflight) return;
-    for (const s of rs) {
-      if (readU64be(s.requestCtx) !== inflight.ctx) continue;
-      clearTimeout(inflight.timer);
-      this.readInFlight = undefined;
-      const waiters = inflight.waiters;
-      this.applyWait.wait(s.index).then(
-        () => waiters.forEach((w) => w.resolve()),
-        (e) => waiters.forEach((w) => w.reject(e)),
-      );
-      this.kickRead();
-      return;
-    }
+    this.reads.onReadStates(rs);
   }
 
   /** Resolves with the cause when the member stops by itself (WAL/backend failure). */
@@ -689,7 +670,7 @@ export class EtcdServer implements EtcdServerApi {
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
     this.applyWait.fail(stopped);
-    this.failReads(stopped);
+    this.reads.failAll(stopped);
   }
 
   // ---------------------------------------------------------------- peers
@@ -1310,8 +1291,7 @@ export class EtcdServer implements EtcdServerApi {
    */
   private async raftRequest(ctx: CallContext, field: string, request: object, ai?: AuthInfo): Promise<unknown> {
     if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
-    const st = this.r.node.raft;
-    if (st.raftLog.committed - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
+    if (this.r.committedIndex() - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
     const id = this.idGen.next();
     const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
     if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
@@ -1373,49 +1353,16 @@ export class EtcdServer implements EtcdServerApi {
     });
   }
 
-  /** Resolves once a read index taken after the call has been applied (etcd linearizableReadNotify). */
+  /** Resolves once a read index taken after the call has been applied (etcd linearizableReadNotify; read-index.ts). */
   private linearizableReadNotify(ctx: CallContext): Promise<void> {
     if (this.stopped || this.fatalError !== undefined) return Promise.reject(new ErrStopped());
-    const p = new Promise<void>((resolve, reject) => this.pendingReads.push({ resolve, reject }));
-    this.kickRead();
-    return this.withTimeout(ctx, p);
-  }
-
-  private kickRead(): void {
-    if (this.readInFlight || this.pendingReads.length === 0) return;
-    const ctx = this.idGen.next();
-    const waiters = this.pendingReads;
-    this.pendingReads = [];
-    const timer = setTimeout(() => {
-      // no answer (no leader, lost message): retry with a new read index (etcd retries every 500 ms)
-      if (this.readInFlight?.ctx !== ctx) return;
-      this.readInFlight = undefined;
-      this.pendingReads.unshift(...waiters);
-      this.kickRead();
-    }, 500);
-    timer.unref?.();
-    this.readInFlight = { ctx, waiters, timer };
-    try {
-      this.r.readIndex(u64be(ctx));
-    } catch (e) {
-      clearTimeout(timer);
-      this.readInFlight = undefined;
-      for (const w of waiters) w.reject(new ErrStopped());
-    }
-  }
-
-  private failReads(e: unknown): void {
-    const all = [...this.pendingReads, ...(this.readInFlight?.waiters ?? [])];
-    if (this.readInFlight) clearTimeout(this.readInFlight.timer);
-    this.readInFlight = undefined;
-    this.pendingReads = [];
-    for (const w of all) w.reject(e);
+    return this.withTimeout(ctx, this.reads.wait());
   }
 
   // ---------------------------------------------------------------- EtcdServerApi
 
   header(): HeaderInfo {
-    return { clusterId: this.clusterId, memberId: this.memberId, raftTerm: BigInt(this.r.node.raft.term), revision: BigInt(this.kv.rev()) };
+    return { clusterId: this.clusterId, memberId: this.memberId, raftTerm: BigInt(this.r.term()), revision: BigInt(this.kv.rev()) };
   }
 
   limits(): RequestLimits {
@@ -1546,14 +1493,13 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   async status(_ctx: CallContext): Promise<StatusResponse> {
-    const raft = this.r.node.raft;
     return create(StatusResponseSchema, {
       header: create(ResponseHeaderSchema, { revision: BigInt(this.kv.rev()) }),
       version: SERVER_VERSION,
       dbSize: BigInt(this.backend.size()),
       leader: this.r.leader(),
-      raftIndex: BigInt(raft.raftLog.committed),
-      raftTerm: BigInt(raft.term),
+      raftIndex: BigInt(this.r.committedIndex()),
+      raftTerm: BigInt(this.r.term()),
       raftAppliedIndex: BigInt(this.appliedIndex),
       errors: this.alarmStore.get(AlarmType.NONE).map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
       dbSizeInUse: BigInt(this.backend.sizeInUse()),
@@ -1960,7 +1906,7 @@ export class EtcdServer implements EtcdServerApi {
       isLeader: this.r.isLeader(),
       isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
       leaderChanges: this.leaderChanges,
-      committedIndex: this.r.node.raft.raftLog.committed,
+      committedIndex: this.r.committedIndex(),
       appliedIndex: this.appliedIndex,
       pendingProposals: this.w.size,
       dbSize: this.backend.size(),
@@ -2002,7 +1948,7 @@ export class EtcdServer implements EtcdServerApi {
     await this.snapshotInFlight;
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
-    this.failReads(stopped);
+    this.reads.failAll(stopped);
     try {
       if (this.fatalError === undefined) this.backend.forceCommit();
     } catch {
