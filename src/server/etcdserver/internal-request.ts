@@ -19,6 +19,18 @@ import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } fro
 
 const utf8 = new TextEncoder();
 
+/** The request fields of an InternalRaftRequest (every message field but `header`), e.g. `put`. */
+export type InternalRequestField = Exclude<{ [K in keyof InternalRaftRequest]-?: NonNullable<InternalRaftRequest[K]> extends Message ? K : never }[keyof InternalRaftRequest], 'header'> & string;
+
+/** The request message type of field `F` (e.g. PutRequest for `put`). */
+export type InternalRequestOf<F extends InternalRequestField> = NonNullable<InternalRaftRequest[F]>;
+
+/** A value for `create()`: the message itself or a plain object with some of its fields (nested alike). */
+export type MessageInit<T> = T extends Message ? T | { [K in Exclude<keyof T, '$typeName' | '$unknown'>]?: MessageInit<T[K]> } : T extends readonly (infer E)[] ? readonly MessageInit<E>[] : T;
+
+/** What may be proposed as field `F`: its message or an init object for one. */
+export type InternalRequestInit<F extends InternalRequestField> = MessageInit<InternalRequestOf<F>>;
+
 /** The header fields (etcdserverpb.RequestHeader). */
 export interface InternalHeader {
   readonly ID: bigint;
@@ -56,7 +68,7 @@ export interface EncodedRequest {
  * a message of the field's type or an init object for one. Throws Error for
  * an unknown request field name.
  */
-export function encodeInternalRequest(header: InternalHeader, field: string, request: object): EncodedRequest {
+export function encodeInternalRequest<F extends InternalRequestField>(header: InternalHeader, field: F, request: InternalRequestInit<F>): EncodedRequest {
   const f = REQUEST_FIELDS.get(field);
   if (!f) throw new Error(`InternalRaftRequest has no request field ${field}`);
   const msg: Message = isMessage(request, f.schema) ? request : create(f.schema, request as never);

@@ -169,7 +169,7 @@ import { RaftCluster } from './membership/cluster.js';
 import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
-import { encodeInternalRequest, readRequestId } from './internal-request.js';
+import { encodeInternalRequest, readRequestId, type InternalRequestField, type InternalRequestInit } from './internal-request.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
@@ -1279,7 +1279,7 @@ export class EtcdServer implements EtcdServerApi {
   }
 
   /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
-  private async proposeAs<T>(ctx: CallContext, field: string, request: object): Promise<T> {
+  private async proposeAs<T, F extends InternalRequestField = InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>): Promise<T> {
     return (await this.raftRequest(ctx, field, request, await this.authInfo(ctx))) as T;
   }
 
@@ -1289,7 +1289,7 @@ export class EtcdServer implements EtcdServerApi {
    * ErrRequestTooLarge, ErrNoLeader, ErrTimeout, ErrCanceled, ErrStopped, or the
    * apply error.
    */
-  private async raftRequest(ctx: CallContext, field: string, request: object, ai?: AuthInfo): Promise<unknown> {
+  private async raftRequest<F extends InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>, ai?: AuthInfo): Promise<unknown> {
     if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
     if (this.r.committedIndex() - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
     const id = this.idGen.next();

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { create, equals, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { InternalRaftRequestSchema } from '../../../src/gen/etcdserverpb/raft_internal_pb.js';
 import { PutRequestSchema, TxnRequestSchema } from '../../../src/gen/etcdserverpb/rpc_pb.js';
-import { encodeInternalRequest, readRequestId } from '../../../src/server/etcdserver/internal-request.js';
+import { encodeInternalRequest, readRequestId, type InternalRequestField } from '../../../src/server/etcdserver/internal-request.js';
 
 const enc = new TextEncoder();
 
@@ -18,7 +18,7 @@ test('encoded requests decode to the same InternalRaftRequest', () => {
     ['authEnable', {}, { ID: 7n, username: '', authRevision: 0n }],
   ];
   for (const [field, req, header] of cases) {
-    const { data, request } = encodeInternalRequest(header, field, req);
+    const { data, request } = encodeInternalRequest(header, field as InternalRequestField, req as never);
     const decoded = fromBinary(InternalRaftRequestSchema, data);
     const expected = create(InternalRaftRequestSchema, { header, [field]: req });
     assert.ok(equals(InternalRaftRequestSchema, decoded, expected), field);
@@ -27,7 +27,7 @@ test('encoded requests decode to the same InternalRaftRequest', () => {
     // protobuf-es's own encoding (fields in declaration order) is read too
     assert.equal(readRequestId(toBinary(InternalRaftRequestSchema, expected)), header.ID);
   }
-  assert.throws(() => encodeInternalRequest({ ID: 1n, username: '', authRevision: 0n }, 'nope', {}), /no request field nope/);
+  assert.throws(() => encodeInternalRequest({ ID: 1n, username: '', authRevision: 0n }, 'nope' as InternalRequestField, {} as never), /no request field nope/);
 });
 
 test('readRequestId is 0 for entries without a header or malformed bytes', () => {
