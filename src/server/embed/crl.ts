@@ -133,8 +133,9 @@ export function checkCrl(crlFile: string, socket: tls.TLSSocket): Error | undefi
     if (err.code === 'ENOENT') return new Error(`open ${crlFile}: no such file or directory`);
     return err;
   }
-  // Go formats the serial (a big.Int) with %x: no leading zero digit
-  for (const s of serials) if (revoked.has(s)) return new Error(`transport: certificate serial ${BigInt(`0x${s}`).toString(16)} revoked`);
+  // etcd prints string(SerialNumber.Bytes()) with %x: the minimal big-endian bytes, two hex
+  // digits each (no sign-padding 00 byte, but a leading zero digit kept)
+  for (const s of serials) if (revoked.has(s)) return new Error(`transport: certificate serial ${goSerialHex(s)} revoked`);
   return undefined;
 }
 
@@ -158,4 +159,10 @@ export function withCrlCheck(
     }
     handler(s);
   };
+}
+
+/** Hex of a serial as etcd's checkCRL prints it: big.Int.Bytes() under %x (even length, no 00 pad byte). */
+export function goSerialHex(hex: string): string {
+  const h = BigInt(`0x${hex}`).toString(16);
+  return h.length % 2 === 1 ? `0${h}` : h;
 }

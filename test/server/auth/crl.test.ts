@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { normalizeSerial, parseCrlSerials } from '../../../src/server/embed/crl.js';
+import { goSerialHex, normalizeSerial, parseCrlSerials } from '../../../src/server/embed/crl.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crl-unit-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -41,4 +41,11 @@ test('revoked serials of PEM and DER CRLs equal what openssl lists', () => {
   }
   assert.throws(() => parseCrlSerials(fs.readFileSync(path.join(dir, 'ca.crt'))), /no CRL/);
   assert.throws(() => parseCrlSerials(Buffer.from('not a crl')));
+});
+
+test("goSerialHex: etcd's %x of big.Int.Bytes() (two digits per byte, no sign-padding 00 byte)", () => {
+  assert.equal(goSerialHex('06b2acc20e4a8a5b'), '06b2acc20e4a8a5b');
+  assert.equal(goSerialHex('6b2acc20e4a8a5b'), '06b2acc20e4a8a5b');
+  assert.equal(goSerialHex('00c2acc20e4a8a5b'), 'c2acc20e4a8a5b');
+  assert.equal(goSerialHex('ab'), 'ab');
 });

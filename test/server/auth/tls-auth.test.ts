@@ -17,6 +17,7 @@ import { RangeRequestSchema, RangeResponseSchema } from '../../../src/gen/etcdse
 import { startOurEtcd, startRealEtcd, stopAll, type EtcdProcess, type EtcdTlsOptions } from '../../harness/etcd.js';
 import { REAL, runCli, stripLogLines } from '../../harness/run.js';
 import { RawClient } from './grpc-raw.js';
+import { goSerialHex } from '../../../src/server/embed/crl.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'auth-tls-'));
 const f = (n: string) => path.join(dir, n);
@@ -142,7 +143,7 @@ describe('--client-crl-file: revoked client certificates are refused, ours vs re
 
   test('the refusal is logged with the revoked serial', () => {
     const serial = execFileSync('openssl', ['x509', '-in', f('revoked.crt'), '-noout', '-serial'], { encoding: 'utf8' }).trim().replace(/^serial=/, '').toLowerCase();
-    const goSerial = BigInt(`0x${serial}`).toString(16); // Go's %x of the big.Int: no leading zero digit
+    const goSerial = goSerialHex(serial); // %x of big.Int.Bytes(): two digits per byte, no 00 pad byte
     const reasons = (s: EtcdProcess) => [...new Set(s.log().split('\n').filter((l) => l.includes('"rejected connection"')).map((l) => (JSON.parse(l) as { error: string }).error).filter((e) => e.includes('revoked')))];
     assert.deepEqual(reasons(real), [`transport: certificate serial ${goSerial} revoked`]);
     assert.deepEqual(reasons(ours), reasons(real));

@@ -36,6 +36,7 @@ import { makeLeafCert, makeTestCerts, type TestCerts } from '../../harness/certs
 import { ETCD_BIN, OUR_ETCD_BIN } from '../../harness/etcd.js';
 import { getFreePorts } from '../../harness/ports.js';
 import { describeProc, killAllProcs, procStderr, procStdout, startProc, stopProc, waitFor, type Proc } from '../../harness/proc.js';
+import { goSerialHex } from '../../../src/server/embed/crl.js';
 import {
   allowedCertCheck,
   connectCheckedTls,
@@ -280,7 +281,7 @@ for (const target of TARGETS) {
         ssl('ca', '-config', 'ca.cnf', '-keyfile', certs.caKey, '-cert', certs.caCert, '-revoke', peerB.cert);
         ssl('ca', '-config', 'ca.cnf', '-keyfile', certs.caKey, '-cert', certs.caCert, '-gencrl', '-out', crl);
       }
-      const serial = BigInt(`0x${x509(peerB.cert).serialNumber}`).toString(16); // Go's %x of the big.Int
+      const serial = goSerialHex(x509(peerB.cert).serialNumber); // etcd: %x of big.Int.Bytes()
       const ps = await startCluster(target.binary, 'crl', [
         { cert: peerA, extra: ['--peer-crl-file', crl] },
         { cert: peerA, extra: ['--peer-crl-file', crl] },
