@@ -35,6 +35,12 @@ export const PRIVATE_DIR_MODE = 0o700;
 export const PRIVATE_FILE_MODE = 0o600;
 
 /**
+ * Bytes of entry data the leader keeps in flight to one follower (raft
+ * maxInflightBytes; 8 MiB = 8 × the 1 MiB max message size). Not an etcd 3.4 setting.
+ */
+export const MAX_INFLIGHT_BYTES = 8 * 1024 * 1024;
+
+/**
  * Go's os.FileMode.String() for a directory or file mode as fs.Stats gives it, e.g.
  * 0o40755 → `drwxr-xr-x`, 0o700 → `-rwx------`: the type/special letters in Go's order
  * (d, then u setuid, g setgid, t sticky; `-` when none), then rwx for owner, group, other.
@@ -143,6 +149,9 @@ function raftConfig(id: bigint, storage: MemoryStorage, s: RaftSettings, applied
     applied,
     maxSizePerMsg: 1024 * 1024,
     maxInflightMsgs: 4096 / 8,
+    // proposals are batched per Ready (a MsgApp may carry many entries): bound the
+    // bytes queued for a stalled follower as well as the message count
+    maxInflightBytes: MAX_INFLIGHT_BYTES,
     checkQuorum: true,
     preVote: s.preVote,
     logger: s.logger,

@@ -83,6 +83,12 @@ export interface RaftConfig {
   readonly maxUncommittedEntriesSize?: number;
   /** Inflights window for a follower in StateReplicate. Default 256. */
   readonly maxInflightMsgs?: number;
+  /**
+   * Bytes of entry data in flight to one follower in StateReplicate at which the leader
+   * stops sending until acknowledgements arrive (etcd-io/raft MaxInflightBytes; bounds the
+   * memory queued for a stalled follower when proposals are batched). Default 0: no limit.
+   */
+  readonly maxInflightBytes?: number;
   /** Leader steps down without a quorum of recent contact within an election timeout; followers honour a leader lease. */
   readonly checkQuorum?: boolean;
   /** Run a pre-vote round before incrementing the term (thesis §9.6). */
@@ -118,6 +124,8 @@ function validate(c: RaftConfig): Required<Omit<RaftConfig, 'applied'>> & { appl
   }
   const maxInflightMsgs = c.maxInflightMsgs ?? 256;
   if (maxInflightMsgs <= 0) throw new ErrInvalidConfig('max inflight messages must be greater than 0');
+  const maxInflightBytes = c.maxInflightBytes ?? 0;
+  if (!(maxInflightBytes >= 0)) throw new ErrInvalidConfig('max inflight bytes must not be negative');
   const readOnlyOption = c.readOnlyOption ?? ReadOnlyOption.ReadOnlySafe;
   if (readOnlyOption === ReadOnlyOption.ReadOnlyLeaseBased && !c.checkQuorum) {
     throw new ErrInvalidConfig('CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased');
@@ -134,6 +142,7 @@ function validate(c: RaftConfig): Required<Omit<RaftConfig, 'applied'>> & { appl
     maxCommittedSizePerReady: c.maxCommittedSizePerReady ?? maxSizePerMsg,
     maxUncommittedEntriesSize: c.maxUncommittedEntriesSize ?? Infinity,
     maxInflightMsgs,
+    maxInflightBytes,
     checkQuorum: c.checkQuorum ?? false,
     preVote: c.preVote ?? false,
     readOnlyOption,
@@ -208,7 +217,7 @@ export class Raft {
     const { hardState, confState } = c.storage.initialState();
     this.maxMsgSize = c.maxSizePerMsg;
     this.maxUncommittedSize = c.maxUncommittedEntriesSize;
-    this.prs = new ProgressTracker(c.maxInflightMsgs);
+    this.prs = new ProgressTracker(c.maxInflightMsgs, c.maxInflightBytes);
     this.electionTimeout = c.electionTick;
     this.heartbeatTimeout = c.heartbeatTick;
     this.checkQuorum = c.checkQuorum;
@@ -218,7 +227,7 @@ export class Raft {
     this.stepRole = this.stepFollower;
     this.tickRole = this.tickElection;
 
-    this.switchToConfig(restoreConfig(confState, this.raftLog.lastIndex(), c.maxInflightMsgs));
+    this.switchToConfig(restoreConfig(confState, this.raftLog.lastIndex(), c.maxInflightMsgs, c.maxInflightBytes));
     if (hardState.term !== 0 || hardState.vote !== NONE || hardState.commit !== 0) this.loadState(hardState);
     if (c.applied > 0) this.raftLog.appliedTo(c.applied);
     this.becomeFollower(this.term, NONE);
@@ -324,7 +333,7 @@ export class Raft {
         case ProgressState.StateReplicate: {
           const last = ents[ents.length - 1]!.index;
           pr.optimisticUpdate(last);
-          pr.inflights.add(last);
+          pr.inflights.add(last, ents.reduce((n, e) => n + payloadSize(e), 0));
           break;
         }
         case ProgressState.StateProbe:
@@ -343,6 +352,65 @@ export class Raft {
     const pr = this.prs.progress.get(to)!;
     const commit = Math.min(pr.match, this.raftLog.committed);
     this.send(ctx === undefined ? { type: MessageType.MsgHeartbeat, to, commit } : { type: MessageType.MsgHeartbeat, to, commit, context: ctx });
+  }
+
+  /**
+   * Leader: new entries (`entries`) or a new commit index (`commit`) still to be
+   * broadcast at the next {@link flushPendingAppends} (called by RawNode.ready()).
+   * Proposals and acknowledgements that arrive between two Readys then share one
+   * MsgApp per follower instead of one each — delaying a message is always safe
+   * in Raft, and the driver asks for a Ready after every step.
+   */
+  private pendingAppends = { entries: false, commit: false };
+
+  /** Whether a deferred broadcast is waiting for {@link flushPendingAppends}. */
+  hasPendingAppends(): boolean {
+    return this.pendingAppends.entries || this.pendingAppends.commit;
+  }
+
+  /**
+   * Sends the deferred broadcast: to every peer, the entries it does not have yet
+   * (window permitting), and an empty MsgApp carrying the new commit index when the
+   * commit index moved and nothing else was sent to that peer.
+   */
+  flushPendingAppends(): void {
+    const { entries, commit } = this.pendingAppends;
+    this.pendingAppends = { entries: false, commit: false };
+    if ((!entries && !commit) || this.state !== StateType.StateLeader) return;
+    // peers already sent an append carrying the current commit index since the last Ready
+    const told = new Set<bigint>();
+    const committed = this.raftLog.committed;
+    for (const m of this.msgs) if (m.type === MessageType.MsgApp && m.commit >= committed) told.add(m.to);
+    this.prs.visit((id) => {
+      if (id === this.id) return;
+      let sent = false;
+      while (this.maybeSendAppend(id, false)) sent = true;
+      if (commit && !sent && !told.has(id)) this.sendAppend(id);
+    });
+  }
+
+  /**
+   * The MsgProp this follower is forwarding in the current batch of messages, whose
+   * `entries` array it owns, so proposals stepped before the next Ready travel to
+   * the leader as one message.
+   */
+  private forwarding: { msg: Message; entries: Entry[]; bytes: number } | undefined;
+
+  /**
+   * Follower: forwards a proposal to the leader, joining one still queued for it
+   * while that one holds less than the max message size (bytes of entry data).
+   */
+  private forwardProposal(m: Message): void {
+    const bytes = m.entries.reduce((n, e) => n + e.data.length, 0);
+    const f = this.forwarding;
+    if (f !== undefined && f.msg.to === this.lead && f.bytes + bytes <= this.maxMsgSize && this.msgs.includes(f.msg)) {
+      f.entries.push(...m.entries);
+      f.bytes += bytes;
+      return;
+    }
+    const entries = m.entries.slice();
+    this.send({ ...m, to: this.lead, term: 0, entries });
+    this.forwarding = { msg: this.msgs[this.msgs.length - 1]!, entries, bytes };
   }
 
   /** Sends MsgApp to every peer (ascending id order). */
@@ -409,6 +477,7 @@ export class Raft {
       if (id === this.id) pr.match = lastIndex;
     });
     this.pendingConfIndex = 0;
+    this.pendingAppends = { entries: false, commit: false };
     this.uncommittedSize = 0;
     this.readOnly = new ReadOnly(this.readOnly.option);
   }
@@ -748,7 +817,7 @@ export class Raft {
             }
             if (this.maybeCommit()) {
               this.releasePendingReadIndexMessages();
-              this.bcastAppend();
+              this.pendingAppends.commit = true;
             } else if (oldPaused) {
               // the follower was paused and may now receive more: update its commit too
               this.sendAppend(m.from);
@@ -861,7 +930,7 @@ export class Raft {
       return e;
     });
     if (!this.appendEntry(entries)) throw new ErrProposalDropped();
-    this.bcastAppend();
+    this.pendingAppends.entries = true;
   }
 
   /** Candidate and pre-candidate message handling (raft.go stepCandidate). */
@@ -922,7 +991,7 @@ export class Raft {
           this.logger.info(`${hex(this.id)} not forwarding to leader ${hex(this.lead)} at term ${this.term}; dropping proposal`);
           throw new ErrProposalDropped();
         }
-        this.send({ ...m, to: this.lead, term: 0 });
+        this.forwardProposal(m);
         return;
       case MessageType.MsgApp:
         this.electionElapsed = 0;
@@ -1048,8 +1117,8 @@ export class Raft {
       return false;
     }
     this.raftLog.restore(s);
-    this.prs = new ProgressTracker(this.prs.maxInflight);
-    this.switchToConfig(restoreConfig(cs, this.raftLog.lastIndex(), this.prs.maxInflight));
+    this.prs = new ProgressTracker(this.prs.maxInflight, this.prs.maxInflightBytes);
+    this.switchToConfig(restoreConfig(cs, this.raftLog.lastIndex(), this.prs.maxInflight, this.prs.maxInflightBytes));
     const pr = this.prs.progress.get(this.id);
     pr?.maybeUpdate(pr.next - 1);
     this.logger.info(

@@ -192,17 +192,19 @@ export class RawNode {
     const hs = r.hardState();
     if (!isEmptyHardState(hs) && !hardStateEqual(hs, this.prevHardState)) return true;
     if (r.raftLog.unstable.snapshot !== undefined && !isEmptySnap(r.raftLog.unstable.snapshot)) return true;
-    if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextEnts()) return true;
+    if (r.msgs.length > 0 || r.hasPendingAppends() || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextEnts()) return true;
     return r.readStates.length > 0;
   }
 
   /**
    * Returns the pending work (see {@link Ready} for the order to act on it) and
-   * considers messages and read states delivered. Call {@link advance} with the same
+   * considers messages and read states delivered. A leader's appends deferred since
+   * the last Ready (new proposals, a moved commit index) are sent into it first. Call {@link advance} with the same
    * object when done.
    */
   ready(): Ready {
     const r = this.raft;
+    r.flushPendingAppends();
     const entries = r.raftLog.unstableEntries().slice();
     const hs = r.hardState();
     const ss = r.softState();

@@ -66,9 +66,13 @@ interface LoadResult {
 }
 
 /** Puts `keys` distinct keys (256-byte values) with 100 clients spread over `eps`. */
-async function fill(eps: string[], keys: number, prefix: string): Promise<LoadResult> {
+async function fill(eps: string[], keys: number, prefix: string, valSize = 256): Promise<LoadResult> {
   const bin = await loadgen();
-  const r = await runCli(bin, [`--endpoint=${eps.join(',')}`, '--kind=put', '--fill', `--keys=${keys}`, `--prefix=${prefix}`, '--clients=100', `--conns=${eps.length * 2}`], { timeoutMs: 180_000 });
+  const r = await runCli(
+    bin,
+    [`--endpoint=${eps.join(',')}`, '--kind=put', '--fill', `--keys=${keys}`, `--prefix=${prefix}`, `--val-size=${valSize}`, '--clients=100', `--conns=${eps.length * 2}`],
+    { timeoutMs: 180_000 },
+  );
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout.toString()) as LoadResult;
 }
@@ -248,14 +252,18 @@ for (const target of TARGETS) {
       frozen.signal('SIGSTOP');
       let res: LoadResult;
       try {
-        // 7000 entries: snapshots every 1000 keep 5000 entries behind them, so the
-        // frozen member's next entry is compacted away on the leader
-        res = await fill([leader.endpoint, followers[0]!.endpoint], 7000, 'snap/');
+        // 10000 entries of 4 KiB: snapshots every 1000 keep 5000 entries behind them,
+        // so the leader's log starts near index 4000-5000. The appends sent to the
+        // frozen member before it stopped answering (sitting in socket buffers and the
+        // stream queue) are bounded by the inflights window — 512 messages, and for
+        // ours 8 MiB of entries, about 2000 of these — so its next entry is compacted
+        // away on the leader and only a snapshot can bring it up to date.
+        res = await fill([leader.endpoint, followers[0]!.endpoint], 10000, 'snap/', 4096);
       } finally {
         frozen.signal('SIGCONT');
       }
       assert.equal(res.errors, 0, JSON.stringify(res.errorSamples));
-      assert.equal(res.ok, 7000);
+      assert.equal(res.ok, 10000);
       const deadline = Date.now() + 60_000;
       while (!/"msg":"applied snapshot"/.test(frozen.log())) {
         if (Date.now() > deadline) throw new Error(`the frozen member installed no snapshot\n--- frozen member ${frozen.name} log (tail) ---\n${frozen.log().slice(-6000)}\n--- leader log (tail) ---\n${leader.log().slice(-6000)}`);
@@ -266,7 +274,7 @@ for (const target of TARGETS) {
       assert.equal(await ctl(leader.endpoint, 'put', 'after-snapshot', 'x'), 'OK\n');
       await waitConverged(c.members);
       const count = await ctl(frozen.endpoint, 'get', 'snap/', '--prefix', '--keys-only', '--limit=1', '--consistency=s', '-w', 'fields');
-      assert.equal(/"Count" : (\d+)/.exec(count)?.[1], '7000', count);
+      assert.equal(/"Count" : (\d+)/.exec(count)?.[1], '10000', count);
       await assertEqualHashes(c.members);
     });
 

@@ -39,3 +39,20 @@ test('Inflights: bounded window, freed up to an acknowledged index', () => {
   w.freeFirstOne();
   assert.equal(w.count(), 0);
 });
+
+test('Inflights: a byte limit fills the window before the message count does', () => {
+  const w = new Inflights(9, 100);
+  w.add(5, 60);
+  assert.equal(w.full(), false);
+  w.add(6, 50); // crosses the limit: sent, then full
+  assert.equal(w.full(), true);
+  assert.equal(w.bytes(), 110);
+  w.freeLE(5);
+  assert.deepEqual([w.full(), w.bytes(), w.count()], [false, 50, 1]);
+  const c = w.clone();
+  w.freeFirstOne();
+  assert.deepEqual([w.bytes(), c.bytes(), c.maxBytes], [0, 50, 100]);
+  w.add(7, 500);
+  w.reset();
+  assert.deepEqual([w.bytes(), w.count()], [0, 0]);
+});

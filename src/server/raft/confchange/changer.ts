@@ -48,10 +48,10 @@ export function applySimpleChange(tracker: ProgressTracker, lastIndex: number, c
   if (id !== NONE) {
     switch (cc.type) {
       case ConfChangeType.ConfChangeAddNode:
-        makeVoter(cfg, id, lastIndex, tracker.maxInflight);
+        makeVoter(cfg, id, lastIndex, tracker.maxInflight, tracker.maxInflightBytes);
         break;
       case ConfChangeType.ConfChangeAddLearnerNode:
-        makeLearner(cfg, id, lastIndex, tracker.maxInflight);
+        makeLearner(cfg, id, lastIndex, tracker.maxInflight, tracker.maxInflightBytes);
         break;
       case ConfChangeType.ConfChangeRemoveNode:
         cfg.voters.delete(id);
@@ -72,27 +72,27 @@ export function applySimpleChange(tracker: ProgressTracker, lastIndex: number, c
  * Builds the configuration described by `cs` from scratch (confchange/restore.go
  * for a non-joint ConfState). Throws ConfChangeError if an id is both voter and learner.
  */
-export function restoreConfig(cs: ConfState, lastIndex: number, maxInflight: number): TrackerConfig {
+export function restoreConfig(cs: ConfState, lastIndex: number, maxInflight: number, maxInflightBytes = 0): TrackerConfig {
   const cfg: TrackerConfig = { voters: new Set(), learners: new Set(), progress: new Map() };
-  for (const id of cs.voters) makeVoter(cfg, id, lastIndex, maxInflight);
+  for (const id of cs.voters) makeVoter(cfg, id, lastIndex, maxInflight, maxInflightBytes);
   for (const id of cs.learners) {
     if (cfg.voters.has(id)) throw new ConfChangeError(`${id} is in Voters and Learners`);
-    makeLearner(cfg, id, lastIndex, maxInflight);
+    makeLearner(cfg, id, lastIndex, maxInflight, maxInflightBytes);
   }
   return cfg;
 }
 
-function newProgress(lastIndex: number, maxInflight: number, isLearner: boolean): Progress {
-  const pr = new Progress(Math.max(lastIndex, 1), maxInflight, isLearner);
+function newProgress(lastIndex: number, maxInflight: number, maxInflightBytes: number, isLearner: boolean): Progress {
+  const pr = new Progress(Math.max(lastIndex, 1), maxInflight, isLearner, maxInflightBytes);
   pr.recentActive = true;
   return pr;
 }
 
-function makeVoter(cfg: TrackerConfig, id: bigint, lastIndex: number, maxInflight: number): void {
+function makeVoter(cfg: TrackerConfig, id: bigint, lastIndex: number, maxInflight: number, maxInflightBytes: number): void {
   const pr = cfg.progress.get(id);
   if (pr === undefined) {
     cfg.voters.add(id);
-    cfg.progress.set(id, newProgress(lastIndex, maxInflight, false));
+    cfg.progress.set(id, newProgress(lastIndex, maxInflight, maxInflightBytes, false));
     return;
   }
   if (!pr.isLearner) return;
@@ -103,11 +103,11 @@ function makeVoter(cfg: TrackerConfig, id: bigint, lastIndex: number, maxInfligh
   cfg.voters.add(id);
 }
 
-function makeLearner(cfg: TrackerConfig, id: bigint, lastIndex: number, maxInflight: number): void {
+function makeLearner(cfg: TrackerConfig, id: bigint, lastIndex: number, maxInflight: number, maxInflightBytes: number): void {
   const pr = cfg.progress.get(id);
   if (pr === undefined) {
     cfg.learners.add(id);
-    cfg.progress.set(id, newProgress(lastIndex, maxInflight, true));
+    cfg.progress.set(id, newProgress(lastIndex, maxInflight, maxInflightBytes, true));
     return;
   }
   if (pr.isLearner) return;

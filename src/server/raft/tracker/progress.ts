@@ -50,10 +50,13 @@ export class Progress {
   readonly inflights: Inflights;
   isLearner: boolean;
 
-  /** @param maxInflight the inflights window size (Config.maxInflightMsgs) */
-  constructor(next: number, maxInflight: number, isLearner: boolean) {
+  /**
+   * @param maxInflight the inflights window size (Config.maxInflightMsgs)
+   * @param maxInflightBytes the inflights byte limit (Config.maxInflightBytes; 0: none)
+   */
+  constructor(next: number, maxInflight: number, isLearner: boolean, maxInflightBytes = 0) {
     this.next = next;
-    this.inflights = new Inflights(maxInflight);
+    this.inflights = new Inflights(maxInflight, maxInflightBytes);
     this.isLearner = isLearner;
   }
 
@@ -136,7 +139,7 @@ export class Progress {
 
   /** A detached copy (for Status). */
   clone(): Progress {
-    const p = new Progress(this.next, this.inflights.size, this.isLearner);
+    const p = new Progress(this.next, this.inflights.size, this.isLearner, this.inflights.maxBytes);
     p.match = this.match;
     p.state = this.state;
     p.pendingSnapshot = this.pendingSnapshot;

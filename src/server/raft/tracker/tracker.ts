@@ -22,8 +22,14 @@ export class ProgressTracker {
   progress = new Map<bigint, Progress>();
   votes = new Map<bigint, boolean>();
 
-  /** @param maxInflight inflights window per peer */
-  constructor(readonly maxInflight: number) {}
+  /**
+   * @param maxInflight inflights window per peer (messages)
+   * @param maxInflightBytes inflights byte limit per peer (0: none)
+   */
+  constructor(
+    readonly maxInflight: number,
+    readonly maxInflightBytes = 0,
+  ) {}
 
   /** The membership as a ConfState (ids sorted). */
   confState(): ConfState {

@@ -493,6 +493,9 @@ export class InteractionEnv {
             case 'inflight':
               cfg.maxInflightMsgs = a.int(arg);
               break;
+            case 'inflight-bytes':
+              cfg.maxInflightBytes = a.int(arg);
+              break;
             case 'max-msg-size':
               cfg.maxSizePerMsg = a.int(arg);
               break;
