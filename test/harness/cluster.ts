@@ -118,6 +118,16 @@ export interface StartClusterOptions {
   binary?: string;
   /** Host written in the peer and client URLs (default 127.0.0.1; e.g. localhost as in etcd's docs). */
   host?: string;
+  /**
+   * One host per member (e.g. 127.0.0.11, .12, .13 inside a private network namespace,
+   * so firewall rules can separate members); overrides `host` for those members.
+   */
+  hosts?: string[];
+  /**
+   * A command each initial member is run through, by member index (it must exec its
+   * arguments in the same process, as `ip netns exec NS` does, so signals reach etcd).
+   */
+  spawnPrefix?: (index: number) => string[];
 }
 
 const MAX_LOG = 4 * 1024 * 1024;
@@ -175,9 +185,9 @@ export function computeClusterId(memberIds: bigint[]): bigint {
   return crypto.createHash('sha1').update(buf).digest().readBigUInt64BE(0);
 }
 
-function tcpConnectOnce(port: number, timeoutMs: number): Promise<boolean> {
+function tcpConnectOnce(port: number, timeoutMs: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = net.connect({ host: '127.0.0.1', port });
+    const sock = net.connect({ host, port });
     const done = (ok: boolean) => {
       sock.removeAllListeners();
       sock.destroy();
@@ -208,10 +218,12 @@ export function spawnEtcdProcess(binary: string, args: string[]): RawEtcdProcess
   return { log: () => p.log, exited: () => p.exited, kill: () => killProc(p) };
 }
 
-function spawnEtcd(binary: string, args: string[]): Proc {
+/** Spawns `binary args`, run through `prefix` (a command that execs its arguments, e.g. `ip netns exec NS`) if given. */
+function spawnEtcd(binary: string, args: string[], prefix: readonly string[] = []): Proc {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('ETCD_')) env[k] = v;
-  const child = spawn(binary, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const [cmd, ...pre] = prefix.length > 0 ? [...prefix, binary] : [binary];
+  const child = spawn(cmd!, [...pre, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
   liveProcs.add(child);
   const p: Proc = { child, log: '', exited: false, exit: Promise.resolve() };
   child.stderr!.setEncoding('utf8');
@@ -245,12 +257,12 @@ async function killProc(p: Proc | undefined): Promise<void> {
 }
 
 /** Waits until the process logs that it serves clients and its client port accepts connections. */
-async function waitServing(p: Proc, port: number, deadline: number, what: string, needClusterVersion: boolean): Promise<void> {
+async function waitServing(p: Proc, port: number, deadline: number, what: string, needClusterVersion: boolean, host = '127.0.0.1'): Promise<void> {
   for (;;) {
     if (p.exited) throw new Error(`${what}: etcd exited during startup\n--- etcd log ---\n${p.log}--- end ---`);
     if (Date.now() > deadline) throw new Error(`${what}: not ready in time\n--- etcd log ---\n${p.log}--- end ---`);
     if (/"msg":"serving client traffic/.test(p.log) && (!needClusterVersion || /"msg":"(?:cluster version is updated|set initial cluster version)"/.test(p.log))) {
-      if (await tcpConnectOnce(port, 1000)) return;
+      if (await tcpConnectOnce(port, 1000, host)) return;
     }
     await sleep(50);
   }
@@ -264,6 +276,8 @@ interface MemberSpec {
   memberIdHex: string;
   state: 'new' | 'existing';
   initialCluster: string;
+  /** See StartClusterOptions.spawnPrefix. */
+  prefix?: string[];
 }
 
 /**
@@ -286,7 +300,14 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
     peerPorts.push(await getFreePort());
   }
   const host = opts.host ?? '127.0.0.1';
-  const peerURL = (port: number) => `http://${host}:${port}`;
+  /** The host of each port (member i's client and peer ports are on opts.hosts[i]). */
+  const hostOfPort = new Map<number, string>();
+  opts.hosts?.forEach((h, i) => {
+    if (clientPorts[i] !== undefined) hostOfPort.set(clientPorts[i]!, h);
+    if (peerPorts[i] !== undefined) hostOfPort.set(peerPorts[i]!, h);
+  });
+  const hostOf = (port: number) => hostOfPort.get(port) ?? host;
+  const peerURL = (port: number) => `http://${hostOf(port)}:${port}`;
 
   let token = opts.token;
   if (token === undefined) {
@@ -309,7 +330,7 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
   const makeMember = (spec: MemberSpec): ClusterMember & { start(deadline: number): Promise<void> } => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), `etcd-cluster-${spec.name}-`));
     liveDirs.add(dataDir);
-    const clientURL = `http://${host}:${spec.clientPort}`;
+    const clientURL = `http://${hostOf(spec.clientPort)}:${spec.clientPort}`;
     const args = [
       `--name=${spec.name}`,
       `--data-dir=${dataDir}`,
@@ -328,7 +349,7 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
     let lastLog = '';
     const m = {
       name: spec.name,
-      endpoint: `127.0.0.1:${spec.clientPort}`,
+      endpoint: `${hostOf(spec.clientPort)}:${spec.clientPort}`,
       clientURL,
       peerURL: peerURL(spec.peerPort),
       clientPort: spec.clientPort,
@@ -344,9 +365,9 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
         if (proc && !proc.exited) return;
         const first = proc === undefined;
         if (proc) lastLog = proc.log;
-        proc = spawnEtcd(binary, args);
+        proc = spawnEtcd(binary, args, spec.prefix);
         // The first start of an initial member also waits for the cluster version to be set.
-        await waitServing(proc, spec.clientPort, deadline, `cluster member ${spec.name}`, first && spec.state === 'new');
+        await waitServing(proc, spec.clientPort, deadline, `cluster member ${spec.name}`, first && spec.state === 'new', hostOf(spec.clientPort));
         lastStartedAt = Date.now();
         if (!m.memberIdHex) {
           const id = /"local-member-id":"([0-9a-f]+)"/.exec(proc.log);
@@ -376,7 +397,7 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
     token: token!,
     clusterIdHex,
     members,
-    endpoint: clientPorts.map((p) => `127.0.0.1:${p}`).join(','),
+    endpoint: clientPorts.map((p) => `${hostOf(p)}:${p}`).join(','),
     member(name) {
       const m = members.find((x) => x.name === name);
       if (!m) throw new Error(`no member ${name}`);
@@ -438,6 +459,7 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
         memberIdHex: ids[i]!.toString(16),
         state: 'new',
         initialCluster,
+        prefix: opts.spawnPrefix?.(i),
       }),
     ),
   );
