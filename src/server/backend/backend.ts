@@ -137,6 +137,13 @@ export interface Backend {
   sizeInUse(): number;
   /** Number of read views currently open (etcd's `OpenReadTxN`). */
   openReadTxN(): number;
+  /**
+   * Rewrites the stored data without free space, so that {@link size} shrinks
+   * (etcd's `Defrag`). Commits pending writes first; writes made meanwhile stay
+   * pending until it ends. Rejects with {@link BackendError} on failure, leaving the
+   * data as it was.
+   */
+  defrag(): Promise<void>;
   /** Commits and releases resources; the backend is unusable afterwards. */
   close(): void;
 }

@@ -36,10 +36,11 @@
  * the cached bucket set assume one writer.
  */
 
-import { closeSync, mkdirSync, openSync, statSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, renameSync, statSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import btree from 'sorted-btree';
 import { open, type RootDatabase } from 'lmdb';
+import { syncDirSync } from '../../util/fs-sync.js';
 import {
   BackendError,
   compareBytes,
@@ -479,6 +480,20 @@ class LmdbBatchTx implements BatchTx {
   }
 }
 
+/** Opens the LMDB environment of a backend file (one file, binary keys and values, durable sync commits). */
+function openEnv(path: string): RootDatabase<Buffer, Buffer> {
+  return open<Buffer, Buffer>({
+    path,
+    noSubdir: true,
+    keyEncoding: 'binary',
+    encoding: 'binary',
+    // durable when transactionSync returns (the default overlappingSync defers the flush)
+    overlappingSync: false,
+    noSync: false,
+    cache: false,
+  } as Parameters<typeof open>[0]);
+}
+
 /**
  * The LMDB backend. Open it with `new LmdbBackend({ path })`; an existing file is
  * reopened with its committed contents. Errors: misuse throws
@@ -489,8 +504,12 @@ class LmdbBatchTx implements BatchTx {
 export class LmdbBackend implements Backend {
   /** The database file. */
   readonly path: string;
-  private readonly db: RootDatabase<Buffer, Buffer>;
+  private db: RootDatabase<Buffer, Buffer>;
   private readonly tx: LmdbBatchTx;
+  /** While a defrag copies the file: commits are held back (see {@link defrag}). */
+  private defragging = false;
+  /** A commit was asked for while defragging; it runs when the defrag ends. */
+  private commitHeld = false;
   private readonly batchLimit: number;
   private published: Overlay = EMPTY_OVERLAY;
   /** Names of the buckets as of the last commit. */
@@ -511,16 +530,7 @@ export class LmdbBackend implements Backend {
     // (an empty file is a new LMDB environment; existing files keep their mode, as with bolt)
     createPrivateFile(opts.path);
     createPrivateFile(`${opts.path}-lock`);
-    this.db = open<Buffer, Buffer>({
-      path: opts.path,
-      noSubdir: true,
-      keyEncoding: 'binary',
-      encoding: 'binary',
-      // durable when transactionSync returns (the default overlappingSync defers the flush)
-      overlappingSync: false,
-      noSync: false,
-      cache: false,
-    } as Parameters<typeof open>[0]);
+    this.db = openEnv(opts.path);
     for (const key of this.db.getKeys({ start: Buffer.of(REGISTRY), end: Buffer.of(DATA) })) {
       this.buckets.add(utf8d.decode((key as Buffer).subarray(1)));
     }
@@ -568,6 +578,12 @@ export class LmdbBackend implements Backend {
    * transaction and empties it.
    */
   commitPublished(): void {
+    if (this.defragging) {
+      // the copy being made is of the last commit: keep the writes pending (readers
+      // see them in the overlay) and commit them to the new file
+      this.commitHeld = true;
+      return;
+    }
     const overlay = this.published;
     if (overlay.size > 0) {
       const db = this.db;
@@ -660,6 +676,53 @@ export class LmdbBackend implements Backend {
     this.checkOpen();
     if (!this.tx.isLocked()) this.tx.commit();
     await this.db.backup(dest, false);
+  }
+
+  /**
+   * Rewrites the file without free pages (etcd's defrag; LMDB's compacting copy,
+   * `mdb_env_copy2` with MDB_CP_COMPACT): commits pending writes, copies the committed
+   * state to `<path>.defrag` while reads and writes go on (commits are held back, so
+   * the copy stays the latest commit), waits up to 10 s for open read views of the
+   * old file to end, then closes the environment, renames the copy over the file
+   * (fsyncing the directory) and reopens it, all in one synchronous step; held
+   * commits then run. Rejects with BackendError (the old file is kept) if the copy
+   * fails, read views stay open, or a defrag is already running.
+   */
+  async defrag(): Promise<void> {
+    this.checkOpen();
+    if (this.defragging) throw new BackendError('backend: a defragmentation is already running');
+    if (!this.tx.isLocked()) this.tx.commit();
+    const tmp = `${this.path}.defrag`;
+    rmSync(tmp, { force: true });
+    this.defragging = true;
+    try {
+      try {
+        await this.db.backup(tmp, true);
+        chmodSync(tmp, 0o600); // etcd's db file mode
+      } catch (err) {
+        throw new BackendError(`backend: defrag copy failed: ${(err as Error).message}`, { cause: err });
+      }
+      const deadline = Date.now() + 10_000;
+      while (this.readers > 0 && !this.closed) {
+        if (Date.now() > deadline) throw new BackendError(`backend: defrag: ${this.readers} read transactions still open after 10s`);
+        await new Promise((res) => setTimeout(res, 5));
+      }
+      this.checkOpen();
+      void this.db.close();
+      renameSync(tmp, this.path);
+      rmSync(`${tmp}-lock`, { force: true });
+      syncDirSync(dirname(this.path));
+      this.db = openEnv(this.path);
+      this.cachedSize = -1;
+    } finally {
+      this.defragging = false;
+      rmSync(tmp, { force: true });
+      rmSync(`${tmp}-lock`, { force: true });
+    }
+    if (this.commitHeld && !this.closed) {
+      this.commitHeld = false;
+      if (!this.tx.isLocked()) this.tx.commit();
+    }
   }
 
   /**

@@ -1529,6 +1529,7 @@ export class EtcdServer implements EtcdServerApi {
   async defragment(ctx: CallContext): Promise<DefragmentResponse> {
     await this.checkAdmin(ctx);
     this.commitBackend();
+    await this.backend.defrag();
     return create(DefragmentResponseSchema, { header: create(ResponseHeaderSchema, {}) });
   }
 

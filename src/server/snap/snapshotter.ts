@@ -32,6 +32,7 @@ import { mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/p
 import { join } from 'node:path';
 import { crc32c } from '../../util/crc32c.js';
 import { hexPairName, parseHexPairName } from '../../util/hex-pair-name.js';
+import { syncDir } from '../../util/fs-sync.js';
 
 /** A Raft snapshot as stored: structurally equal to raft's `Snapshot`. */
 export interface SnapshotFile {
@@ -137,15 +138,6 @@ export function decodeSnapshotFile(buf: Buffer, file: string): SnapshotFile {
     data: new Uint8Array(buf.subarray(off + 8)),
     metadata: { confState: { voters: ids.slice(0, nv), learners: ids.slice(nv) }, index: Number(index), term: Number(term) },
   };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
 }
 
 /** Saves, loads and purges Raft snapshot files in one directory. */

@@ -41,6 +41,7 @@ import {
   type WalSnapshot,
 } from './record.js';
 import { hexPairName, parseHexPairName } from '../../util/hex-pair-name.js';
+import { syncDir } from '../../util/fs-sync.js';
 
 export type { WalEntry, WalHardState, WalMetadata, WalSnapshot } from './record.js';
 
@@ -119,15 +120,6 @@ async function listSegments(dir: string): Promise<{ segments: Segment[]; tmp: st
   }
   segments.sort((a, b) => a.seq - b.seq);
   return { segments, tmp };
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
 }
 
 async function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {

@@ -224,6 +224,45 @@ if (childPath) {
     dispose(be);
   });
 
+  test('lmdb backend: defrag shrinks the file after deletes, keeps the data, holds writes made meanwhile, and refuses to run twice', async () => {
+    const be = create();
+    const dir = dirs.get(be)!;
+    const tx = be.batchTx();
+    const big = new Uint8Array(4096).fill(7);
+    tx.lock();
+    tx.createBucket('kv');
+    for (let i = 0; i < 2000; i++) tx.put('kv', b(`k${String(i).padStart(5, '0')}`), big);
+    tx.unlock();
+    be.forceCommit();
+    tx.lock();
+    for (let i = 0; i < 1990; i++) tx.delete('kv', b(`k${String(i).padStart(5, '0')}`));
+    tx.unlock();
+    be.forceCommit();
+    const before = be.size();
+    assert.ok(before > 8_000_000, `file ${before} bytes`);
+    const rt = be.readTx(); // a read view open when the defrag starts
+    const running = be.defrag();
+    await assert.rejects(be.defrag(), (e: unknown) => e instanceof BackendError && /already running/.test((e as Error).message));
+    // a write and a commit during the copy: held until the new file is in place
+    tx.lock();
+    tx.put('kv', b('during'), b('x'));
+    tx.unlock();
+    be.forceCommit();
+    assert.equal(rt.range('kv', b('k01990'), b('k01991'), 0).keys.length, 1);
+    rt.release();
+    await running;
+    const after = be.size();
+    assert.ok(after < before / 10, `size ${before} -> ${after}`);
+    assert.equal(existsSync(`${be.path}.defrag`), false);
+    const keys = be.readTx().range('kv', b('a'), b('z'), 0).keys.map((k) => dec.decode(k));
+    assert.deepEqual(keys, ['during', ...Array.from({ length: 10 }, (_, i) => `k0${1990 + i}`)]);
+    be.close();
+    const again = new LmdbBackend({ path: be.path });
+    assert.equal(again.readTx().range('kv', b('during'), undefined, 0).values.map((v) => dec.decode(v))[0], 'x');
+    again.close();
+    dispose(be);
+  });
+
   test('lmdb backend: after SIGKILL every batch reported committed is there, and no batch is partial', { timeout: 120_000 }, async (t) => {
     const self = fileURLToPath(import.meta.url);
     for (let iter = 0; iter < 4; iter++) {
