@@ -15,6 +15,7 @@ import { applyEnv, EnvConflictError, flagToEnv, GLOBAL_FLAGS, globalOptionsFrom,
 import { helpFlag, renderHelp, sortedSubcommands } from './help.js';
 import { ROOT } from './registry.js';
 import { completeRequest, runComplete } from './complete.js';
+import { releaseEarlySignals } from '../commands/lock.js';
 
 /** Collects stdout chunks and writes them in one go (or on flush). */
 class BufferedOutput implements Output {
@@ -212,7 +213,8 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: BufferedOutput):
     writeErr(`Error: ${found.error}\nRun 'etcdctl --help' for usage.\n`);
     throw new CliError(ExitError, found.error);
   }
-  cmd.onFound?.(() => out.flush());
+  if (cmd.onFound) cmd.onFound(() => out.flush());
+  else releaseEarlySignals();
   const isRoot = found.path.length === 1;
   const specs = allFlags(cmd, isRoot, found.path.slice(0, -1));
   let parsed;

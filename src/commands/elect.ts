@@ -3,7 +3,8 @@
  * `etcdctl elect <election-name> [proposal]` (etcdctl/ctlv3/command/elect_command.go
  * in 3.4.23), on the election recipe of client/concurrency. Both modes first create a
  * session (a lease of 60 s kept alive) and catch SIGINT/SIGTERM (a signal before that
- * ends the process with status 128 + signal number, see lock.ts armSignals).
+ * is held briefly, then ends the process with status 128 + signal number; see lock.ts
+ * armSignals).
  *
  * - campaign (`elect name proposal`): puts `name/<lease hex>` = proposal and waits for
  *   every older candidate to go; once leader, prints the leader key and value through

@@ -34,19 +34,61 @@ import { bytes } from '../client/range.js';
 
 const ERR_ARGS = 'lock takes a lock name argument and an optional command to execute';
 
-/** Signal numbers of the signals lock and elect catch. */
-const SIGNO: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
 let armed = false;
 let caught: AbortController | undefined;
 
+/** What bin/etcdctl leaves on globalThis: a signal caught while the bundle loaded, and its handler. */
+interface EarlySignals {
+  __etcdctlEarlySignal?: NodeJS.Signals;
+  __etcdctlEarlySignalHandler?: (sig: NodeJS.Signals) => void;
+}
+
 /**
- * Installs the SIGINT/SIGTERM handlers at the start of `lock`/`elect`. Until
- * catchSignals() is called, a signal ends the process at once with the status a shell
- * sees when etcdctl dies of it (128 + signal number; etcdctl has not called
- * signal.Notify yet at that point), after flushing what was printed; the process does
- * not die of the signal itself, so a caller waiting for it sees an exit status (etcd's
- * e2e tests interrupt a `lock`/`elect` that may still be connecting and expect a clean
- * exit). Afterwards the signals go to catchSignals' controller.
+ * Takes back SIGINT/SIGTERM from bin/etcdctl's start-up handler and returns the
+ * signal it caught, if any (undefined when there was none or no handler).
+ */
+function takeEarlySignal(): NodeJS.Signals | undefined {
+  const g = globalThis as EarlySignals;
+  const h = g.__etcdctlEarlySignalHandler;
+  if (h === undefined) return undefined;
+  process.off('SIGINT', h);
+  process.off('SIGTERM', h);
+  g.__etcdctlEarlySignalHandler = undefined;
+  return g.__etcdctlEarlySignal;
+}
+
+/**
+ * For commands other than lock/elect: removes bin/etcdctl's start-up handler and, if a
+ * signal arrived meanwhile, ends the process by that signal as it would have without
+ * the handler.
+ */
+export function releaseEarlySignals(): void {
+  const sig = takeEarlySignal();
+  if (sig !== undefined) process.kill(process.pid, sig);
+}
+
+/** Signal numbers of the signals lock and elect catch. */
+const SIGNO: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * How long a signal that came before catchSignals() waits for it (ms): the real
+ * etcdctl connects and creates its session within milliseconds of starting, then
+ * catches signals; we may still be loading or connecting then.
+ */
+const SIGNAL_GRACE_MS = 1000;
+let pending: { sig: NodeJS.Signals; timer: NodeJS.Timeout } | undefined;
+
+/**
+ * Installs the SIGINT/SIGTERM handlers at the start of `lock`/`elect` (a signal
+ * caught by bin/etcdctl while this process was still loading counts as arriving
+ * now). A signal that comes before catchSignals() is held for up to SIGNAL_GRACE_MS:
+ * if catchSignals() comes in that time (the server answered; the real etcdctl would
+ * have been waiting already, as etcd's e2e tests expect when they interrupt a `lock`
+ * or `elect` soon after starting it) the command sees it as a signal during the
+ * wait (`Error: context canceled`, exit 1); otherwise (still connecting, where the
+ * real etcdctl dies of the signal) the process ends with the status a shell sees
+ * for that death (128 + signal number) after flushing what was printed, so a caller
+ * waiting for it sees an exit status.
  */
 export function armSignals(flush: () => void): void {
   if (armed) return;
@@ -56,20 +98,31 @@ export function armSignals(flush: () => void): void {
       if (!caught.signal.aborted) caught.abort();
       return;
     }
-    flush();
-    process.exit(128 + (SIGNO[sig] ?? 0));
+    if (pending) return;
+    const timer = setTimeout(() => {
+      flush();
+      process.exit(128 + (SIGNO[sig] ?? 0));
+    }, SIGNAL_GRACE_MS);
+    pending = { sig, timer };
   };
   process.on('SIGINT', h);
   process.on('SIGTERM', h);
+  const early = takeEarlySignal();
+  if (early !== undefined) h(early);
 }
 
 /**
  * Catches SIGINT and SIGTERM for the rest of the process (Go's signal.Notify): the
- * first one aborts the returned controller; later ones are ignored.
+ * first one aborts the returned controller (at once if one is held, see armSignals);
+ * later ones are ignored.
  */
 export function catchSignals(): AbortController {
   caught = new AbortController();
   armSignals(() => {});
+  if (pending) {
+    clearTimeout(pending.timer);
+    caught.abort();
+  }
   return caught;
 }
 

@@ -236,6 +236,39 @@ describe('lock: mutual exclusion with real etcdctl', () => {
   });
 });
 
+describe('lock: a signal soon after starting', () => {
+  // etcd's e2e TestCtlV3Lock/TestCtlV3Elect interrupt a waiter ~200 ms after spawning
+  // it: the real etcdctl is waiting by then; ours may still be loading or connecting
+  // and must answer as a waiter does (lock.ts armSignals holds the signal)
+  test('SIGINT 200 ms after spawn: Error: context canceled, exit 1, real and ours alike', { timeout: CASE_TIMEOUT_MS }, async () => {
+    const name = 'early';
+    const procs: Proc[] = [];
+    try {
+      const holder = startProc(REAL, [ep(), 'lock', name]);
+      procs.push(holder);
+      await waitFor('the holder', () => stdout(holder).endsWith('\n\n') || !!holder.exited);
+      const results: Proc[] = [];
+      for (const bin of [REAL, OURS]) {
+        const w = startProc(bin, [ep(), 'lock', name]);
+        procs.push(w);
+        await sleep(200);
+        await stop(w, 'SIGINT');
+        results.push(w);
+      }
+      const [r, u] = results as [Proc, Proc];
+      const msg = `${describeProc('real', r)}\n${describeProc('ours', u)}`;
+      assert.equal(errorLine(stderr(r)), 'Error: context canceled', msg);
+      assert.equal(errorLine(stderr(u)), 'Error: context canceled', msg);
+      assert.deepEqual(u.exited, r.exited, msg);
+      assert.equal(stdout(u), stdout(r), msg);
+      await waitFor('the waiters to delete their keys', async () => (await keysUnder(name + '/')).length === 1);
+      await stop(holder);
+    } finally {
+      killAll(procs);
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------
 // Elections: candidates real and ours, observers real and ours
 
