@@ -167,6 +167,7 @@ import {
 } from './errors.js';
 import { RaftCluster } from './membership/cluster.js';
 import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
+import { PendingProposals } from './proposals.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
 import { encodeInternalRequest, readRequestId, type InternalRequestField, type InternalRequestInit } from './internal-request.js';
@@ -283,8 +284,8 @@ export class EtcdServer implements EtcdServerApi {
   private readonly clock: Clock;
   private readonly idGen: IdGenerator;
   private readonly w = new Wait<ProposalResult>();
-  /** Requests proposed by this member and not applied yet, by request ID. */
-  private readonly proposed = new Map<bigint, InternalRaftRequest>();
+  /** Requests proposed by this member and not applied yet (proposals.ts). */
+  private readonly proposed = new PendingProposals();
   private readonly applyWait = new WaitIndex();
   private readonly leaderWaiters: (() => void)[] = [];
   private readonly bootstrapped: BootstrappedRaft;
@@ -913,10 +914,8 @@ export class EtcdServer implements EtcdServerApi {
   private applyNormalEntry(e: Entry): void {
     const index = BigInt(e.index);
     const ownId = readRequestId(e.data);
-    let req = ownId !== 0n ? this.proposed.get(ownId) : undefined;
-    if (req) {
-      this.proposed.delete(ownId);
-    } else {
+    let req = ownId !== 0n ? this.proposed.take(ownId) : undefined;
+    if (!req) {
       try {
         // no message-depth limit: a txn may nest as deep as the --max-txn-ops it was checked against allowed
         req = fromBinary(InternalRaftRequestSchema, e.data, { recursionLimit: Number.MAX_SAFE_INTEGER });
@@ -1297,7 +1296,7 @@ export class EtcdServer implements EtcdServerApi {
     if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
     const p = this.w.register(id);
     // the proposer applies the object it holds instead of decoding its own entry
-    this.proposed.set(id, req);
+    this.proposed.register(id, req);
     try {
       this.r.propose(data);
     } catch (e) {
