@@ -20,7 +20,7 @@ import { checkHashKV, checkInitialHashKV, type CorruptCheckHost } from './corrup
 import { newPeerHandler } from './peer-handler.js';
 import { ReadIndexBatcher } from './read-index.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
@@ -108,7 +108,6 @@ import {
   type Member as MemberPb,
   MemberSchema as MemberPbSchema,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import { InternalRaftRequestSchema, type InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
 import { AuthStore } from '../auth/store.js';
 import { newTokenProvider } from '../auth/token-jwt.js';
@@ -116,7 +115,6 @@ import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
-import { replaceWithBoltFile } from '../backend/bbolt-import.js';
 import { ERR_MEMBER_REMOVED, Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
 import { ErrLeaseNotFound, ErrNotPrimary as ErrNotPrimaryLease } from '../lease/errors.js';
 import { capnslogLine, type Capnslog } from '../logger.js';
@@ -124,17 +122,12 @@ import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {
   ConfChangeType,
-  EntryType,
   ErrProposalDropped,
   MessageType,
   StateType,
-  decodeConfChange,
   type ConfChange,
-  type ConfState,
-  type Entry,
   type Message,
   type ReadState,
-  type Snapshot,
   type SoftState,
 } from '../raft/index.js';
 import { systemClock, type Clock } from '../../util/clock.js';
@@ -144,7 +137,7 @@ import { AlarmStore } from './api/v3alarm/alarms.js';
 import type { BackendSnapshot, CallContext, EtcdServerApi, HeaderInfo, RequestLimits } from './api.js';
 import { UberApplier } from './apply/uber-applier.js';
 import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
-import type { ApplyResult, Res } from './apply/applier.js';
+import type { Res } from './apply/applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
 import { bootstrapJoiningMember, bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
 import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, parseMembersJson, peerRequest, unwrapField1, wrapField1 } from './cluster-util.js';
@@ -164,34 +157,26 @@ import {
   ErrMemberNotLearner,
   ErrUnhealthy,
   EtcdServerError,
+  ErrMemberRemoved,
 } from './errors.js';
 import { RaftCluster } from './membership/cluster.js';
-import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
+import { encodeMember, idHex, newMember, type Member } from './membership/member.js';
 import { PendingProposals } from './proposals.js';
+import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
-import { encodeInternalRequest, readRequestId, type InternalRequestField, type InternalRequestInit } from './internal-request.js';
+import { encodeInternalRequest, type InternalRequestField, type InternalRequestInit } from './internal-request.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
 /** The cluster version it sets once leader. */
 export const CLUSTER_VERSION = '3.4.0';
-/**
- * Why a member removed from the cluster stops (etcd stopWithDelay after applying its
- * own removal). Not a failure: etcd then exits with status 0.
- */
-export class ErrMemberRemoved extends Error {
-  constructor() {
-    super('the member has been permanently removed from the cluster');
-    this.name = 'ErrMemberRemoved';
-  }
-}
+/** Re-exported for embed: defined in errors.ts (the apply loop raises it). */
+export { ErrMemberRemoved };
 
 /** How often the leader probes the members' /version, ms (etcd monitorVersionInterval: ConnWriteTimeout − 1 s). */
 const MONITOR_VERSION_INTERVAL_MS = 4000;
 
-/** Entries kept in the in-memory log behind a snapshot for slow followers (etcd snapshotCatchUpEntries). */
-const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
 /** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
 const MAX_GAP_APPLY_COMMIT = 5000;
 /** Backend commit interval, ms (etcd --backend-batch-interval default). */
@@ -243,8 +228,6 @@ export interface ServerOptions {
   readonly fileutilWarn?: (text: string) => void;
 }
 
-/** What a proposal's waiter receives. */
-type ProposalResult = { resp?: unknown; err?: unknown };
 
 /** A Go-style (resp, err) pair as a value or a thrown error. */
 function unwrap<T>(r: Res<T>): T {
@@ -257,10 +240,6 @@ function urlText(u: URL): string {
   return u.toString().replace(/\/$/, '');
 }
 
-/** etcd's name of a received snapshot database in the snap dir: `%016x.snap.db` of the snapshot index. */
-function snapDbName(index: number): string {
-  return `${index.toString(16).padStart(16, '0')}.snap.db`;
-}
 
 /** An etcd member; see the module comment. Create with {@link EtcdServer.start}. */
 export class EtcdServer implements EtcdServerApi {
@@ -290,18 +269,15 @@ export class EtcdServer implements EtcdServerApi {
   private readonly leaderWaiters: (() => void)[] = [];
   private readonly bootstrapped: BootstrappedRaft;
 
-  /** Index of the entry being applied / last applied (the consistent index). */
-  private consistIndex = 0n;
-  private appliedIndex = 0;
-  private snapshotIndex = 0;
-  private confState: ConfState = { voters: [], learners: [] };
+  /** Index of the entry being applied / last applied (the consistent index); shared with the apply loop and the mvcc store. */
+  private readonly consistIndex = new ConsistentIndex();
+  /** The apply side: committed entries, received snapshots, raft snapshots, backend commits (apply-loop.ts). */
+  private readonly applyLoop: ApplyLoop;
   private term = 0n;
   private stopped = false;
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
-  /** A conf change removing this member was applied; it stops shortly. */
-  private removedSelf = false;
   /** Raft state of the last soft state seen was leader (the lessor is promoted separately). */
   private wasLeader = false;
   /** Settles once this member's attributes are applied (etcd readych / ReadyNotify). */
@@ -347,10 +323,10 @@ export class EtcdServer implements EtcdServerApi {
     });
     this.kv = new WatchableStore(backend, {
       lessor: this.lessor,
-      consistentIndex: { consistentIndex: () => this.consistIndex },
+      consistentIndex: this.consistIndex,
       ...(cfg.experimentalCompactionBatchLimit > 0 ? { compactionBatchLimit: cfg.experimentalCompactionBatchLimit } : {}),
     });
-    this.consistIndex = this.kv.consistentIndex();
+    this.consistIndex.set(this.kv.consistentIndex());
     // The lessor loaded the leases when it was created and the store re-attached every
     // key with a lease while restoring its index (etcd NewServer: NewLessor, then
     // mvcc.New). Recovering the lessor again here would drop those attachments: only a
@@ -401,9 +377,6 @@ export class EtcdServer implements EtcdServerApi {
       membership: { setMemberAttributes: () => undefined, setClusterVersion: () => undefined },
     });
 
-    this.snapshotIndex = b.snapshot?.metadata.index ?? 0;
-    this.appliedIndex = this.snapshotIndex;
-    if (b.snapshot) this.confState = b.snapshot.metadata.confState;
     this.peerTls = opts.peerTls;
     this.transport = new PeerTransport({
       id: this.memberId,
@@ -444,11 +417,34 @@ export class EtcdServer implements EtcdServerApi {
       handlers: {
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.onReadStates(rs),
-        apply: (ents, applyCC) => this.applyEntries(ents, applyCC),
-        afterApply: (idx) => this.afterApply(idx),
-        applySnapshot: (snap) => this.installSnapshot(snap),
+        apply: (ents, applyCC) => this.applyLoop.applyEntries(ents, applyCC),
+        afterApply: (idx) => this.applyLoop.afterApply(idx),
+        applySnapshot: (snap) => this.applyLoop.applySnapshot(snap),
         onFatal: (e) => this.onFatal(e),
       },
+    });
+    this.applyLoop = new ApplyLoop({
+      memberId: this.memberId,
+      cfg,
+      log,
+      raft: this.r,
+      durable: b,
+      backend,
+      kv: this.kv,
+      lessor: this.lessor,
+      authStore: this.authStore,
+      alarmStore: this.alarmStore,
+      cluster: this.cluster,
+      transport: this.transport,
+      applier: this.applier,
+      consistIndex: this.consistIndex,
+      wait: this.w,
+      applyWait: this.applyWait,
+      proposals: this.proposed,
+      initialSnapshot: b.snapshot,
+      addPeer: (id, urls) => this.addPeer(id, urls),
+      stopWithError: (err) => this.stopWithError(err),
+      onBackendFailure: (e) => this.onFatalOnce(e),
     });
   }
 
@@ -466,7 +462,7 @@ export class EtcdServer implements EtcdServerApi {
       tokenProvider = newTokenProvider(cfg.authToken, {
         clock: opts.clock ?? systemClock,
         simpleTtlMs: cfg.authTokenTtlSec * 1000,
-        appliedIndex: () => BigInt(applied.s?.appliedIndex ?? 0),
+        appliedIndex: () => BigInt(applied.s?.getAppliedIndex() ?? 0),
         log,
       });
     } catch (e) {
@@ -759,42 +755,6 @@ export class EtcdServer implements EtcdServerApi {
     this.log.info('saved database snapshot to disk', { path: file, bytes: statSync(file).size, 'snapshot-index': index });
   }
 
-  /**
-   * Installs a raft snapshot received from the leader (etcd applySnapshot): the
-   * backend is replaced with the received database, then the lessor, the mvcc store
-   * (which re-attaches keys to leases), the consistent index, auth, alarms and the
-   * membership are recovered from it, and the transport's peers are replaced by the
-   * snapshot's members. Throws (fatal) when the database file is missing or corrupt.
-   */
-  private installSnapshot(snap: Snapshot): void {
-    const index = snap.metadata.index;
-    if (index <= this.appliedIndex) {
-      throw new Error(`snapshot index [${index}] should > applied index[${this.appliedIndex}] + 1`);
-    }
-    const dirs = memberDirs(this.cfg.dataDir, this.cfg.walDir);
-    const file = join(dirs.snapDir, snapDbName(index));
-    if (!existsSync(file)) throw new Error(`failed to open database snapshot file: open ${file}: no such file or directory`);
-    this.log.info('applying snapshot', { 'current-snapshot-index': this.snapshotIndex, 'current-applied-index': this.appliedIndex, 'incoming-leader-snapshot-index': index, 'incoming-leader-snapshot-term': snap.metadata.term });
-    this.commitBackend();
-    replaceWithBoltFile(this.backend, file);
-    this.lessor.recover(this.backend, () => this.kv.write());
-    this.kv.restore(this.backend);
-    this.consistIndex = this.kv.consistentIndex();
-    this.authStore.recover(this.backend);
-    this.alarmStore.restore();
-    this.cluster.recover();
-    for (const id of this.transport.peerIds()) this.transport.removePeer(id);
-    for (const m of this.cluster.memberList()) {
-      if (m.id !== this.memberId) this.addPeer(m.id, m.peerUrls);
-    }
-    rmSync(file, { force: true });
-    this.confState = snap.metadata.confState;
-    this.snapshotIndex = index;
-    this.appliedIndex = index;
-    this.applyWait.trigger(this.appliedIndex);
-    this.log.info('applied snapshot', { 'applied-index': index, 'consistent-index': Number(this.consistIndex), revision: this.kv.rev() });
-  }
-
   /** Stops the member because of `err` (removed from the cluster): same path as a fatal raft error. */
   private stopWithError(err: Error): void {
     if (this.fatalError !== undefined || this.stopped) return;
@@ -876,226 +836,18 @@ export class EtcdServer implements EtcdServerApi {
     return t ? { cert: t.cert as Buffer, key: t.key as Buffer, ca: t.ca as Buffer } : undefined;
   }
 
-  // ---------------------------------------------------------------- apply
+  // ---------------------------------------------------------------- apply (apply-loop.ts)
 
-  private withTx(f: (tx: ReturnType<Backend['batchTx']>) => void): void {
-    const tx = this.backend.batchTx();
-    tx.lock();
-    try {
-      f(tx);
-    } finally {
-      tx.unlock();
-    }
+  private withTx(f: (tx: BatchTx) => void): void {
+    withBatchTx(this.backend, f);
   }
 
-  private applyEntries(ents: readonly Entry[], applyCC: (cc: ConfChange) => ConfState): void {
-    for (const e of ents) {
-      if (e.index <= this.appliedIndex && e.type !== EntryType.EntryConfChange) continue;
-      if (e.type === EntryType.EntryConfChange) {
-        this.applyConfChangeEntry(e, applyCC);
-      } else if (e.data.length > 0) {
-        this.applyNormalEntry(e);
-      } else {
-        if (BigInt(e.index) > this.consistIndex) this.consistIndex = BigInt(e.index);
-        // A leader appends an empty entry when its term starts: once it is applied, every
-        // entry of earlier terms is applied too, and the lessor starts tracking expiries
-        // (etcd applyEntryNormal: Promote(electionTimeout) on an empty entry while leader).
-        // So leases granted or restored before it all restart at now + election timeout +
-        // their remaining TTL.
-        if (this.r.isLeader()) this.lessor.promote(this.cfg.electionMs);
-      }
-      if (e.index > this.appliedIndex) this.appliedIndex = e.index;
-    }
-    // the consistent index of non-mvcc applies (lease, auth, alarms, members) goes in the same backend batch
-    this.withTx((tx) => this.kv.saveIndex(tx));
-    this.applyWait.trigger(this.appliedIndex);
-  }
-
-  private applyNormalEntry(e: Entry): void {
-    const index = BigInt(e.index);
-    const ownId = readRequestId(e.data);
-    let req = ownId !== 0n ? this.proposed.take(ownId) : undefined;
-    if (!req) {
-      try {
-        // no message-depth limit: a txn may nest as deep as the --max-txn-ops it was checked against allowed
-        req = fromBinary(InternalRaftRequestSchema, e.data, { recursionLimit: Number.MAX_SAFE_INTEGER });
-      } catch (err) {
-        throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
-      }
-    }
-    const id = req.header?.ID || req.ID;
-    if (index <= this.consistIndex) {
-      // already in the backend (replay after restart): nothing to do but wake a waiter
-      return;
-    }
-    this.consistIndex = index;
-    // only broken invariants throw here (backend failure, mvcc invariant): fatal, as etcd panics
-    const res: ApplyResult = this.applier.apply(req, index);
-    if (res.err && !this.w.isRegistered(id)) {
-      this.log.debug('apply request failed', { index: e.index, error: String((res.err as Error)?.message ?? res.err) });
-    }
-    if (res.respReady) {
-      // a token signed after the apply (JWT): answer once it is in the response
-      const result = res;
-      res.respReady.then(
-        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
-        (err) => this.w.trigger(id, { err }),
-      );
-      return;
-    }
-    if (res.physc) {
-      const phys = res.physc;
-      const result = res;
-      phys.then(
-        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
-        (err) => this.w.trigger(id, { err }),
-      );
-      if (req.compaction?.physical) return;
-    }
-    this.w.trigger(id, { resp: res.resp, err: res.err });
-  }
-
-  private applyConfChangeEntry(e: Entry, applyCC: (cc: ConfChange) => ConfState): void {
-    const cc = decodeConfChange(e.data);
-    const index = BigInt(e.index);
-    const fresh = index > this.consistIndex;
-    if (fresh) this.consistIndex = index;
-    let err: unknown;
-    // validation against the membership as of this entry; a rejected change is applied to raft as a no-op
-    try {
-      if (fresh) this.validateConfChange(cc);
-    } catch (x) {
-      err = x;
-    }
-    if (err !== undefined) {
-      this.confState = applyCC({ ...cc, nodeId: 0n });
-      this.w.trigger(cc.id, { err });
-      return;
-    }
-    this.confState = applyCC(cc);
-    if (fresh || this.cluster.memberList().length === 0 || cc.type !== ConfChangeType.ConfChangeRemoveNode) {
-      this.withTx((tx) => {
-        switch (cc.type) {
-          case ConfChangeType.ConfChangeAddNode:
-          case ConfChangeType.ConfChangeAddLearnerNode: {
-            const m = decodeMember(cc.context ?? new Uint8Array(0));
-            if (this.cluster.member(m.id) && cc.type === ConfChangeType.ConfChangeAddNode && !m.isLearner) {
-              this.cluster.promoteMember(tx, m.id);
-            } else {
-              this.cluster.addMember(tx, { ...m, isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode });
-            }
-            break;
-          }
-          case ConfChangeType.ConfChangeRemoveNode:
-            this.cluster.removeMember(tx, cc.nodeId);
-            break;
-          case ConfChangeType.ConfChangeUpdateNode: {
-            const m = decodeMember(cc.context ?? new Uint8Array(0));
-            this.cluster.updateRaftAttributes(tx, m.id, m.peerUrls, m.isLearner);
-            break;
-          }
-        }
-      });
-    }
-    this.updatePeersForConfChange(cc);
-    this.w.trigger(cc.id, {});
-  }
-
-  /**
-   * The transport side of an applied conf change (etcd applyConfChange): peers are
-   * added, updated or removed; when this member is the one removed, it stops after a
-   * second (etcd stopWithDelay), so the leader can learn the change was applied.
-   */
-  private updatePeersForConfChange(cc: ConfChange): void {
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-      case ConfChangeType.ConfChangeAddLearnerNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        if (m.id !== this.memberId && m.peerUrls.length > 0) this.addPeer(m.id, m.peerUrls);
-        return;
-      }
-      case ConfChangeType.ConfChangeRemoveNode:
-        if (cc.nodeId === this.memberId) {
-          if (this.removedSelf) return;
-          this.removedSelf = true;
-          this.log.info('the member has been permanently removed from the cluster', { 'local-member-id': idHex(this.memberId) });
-          setTimeout(() => this.stopWithError(new ErrMemberRemoved()), 1000).unref?.();
-        } else {
-          this.transport.removePeer(cc.nodeId);
-        }
-        return;
-      case ConfChangeType.ConfChangeUpdateNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        if (m.id !== this.memberId) this.transport.updatePeer(m.id, m.peerUrls);
-        return;
-      }
-    }
-  }
-
-  private validateConfChange(cc: ConfChange): void {
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-      case ConfChangeType.ConfChangeAddLearnerNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        const existing = this.cluster.member(m.id);
-        if (existing && existing.isLearner && cc.type === ConfChangeType.ConfChangeAddNode) {
-          this.cluster.validatePromote(m.id);
-          return;
-        }
-        this.cluster.validateAdd(m);
-        return;
-      }
-      case ConfChangeType.ConfChangeRemoveNode:
-        this.cluster.validateRemove(cc.nodeId);
-        return;
-      case ConfChangeType.ConfChangeUpdateNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        this.cluster.validateUpdate(m.id, m.peerUrls);
-        return;
-      }
-    }
-  }
-
-  private afterApply(appliedIndex: number): void {
-    if (appliedIndex - this.snapshotIndex > this.cfg.snapshotCount && !this.snapshotting) {
-      this.snapshotInFlight = this.triggerSnapshot(appliedIndex).catch((e) => this.log.error('failed to save a raft snapshot', { error: String(e) }));
-    }
-  }
-
-  private snapshotting = false;
-  /** The raft snapshot being saved, if any (stop waits for it). */
-  private snapshotInFlight: Promise<void> = Promise.resolve();
-
-  /** Saves a raft snapshot at `index` and compacts the in-memory log and old WAL files (etcd snapshot()). */
-  private async triggerSnapshot(index: number): Promise<void> {
-    if (this.snapshotting) return;
-    this.snapshotting = true;
-    try {
-      this.commitBackend();
-      const data = new Uint8Array(0);
-      const snap = this.r.storage.createSnapshot(index, this.confState, data);
-      this.snapshotIndex = index;
-      await this.bootstrapped.snapshotter.save({ data, metadata: { confState: snap.metadata.confState, index, term: snap.metadata.term } });
-      await this.bootstrapped.wal.saveSnapshotMarker({ term: snap.metadata.term, index });
-      const compactIndex = index > SNAPSHOT_CATCH_UP_ENTRIES ? index - SNAPSHOT_CATCH_UP_ENTRIES : 1;
-      if (compactIndex > this.r.storage.firstIndex()) this.r.storage.compact(compactIndex);
-      this.bootstrapped.wal.releaseLockTo(index);
-      if (this.cfg.maxWalFiles > 0) await this.bootstrapped.wal.purge(this.cfg.maxWalFiles);
-      if (this.cfg.maxSnapFiles > 0) await this.bootstrapped.snapshotter.purge(this.cfg.maxSnapFiles);
-      this.log.info('saved snapshot', { 'snapshot-index': index });
-    } finally {
-      this.snapshotting = false;
-    }
-  }
-
+  /** Commits the backend; a failure stops the member (apply-loop.ts). */
   private commitBackend(): void {
-    try {
-      this.backend.forceCommit();
-    } catch (e) {
-      this.onFatalOnce(e);
-    }
+    this.applyLoop.commitBackend();
   }
 
+  /** The backend commit failed: stops the member once (its raft node and every waiter). */
   private onFatalOnce(e: unknown): void {
     if (this.fatalError === undefined) {
       this.log.error('backend commit failed: stopping', { error: String((e as Error)?.message ?? e) });
@@ -1290,7 +1042,7 @@ export class EtcdServer implements EtcdServerApi {
    */
   private async raftRequest<F extends InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>, ai?: AuthInfo): Promise<unknown> {
     if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
-    if (this.r.committedIndex() - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
+    if (this.r.committedIndex() - this.applyLoop.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
     const id = this.idGen.next();
     const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
     if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
@@ -1499,7 +1251,7 @@ export class EtcdServer implements EtcdServerApi {
       leader: this.r.leader(),
       raftIndex: BigInt(this.r.committedIndex()),
       raftTerm: BigInt(this.r.term()),
-      raftAppliedIndex: BigInt(this.appliedIndex),
+      raftAppliedIndex: BigInt(this.applyLoop.appliedIndex),
       errors: this.alarmStore.get(AlarmType.NONE).map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
       dbSizeInUse: BigInt(this.backend.sizeInUse()),
       isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
@@ -1906,7 +1658,7 @@ export class EtcdServer implements EtcdServerApi {
       isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
       leaderChanges: this.leaderChanges,
       committedIndex: this.r.committedIndex(),
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applyLoop.appliedIndex,
       pendingProposals: this.w.size,
       dbSize: this.backend.size(),
       dbSizeInUse: this.backend.sizeInUse(),
@@ -1921,7 +1673,7 @@ export class EtcdServer implements EtcdServerApi {
 
   /** The applied index (for tests and metrics). */
   getAppliedIndex(): number {
-    return this.appliedIndex;
+    return this.applyLoop.appliedIndex;
   }
 
   /** True once this member is the leader. */
@@ -1944,7 +1696,7 @@ export class EtcdServer implements EtcdServerApi {
     for (const t of this.timers) clearInterval(t);
     this.transport.stop();
     await this.r.stop();
-    await this.snapshotInFlight;
+    await this.applyLoop.snapshotInFlight;
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
     this.reads.failAll(stopped);
