@@ -1,25 +1,25 @@
 /**
- * EtcdServer: one etcd member (etcd 3.4 etcdserver/server.go and v3_server.go).
+ * EtcdServer: one etcd member (etcd 3.4 etcdserver/server.go). Split as etcd
+ * splits its etcdserver package:
  *
- * Writes become InternalRaftRequests proposed to raft; the proposer waits for
- * the entry to be applied (Wait keyed by the request ID) and answers with the
- * applier's result. Linearizable reads take a ReadIndex (batched: one read
- * index serves every read that arrived before it was requested), wait until the
- * applied index reaches it, then read locally. Serializable reads read locally
- * at once.
+ * - this file (server.go): construction and bootstrap (NewServer), start/stop, the
+ *   wiring of the RaftNode (raft-node.ts, etcd raft.go) and the peer transport,
+ *   sending and receiving snapshots, publishing this member's attributes, the lease
+ *   expiry/checkpoint loop, the cluster version and member version probes, the
+ *   corruption checks, and status/health/stats;
+ * - v3-server.ts (v3_server.go): proposals and their waiters, linearizable reads,
+ *   and the EtcdServerApi requests, which this class delegates to;
+ * - apply-loop.ts (server.go applyAll and its helpers): committed entries, snapshots
+ *   received from the leader, raft snapshots and backend commits;
+ * - proposals.ts: the requests a proposer keeps so apply need not decode them, and
+ *   the request bytes the gRPC layer received.
  *
- * Apply path (RaftNode → applyEntries): for each committed entry, normal
- * entries are decoded and dispatched to the applier chain (./apply), conf
- * changes go to raft and to the RaftCluster. The consistent index (the index of
- * the entry being applied) is saved in the backend with every write, so a
- * restart replays only entries after it; the backend is committed every 100 ms
- * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
- * before any entry is applied, is what makes an acknowledged write durable.
+ * The two sides share, explicitly, the Wait of proposals (keyed by request ID), the
+ * WaitIndex of the applied index, the PendingProposals and the ConsistentIndex.
  */
 import { checkHashKV, checkInitialHashKV, type CorruptCheckHost } from './corrupt.js';
 import { newPeerHandler } from './peer-handler.js';
-import { ReadIndexBatcher } from './read-index.js';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -89,26 +89,9 @@ import {
   type StatusResponse,
   type TxnRequest,
   type TxnResponse,
-  DefragmentResponseSchema,
-  HashKVResponseSchema,
-  HashResponseSchema,
-  LeaseKeepAliveRequestSchema,
-  LeaseKeepAliveResponseSchema,
-  LeaseLeasesResponseSchema,
-  LeaseTimeToLiveRequestSchema,
-  LeaseTimeToLiveResponseSchema,
-  MemberAddResponseSchema,
-  MemberListResponseSchema,
-  MemberPromoteResponseSchema,
-  MemberRemoveResponseSchema,
-  MemberUpdateResponseSchema,
-  MoveLeaderResponseSchema,
   ResponseHeaderSchema,
   StatusResponseSchema,
-  type Member as MemberPb,
-  MemberSchema as MemberPbSchema,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
 import { AuthStore } from '../auth/store.js';
 import { newTokenProvider } from '../auth/token-jwt.js';
 import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
@@ -116,16 +99,13 @@ import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
 import { ERR_MEMBER_REMOVED, Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
-import { ErrLeaseNotFound, ErrNotPrimary as ErrNotPrimaryLease } from '../lease/errors.js';
+import { ErrLeaseNotFound } from '../lease/errors.js';
 import { capnslogLine, type Capnslog } from '../logger.js';
-import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
+import { Lessor, minLeaseTtl } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {
-  ConfChangeType,
-  ErrProposalDropped,
   MessageType,
   StateType,
-  type ConfChange,
   type Message,
   type ReadState,
   type SoftState,
@@ -136,36 +116,20 @@ import type { EmbedConfig } from '../embed/config-types.js';
 import { AlarmStore } from './api/v3alarm/alarms.js';
 import type { BackendSnapshot, CallContext, EtcdServerApi, HeaderInfo, RequestLimits } from './api.js';
 import { UberApplier } from './apply/uber-applier.js';
-import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
-import type { Res } from './apply/applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
 import { bootstrapJoiningMember, bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
-import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, parseMembersJson, peerRequest, unwrapField1, wrapField1 } from './cluster-util.js';
+import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, peerRequest } from './cluster-util.js';
 import {
-  ErrBadLeaderTransferee,
-  ErrCanceled,
-  ErrNoLeader,
-  ErrNotEnoughStartedMembers,
-  ErrNotLeader,
-  ErrRequestTooLarge,
   ErrStopped,
-  ErrTimeout,
-  ErrTimeoutLeaderTransfer,
-  ErrTooManyRequests,
-  ErrLearnerNotReady,
-  ErrIDNotFound,
-  ErrMemberNotLearner,
-  ErrUnhealthy,
-  EtcdServerError,
   ErrMemberRemoved,
 } from './errors.js';
 import { RaftCluster } from './membership/cluster.js';
-import { encodeMember, idHex, newMember, type Member } from './membership/member.js';
+import { idHex, newMember } from './membership/member.js';
 import { PendingProposals } from './proposals.js';
+import { V3Server } from './v3-server.js';
 import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
-import { encodeInternalRequest, type InternalRequestField, type InternalRequestInit } from './internal-request.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
@@ -177,8 +141,6 @@ export { ErrMemberRemoved };
 /** How often the leader probes the members' /version, ms (etcd monitorVersionInterval: ConnWriteTimeout − 1 s). */
 const MONITOR_VERSION_INTERVAL_MS = 4000;
 
-/** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
-const MAX_GAP_APPLY_COMMIT = 5000;
 /** Backend commit interval, ms (etcd --backend-batch-interval default). */
 const BACKEND_BATCH_INTERVAL_MS = 100;
 /** Lease expiry / checkpoint scan interval, ms (etcd: 500 ms revoke loop). */
@@ -229,12 +191,6 @@ export interface ServerOptions {
 }
 
 
-/** A Go-style (resp, err) pair as a value or a thrown error. */
-function unwrap<T>(r: Res<T>): T {
-  if (r.err) throw r.err;
-  return r.resp!;
-}
-
 /** A URL as etcd prints it: no trailing slash for an empty path. */
 function urlText(u: URL): string {
   return u.toString().replace(/\/$/, '');
@@ -266,13 +222,14 @@ export class EtcdServer implements EtcdServerApi {
   /** Requests proposed by this member and not applied yet (proposals.ts). */
   private readonly proposed = new PendingProposals();
   private readonly applyWait = new WaitIndex();
-  private readonly leaderWaiters: (() => void)[] = [];
   private readonly bootstrapped: BootstrappedRaft;
 
   /** Index of the entry being applied / last applied (the consistent index); shared with the apply loop and the mvcc store. */
   private readonly consistIndex = new ConsistentIndex();
   /** The apply side: committed entries, received snapshots, raft snapshots, backend commits (apply-loop.ts). */
   private readonly applyLoop: ApplyLoop;
+  /** The request side: proposals, linearizable reads, the EtcdServerApi requests (v3-server.ts). */
+  private readonly v3: V3Server;
   private term = 0n;
   private stopped = false;
   private fatalError: unknown;
@@ -294,13 +251,6 @@ export class EtcdServer implements EtcdServerApi {
     this.resolveFatal = r;
   });
 
-  // linearizable reads
-  private readonly reads = new ReadIndexBatcher({
-    nextId: () => this.idGen.next(),
-    readIndex: (ctx) => this.r.readIndex(ctx),
-    waitApplied: (index) => this.applyWait.wait(index),
-    stoppedError: () => new ErrStopped(),
-  });
 
   private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions, tokenProvider: TokenProvider) {
     this.cfg = cfg;
@@ -361,7 +311,7 @@ export class EtcdServer implements EtcdServerApi {
       },
       logger: log,
       onNoSpace: () => {
-        this.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE }).catch((e) =>
+        this.v3.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE }).catch((e) =>
           this.log.warn('failed to raise the NOSPACE alarm', { error: String((e as Error)?.message ?? e) }),
         );
       },
@@ -445,6 +395,28 @@ export class EtcdServer implements EtcdServerApi {
       addPeer: (id, urls) => this.addPeer(id, urls),
       stopWithError: (err) => this.stopWithError(err),
       onBackendFailure: (e) => this.onFatalOnce(e),
+    });
+    this.v3 = new V3Server({
+      memberId: this.memberId,
+      cfg,
+      log,
+      clock: this.clock,
+      idGen: this.idGen,
+      raft: this.r,
+      backend,
+      kv: this.kv,
+      lessor: this.lessor,
+      authStore: this.authStore,
+      cluster: this.cluster,
+      transport: this.transport,
+      applyV3Base: this.applyV3Base,
+      wait: this.w,
+      applyWait: this.applyWait,
+      proposals: this.proposed,
+      appliedIndex: () => this.applyLoop.appliedIndex,
+      isStopped: () => this.stopped || this.fatalError !== undefined,
+      commitBackend: () => this.commitBackend(),
+      peerClientTls: () => this.peerClientTls(),
     });
   }
 
@@ -597,11 +569,11 @@ export class EtcdServer implements EtcdServerApi {
           if (this.stopped || checking || !this.r.isLeader()) return;
           checking = true;
           const raise = (): void => {
-            this.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }).catch((e) =>
+            this.v3.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }).catch((e) =>
               this.log.warn('failed to raise the CORRUPT alarm', { error: String((e as Error)?.message ?? e) }),
             );
           };
-          checkHashKV(this.corruptCheckHost(), () => this.linearizableReadNotify({}), raise)
+          checkHashKV(this.corruptCheckHost(), () => this.v3.linearizableReadNotify({}), raise)
             .catch((e) => this.log.warn('failed to check hash KV', { error: String((e as Error)?.message ?? e) }))
             .finally(() => { checking = false; });
         }, corruptCheckMs),
@@ -645,14 +617,11 @@ export class EtcdServer implements EtcdServerApi {
       this.lastLead = ss.lead;
     }
     if (ss.lead !== 0n && !this.published) setImmediate(() => this.publish());
-    if (ss.lead !== 0n) {
-      const ws = this.leaderWaiters.splice(0);
-      for (const f of ws) f();
-    }
+    if (ss.lead !== 0n) this.v3.leaderKnown();
   }
 
   private onReadStates(rs: readonly ReadState[]): void {
-    this.reads.onReadStates(rs);
+    this.v3.onReadStates(rs);
   }
 
   /** Resolves with the cause when the member stops by itself (WAL/backend failure). */
@@ -667,7 +636,7 @@ export class EtcdServer implements EtcdServerApi {
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
     this.applyWait.fail(stopped);
-    this.reads.failAll(stopped);
+    this.v3.failReads(stopped);
   }
 
   // ---------------------------------------------------------------- peers
@@ -779,7 +748,7 @@ export class EtcdServer implements EtcdServerApi {
     transportHandle: (req, res) => this.transport.handle(req, res),
     clusterVersion: () => this.cluster.clusterVersion(),
     memberList: () => this.cluster.memberList(),
-    promoteMember: (id) => this.promoteMemberAsLeader({}, id).then(() => undefined),
+    promoteMember: (id) => this.v3.promoteMemberAsLeader({}, id).then(() => undefined),
     hashByRev: (rev) => this.kv.hashByRev(rev),
     leaseRenew: async (id) => {
       await this.applyWait.wait(this.r.committedIndex());
@@ -787,35 +756,9 @@ export class EtcdServer implements EtcdServerApi {
     },
     leaseTimeToLive: async (r) => {
       await this.applyWait.wait(this.r.committedIndex());
-      return this.localTimeToLive(r);
+      return this.v3.localTimeToLive(r);
     },
     });
-  }
-
-  /**
-   * Sends `body` to `path` on the leader's peer URLs until one answers with a status
-   * `accept` takes (etcd's forwarding loops in LeaseRenew/LeaseTimeToLive/PromoteMember):
-   * throws what `accept` throws; retries other failures every 50 ms until the request
-   * timeout (ErrTimeout) or the caller's cancel (ErrCanceled).
-   */
-  private async forwardToLeader<T>(ctx: CallContext, path: string, body: Uint8Array, accept: (status: number, body: Buffer) => T | undefined): Promise<T> {
-    const deadline = Date.now() + this.reqTimeoutMs();
-    for (;;) {
-      if (ctx.signal?.aborted) throw new ErrCanceled();
-      if (Date.now() >= deadline) throw new ErrTimeout();
-      await this.waitLeader(ctx);
-      const leader = this.cluster.member(this.r.leader());
-      for (const url of leader?.peerUrls ?? []) {
-        try {
-          const r = await peerRequest(url.replace(/\/$/, '') + path, { method: 'POST', body, timeoutMs: Math.max(1, deadline - Date.now()), tls: this.peerClientTls() });
-          const v = accept(r.status, r.body);
-          if (v !== undefined) return v;
-        } catch (e) {
-          if (e instanceof EtcdServerError || e instanceof ErrLeaseNotFound) throw e;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 
   /** What the corruption checks (corrupt.ts) need of this member. */
@@ -866,13 +809,13 @@ export class EtcdServer implements EtcdServerApi {
     // the revoke runs as root, as etcd's revokeExpiredLeases does (authStore.WithRoot): with auth
     // enabled an anonymous revoke of a lease with keys attached would fail the apply-time check
     for (const l of this.lessor.expiredLeases()) {
-      this.raftRequest({}, 'leaseRevoke', { ID: l.id }, this.authStore.rootAuthInfo()).catch((e) => {
+      this.v3.raftRequest({}, 'leaseRevoke', { ID: l.id }, this.authStore.rootAuthInfo()).catch((e) => {
         if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
       });
     }
     const cps = this.lessor.dueCheckpoints();
     if (cps.length > 0) {
-      this.raftRequest({}, 'leaseCheckpoint', { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) }).catch(() => undefined);
+      this.v3.raftRequest({}, 'leaseCheckpoint', { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) }).catch(() => undefined);
     }
     this.monitorClusterVersion();
   }
@@ -889,7 +832,7 @@ export class EtcdServer implements EtcdServerApi {
     // Go's %+v of etcd's membership.Attributes
     const attrsText = `{Name:${attrs.name} ClientURLs:[${attrs.clientUrls.join(' ')}]}`;
     const timeoutMs = this.reqTimeoutMs();
-    this.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).then(
+    this.v3.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).then(
       () => {
         this.log.info(
           'published local member to cluster through raft',
@@ -930,7 +873,7 @@ export class EtcdServer implements EtcdServerApi {
     this.settingClusterVersion = true;
     const v = clusterVersionText(CLUSTER_VERSION);
     this.log.info('setting up initial cluster version', { 'cluster-version': v }, { pkg: 'etcdserver', text: `setting up the initial cluster version to ${v}` });
-    this.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION })
+    this.v3.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION })
       .catch(() => undefined)
       .finally(() => {
         this.settingClusterVersion = false;
@@ -1005,112 +948,12 @@ export class EtcdServer implements EtcdServerApi {
     this.log.info('enabled capabilities for version', { 'cluster-version': clusterVersionText(ver) }, { pkg: 'etcdserver/api', text: `enabled capabilities for version ${clusterVersionText(ver)}` });
   }
 
-  // ---------------------------------------------------------------- proposals and reads
+  // ---------------------------------------------------------------- EtcdServerApi
 
   /** Request timeout (etcd ReqTimeout: 5 s + 2 × election timeout). */
   private reqTimeoutMs(): number {
     return 5000 + 2 * this.cfg.electionMs;
   }
-
-  /**
-   * The caller of a request (etcd EtcdServer.AuthInfoFromCtx): the user of the
-   * token when one is sent (an invalid one throws ErrInvalidAuthToken); else,
-   * with --client-cert-auth, the common name of the verified client certificate
-   * at the current auth revision (etcd AuthInfoFromTLS); else no one.
-   */
-  private async authInfo(ctx: CallContext): Promise<AuthInfo | undefined> {
-    if (ctx.token) {
-      const info = await this.authStore.authInfoFromToken(ctx.token);
-      if (!info) throw new ErrInvalidAuthToken();
-      return info;
-    }
-    if (!this.cfg.clientTls.clientCertAuth) return undefined;
-    const cn = ctx.tlsCommonName?.();
-    return cn === undefined ? undefined : { username: cn, revision: this.authStore.revision() };
-  }
-
-  /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
-  private async proposeAs<T, F extends InternalRequestField = InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>): Promise<T> {
-    return (await this.raftRequest(ctx, field, request, await this.authInfo(ctx))) as T;
-  }
-
-  /**
-   * Proposes `request` as the InternalRaftRequest field `field` (e.g. `put`), for the user of `ai`, and waits for it to be
-   * applied (etcd processInternalRaftRequestOnce). Rejects ErrTooManyRequests,
-   * ErrRequestTooLarge, ErrNoLeader, ErrTimeout, ErrCanceled, ErrStopped, or the
-   * apply error.
-   */
-  private async raftRequest<F extends InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>, ai?: AuthInfo): Promise<unknown> {
-    if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
-    if (this.r.committedIndex() - this.applyLoop.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
-    const id = this.idGen.next();
-    const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
-    if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
-    const p = this.w.register(id);
-    // the proposer applies the object it holds instead of decoding its own entry
-    this.proposed.register(id, req);
-    try {
-      this.r.propose(data);
-    } catch (e) {
-      this.w.trigger(id, { err: e instanceof ErrProposalDropped ? (this.r.leader() === 0n ? new ErrNoLeader() : e) : new ErrStopped() });
-    }
-    const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(id, { err }));
-    if (res.err !== undefined) {
-      // a proposal that was dropped or timed out may never be applied
-      this.proposed.delete(id);
-      throw res.err;
-    }
-    return res.resp!;
-  }
-
-  /**
-   * Settles with `p`, or rejects ErrTimeout after the request timeout / ErrCanceled
-   * when the caller's signal aborts (ErrTimeout if it aborted for a deadline),
-   * calling `onGiveUp` first so the caller can drop its waiter.
-   */
-  private withTimeout<T>(ctx: CallContext, p: Promise<T>, onGiveUp: (err: Error) => void = () => undefined): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const done = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        ctx.signal?.removeEventListener('abort', onAbort);
-        return true;
-      };
-      const giveUp = (err: Error): void => {
-        if (!done()) return;
-        onGiveUp(err);
-        reject(err);
-      };
-      const timer = setTimeout(() => giveUp(new ErrTimeout()), this.reqTimeoutMs());
-      const onAbort = (): void => {
-        const reason = ctx.signal?.reason as { name?: string } | undefined;
-        giveUp(reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled());
-      };
-      if (ctx.signal?.aborted) {
-        onAbort();
-        return;
-      }
-      ctx.signal?.addEventListener('abort', onAbort, { once: true });
-      p.then(
-        (v) => {
-          if (done()) resolve(v);
-        },
-        (e) => {
-          if (done()) reject(e);
-        },
-      );
-    });
-  }
-
-  /** Resolves once a read index taken after the call has been applied (etcd linearizableReadNotify; read-index.ts). */
-  private linearizableReadNotify(ctx: CallContext): Promise<void> {
-    if (this.stopped || this.fatalError !== undefined) return Promise.reject(new ErrStopped());
-    return this.withTimeout(ctx, this.reads.wait());
-  }
-
-  // ---------------------------------------------------------------- EtcdServerApi
 
   header(): HeaderInfo {
     return { clusterId: this.clusterId, memberId: this.memberId, raftTerm: BigInt(this.r.term()), revision: BigInt(this.kv.rev()) };
@@ -1120,127 +963,12 @@ export class EtcdServer implements EtcdServerApi {
     return { maxRequestBytes: this.cfg.maxRequestBytes, maxTxnOps: this.cfg.maxTxnOps };
   }
 
-  async range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse> {
-    if (!r.serializable) await this.linearizableReadNotify(ctx);
-    const ai = await this.authInfo(ctx);
-    checkRangePermitted(this.authStore, ai, r);
-    return unwrap(this.applyV3Base.range(undefined, r));
-  }
-
-  async put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
-    return this.proposeAs<PutResponse>(ctx, 'put', r);
-  }
-
-  async deleteRange(ctx: CallContext, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.proposeAs<DeleteRangeResponse>(ctx, 'deleteRange', r);
-  }
-
-  async txn(ctx: CallContext, r: TxnRequest): Promise<TxnResponse> {
-    const ai = await this.authInfo(ctx);
-    if (isTxnReadonly(r)) {
-      await this.linearizableReadNotify(ctx);
-      checkTxnAuth(this.authStore, ai, r);
-      return unwrap(this.applyV3Base.txn(r));
-    }
-    return (await this.raftRequest(ctx, 'txn', r, ai)) as TxnResponse;
-  }
-
-  async compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
-    const resp = this.proposeAs<CompactionResponse>(ctx, 'compaction', r);
-    if (r.physical) this.commitBackend();
-    return resp;
-  }
-
-  async leaseGrant(ctx: CallContext, r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    let id = r.ID;
-    // etcd: a server-generated id is a request id with the sign bit cleared
-    while (id === 0n) id = this.idGen.next() & ((1n << 63n) - 1n);
-    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, await this.authInfo(ctx))) as LeaseGrantResponse;
-  }
-
-  async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return this.proposeAs<LeaseRevokeResponse>(ctx, 'leaseRevoke', r);
-  }
-
-  /**
-   * Renews a lease (etcd LeaseRenew): on the leader by its lessor (once the applied
-   * index reaches the commit index); on a follower forwarded to the leader's peer
-   * `/leases` endpoint, since renewals do not go through raft. Throws
-   * ErrLeaseNotFound, ErrNoLeader, ErrTimeout, ErrCanceled.
-   */
-  async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
-    await this.waitLeader(ctx);
-    if (this.r.isLeader()) {
-      await this.applyWait.wait(this.r.committedIndex());
-      try {
-        return BigInt(await this.lessor.renew(id));
-      } catch (e) {
-        // a leader whose lessor is not promoted yet (its term's first entry not applied): ask again below
-        if (!(e instanceof ErrNotPrimaryLease)) throw e;
-      }
-    }
-    const body = toBinary(LeaseKeepAliveRequestSchema, create(LeaseKeepAliveRequestSchema, { ID: id }));
-    return this.forwardToLeader(ctx, '/leases', body, (status, b) => {
-      if (status === 200) return fromBinary(LeaseKeepAliveResponseSchema, b).TTL;
-      if (status === 404) throw new ErrLeaseNotFound();
-      return undefined;
-    });
-  }
-
-  /** A lease's remaining and granted TTL (seconds) and keys, from this member's lessor. Throws ErrLeaseNotFound. */
-  private localTimeToLive(r: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
-    const l = this.lessor.lookup(r.ID);
-    if (!l) throw new ErrLeaseNotFound();
-    return create(LeaseTimeToLiveResponseSchema, {
-      header: create(ResponseHeaderSchema, {}),
-      ID: r.ID,
-      TTL: remainingSeconds(l.remainingMs()),
-      grantedTTL: BigInt(l.ttl),
-      keys: r.keys ? l.keys() : [],
-    });
-  }
-
-  /**
-   * etcd LeaseTimeToLive: the leader answers from its lessor (which tracks expiry);
-   * a follower asks the leader's peer `/leases/internal`. Throws ErrLeaseNotFound,
-   * ErrNoLeader, ErrTimeout, ErrCanceled.
-   */
-  async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    await this.waitLeader(ctx);
-    if (this.r.isLeader()) {
-      await this.applyWait.wait(this.r.committedIndex());
-      return this.localTimeToLive(r);
-    }
-    const body = wrapField1(toBinary(LeaseTimeToLiveRequestSchema, create(LeaseTimeToLiveRequestSchema, { ID: r.ID, keys: r.keys })));
-    return this.forwardToLeader(ctx, '/leases/internal', body, (status, b) => {
-      if (status === 200) return fromBinary(LeaseTimeToLiveResponseSchema, unwrapField1(b));
-      if (status === 404) throw new ErrLeaseNotFound();
-      return undefined;
-    });
-  }
-
-  async leaseLeases(_ctx: CallContext): Promise<LeaseLeasesResponse> {
-    return create(LeaseLeasesResponseSchema, {
-      header: create(ResponseHeaderSchema, {}),
-      leases: this.lessor.leases().map((l) => ({ ID: l.id })),
-    });
-  }
-
   watchable(): WatchableStore {
     return this.kv;
   }
 
-  async checkWatchPermission(ctx: CallContext, key: Uint8Array, rangeEnd: Uint8Array): Promise<void> {
-    const ai = await this.authInfo(ctx);
-    checkRangePermitted(this.authStore, ai, { key, rangeEnd } as RangeRequest);
-  }
-
   watchProgressNotifyIntervalMs(): number {
     return this.cfg.experimentalWatchProgressNotifyIntervalMs || 10 * 60 * 1000;
-  }
-
-  async alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
-    return this.proposeAs<AlarmResponse>(ctx, 'alarm', r);
   }
 
   async status(_ctx: CallContext): Promise<StatusResponse> {
@@ -1258,346 +986,6 @@ export class EtcdServer implements EtcdServerApi {
     });
   }
 
-  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
-  async hash(ctx: CallContext): Promise<HashResponse> {
-    await this.checkAdmin(ctx);
-    const h = this.kv.hash();
-    return create(HashResponseSchema, { header: create(ResponseHeaderSchema, { revision: BigInt(h.rev) }), hash: h.hash });
-  }
-
-  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
-  async hashKV(ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
-    await this.checkAdmin(ctx);
-    const h = this.kv.hashByRev(Number(revision));
-    return create(HashKVResponseSchema, {
-      header: create(ResponseHeaderSchema, { revision: BigInt(h.currentRev) }),
-      hash: h.hash,
-      compactRevision: BigInt(h.compactRev),
-    });
-  }
-
-  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
-  async defragment(ctx: CallContext): Promise<DefragmentResponse> {
-    await this.checkAdmin(ctx);
-    this.commitBackend();
-    return create(DefragmentResponseSchema, { header: create(ResponseHeaderSchema, {}) });
-  }
-
-  /**
-   * A consistent copy of the backend as a bbolt file (etcd's snapshot format, written
-   * from a read view by writeBoltFile next to the data dir and deleted on close),
-   * streamed in 32 KiB chunks. Needs the root role when auth is enabled, checked
-   * before anything is written (etcd v3rpc authMaintenanceServer.Snapshot).
-   */
-  async snapshot(ctx: CallContext): Promise<BackendSnapshot> {
-    await this.checkAdmin(ctx);
-    this.commitBackend();
-    const dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-'));
-    const file = join(dir, 'db');
-    const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-    try {
-      const tx = this.backend.readTx();
-      try {
-        writeBoltFile(file, tx);
-      } finally {
-        tx.release();
-      }
-    } catch (e) {
-      cleanup();
-      throw e;
-    }
-    const size = statSync(file).size;
-    return {
-      size,
-      chunks: createReadStream(file, { highWaterMark: 32 * 1024 }),
-      close: cleanup,
-    };
-  }
-
-  async moveLeader(ctx: CallContext, r: MoveLeaderRequest): Promise<MoveLeaderResponse> {
-    if (!this.r.isLeader()) throw new ErrNotLeader();
-    const target = this.cluster.member(r.targetID);
-    if (!target || target.isLearner) throw new ErrBadLeaderTransferee();
-    if (r.targetID !== this.memberId) {
-      this.r.transferLeader(r.targetID);
-      const deadline = Date.now() + this.reqTimeoutMs();
-      while (this.r.leader() !== r.targetID) {
-        if (Date.now() > deadline || ctx.signal?.aborted) throw new ErrTimeoutLeaderTransfer();
-        await new Promise((res) => setTimeout(res, this.cfg.heartbeatMs));
-      }
-    }
-    return create(MoveLeaderResponseSchema, { header: create(ResponseHeaderSchema, {}) });
-  }
-
-  private memberPb(m: Member): MemberPb {
-    return create(MemberPbSchema, { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner });
-  }
-
-  async memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
-    if (linearizable) await this.linearizableReadNotify(ctx);
-    return create(MemberListResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((m) => this.memberPb(m)) });
-  }
-
-  /** Proposes a conf change and waits for it to be applied (etcd configure()). */
-  private async configure(ctx: CallContext, cc: ConfChange): Promise<void> {
-    if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
-    const p = this.w.register(cc.id);
-    try {
-      this.r.proposeConfChange(cc);
-    } catch (e) {
-      this.w.trigger(cc.id, { err: this.r.leader() === 0n ? new ErrNoLeader() : e });
-    }
-    const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(cc.id, { err }));
-    if (res.err !== undefined) throw res.err;
-  }
-
-  /**
-   * The root-role check of membership and maintenance requests made before
-   * anything else (etcd checkMembershipOperationPermission and
-   * authMaintenanceServer.isAuthenticated): an invalid token throws
-   * ErrInvalidAuthToken even with auth disabled; with auth enabled, no user
-   * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
-   * root role ErrPermissionDenied.
-   */
-  private async checkAdmin(ctx: CallContext): Promise<void> {
-    const ai = await this.authInfo(ctx);
-    this.authStore.isAdminPermitted(ai);
-  }
-
-  async memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
-    await this.checkAdmin(ctx);
-    const m = newMember('', r.peerURLs, this.cfg.initialClusterToken, this.clock.nowMs() / 1000, r.isLearner);
-    this.mayAddMember(m);
-    await this.configure(ctx, {
-      id: m.id,
-      type: r.isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
-      nodeId: m.id,
-      context: encodeMember(m),
-    });
-    return create(MemberAddResponseSchema, {
-      header: create(ResponseHeaderSchema, {}),
-      member: this.memberPb(m),
-      members: this.cluster.memberList().map((x) => this.memberPb(x)),
-    });
-  }
-
-  async memberRemove(ctx: CallContext, r: MemberRemoveRequest): Promise<MemberRemoveResponse> {
-    await this.checkAdmin(ctx);
-    this.mayRemoveMember(r.ID);
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeRemoveNode, nodeId: r.ID });
-    return create(MemberRemoveResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
-  }
-
-  async memberUpdate(ctx: CallContext, r: MemberUpdateRequest): Promise<MemberUpdateResponse> {
-    await this.checkAdmin(ctx);
-    const cur = this.cluster.member(r.ID);
-    // etcd 3.4 replaces all raft attributes with the new peer URLs only, so a learner
-    // updated this way is listed as a voter by MemberList afterwards (member.go MemberUpdate)
-    const m: Member = { id: r.ID, peerUrls: [...r.peerURLs], isLearner: false, name: cur?.name ?? '', clientUrls: cur?.clientUrls ?? [] };
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeUpdateNode, nodeId: r.ID, context: encodeMember(m) });
-    return create(MemberUpdateResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
-  }
-
-  /**
-   * etcd PromoteMember: only the leader knows whether the learner caught up, so a
-   * follower checks permissions, then forwards to the leader's peer
-   * `/members/promote/<id>`. Throws ErrLearnerNotReady, ErrIDNotFound,
-   * ErrMemberNotLearner, ErrNotEnoughStartedMembers, auth errors.
-   */
-  async memberPromote(ctx: CallContext, r: MemberPromoteRequest): Promise<MemberPromoteResponse> {
-    await this.checkAdmin(ctx);
-    let members: Member[];
-    try {
-      await this.promoteMemberAsLeader(ctx, r.ID);
-      members = this.cluster.memberList();
-    } catch (e) {
-      if (!(e instanceof ErrNotLeader)) throw e;
-      members = await this.forwardToLeader(ctx, `/members/promote/${r.ID.toString()}`, new Uint8Array(0), (status, b) => {
-        const text = b.toString('utf8').trim();
-        if (status === 200) return parseMembersJson(text);
-        if (status === 404) throw new ErrIDNotFound();
-        if (status === 412) throw text === new ErrMemberNotLearner().message ? new ErrMemberNotLearner() : new ErrLearnerNotReady();
-        return undefined;
-      });
-    }
-    return create(MemberPromoteResponseSchema, { header: create(ResponseHeaderSchema, {}), members: members.map((x) => this.memberPb(x)) });
-  }
-
-  /**
-   * The leader's part of a promotion (etcd promoteMember + mayPromoteMember): the
-   * learner's match index must be at least 90% of the leader's (isLearnerReady), then
-   * the strict check, then the conf change. Throws ErrNotLeader on a follower.
-   */
-  private async promoteMemberAsLeader(ctx: CallContext, id: bigint): Promise<void> {
-    if (!this.r.isLeader()) throw new ErrNotLeader();
-    const progress = this.r.node.status().progress;
-    const pr = progress.get(id);
-    if (pr) {
-      const leaderMatch = progress.get(this.memberId)?.match ?? 0;
-      if (pr.match < leaderMatch * 0.9) throw new ErrLearnerNotReady();
-    }
-    if (this.cfg.strictReconfigCheck) {
-      // etcd IsReadyToPromoteMember: the learner counts as a started member of the new quorum
-      const voters = this.cluster.memberList().filter((x) => !x.isLearner);
-      const nmembers = voters.length + 1;
-      const nstarted = voters.filter((x) => x.name !== '').length + 1;
-      if (nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
-    }
-    this.cluster.validatePromote(id);
-    const m = this.cluster.member(id)!;
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeAddNode, nodeId: id, context: encodeMember({ ...m, isLearner: false }) });
-  }
-
-  /** HealthInterval of etcd's strict reconfiguration checks, ms. */
-  private static readonly HEALTH_INTERVAL_MS = 5000;
-
-  /** Voting members other than this one that have been connected for at least the health interval. */
-  private connectedVoters(): number {
-    const since = Date.now() - EtcdServer.HEALTH_INTERVAL_MS;
-    let n = 0;
-    for (const m of this.cluster.memberList()) {
-      if (m.isLearner) continue;
-      if (m.id === this.memberId) {
-        n++;
-        continue;
-      }
-      const t = this.transport.activeSince(m.id);
-      if (t !== 0 && t <= since) n++;
-    }
-    return n;
-  }
-
-  /**
-   * etcd mayAddMember (--strict-reconfig-check): adding a voter needs a started
-   * majority of the new cluster (ErrNotEnoughStartedMembers) and this member connected
-   * to every voter for the health interval (ErrUnhealthy).
-   */
-  private mayAddMember(m: Member): void {
-    if (!this.cfg.strictReconfigCheck) return;
-    const voters = this.cluster.memberList().filter((x) => !x.isLearner);
-    if (!m.isLearner) {
-      const nmembers = voters.length + 1;
-      const nstarted = voters.filter((x) => x.name !== '').length;
-      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
-    }
-    if (this.connectedVoters() !== voters.length) {
-      this.log.warn('rejecting member add request; local member has not been connected to all peers, reconfigure breaks active quorum', { 'local-member-id': idHex(this.memberId), 'requested-member-add': `{ID:${idHex(m.id)} PeerURLs:[${m.peerUrls.join(' ')}]}` });
-      throw new ErrUnhealthy();
-    }
-  }
-
-  /**
-   * etcd mayRemoveMember (--strict-reconfig-check): learners go freely; removing a
-   * voter must leave a started majority (ErrNotEnoughStartedMembers); a member that is
-   * down may go; otherwise the connected voters left must still be a quorum (ErrUnhealthy).
-   */
-  private mayRemoveMember(id: bigint): void {
-    if (!this.cfg.strictReconfigCheck) return;
-    const target = this.cluster.member(id);
-    if (target?.isLearner) return;
-    const voters = this.cluster.memberList().filter((x) => !x.isLearner);
-    const others = voters.filter((x) => x.id !== id);
-    const nstarted = others.filter((x) => x.name !== '').length;
-    if (nstarted < Math.floor(others.length / 2) + 1) {
-      this.log.warn('rejecting member remove request; not enough healthy members', { 'local-member-id': idHex(this.memberId), 'requested-member-remove-id': idHex(id) });
-      throw new ErrNotEnoughStartedMembers();
-    }
-    if (id !== this.memberId && this.transport.activeSince(id) === 0) return;
-    const active = this.connectedVoters();
-    if (active - 1 < 1 + Math.floor((voters.length - 1) / 2)) {
-      this.log.warn('rejecting member remove request; local member has not been connected to all peers, reconfigure breaks active quorum', { 'local-member-id': idHex(this.memberId), 'requested-member-remove': idHex(id), active });
-      throw new ErrUnhealthy();
-    }
-  }
-
-  async authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
-    return this.proposeAs<AuthEnableResponse>(ctx, 'authEnable', {});
-  }
-
-  async authDisable(ctx: CallContext): Promise<AuthDisableResponse> {
-    return this.proposeAs<AuthDisableResponse>(ctx, 'authDisable', {});
-  }
-
-  async authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
-    // the password is checked here and never enters the log (etcd checks it before proposing)
-    // etcd v3_server.go Authenticate: password first, then the proposal, which carries the
-    // caller's credentials like any other (an invalid token fails it with ErrInvalidAuthToken);
-    // retried when the auth revision moved between the password check and the apply
-    await this.linearizableReadNotify(ctx);
-    for (;;) {
-      const checkedRevision = await this.authStore.checkPassword(r.name, r.password).catch((e) => {
-        throw e instanceof Error ? e : new ErrAuthFailed();
-      });
-      const prefix = this.authStore.genTokenPrefix();
-      const resp = (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix }, await this.authInfo(ctx))) as AuthenticateResponse;
-      if (checkedRevision === this.authStore.revision()) return resp;
-      this.log.info('revision when password checked became stale; retrying');
-    }
-  }
-
-  async userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
-    const ai = await this.authInfo(ctx);
-    const noPassword = r.options?.noPassword ?? false;
-    // the bcrypt hash, not the password, goes through raft: the password field of the internal request carries it
-    // etcd 3.4 hashes the password, even an empty one, unless the user has no password
-    const password = noPassword ? '' : new TextDecoder().decode(await this.authStore.hashPassword(r.password));
-    return (await this.raftRequest(ctx, 'authUserAdd', { name: r.name, password, options: r.options }, ai)) as AuthUserAddResponse;
-  }
-
-  async userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
-    return this.proposeAs<AuthUserDeleteResponse>(ctx, 'authUserDelete', r);
-  }
-
-  async userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
-    const ai = await this.authInfo(ctx);
-    const password = new TextDecoder().decode(await this.authStore.hashPassword(r.password));
-    return (await this.raftRequest(ctx, 'authUserChangePassword', { name: r.name, password }, ai)) as AuthUserChangePasswordResponse;
-  }
-
-  async userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
-    return this.proposeAs<AuthUserGrantRoleResponse>(ctx, 'authUserGrantRole', r);
-  }
-
-  async userGet(ctx: CallContext, r: AuthUserGetRequest): Promise<AuthUserGetResponse> {
-    return this.proposeAs<AuthUserGetResponse>(ctx, 'authUserGet', r);
-  }
-
-  async userList(ctx: CallContext): Promise<AuthUserListResponse> {
-    return this.proposeAs<AuthUserListResponse>(ctx, 'authUserList', {});
-  }
-
-  async userRevokeRole(ctx: CallContext, r: AuthUserRevokeRoleRequest): Promise<AuthUserRevokeRoleResponse> {
-    return this.proposeAs<AuthUserRevokeRoleResponse>(ctx, 'authUserRevokeRole', r);
-  }
-
-  async roleAdd(ctx: CallContext, r: AuthRoleAddRequest): Promise<AuthRoleAddResponse> {
-    return this.proposeAs<AuthRoleAddResponse>(ctx, 'authRoleAdd', r);
-  }
-
-  async roleGrantPermission(ctx: CallContext, r: AuthRoleGrantPermissionRequest): Promise<AuthRoleGrantPermissionResponse> {
-    return this.proposeAs<AuthRoleGrantPermissionResponse>(ctx, 'authRoleGrantPermission', r);
-  }
-
-  async roleGet(ctx: CallContext, r: AuthRoleGetRequest): Promise<AuthRoleGetResponse> {
-    return this.proposeAs<AuthRoleGetResponse>(ctx, 'authRoleGet', r);
-  }
-
-  async roleList(ctx: CallContext): Promise<AuthRoleListResponse> {
-    return this.proposeAs<AuthRoleListResponse>(ctx, 'authRoleList', {});
-  }
-
-  async roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse> {
-    return this.proposeAs<AuthRoleRevokePermissionResponse>(ctx, 'authRoleRevokePermission', r);
-  }
-
-  async roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse> {
-    return this.proposeAs<AuthRoleDeleteResponse>(ctx, 'authRoleDelete', r);
-  }
-
-  authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined> {
-    return this.authInfo(ctx);
-  }
-
   leader(): bigint {
     return this.r.leader();
   }
@@ -1613,23 +1001,172 @@ export class EtcdServer implements EtcdServerApi {
     if (this.r.leader() === 0n) return { health: false, reason: 'RAFT NO LEADER' };
     // etcd 3.4 also runs a quorum read with a 1 s timeout
     try {
-      await this.linearizableReadNotify({ signal: AbortSignal.timeout(1000) });
+      await this.v3.linearizableReadNotify({ signal: AbortSignal.timeout(1000) });
     } catch {
       return { health: false, reason: 'QGET ERROR' };
     }
     return { health: true, reason: '' };
   }
 
-  // ---------------------------------------------------------------- misc
+  // EtcdServerApi requests (api.ts documents each): implemented by v3-server.ts
 
-  /** Resolves when a leader is known; rejects ErrNoLeader after the request timeout. */
-  private waitLeader(ctx: CallContext): Promise<void> {
-    if (this.r.leader() !== 0n) return Promise.resolve();
-    const p = new Promise<void>((resolve) => this.leaderWaiters.push(resolve));
-    return this.withTimeout(ctx, p).catch((e) => {
-      throw e instanceof ErrTimeout ? new ErrNoLeader() : e;
-    });
+  range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse> {
+    return this.v3.range(ctx, r);
   }
+
+  put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
+    return this.v3.put(ctx, r);
+  }
+
+  deleteRange(ctx: CallContext, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return this.v3.deleteRange(ctx, r);
+  }
+
+  txn(ctx: CallContext, r: TxnRequest): Promise<TxnResponse> {
+    return this.v3.txn(ctx, r);
+  }
+
+  compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
+    return this.v3.compact(ctx, r);
+  }
+
+  leaseGrant(ctx: CallContext, r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    return this.v3.leaseGrant(ctx, r);
+  }
+
+  leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return this.v3.leaseRevoke(ctx, r);
+  }
+
+  leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
+    return this.v3.leaseRenew(ctx, id);
+  }
+
+  leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    return this.v3.leaseTimeToLive(ctx, r);
+  }
+
+  leaseLeases(_ctx: CallContext): Promise<LeaseLeasesResponse> {
+    return this.v3.leaseLeases(_ctx);
+  }
+
+  checkWatchPermission(ctx: CallContext, key: Uint8Array, rangeEnd: Uint8Array): Promise<void> {
+    return this.v3.checkWatchPermission(ctx, key, rangeEnd);
+  }
+
+  alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
+    return this.v3.alarm(ctx, r);
+  }
+
+  hash(ctx: CallContext): Promise<HashResponse> {
+    return this.v3.hash(ctx);
+  }
+
+  hashKV(ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+    return this.v3.hashKV(ctx, revision);
+  }
+
+  defragment(ctx: CallContext): Promise<DefragmentResponse> {
+    return this.v3.defragment(ctx);
+  }
+
+  snapshot(ctx: CallContext): Promise<BackendSnapshot> {
+    return this.v3.snapshot(ctx);
+  }
+
+  moveLeader(ctx: CallContext, r: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+    return this.v3.moveLeader(ctx, r);
+  }
+
+  memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
+    return this.v3.memberList(ctx, linearizable);
+  }
+
+  memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
+    return this.v3.memberAdd(ctx, r);
+  }
+
+  memberRemove(ctx: CallContext, r: MemberRemoveRequest): Promise<MemberRemoveResponse> {
+    return this.v3.memberRemove(ctx, r);
+  }
+
+  memberUpdate(ctx: CallContext, r: MemberUpdateRequest): Promise<MemberUpdateResponse> {
+    return this.v3.memberUpdate(ctx, r);
+  }
+
+  memberPromote(ctx: CallContext, r: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+    return this.v3.memberPromote(ctx, r);
+  }
+
+  authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
+    return this.v3.authEnable(ctx);
+  }
+
+  authDisable(ctx: CallContext): Promise<AuthDisableResponse> {
+    return this.v3.authDisable(ctx);
+  }
+
+  authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
+    return this.v3.authenticate(ctx, r);
+  }
+
+  userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
+    return this.v3.userAdd(ctx, r);
+  }
+
+  userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
+    return this.v3.userDelete(ctx, r);
+  }
+
+  userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
+    return this.v3.userChangePassword(ctx, r);
+  }
+
+  userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
+    return this.v3.userGrantRole(ctx, r);
+  }
+
+  userGet(ctx: CallContext, r: AuthUserGetRequest): Promise<AuthUserGetResponse> {
+    return this.v3.userGet(ctx, r);
+  }
+
+  userList(ctx: CallContext): Promise<AuthUserListResponse> {
+    return this.v3.userList(ctx);
+  }
+
+  userRevokeRole(ctx: CallContext, r: AuthUserRevokeRoleRequest): Promise<AuthUserRevokeRoleResponse> {
+    return this.v3.userRevokeRole(ctx, r);
+  }
+
+  roleAdd(ctx: CallContext, r: AuthRoleAddRequest): Promise<AuthRoleAddResponse> {
+    return this.v3.roleAdd(ctx, r);
+  }
+
+  roleGrantPermission(ctx: CallContext, r: AuthRoleGrantPermissionRequest): Promise<AuthRoleGrantPermissionResponse> {
+    return this.v3.roleGrantPermission(ctx, r);
+  }
+
+  roleGet(ctx: CallContext, r: AuthRoleGetRequest): Promise<AuthRoleGetResponse> {
+    return this.v3.roleGet(ctx, r);
+  }
+
+  roleList(ctx: CallContext): Promise<AuthRoleListResponse> {
+    return this.v3.roleList(ctx);
+  }
+
+  roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse> {
+    return this.v3.roleRevokePermission(ctx, r);
+  }
+
+  roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse> {
+    return this.v3.roleDelete(ctx, r);
+  }
+
+  authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined> {
+    return this.v3.authInfoFromContext(ctx);
+  }
+
+  // ---------------------------------------------------------------- misc
 
   /**
    * Numbers for /metrics, read at scrape time: leader state, raft indexes,
@@ -1683,7 +1220,7 @@ export class EtcdServer implements EtcdServerApi {
 
   /** Resolves when a leader is known (for startup). */
   async waitReady(timeoutMs = 10_000): Promise<void> {
-    await this.waitLeader({ signal: AbortSignal.timeout(timeoutMs) });
+    await this.v3.waitLeader({ signal: AbortSignal.timeout(timeoutMs) });
   }
 
   /**
@@ -1699,7 +1236,7 @@ export class EtcdServer implements EtcdServerApi {
     await this.applyLoop.snapshotInFlight;
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
-    this.reads.failAll(stopped);
+    this.v3.failReads(stopped);
     try {
       if (this.fatalError === undefined) this.backend.forceCommit();
     } catch {
