@@ -126,7 +126,7 @@ import {
 import { RaftCluster } from './membership/cluster.js';
 import { idHex, newMember } from './membership/member.js';
 import { PendingProposals } from './proposals.js';
-import { V3Server } from './v3-server.js';
+import { V3Server, requestTimeoutMs } from './v3-server.js';
 import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
@@ -950,9 +950,9 @@ export class EtcdServer implements EtcdServerApi {
 
   // ---------------------------------------------------------------- EtcdServerApi
 
-  /** Request timeout (etcd ReqTimeout: 5 s + 2 × election timeout). */
+  /** Request timeout, ms (v3-server.ts requestTimeoutMs). */
   private reqTimeoutMs(): number {
-    return 5000 + 2 * this.cfg.electionMs;
+    return requestTimeoutMs(this.cfg.electionMs);
   }
 
   header(): HeaderInfo {

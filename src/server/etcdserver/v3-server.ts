@@ -147,6 +147,11 @@ import type { Wait, WaitIndex } from './wait.js';
 /** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
 const MAX_GAP_APPLY_COMMIT = 5000;
 
+/** Request timeout, ms, for an election timeout of `electionMs` (etcd ReqTimeout: 5 s + 2 × election timeout). */
+export function requestTimeoutMs(electionMs: number): number {
+  return 5000 + 2 * electionMs;
+}
+
 /** A Go-style (resp, err) pair as a value or a thrown error. */
 function unwrap<T>(r: Res<T>): T {
   if (r.err) throw r.err;
@@ -221,9 +226,9 @@ export class V3Server {
     for (const f of ws) f();
   }
 
-  /** Request timeout (etcd ReqTimeout: 5 s + 2 × election timeout). */
+  /** Request timeout, ms ({@link requestTimeoutMs}). */
   reqTimeoutMs(): number {
-    return 5000 + 2 * this.d.cfg.electionMs;
+    return requestTimeoutMs(this.d.cfg.electionMs);
   }
 
   /**
