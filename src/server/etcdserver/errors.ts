@@ -51,3 +51,14 @@ export const ErrTooManyLearners = sentinel('ErrTooManyLearners', 'membership: to
  */
 export const ErrGRPCDuplicateKey = sentinel('ErrGRPCDuplicateKey', 'etcdserver: duplicate key given in txn request');
 export const ErrGRPCTooManyOps = sentinel('ErrGRPCTooManyOps', 'etcdserver: too many operations in txn request');
+
+/**
+ * Why a member removed from the cluster stops (etcd stopWithDelay after applying its
+ * own removal). Not a failure: etcd then exits with status 0.
+ */
+export class ErrMemberRemoved extends Error {
+  constructor() {
+    super('the member has been permanently removed from the cluster');
+    this.name = 'ErrMemberRemoved';
+  }
+}

@@ -16,6 +16,7 @@ import { create, isMessage, toBinary, type DescMessage, type Message } from '@bu
 import type { InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { InternalRaftRequestSchema } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../util/protowire.js';
+import { wireBytes } from './proposals.js';
 
 const utf8 = new TextEncoder();
 
@@ -48,13 +49,6 @@ for (const f of InternalRaftRequestSchema.fields) {
 function tag(fieldNumber: number): number {
   return (fieldNumber << 3) | 2;
 }
-
-/**
- * Request messages as they arrived on the wire (set by the gRPC layer for
- * requests it decodes and passes on unchanged): {@link encodeInternalRequest}
- * embeds these bytes instead of encoding the message again.
- */
-export const wireBytes = new WeakMap<object, Uint8Array>();
 
 /** A request ready to propose: its entry bytes and the object the proposer applies. */
 export interface EncodedRequest {

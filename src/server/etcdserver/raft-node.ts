@@ -6,21 +6,25 @@
  *
  * One Ready is handled at a time, in this order:
  * 1. soft state (leader changes) and read states are reported at once;
- * 2. a snapshot received from the leader is saved (its .snap file written and
- *    fsynced at once, then its WAL marker queued), then the hard state and new
- *    entries are queued to the WAL (concurrent Readys' writes are batched into
- *    one fsync by the WAL) and appended to the MemoryStorage;
- * 3. a leader sends its messages at once (raft thesis 10.2.1), a follower only
- *    after the WAL write is durable;
- * 4. a received snapshot is installed (`applySnapshot`: the server replaces its
- *    backend), then committed entries are applied strictly in order and only after every WAL
- *    write queued so far is durable — an entry is never applied (and so never
- *    acknowledged) before it is on disk, even on a single member, where raft
- *    commits an entry as soon as the leader appends it (the etcd 3.4.21 fix for
- *    single-node data loss, etcd issue 14370);
- * 5. advance.
- * Step 4 runs on a promise chain, so new proposals keep entering raft while an
- * fsync is in flight and the next Ready's entries share the next fsync.
+ * 2. a leader sends its messages at once (raft thesis 10.2.1);
+ * 3. a snapshot received from the leader is saved (its .snap file written and
+ *    fsynced at once, then its WAL marker queued) and applied to the
+ *    MemoryStorage, then the hard state and new entries are queued to the WAL
+ *    (concurrent Readys' writes are batched into one fsync by the WAL) and
+ *    appended to the MemoryStorage without waiting for the fsync;
+ * 4. `advance` is called at once (as etcd's raftNode calls Advance without
+ *    waiting for its apply goroutine), so the next Ready can be taken while this
+ *    one's writes are in flight;
+ * 5. on a promise chain, once every WAL write queued so far is durable and the
+ *    previous Ready's step 5 is done: a follower sends its messages, a received
+ *    snapshot is installed (`applySnapshot`: the server replaces its backend),
+ *    then committed entries are applied strictly in order — an entry is never
+ *    applied (and so never acknowledged) before it is on disk, even on a single
+ *    member, where raft commits an entry as soon as the leader appends it (the
+ *    etcd 3.4.21 fix for single-node data loss, etcd issue 14370).
+ * Because step 5 runs on a promise chain, new proposals keep entering raft while
+ * an fsync is in flight and the next Ready's entries share the next fsync. This is
+ * the pipelined driver described in raft/ready.ts.
  *
  * A WAL or apply failure is fatal: the node stops ticking and proposing, every
  * pending waiter is failed by the server, and the failure is reported through

@@ -1,26 +1,26 @@
 /**
- * EtcdServer: one etcd member (etcd 3.4 etcdserver/server.go and v3_server.go).
+ * EtcdServer: one etcd member (etcd 3.4 etcdserver/server.go). Split as etcd
+ * splits its etcdserver package:
  *
- * Writes become InternalRaftRequests proposed to raft; the proposer waits for
- * the entry to be applied (Wait keyed by the request ID) and answers with the
- * applier's result. Linearizable reads take a ReadIndex (batched: one read
- * index serves every read that arrived before it was requested), wait until the
- * applied index reaches it, then read locally. Serializable reads read locally
- * at once.
+ * - this file (server.go): construction and bootstrap (NewServer), start/stop, the
+ *   wiring of the RaftNode (raft-node.ts, etcd raft.go) and the peer transport,
+ *   sending and receiving snapshots, publishing this member's attributes, the lease
+ *   expiry/checkpoint loop, the cluster version and member version probes, the
+ *   corruption checks, and status/health/stats;
+ * - v3-server.ts (v3_server.go): proposals and their waiters, linearizable reads,
+ *   and the EtcdServerApi requests, which this class delegates to;
+ * - apply-loop.ts (server.go applyAll and its helpers): committed entries, snapshots
+ *   received from the leader, raft snapshots and backend commits;
+ * - proposals.ts: the requests a proposer keeps so apply need not decode them, and
+ *   the request bytes the gRPC layer received.
  *
- * Apply path (RaftNode → applyEntries): for each committed entry, normal
- * entries are decoded and dispatched to the applier chain (./apply), conf
- * changes go to raft and to the RaftCluster. The consistent index (the index of
- * the entry being applied) is saved in the backend with every write, so a
- * restart replays only entries after it; the backend is committed every 100 ms
- * (etcd's batch interval) and before every raft snapshot — the WAL, fsynced
- * before any entry is applied, is what makes an acknowledged write durable.
+ * The two sides share, explicitly, the Wait of proposals (keyed by request ID), the
+ * WaitIndex of the applied index, the PendingProposals and the ConsistentIndex.
  */
 import { checkHashKV, checkInitialHashKV, type CorruptCheckHost } from './corrupt.js';
 import { newPeerHandler } from './peer-handler.js';
-import { ReadIndexBatcher } from './read-index.js';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { closeSync, createReadStream, createWriteStream, existsSync, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { create } from '@bufbuild/protobuf';
+import { closeSync, createReadStream, createWriteStream, fsyncSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
@@ -89,52 +89,25 @@ import {
   type StatusResponse,
   type TxnRequest,
   type TxnResponse,
-  DefragmentResponseSchema,
-  HashKVResponseSchema,
-  HashResponseSchema,
-  LeaseKeepAliveRequestSchema,
-  LeaseKeepAliveResponseSchema,
-  LeaseLeasesResponseSchema,
-  LeaseTimeToLiveRequestSchema,
-  LeaseTimeToLiveResponseSchema,
-  MemberAddResponseSchema,
-  MemberListResponseSchema,
-  MemberPromoteResponseSchema,
-  MemberRemoveResponseSchema,
-  MemberUpdateResponseSchema,
-  MoveLeaderResponseSchema,
   ResponseHeaderSchema,
   StatusResponseSchema,
-  type Member as MemberPb,
-  MemberSchema as MemberPbSchema,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import { InternalRaftRequestSchema, type InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
-import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
 import { AuthStore } from '../auth/store.js';
 import { newTokenProvider } from '../auth/token-jwt.js';
 import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
 import { writeBoltFile } from '../backend/bbolt-writer.js';
-import { replaceWithBoltFile } from '../backend/bbolt-import.js';
 import { ERR_MEMBER_REMOVED, Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
-import { ErrLeaseNotFound, ErrNotPrimary as ErrNotPrimaryLease } from '../lease/errors.js';
+import { ErrLeaseNotFound } from '../lease/errors.js';
 import { capnslogLine, type Capnslog } from '../logger.js';
-import { Lessor, minLeaseTtl, remainingSeconds } from '../lease/lessor.js';
+import { Lessor, minLeaseTtl } from '../lease/lessor.js';
 import { WatchableStore } from '../mvcc/watchable-store.js';
 import {
-  ConfChangeType,
-  EntryType,
-  ErrProposalDropped,
   MessageType,
   StateType,
-  decodeConfChange,
-  type ConfChange,
-  type ConfState,
-  type Entry,
   type Message,
   type ReadState,
-  type Snapshot,
   type SoftState,
 } from '../raft/index.js';
 import { systemClock, type Clock } from '../../util/clock.js';
@@ -143,56 +116,31 @@ import type { EmbedConfig } from '../embed/config-types.js';
 import { AlarmStore } from './api/v3alarm/alarms.js';
 import type { BackendSnapshot, CallContext, EtcdServerApi, HeaderInfo, RequestLimits } from './api.js';
 import { UberApplier } from './apply/uber-applier.js';
-import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.js';
-import type { ApplyResult, Res } from './apply/applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
 import { bootstrapJoiningMember, bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
-import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, parseMembersJson, peerRequest, unwrapField1, wrapField1 } from './cluster-util.js';
+import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, peerRequest } from './cluster-util.js';
 import {
-  ErrBadLeaderTransferee,
-  ErrCanceled,
-  ErrNoLeader,
-  ErrNotEnoughStartedMembers,
-  ErrNotLeader,
-  ErrRequestTooLarge,
   ErrStopped,
-  ErrTimeout,
-  ErrTimeoutLeaderTransfer,
-  ErrTooManyRequests,
-  ErrLearnerNotReady,
-  ErrIDNotFound,
-  ErrMemberNotLearner,
-  ErrUnhealthy,
-  EtcdServerError,
+  ErrMemberRemoved,
 } from './errors.js';
 import { RaftCluster } from './membership/cluster.js';
-import { decodeMember, encodeMember, idHex, newMember, type Member } from './membership/member.js';
+import { idHex, newMember } from './membership/member.js';
+import { PendingProposals } from './proposals.js';
+import { V3Server, requestTimeoutMs } from './v3-server.js';
+import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
-import { encodeInternalRequest, readRequestId, type InternalRequestField, type InternalRequestInit } from './internal-request.js';
 
 /** The etcd version this server is compatible with and reports (Status, /version). */
 export const SERVER_VERSION = '3.4.23';
 /** The cluster version it sets once leader. */
 export const CLUSTER_VERSION = '3.4.0';
-/**
- * Why a member removed from the cluster stops (etcd stopWithDelay after applying its
- * own removal). Not a failure: etcd then exits with status 0.
- */
-export class ErrMemberRemoved extends Error {
-  constructor() {
-    super('the member has been permanently removed from the cluster');
-    this.name = 'ErrMemberRemoved';
-  }
-}
+/** Re-exported for embed: defined in errors.ts (the apply loop raises it). */
+export { ErrMemberRemoved };
 
 /** How often the leader probes the members' /version, ms (etcd monitorVersionInterval: ConnWriteTimeout − 1 s). */
 const MONITOR_VERSION_INTERVAL_MS = 4000;
 
-/** Entries kept in the in-memory log behind a snapshot for slow followers (etcd snapshotCatchUpEntries). */
-const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
-/** Proposals refused once applied lags committed by this much (etcd maxGapBetweenApplyAndCommitIndex). */
-const MAX_GAP_APPLY_COMMIT = 5000;
 /** Backend commit interval, ms (etcd --backend-batch-interval default). */
 const BACKEND_BATCH_INTERVAL_MS = 100;
 /** Lease expiry / checkpoint scan interval, ms (etcd: 500 ms revoke loop). */
@@ -242,24 +190,12 @@ export interface ServerOptions {
   readonly fileutilWarn?: (text: string) => void;
 }
 
-/** What a proposal's waiter receives. */
-type ProposalResult = { resp?: unknown; err?: unknown };
-
-/** A Go-style (resp, err) pair as a value or a thrown error. */
-function unwrap<T>(r: Res<T>): T {
-  if (r.err) throw r.err;
-  return r.resp!;
-}
 
 /** A URL as etcd prints it: no trailing slash for an empty path. */
 function urlText(u: URL): string {
   return u.toString().replace(/\/$/, '');
 }
 
-/** etcd's name of a received snapshot database in the snap dir: `%016x.snap.db` of the snapshot index. */
-function snapDbName(index: number): string {
-  return `${index.toString(16).padStart(16, '0')}.snap.db`;
-}
 
 /** An etcd member; see the module comment. Create with {@link EtcdServer.start}. */
 export class EtcdServer implements EtcdServerApi {
@@ -283,24 +219,22 @@ export class EtcdServer implements EtcdServerApi {
   private readonly clock: Clock;
   private readonly idGen: IdGenerator;
   private readonly w = new Wait<ProposalResult>();
-  /** Requests proposed by this member and not applied yet, by request ID. */
-  private readonly proposed = new Map<bigint, InternalRaftRequest>();
+  /** Requests proposed by this member and not applied yet (proposals.ts). */
+  private readonly proposed = new PendingProposals();
   private readonly applyWait = new WaitIndex();
-  private readonly leaderWaiters: (() => void)[] = [];
   private readonly bootstrapped: BootstrappedRaft;
 
-  /** Index of the entry being applied / last applied (the consistent index). */
-  private consistIndex = 0n;
-  private appliedIndex = 0;
-  private snapshotIndex = 0;
-  private confState: ConfState = { voters: [], learners: [] };
+  /** Index of the entry being applied / last applied (the consistent index); shared with the apply loop and the mvcc store. */
+  private readonly consistIndex = new ConsistentIndex();
+  /** The apply side: committed entries, received snapshots, raft snapshots, backend commits (apply-loop.ts). */
+  private readonly applyLoop: ApplyLoop;
+  /** The request side: proposals, linearizable reads, the EtcdServerApi requests (v3-server.ts). */
+  private readonly v3: V3Server;
   private term = 0n;
   private stopped = false;
   private fatalError: unknown;
   private timers: NodeJS.Timeout[] = [];
   private published = false;
-  /** A conf change removing this member was applied; it stops shortly. */
-  private removedSelf = false;
   /** Raft state of the last soft state seen was leader (the lessor is promoted separately). */
   private wasLeader = false;
   /** Settles once this member's attributes are applied (etcd readych / ReadyNotify). */
@@ -317,13 +251,6 @@ export class EtcdServer implements EtcdServerApi {
     this.resolveFatal = r;
   });
 
-  // linearizable reads
-  private readonly reads = new ReadIndexBatcher({
-    nextId: () => this.idGen.next(),
-    readIndex: (ctx) => this.r.readIndex(ctx),
-    waitApplied: (index) => this.applyWait.wait(index),
-    stoppedError: () => new ErrStopped(),
-  });
 
   private constructor(cfg: EmbedConfig, log: ServerLogger, b: BootstrappedRaft, backend: LmdbBackend, opts: ServerOptions, tokenProvider: TokenProvider) {
     this.cfg = cfg;
@@ -346,10 +273,10 @@ export class EtcdServer implements EtcdServerApi {
     });
     this.kv = new WatchableStore(backend, {
       lessor: this.lessor,
-      consistentIndex: { consistentIndex: () => this.consistIndex },
+      consistentIndex: this.consistIndex,
       ...(cfg.experimentalCompactionBatchLimit > 0 ? { compactionBatchLimit: cfg.experimentalCompactionBatchLimit } : {}),
     });
-    this.consistIndex = this.kv.consistentIndex();
+    this.consistIndex.set(this.kv.consistentIndex());
     // The lessor loaded the leases when it was created and the store re-attached every
     // key with a lease while restoring its index (etcd NewServer: NewLessor, then
     // mvcc.New). Recovering the lessor again here would drop those attachments: only a
@@ -384,7 +311,7 @@ export class EtcdServer implements EtcdServerApi {
       },
       logger: log,
       onNoSpace: () => {
-        this.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE }).catch((e) =>
+        this.v3.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: this.memberId, alarm: AlarmType.NOSPACE }).catch((e) =>
           this.log.warn('failed to raise the NOSPACE alarm', { error: String((e as Error)?.message ?? e) }),
         );
       },
@@ -400,9 +327,6 @@ export class EtcdServer implements EtcdServerApi {
       membership: { setMemberAttributes: () => undefined, setClusterVersion: () => undefined },
     });
 
-    this.snapshotIndex = b.snapshot?.metadata.index ?? 0;
-    this.appliedIndex = this.snapshotIndex;
-    if (b.snapshot) this.confState = b.snapshot.metadata.confState;
     this.peerTls = opts.peerTls;
     this.transport = new PeerTransport({
       id: this.memberId,
@@ -443,11 +367,56 @@ export class EtcdServer implements EtcdServerApi {
       handlers: {
         onSoftState: (ss) => this.onSoftState(ss),
         onReadStates: (rs) => this.onReadStates(rs),
-        apply: (ents, applyCC) => this.applyEntries(ents, applyCC),
-        afterApply: (idx) => this.afterApply(idx),
-        applySnapshot: (snap) => this.installSnapshot(snap),
+        apply: (ents, applyCC) => this.applyLoop.applyEntries(ents, applyCC),
+        afterApply: (idx) => this.applyLoop.afterApply(idx),
+        applySnapshot: (snap) => this.applyLoop.applySnapshot(snap),
         onFatal: (e) => this.onFatal(e),
       },
+    });
+    this.applyLoop = new ApplyLoop({
+      memberId: this.memberId,
+      cfg,
+      log,
+      raft: this.r,
+      durable: b,
+      backend,
+      kv: this.kv,
+      lessor: this.lessor,
+      authStore: this.authStore,
+      alarmStore: this.alarmStore,
+      cluster: this.cluster,
+      transport: this.transport,
+      applier: this.applier,
+      consistIndex: this.consistIndex,
+      wait: this.w,
+      applyWait: this.applyWait,
+      proposals: this.proposed,
+      initialSnapshot: b.snapshot,
+      addPeer: (id, urls) => this.addPeer(id, urls),
+      stopWithError: (err) => this.stopWithError(err),
+      onBackendFailure: (e) => this.onFatalOnce(e),
+    });
+    this.v3 = new V3Server({
+      memberId: this.memberId,
+      cfg,
+      log,
+      clock: this.clock,
+      idGen: this.idGen,
+      raft: this.r,
+      backend,
+      kv: this.kv,
+      lessor: this.lessor,
+      authStore: this.authStore,
+      cluster: this.cluster,
+      transport: this.transport,
+      applyV3Base: this.applyV3Base,
+      wait: this.w,
+      applyWait: this.applyWait,
+      proposals: this.proposed,
+      appliedIndex: () => this.applyLoop.appliedIndex,
+      isStopped: () => this.stopped || this.fatalError !== undefined,
+      commitBackend: () => this.commitBackend(),
+      peerClientTls: () => this.peerClientTls(),
     });
   }
 
@@ -465,7 +434,7 @@ export class EtcdServer implements EtcdServerApi {
       tokenProvider = newTokenProvider(cfg.authToken, {
         clock: opts.clock ?? systemClock,
         simpleTtlMs: cfg.authTokenTtlSec * 1000,
-        appliedIndex: () => BigInt(applied.s?.appliedIndex ?? 0),
+        appliedIndex: () => BigInt(applied.s?.getAppliedIndex() ?? 0),
         log,
       });
     } catch (e) {
@@ -600,11 +569,11 @@ export class EtcdServer implements EtcdServerApi {
           if (this.stopped || checking || !this.r.isLeader()) return;
           checking = true;
           const raise = (): void => {
-            this.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }).catch((e) =>
+            this.v3.raftRequest({}, 'alarm', { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: 0n, alarm: AlarmType.CORRUPT }).catch((e) =>
               this.log.warn('failed to raise the CORRUPT alarm', { error: String((e as Error)?.message ?? e) }),
             );
           };
-          checkHashKV(this.corruptCheckHost(), () => this.linearizableReadNotify({}), raise)
+          checkHashKV(this.corruptCheckHost(), () => this.v3.linearizableReadNotify({}), raise)
             .catch((e) => this.log.warn('failed to check hash KV', { error: String((e as Error)?.message ?? e) }))
             .finally(() => { checking = false; });
         }, corruptCheckMs),
@@ -648,14 +617,11 @@ export class EtcdServer implements EtcdServerApi {
       this.lastLead = ss.lead;
     }
     if (ss.lead !== 0n && !this.published) setImmediate(() => this.publish());
-    if (ss.lead !== 0n) {
-      const ws = this.leaderWaiters.splice(0);
-      for (const f of ws) f();
-    }
+    if (ss.lead !== 0n) this.v3.leaderKnown();
   }
 
   private onReadStates(rs: readonly ReadState[]): void {
-    this.reads.onReadStates(rs);
+    this.v3.onReadStates(rs);
   }
 
   /** Resolves with the cause when the member stops by itself (WAL/backend failure). */
@@ -670,7 +636,7 @@ export class EtcdServer implements EtcdServerApi {
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
     this.applyWait.fail(stopped);
-    this.reads.failAll(stopped);
+    this.v3.failReads(stopped);
   }
 
   // ---------------------------------------------------------------- peers
@@ -758,42 +724,6 @@ export class EtcdServer implements EtcdServerApi {
     this.log.info('saved database snapshot to disk', { path: file, bytes: statSync(file).size, 'snapshot-index': index });
   }
 
-  /**
-   * Installs a raft snapshot received from the leader (etcd applySnapshot): the
-   * backend is replaced with the received database, then the lessor, the mvcc store
-   * (which re-attaches keys to leases), the consistent index, auth, alarms and the
-   * membership are recovered from it, and the transport's peers are replaced by the
-   * snapshot's members. Throws (fatal) when the database file is missing or corrupt.
-   */
-  private installSnapshot(snap: Snapshot): void {
-    const index = snap.metadata.index;
-    if (index <= this.appliedIndex) {
-      throw new Error(`snapshot index [${index}] should > applied index[${this.appliedIndex}] + 1`);
-    }
-    const dirs = memberDirs(this.cfg.dataDir, this.cfg.walDir);
-    const file = join(dirs.snapDir, snapDbName(index));
-    if (!existsSync(file)) throw new Error(`failed to open database snapshot file: open ${file}: no such file or directory`);
-    this.log.info('applying snapshot', { 'current-snapshot-index': this.snapshotIndex, 'current-applied-index': this.appliedIndex, 'incoming-leader-snapshot-index': index, 'incoming-leader-snapshot-term': snap.metadata.term });
-    this.commitBackend();
-    replaceWithBoltFile(this.backend, file);
-    this.lessor.recover(this.backend, () => this.kv.write());
-    this.kv.restore(this.backend);
-    this.consistIndex = this.kv.consistentIndex();
-    this.authStore.recover(this.backend);
-    this.alarmStore.restore();
-    this.cluster.recover();
-    for (const id of this.transport.peerIds()) this.transport.removePeer(id);
-    for (const m of this.cluster.memberList()) {
-      if (m.id !== this.memberId) this.addPeer(m.id, m.peerUrls);
-    }
-    rmSync(file, { force: true });
-    this.confState = snap.metadata.confState;
-    this.snapshotIndex = index;
-    this.appliedIndex = index;
-    this.applyWait.trigger(this.appliedIndex);
-    this.log.info('applied snapshot', { 'applied-index': index, 'consistent-index': Number(this.consistIndex), revision: this.kv.rev() });
-  }
-
   /** Stops the member because of `err` (removed from the cluster): same path as a fatal raft error. */
   private stopWithError(err: Error): void {
     if (this.fatalError !== undefined || this.stopped) return;
@@ -818,7 +748,7 @@ export class EtcdServer implements EtcdServerApi {
     transportHandle: (req, res) => this.transport.handle(req, res),
     clusterVersion: () => this.cluster.clusterVersion(),
     memberList: () => this.cluster.memberList(),
-    promoteMember: (id) => this.promoteMemberAsLeader({}, id).then(() => undefined),
+    promoteMember: (id) => this.v3.promoteMemberAsLeader({}, id).then(() => undefined),
     hashByRev: (rev) => this.kv.hashByRev(rev),
     leaseRenew: async (id) => {
       await this.applyWait.wait(this.r.committedIndex());
@@ -826,35 +756,9 @@ export class EtcdServer implements EtcdServerApi {
     },
     leaseTimeToLive: async (r) => {
       await this.applyWait.wait(this.r.committedIndex());
-      return this.localTimeToLive(r);
+      return this.v3.localTimeToLive(r);
     },
     });
-  }
-
-  /**
-   * Sends `body` to `path` on the leader's peer URLs until one answers with a status
-   * `accept` takes (etcd's forwarding loops in LeaseRenew/LeaseTimeToLive/PromoteMember):
-   * throws what `accept` throws; retries other failures every 50 ms until the request
-   * timeout (ErrTimeout) or the caller's cancel (ErrCanceled).
-   */
-  private async forwardToLeader<T>(ctx: CallContext, path: string, body: Uint8Array, accept: (status: number, body: Buffer) => T | undefined): Promise<T> {
-    const deadline = Date.now() + this.reqTimeoutMs();
-    for (;;) {
-      if (ctx.signal?.aborted) throw new ErrCanceled();
-      if (Date.now() >= deadline) throw new ErrTimeout();
-      await this.waitLeader(ctx);
-      const leader = this.cluster.member(this.r.leader());
-      for (const url of leader?.peerUrls ?? []) {
-        try {
-          const r = await peerRequest(url.replace(/\/$/, '') + path, { method: 'POST', body, timeoutMs: Math.max(1, deadline - Date.now()), tls: this.peerClientTls() });
-          const v = accept(r.status, r.body);
-          if (v !== undefined) return v;
-        } catch (e) {
-          if (e instanceof EtcdServerError || e instanceof ErrLeaseNotFound) throw e;
-        }
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
   }
 
   /** What the corruption checks (corrupt.ts) need of this member. */
@@ -875,228 +779,18 @@ export class EtcdServer implements EtcdServerApi {
     return t ? { cert: t.cert as Buffer, key: t.key as Buffer, ca: t.ca as Buffer } : undefined;
   }
 
-  // ---------------------------------------------------------------- apply
+  // ---------------------------------------------------------------- apply (apply-loop.ts)
 
-  private withTx(f: (tx: ReturnType<Backend['batchTx']>) => void): void {
-    const tx = this.backend.batchTx();
-    tx.lock();
-    try {
-      f(tx);
-    } finally {
-      tx.unlock();
-    }
+  private withTx(f: (tx: BatchTx) => void): void {
+    withBatchTx(this.backend, f);
   }
 
-  private applyEntries(ents: readonly Entry[], applyCC: (cc: ConfChange) => ConfState): void {
-    for (const e of ents) {
-      if (e.index <= this.appliedIndex && e.type !== EntryType.EntryConfChange) continue;
-      if (e.type === EntryType.EntryConfChange) {
-        this.applyConfChangeEntry(e, applyCC);
-      } else if (e.data.length > 0) {
-        this.applyNormalEntry(e);
-      } else {
-        if (BigInt(e.index) > this.consistIndex) this.consistIndex = BigInt(e.index);
-        // A leader appends an empty entry when its term starts: once it is applied, every
-        // entry of earlier terms is applied too, and the lessor starts tracking expiries
-        // (etcd applyEntryNormal: Promote(electionTimeout) on an empty entry while leader).
-        // So leases granted or restored before it all restart at now + election timeout +
-        // their remaining TTL.
-        if (this.r.isLeader()) this.lessor.promote(this.cfg.electionMs);
-      }
-      if (e.index > this.appliedIndex) this.appliedIndex = e.index;
-    }
-    // the consistent index of non-mvcc applies (lease, auth, alarms, members) goes in the same backend batch
-    this.withTx((tx) => this.kv.saveIndex(tx));
-    this.applyWait.trigger(this.appliedIndex);
-  }
-
-  private applyNormalEntry(e: Entry): void {
-    const index = BigInt(e.index);
-    const ownId = readRequestId(e.data);
-    let req = ownId !== 0n ? this.proposed.get(ownId) : undefined;
-    if (req) {
-      this.proposed.delete(ownId);
-    } else {
-      try {
-        // no message-depth limit: a txn may nest as deep as the --max-txn-ops it was checked against allowed
-        req = fromBinary(InternalRaftRequestSchema, e.data, { recursionLimit: Number.MAX_SAFE_INTEGER });
-      } catch (err) {
-        throw new Error(`entry ${e.index}: cannot decode InternalRaftRequest: ${String(err)}`);
-      }
-    }
-    const id = req.header?.ID || req.ID;
-    if (index <= this.consistIndex) {
-      // already in the backend (replay after restart): nothing to do but wake a waiter
-      return;
-    }
-    this.consistIndex = index;
-    // only broken invariants throw here (backend failure, mvcc invariant): fatal, as etcd panics
-    const res: ApplyResult = this.applier.apply(req, index);
-    if (res.err && !this.w.isRegistered(id)) {
-      this.log.debug('apply request failed', { index: e.index, error: String((res.err as Error)?.message ?? res.err) });
-    }
-    if (res.respReady) {
-      // a token signed after the apply (JWT): answer once it is in the response
-      const result = res;
-      res.respReady.then(
-        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
-        (err) => this.w.trigger(id, { err }),
-      );
-      return;
-    }
-    if (res.physc) {
-      const phys = res.physc;
-      const result = res;
-      phys.then(
-        () => this.w.trigger(id, { resp: result.resp, err: result.err }),
-        (err) => this.w.trigger(id, { err }),
-      );
-      if (req.compaction?.physical) return;
-    }
-    this.w.trigger(id, { resp: res.resp, err: res.err });
-  }
-
-  private applyConfChangeEntry(e: Entry, applyCC: (cc: ConfChange) => ConfState): void {
-    const cc = decodeConfChange(e.data);
-    const index = BigInt(e.index);
-    const fresh = index > this.consistIndex;
-    if (fresh) this.consistIndex = index;
-    let err: unknown;
-    // validation against the membership as of this entry; a rejected change is applied to raft as a no-op
-    try {
-      if (fresh) this.validateConfChange(cc);
-    } catch (x) {
-      err = x;
-    }
-    if (err !== undefined) {
-      this.confState = applyCC({ ...cc, nodeId: 0n });
-      this.w.trigger(cc.id, { err });
-      return;
-    }
-    this.confState = applyCC(cc);
-    if (fresh || this.cluster.memberList().length === 0 || cc.type !== ConfChangeType.ConfChangeRemoveNode) {
-      this.withTx((tx) => {
-        switch (cc.type) {
-          case ConfChangeType.ConfChangeAddNode:
-          case ConfChangeType.ConfChangeAddLearnerNode: {
-            const m = decodeMember(cc.context ?? new Uint8Array(0));
-            if (this.cluster.member(m.id) && cc.type === ConfChangeType.ConfChangeAddNode && !m.isLearner) {
-              this.cluster.promoteMember(tx, m.id);
-            } else {
-              this.cluster.addMember(tx, { ...m, isLearner: cc.type === ConfChangeType.ConfChangeAddLearnerNode });
-            }
-            break;
-          }
-          case ConfChangeType.ConfChangeRemoveNode:
-            this.cluster.removeMember(tx, cc.nodeId);
-            break;
-          case ConfChangeType.ConfChangeUpdateNode: {
-            const m = decodeMember(cc.context ?? new Uint8Array(0));
-            this.cluster.updateRaftAttributes(tx, m.id, m.peerUrls, m.isLearner);
-            break;
-          }
-        }
-      });
-    }
-    this.updatePeersForConfChange(cc);
-    this.w.trigger(cc.id, {});
-  }
-
-  /**
-   * The transport side of an applied conf change (etcd applyConfChange): peers are
-   * added, updated or removed; when this member is the one removed, it stops after a
-   * second (etcd stopWithDelay), so the leader can learn the change was applied.
-   */
-  private updatePeersForConfChange(cc: ConfChange): void {
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-      case ConfChangeType.ConfChangeAddLearnerNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        if (m.id !== this.memberId && m.peerUrls.length > 0) this.addPeer(m.id, m.peerUrls);
-        return;
-      }
-      case ConfChangeType.ConfChangeRemoveNode:
-        if (cc.nodeId === this.memberId) {
-          if (this.removedSelf) return;
-          this.removedSelf = true;
-          this.log.info('the member has been permanently removed from the cluster', { 'local-member-id': idHex(this.memberId) });
-          setTimeout(() => this.stopWithError(new ErrMemberRemoved()), 1000).unref?.();
-        } else {
-          this.transport.removePeer(cc.nodeId);
-        }
-        return;
-      case ConfChangeType.ConfChangeUpdateNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        if (m.id !== this.memberId) this.transport.updatePeer(m.id, m.peerUrls);
-        return;
-      }
-    }
-  }
-
-  private validateConfChange(cc: ConfChange): void {
-    switch (cc.type) {
-      case ConfChangeType.ConfChangeAddNode:
-      case ConfChangeType.ConfChangeAddLearnerNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        const existing = this.cluster.member(m.id);
-        if (existing && existing.isLearner && cc.type === ConfChangeType.ConfChangeAddNode) {
-          this.cluster.validatePromote(m.id);
-          return;
-        }
-        this.cluster.validateAdd(m);
-        return;
-      }
-      case ConfChangeType.ConfChangeRemoveNode:
-        this.cluster.validateRemove(cc.nodeId);
-        return;
-      case ConfChangeType.ConfChangeUpdateNode: {
-        const m = decodeMember(cc.context ?? new Uint8Array(0));
-        this.cluster.validateUpdate(m.id, m.peerUrls);
-        return;
-      }
-    }
-  }
-
-  private afterApply(appliedIndex: number): void {
-    if (appliedIndex - this.snapshotIndex > this.cfg.snapshotCount && !this.snapshotting) {
-      this.snapshotInFlight = this.triggerSnapshot(appliedIndex).catch((e) => this.log.error('failed to save a raft snapshot', { error: String(e) }));
-    }
-  }
-
-  private snapshotting = false;
-  /** The raft snapshot being saved, if any (stop waits for it). */
-  private snapshotInFlight: Promise<void> = Promise.resolve();
-
-  /** Saves a raft snapshot at `index` and compacts the in-memory log and old WAL files (etcd snapshot()). */
-  private async triggerSnapshot(index: number): Promise<void> {
-    if (this.snapshotting) return;
-    this.snapshotting = true;
-    try {
-      this.commitBackend();
-      const data = new Uint8Array(0);
-      const snap = this.r.storage.createSnapshot(index, this.confState, data);
-      this.snapshotIndex = index;
-      await this.bootstrapped.snapshotter.save({ data, metadata: { confState: snap.metadata.confState, index, term: snap.metadata.term } });
-      await this.bootstrapped.wal.saveSnapshotMarker({ term: snap.metadata.term, index });
-      const compactIndex = index > SNAPSHOT_CATCH_UP_ENTRIES ? index - SNAPSHOT_CATCH_UP_ENTRIES : 1;
-      if (compactIndex > this.r.storage.firstIndex()) this.r.storage.compact(compactIndex);
-      this.bootstrapped.wal.releaseLockTo(index);
-      if (this.cfg.maxWalFiles > 0) await this.bootstrapped.wal.purge(this.cfg.maxWalFiles);
-      if (this.cfg.maxSnapFiles > 0) await this.bootstrapped.snapshotter.purge(this.cfg.maxSnapFiles);
-      this.log.info('saved snapshot', { 'snapshot-index': index });
-    } finally {
-      this.snapshotting = false;
-    }
-  }
-
+  /** Commits the backend; a failure stops the member (apply-loop.ts). */
   private commitBackend(): void {
-    try {
-      this.backend.forceCommit();
-    } catch (e) {
-      this.onFatalOnce(e);
-    }
+    this.applyLoop.commitBackend();
   }
 
+  /** The backend commit failed: stops the member once (its raft node and every waiter). */
   private onFatalOnce(e: unknown): void {
     if (this.fatalError === undefined) {
       this.log.error('backend commit failed: stopping', { error: String((e as Error)?.message ?? e) });
@@ -1115,13 +809,13 @@ export class EtcdServer implements EtcdServerApi {
     // the revoke runs as root, as etcd's revokeExpiredLeases does (authStore.WithRoot): with auth
     // enabled an anonymous revoke of a lease with keys attached would fail the apply-time check
     for (const l of this.lessor.expiredLeases()) {
-      this.raftRequest({}, 'leaseRevoke', { ID: l.id }, this.authStore.rootAuthInfo()).catch((e) => {
+      this.v3.raftRequest({}, 'leaseRevoke', { ID: l.id }, this.authStore.rootAuthInfo()).catch((e) => {
         if (!(e instanceof ErrLeaseNotFound)) this.log.warn('failed to revoke an expired lease', { 'lease-id': l.id.toString(16), error: String((e as Error)?.message ?? e) });
       });
     }
     const cps = this.lessor.dueCheckpoints();
     if (cps.length > 0) {
-      this.raftRequest({}, 'leaseCheckpoint', { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) }).catch(() => undefined);
+      this.v3.raftRequest({}, 'leaseCheckpoint', { checkpoints: cps.map((c) => ({ ID: c.id, remainingTTL: BigInt(c.remainingTtl) })) }).catch(() => undefined);
     }
     this.monitorClusterVersion();
   }
@@ -1138,7 +832,7 @@ export class EtcdServer implements EtcdServerApi {
     // Go's %+v of etcd's membership.Attributes
     const attrsText = `{Name:${attrs.name} ClientURLs:[${attrs.clientUrls.join(' ')}]}`;
     const timeoutMs = this.reqTimeoutMs();
-    this.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).then(
+    this.v3.raftRequest({}, 'clusterMemberAttrSet', { memberID: this.memberId, memberAttributes: attrs }).then(
       () => {
         this.log.info(
           'published local member to cluster through raft',
@@ -1179,7 +873,7 @@ export class EtcdServer implements EtcdServerApi {
     this.settingClusterVersion = true;
     const v = clusterVersionText(CLUSTER_VERSION);
     this.log.info('setting up initial cluster version', { 'cluster-version': v }, { pkg: 'etcdserver', text: `setting up the initial cluster version to ${v}` });
-    this.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION })
+    this.v3.raftRequest({}, 'clusterVersionSet', { ver: CLUSTER_VERSION })
       .catch(() => undefined)
       .finally(() => {
         this.settingClusterVersion = false;
@@ -1254,112 +948,12 @@ export class EtcdServer implements EtcdServerApi {
     this.log.info('enabled capabilities for version', { 'cluster-version': clusterVersionText(ver) }, { pkg: 'etcdserver/api', text: `enabled capabilities for version ${clusterVersionText(ver)}` });
   }
 
-  // ---------------------------------------------------------------- proposals and reads
-
-  /** Request timeout (etcd ReqTimeout: 5 s + 2 × election timeout). */
-  private reqTimeoutMs(): number {
-    return 5000 + 2 * this.cfg.electionMs;
-  }
-
-  /**
-   * The caller of a request (etcd EtcdServer.AuthInfoFromCtx): the user of the
-   * token when one is sent (an invalid one throws ErrInvalidAuthToken); else,
-   * with --client-cert-auth, the common name of the verified client certificate
-   * at the current auth revision (etcd AuthInfoFromTLS); else no one.
-   */
-  private async authInfo(ctx: CallContext): Promise<AuthInfo | undefined> {
-    if (ctx.token) {
-      const info = await this.authStore.authInfoFromToken(ctx.token);
-      if (!info) throw new ErrInvalidAuthToken();
-      return info;
-    }
-    if (!this.cfg.clientTls.clientCertAuth) return undefined;
-    const cn = ctx.tlsCommonName?.();
-    return cn === undefined ? undefined : { username: cn, revision: this.authStore.revision() };
-  }
-
-  /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
-  private async proposeAs<T, F extends InternalRequestField = InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>): Promise<T> {
-    return (await this.raftRequest(ctx, field, request, await this.authInfo(ctx))) as T;
-  }
-
-  /**
-   * Proposes `request` as the InternalRaftRequest field `field` (e.g. `put`), for the user of `ai`, and waits for it to be
-   * applied (etcd processInternalRaftRequestOnce). Rejects ErrTooManyRequests,
-   * ErrRequestTooLarge, ErrNoLeader, ErrTimeout, ErrCanceled, ErrStopped, or the
-   * apply error.
-   */
-  private async raftRequest<F extends InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>, ai?: AuthInfo): Promise<unknown> {
-    if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
-    if (this.r.committedIndex() - this.appliedIndex > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
-    const id = this.idGen.next();
-    const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
-    if (data.length > this.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
-    const p = this.w.register(id);
-    // the proposer applies the object it holds instead of decoding its own entry
-    this.proposed.set(id, req);
-    try {
-      this.r.propose(data);
-    } catch (e) {
-      this.w.trigger(id, { err: e instanceof ErrProposalDropped ? (this.r.leader() === 0n ? new ErrNoLeader() : e) : new ErrStopped() });
-    }
-    const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(id, { err }));
-    if (res.err !== undefined) {
-      // a proposal that was dropped or timed out may never be applied
-      this.proposed.delete(id);
-      throw res.err;
-    }
-    return res.resp!;
-  }
-
-  /**
-   * Settles with `p`, or rejects ErrTimeout after the request timeout / ErrCanceled
-   * when the caller's signal aborts (ErrTimeout if it aborted for a deadline),
-   * calling `onGiveUp` first so the caller can drop its waiter.
-   */
-  private withTimeout<T>(ctx: CallContext, p: Promise<T>, onGiveUp: (err: Error) => void = () => undefined): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const done = (): boolean => {
-        if (settled) return false;
-        settled = true;
-        clearTimeout(timer);
-        ctx.signal?.removeEventListener('abort', onAbort);
-        return true;
-      };
-      const giveUp = (err: Error): void => {
-        if (!done()) return;
-        onGiveUp(err);
-        reject(err);
-      };
-      const timer = setTimeout(() => giveUp(new ErrTimeout()), this.reqTimeoutMs());
-      const onAbort = (): void => {
-        const reason = ctx.signal?.reason as { name?: string } | undefined;
-        giveUp(reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled());
-      };
-      if (ctx.signal?.aborted) {
-        onAbort();
-        return;
-      }
-      ctx.signal?.addEventListener('abort', onAbort, { once: true });
-      p.then(
-        (v) => {
-          if (done()) resolve(v);
-        },
-        (e) => {
-          if (done()) reject(e);
-        },
-      );
-    });
-  }
-
-  /** Resolves once a read index taken after the call has been applied (etcd linearizableReadNotify; read-index.ts). */
-  private linearizableReadNotify(ctx: CallContext): Promise<void> {
-    if (this.stopped || this.fatalError !== undefined) return Promise.reject(new ErrStopped());
-    return this.withTimeout(ctx, this.reads.wait());
-  }
-
   // ---------------------------------------------------------------- EtcdServerApi
+
+  /** Request timeout, ms (v3-server.ts requestTimeoutMs). */
+  private reqTimeoutMs(): number {
+    return requestTimeoutMs(this.cfg.electionMs);
+  }
 
   header(): HeaderInfo {
     return { clusterId: this.clusterId, memberId: this.memberId, raftTerm: BigInt(this.r.term()), revision: BigInt(this.kv.rev()) };
@@ -1369,127 +963,12 @@ export class EtcdServer implements EtcdServerApi {
     return { maxRequestBytes: this.cfg.maxRequestBytes, maxTxnOps: this.cfg.maxTxnOps };
   }
 
-  async range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse> {
-    if (!r.serializable) await this.linearizableReadNotify(ctx);
-    const ai = await this.authInfo(ctx);
-    checkRangePermitted(this.authStore, ai, r);
-    return unwrap(this.applyV3Base.range(undefined, r));
-  }
-
-  async put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
-    return this.proposeAs<PutResponse>(ctx, 'put', r);
-  }
-
-  async deleteRange(ctx: CallContext, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    return this.proposeAs<DeleteRangeResponse>(ctx, 'deleteRange', r);
-  }
-
-  async txn(ctx: CallContext, r: TxnRequest): Promise<TxnResponse> {
-    const ai = await this.authInfo(ctx);
-    if (isTxnReadonly(r)) {
-      await this.linearizableReadNotify(ctx);
-      checkTxnAuth(this.authStore, ai, r);
-      return unwrap(this.applyV3Base.txn(r));
-    }
-    return (await this.raftRequest(ctx, 'txn', r, ai)) as TxnResponse;
-  }
-
-  async compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
-    const resp = this.proposeAs<CompactionResponse>(ctx, 'compaction', r);
-    if (r.physical) this.commitBackend();
-    return resp;
-  }
-
-  async leaseGrant(ctx: CallContext, r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    let id = r.ID;
-    // etcd: a server-generated id is a request id with the sign bit cleared
-    while (id === 0n) id = this.idGen.next() & ((1n << 63n) - 1n);
-    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, await this.authInfo(ctx))) as LeaseGrantResponse;
-  }
-
-  async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return this.proposeAs<LeaseRevokeResponse>(ctx, 'leaseRevoke', r);
-  }
-
-  /**
-   * Renews a lease (etcd LeaseRenew): on the leader by its lessor (once the applied
-   * index reaches the commit index); on a follower forwarded to the leader's peer
-   * `/leases` endpoint, since renewals do not go through raft. Throws
-   * ErrLeaseNotFound, ErrNoLeader, ErrTimeout, ErrCanceled.
-   */
-  async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
-    await this.waitLeader(ctx);
-    if (this.r.isLeader()) {
-      await this.applyWait.wait(this.r.committedIndex());
-      try {
-        return BigInt(await this.lessor.renew(id));
-      } catch (e) {
-        // a leader whose lessor is not promoted yet (its term's first entry not applied): ask again below
-        if (!(e instanceof ErrNotPrimaryLease)) throw e;
-      }
-    }
-    const body = toBinary(LeaseKeepAliveRequestSchema, create(LeaseKeepAliveRequestSchema, { ID: id }));
-    return this.forwardToLeader(ctx, '/leases', body, (status, b) => {
-      if (status === 200) return fromBinary(LeaseKeepAliveResponseSchema, b).TTL;
-      if (status === 404) throw new ErrLeaseNotFound();
-      return undefined;
-    });
-  }
-
-  /** A lease's remaining and granted TTL (seconds) and keys, from this member's lessor. Throws ErrLeaseNotFound. */
-  private localTimeToLive(r: LeaseTimeToLiveRequest): LeaseTimeToLiveResponse {
-    const l = this.lessor.lookup(r.ID);
-    if (!l) throw new ErrLeaseNotFound();
-    return create(LeaseTimeToLiveResponseSchema, {
-      header: create(ResponseHeaderSchema, {}),
-      ID: r.ID,
-      TTL: remainingSeconds(l.remainingMs()),
-      grantedTTL: BigInt(l.ttl),
-      keys: r.keys ? l.keys() : [],
-    });
-  }
-
-  /**
-   * etcd LeaseTimeToLive: the leader answers from its lessor (which tracks expiry);
-   * a follower asks the leader's peer `/leases/internal`. Throws ErrLeaseNotFound,
-   * ErrNoLeader, ErrTimeout, ErrCanceled.
-   */
-  async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
-    await this.waitLeader(ctx);
-    if (this.r.isLeader()) {
-      await this.applyWait.wait(this.r.committedIndex());
-      return this.localTimeToLive(r);
-    }
-    const body = wrapField1(toBinary(LeaseTimeToLiveRequestSchema, create(LeaseTimeToLiveRequestSchema, { ID: r.ID, keys: r.keys })));
-    return this.forwardToLeader(ctx, '/leases/internal', body, (status, b) => {
-      if (status === 200) return fromBinary(LeaseTimeToLiveResponseSchema, unwrapField1(b));
-      if (status === 404) throw new ErrLeaseNotFound();
-      return undefined;
-    });
-  }
-
-  async leaseLeases(_ctx: CallContext): Promise<LeaseLeasesResponse> {
-    return create(LeaseLeasesResponseSchema, {
-      header: create(ResponseHeaderSchema, {}),
-      leases: this.lessor.leases().map((l) => ({ ID: l.id })),
-    });
-  }
-
   watchable(): WatchableStore {
     return this.kv;
   }
 
-  async checkWatchPermission(ctx: CallContext, key: Uint8Array, rangeEnd: Uint8Array): Promise<void> {
-    const ai = await this.authInfo(ctx);
-    checkRangePermitted(this.authStore, ai, { key, rangeEnd } as RangeRequest);
-  }
-
   watchProgressNotifyIntervalMs(): number {
     return this.cfg.experimentalWatchProgressNotifyIntervalMs || 10 * 60 * 1000;
-  }
-
-  async alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
-    return this.proposeAs<AlarmResponse>(ctx, 'alarm', r);
   }
 
   async status(_ctx: CallContext): Promise<StatusResponse> {
@@ -1500,352 +979,11 @@ export class EtcdServer implements EtcdServerApi {
       leader: this.r.leader(),
       raftIndex: BigInt(this.r.committedIndex()),
       raftTerm: BigInt(this.r.term()),
-      raftAppliedIndex: BigInt(this.appliedIndex),
+      raftAppliedIndex: BigInt(this.applyLoop.appliedIndex),
       errors: this.alarmStore.get(AlarmType.NONE).map((a) => `memberID:${a.memberID} alarm:${AlarmType[a.alarm]} `),
       dbSizeInUse: BigInt(this.backend.sizeInUse()),
       isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
     });
-  }
-
-  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
-  async hash(ctx: CallContext): Promise<HashResponse> {
-    await this.checkAdmin(ctx);
-    const h = this.kv.hash();
-    return create(HashResponseSchema, { header: create(ResponseHeaderSchema, { revision: BigInt(h.rev) }), hash: h.hash });
-  }
-
-  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
-  async hashKV(ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
-    await this.checkAdmin(ctx);
-    const h = this.kv.hashByRev(Number(revision));
-    return create(HashKVResponseSchema, {
-      header: create(ResponseHeaderSchema, { revision: BigInt(h.currentRev) }),
-      hash: h.hash,
-      compactRevision: BigInt(h.compactRev),
-    });
-  }
-
-  /** Needs the root role when auth is enabled (etcd v3rpc authMaintenanceServer.isAuthenticated). */
-  async defragment(ctx: CallContext): Promise<DefragmentResponse> {
-    await this.checkAdmin(ctx);
-    this.commitBackend();
-    await this.backend.defrag();
-    return create(DefragmentResponseSchema, { header: create(ResponseHeaderSchema, {}) });
-  }
-
-  /**
-   * A consistent copy of the backend as a bbolt file (etcd's snapshot format, written
-   * from a read view by writeBoltFile next to the data dir and deleted on close),
-   * streamed in 32 KiB chunks. Needs the root role when auth is enabled, checked
-   * before anything is written (etcd v3rpc authMaintenanceServer.Snapshot).
-   */
-  async snapshot(ctx: CallContext): Promise<BackendSnapshot> {
-    await this.checkAdmin(ctx);
-    this.commitBackend();
-    const dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-'));
-    const file = join(dir, 'db');
-    const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-    try {
-      const tx = this.backend.readTx();
-      try {
-        writeBoltFile(file, tx);
-      } finally {
-        tx.release();
-      }
-    } catch (e) {
-      cleanup();
-      throw e;
-    }
-    const size = statSync(file).size;
-    return {
-      size,
-      chunks: createReadStream(file, { highWaterMark: 32 * 1024 }),
-      close: cleanup,
-    };
-  }
-
-  async moveLeader(ctx: CallContext, r: MoveLeaderRequest): Promise<MoveLeaderResponse> {
-    if (!this.r.isLeader()) throw new ErrNotLeader();
-    const target = this.cluster.member(r.targetID);
-    if (!target || target.isLearner) throw new ErrBadLeaderTransferee();
-    if (r.targetID !== this.memberId) {
-      this.r.transferLeader(r.targetID);
-      const deadline = Date.now() + this.reqTimeoutMs();
-      while (this.r.leader() !== r.targetID) {
-        if (Date.now() > deadline || ctx.signal?.aborted) throw new ErrTimeoutLeaderTransfer();
-        await new Promise((res) => setTimeout(res, this.cfg.heartbeatMs));
-      }
-    }
-    return create(MoveLeaderResponseSchema, { header: create(ResponseHeaderSchema, {}) });
-  }
-
-  private memberPb(m: Member): MemberPb {
-    return create(MemberPbSchema, { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner });
-  }
-
-  async memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
-    if (linearizable) await this.linearizableReadNotify(ctx);
-    return create(MemberListResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((m) => this.memberPb(m)) });
-  }
-
-  /** Proposes a conf change and waits for it to be applied (etcd configure()). */
-  private async configure(ctx: CallContext, cc: ConfChange): Promise<void> {
-    if (this.stopped || this.fatalError !== undefined) throw new ErrStopped();
-    const p = this.w.register(cc.id);
-    try {
-      this.r.proposeConfChange(cc);
-    } catch (e) {
-      this.w.trigger(cc.id, { err: this.r.leader() === 0n ? new ErrNoLeader() : e });
-    }
-    const res = await this.withTimeout(ctx, p, (err) => this.w.trigger(cc.id, { err }));
-    if (res.err !== undefined) throw res.err;
-  }
-
-  /**
-   * The root-role check of membership and maintenance requests made before
-   * anything else (etcd checkMembershipOperationPermission and
-   * authMaintenanceServer.isAuthenticated): an invalid token throws
-   * ErrInvalidAuthToken even with auth disabled; with auth enabled, no user
-   * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
-   * root role ErrPermissionDenied.
-   */
-  private async checkAdmin(ctx: CallContext): Promise<void> {
-    const ai = await this.authInfo(ctx);
-    this.authStore.isAdminPermitted(ai);
-  }
-
-  async memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
-    await this.checkAdmin(ctx);
-    const m = newMember('', r.peerURLs, this.cfg.initialClusterToken, this.clock.nowMs() / 1000, r.isLearner);
-    this.mayAddMember(m);
-    await this.configure(ctx, {
-      id: m.id,
-      type: r.isLearner ? ConfChangeType.ConfChangeAddLearnerNode : ConfChangeType.ConfChangeAddNode,
-      nodeId: m.id,
-      context: encodeMember(m),
-    });
-    return create(MemberAddResponseSchema, {
-      header: create(ResponseHeaderSchema, {}),
-      member: this.memberPb(m),
-      members: this.cluster.memberList().map((x) => this.memberPb(x)),
-    });
-  }
-
-  async memberRemove(ctx: CallContext, r: MemberRemoveRequest): Promise<MemberRemoveResponse> {
-    await this.checkAdmin(ctx);
-    this.mayRemoveMember(r.ID);
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeRemoveNode, nodeId: r.ID });
-    return create(MemberRemoveResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
-  }
-
-  async memberUpdate(ctx: CallContext, r: MemberUpdateRequest): Promise<MemberUpdateResponse> {
-    await this.checkAdmin(ctx);
-    const cur = this.cluster.member(r.ID);
-    // etcd 3.4 replaces all raft attributes with the new peer URLs only, so a learner
-    // updated this way is listed as a voter by MemberList afterwards (member.go MemberUpdate)
-    const m: Member = { id: r.ID, peerUrls: [...r.peerURLs], isLearner: false, name: cur?.name ?? '', clientUrls: cur?.clientUrls ?? [] };
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeUpdateNode, nodeId: r.ID, context: encodeMember(m) });
-    return create(MemberUpdateResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.cluster.memberList().map((x) => this.memberPb(x)) });
-  }
-
-  /**
-   * etcd PromoteMember: only the leader knows whether the learner caught up, so a
-   * follower checks permissions, then forwards to the leader's peer
-   * `/members/promote/<id>`. Throws ErrLearnerNotReady, ErrIDNotFound,
-   * ErrMemberNotLearner, ErrNotEnoughStartedMembers, auth errors.
-   */
-  async memberPromote(ctx: CallContext, r: MemberPromoteRequest): Promise<MemberPromoteResponse> {
-    await this.checkAdmin(ctx);
-    let members: Member[];
-    try {
-      await this.promoteMemberAsLeader(ctx, r.ID);
-      members = this.cluster.memberList();
-    } catch (e) {
-      if (!(e instanceof ErrNotLeader)) throw e;
-      members = await this.forwardToLeader(ctx, `/members/promote/${r.ID.toString()}`, new Uint8Array(0), (status, b) => {
-        const text = b.toString('utf8').trim();
-        if (status === 200) return parseMembersJson(text);
-        if (status === 404) throw new ErrIDNotFound();
-        if (status === 412) throw text === new ErrMemberNotLearner().message ? new ErrMemberNotLearner() : new ErrLearnerNotReady();
-        return undefined;
-      });
-    }
-    return create(MemberPromoteResponseSchema, { header: create(ResponseHeaderSchema, {}), members: members.map((x) => this.memberPb(x)) });
-  }
-
-  /**
-   * The leader's part of a promotion (etcd promoteMember + mayPromoteMember): the
-   * learner's match index must be at least 90% of the leader's (isLearnerReady), then
-   * the strict check, then the conf change. Throws ErrNotLeader on a follower.
-   */
-  private async promoteMemberAsLeader(ctx: CallContext, id: bigint): Promise<void> {
-    if (!this.r.isLeader()) throw new ErrNotLeader();
-    const progress = this.r.node.status().progress;
-    const pr = progress.get(id);
-    if (pr) {
-      const leaderMatch = progress.get(this.memberId)?.match ?? 0;
-      if (pr.match < leaderMatch * 0.9) throw new ErrLearnerNotReady();
-    }
-    if (this.cfg.strictReconfigCheck) {
-      // etcd IsReadyToPromoteMember: the learner counts as a started member of the new quorum
-      const voters = this.cluster.memberList().filter((x) => !x.isLearner);
-      const nmembers = voters.length + 1;
-      const nstarted = voters.filter((x) => x.name !== '').length + 1;
-      if (nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
-    }
-    this.cluster.validatePromote(id);
-    const m = this.cluster.member(id)!;
-    await this.configure(ctx, { id: this.idGen.next(), type: ConfChangeType.ConfChangeAddNode, nodeId: id, context: encodeMember({ ...m, isLearner: false }) });
-  }
-
-  /** HealthInterval of etcd's strict reconfiguration checks, ms. */
-  private static readonly HEALTH_INTERVAL_MS = 5000;
-
-  /** Voting members other than this one that have been connected for at least the health interval. */
-  private connectedVoters(): number {
-    const since = Date.now() - EtcdServer.HEALTH_INTERVAL_MS;
-    let n = 0;
-    for (const m of this.cluster.memberList()) {
-      if (m.isLearner) continue;
-      if (m.id === this.memberId) {
-        n++;
-        continue;
-      }
-      const t = this.transport.activeSince(m.id);
-      if (t !== 0 && t <= since) n++;
-    }
-    return n;
-  }
-
-  /**
-   * etcd mayAddMember (--strict-reconfig-check): adding a voter needs a started
-   * majority of the new cluster (ErrNotEnoughStartedMembers) and this member connected
-   * to every voter for the health interval (ErrUnhealthy).
-   */
-  private mayAddMember(m: Member): void {
-    if (!this.cfg.strictReconfigCheck) return;
-    const voters = this.cluster.memberList().filter((x) => !x.isLearner);
-    if (!m.isLearner) {
-      const nmembers = voters.length + 1;
-      const nstarted = voters.filter((x) => x.name !== '').length;
-      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) throw new ErrNotEnoughStartedMembers();
-    }
-    if (this.connectedVoters() !== voters.length) {
-      this.log.warn('rejecting member add request; local member has not been connected to all peers, reconfigure breaks active quorum', { 'local-member-id': idHex(this.memberId), 'requested-member-add': `{ID:${idHex(m.id)} PeerURLs:[${m.peerUrls.join(' ')}]}` });
-      throw new ErrUnhealthy();
-    }
-  }
-
-  /**
-   * etcd mayRemoveMember (--strict-reconfig-check): learners go freely; removing a
-   * voter must leave a started majority (ErrNotEnoughStartedMembers); a member that is
-   * down may go; otherwise the connected voters left must still be a quorum (ErrUnhealthy).
-   */
-  private mayRemoveMember(id: bigint): void {
-    if (!this.cfg.strictReconfigCheck) return;
-    const target = this.cluster.member(id);
-    if (target?.isLearner) return;
-    const voters = this.cluster.memberList().filter((x) => !x.isLearner);
-    const others = voters.filter((x) => x.id !== id);
-    const nstarted = others.filter((x) => x.name !== '').length;
-    if (nstarted < Math.floor(others.length / 2) + 1) {
-      this.log.warn('rejecting member remove request; not enough healthy members', { 'local-member-id': idHex(this.memberId), 'requested-member-remove-id': idHex(id) });
-      throw new ErrNotEnoughStartedMembers();
-    }
-    if (id !== this.memberId && this.transport.activeSince(id) === 0) return;
-    const active = this.connectedVoters();
-    if (active - 1 < 1 + Math.floor((voters.length - 1) / 2)) {
-      this.log.warn('rejecting member remove request; local member has not been connected to all peers, reconfigure breaks active quorum', { 'local-member-id': idHex(this.memberId), 'requested-member-remove': idHex(id), active });
-      throw new ErrUnhealthy();
-    }
-  }
-
-  async authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
-    return this.proposeAs<AuthEnableResponse>(ctx, 'authEnable', {});
-  }
-
-  async authDisable(ctx: CallContext): Promise<AuthDisableResponse> {
-    return this.proposeAs<AuthDisableResponse>(ctx, 'authDisable', {});
-  }
-
-  async authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
-    // the password is checked here and never enters the log (etcd checks it before proposing)
-    // etcd v3_server.go Authenticate: password first, then the proposal, which carries the
-    // caller's credentials like any other (an invalid token fails it with ErrInvalidAuthToken);
-    // retried when the auth revision moved between the password check and the apply
-    await this.linearizableReadNotify(ctx);
-    for (;;) {
-      const checkedRevision = await this.authStore.checkPassword(r.name, r.password).catch((e) => {
-        throw e instanceof Error ? e : new ErrAuthFailed();
-      });
-      const prefix = this.authStore.genTokenPrefix();
-      const resp = (await this.raftRequest(ctx, 'authenticate', { name: r.name, simpleToken: prefix }, await this.authInfo(ctx))) as AuthenticateResponse;
-      if (checkedRevision === this.authStore.revision()) return resp;
-      this.log.info('revision when password checked became stale; retrying');
-    }
-  }
-
-  async userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
-    const ai = await this.authInfo(ctx);
-    const noPassword = r.options?.noPassword ?? false;
-    // the bcrypt hash, not the password, goes through raft: the password field of the internal request carries it
-    // etcd 3.4 hashes the password, even an empty one, unless the user has no password
-    const password = noPassword ? '' : new TextDecoder().decode(await this.authStore.hashPassword(r.password));
-    return (await this.raftRequest(ctx, 'authUserAdd', { name: r.name, password, options: r.options }, ai)) as AuthUserAddResponse;
-  }
-
-  async userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
-    return this.proposeAs<AuthUserDeleteResponse>(ctx, 'authUserDelete', r);
-  }
-
-  async userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
-    const ai = await this.authInfo(ctx);
-    const password = new TextDecoder().decode(await this.authStore.hashPassword(r.password));
-    return (await this.raftRequest(ctx, 'authUserChangePassword', { name: r.name, password }, ai)) as AuthUserChangePasswordResponse;
-  }
-
-  async userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
-    return this.proposeAs<AuthUserGrantRoleResponse>(ctx, 'authUserGrantRole', r);
-  }
-
-  async userGet(ctx: CallContext, r: AuthUserGetRequest): Promise<AuthUserGetResponse> {
-    return this.proposeAs<AuthUserGetResponse>(ctx, 'authUserGet', r);
-  }
-
-  async userList(ctx: CallContext): Promise<AuthUserListResponse> {
-    return this.proposeAs<AuthUserListResponse>(ctx, 'authUserList', {});
-  }
-
-  async userRevokeRole(ctx: CallContext, r: AuthUserRevokeRoleRequest): Promise<AuthUserRevokeRoleResponse> {
-    return this.proposeAs<AuthUserRevokeRoleResponse>(ctx, 'authUserRevokeRole', r);
-  }
-
-  async roleAdd(ctx: CallContext, r: AuthRoleAddRequest): Promise<AuthRoleAddResponse> {
-    return this.proposeAs<AuthRoleAddResponse>(ctx, 'authRoleAdd', r);
-  }
-
-  async roleGrantPermission(ctx: CallContext, r: AuthRoleGrantPermissionRequest): Promise<AuthRoleGrantPermissionResponse> {
-    return this.proposeAs<AuthRoleGrantPermissionResponse>(ctx, 'authRoleGrantPermission', r);
-  }
-
-  async roleGet(ctx: CallContext, r: AuthRoleGetRequest): Promise<AuthRoleGetResponse> {
-    return this.proposeAs<AuthRoleGetResponse>(ctx, 'authRoleGet', r);
-  }
-
-  async roleList(ctx: CallContext): Promise<AuthRoleListResponse> {
-    return this.proposeAs<AuthRoleListResponse>(ctx, 'authRoleList', {});
-  }
-
-  async roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse> {
-    return this.proposeAs<AuthRoleRevokePermissionResponse>(ctx, 'authRoleRevokePermission', r);
-  }
-
-  async roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse> {
-    return this.proposeAs<AuthRoleDeleteResponse>(ctx, 'authRoleDelete', r);
-  }
-
-  authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined> {
-    return this.authInfo(ctx);
   }
 
   leader(): bigint {
@@ -1863,23 +1001,172 @@ export class EtcdServer implements EtcdServerApi {
     if (this.r.leader() === 0n) return { health: false, reason: 'RAFT NO LEADER' };
     // etcd 3.4 also runs a quorum read with a 1 s timeout
     try {
-      await this.linearizableReadNotify({ signal: AbortSignal.timeout(1000) });
+      await this.v3.linearizableReadNotify({ signal: AbortSignal.timeout(1000) });
     } catch {
       return { health: false, reason: 'QGET ERROR' };
     }
     return { health: true, reason: '' };
   }
 
-  // ---------------------------------------------------------------- misc
+  // EtcdServerApi requests (api.ts documents each): implemented by v3-server.ts
 
-  /** Resolves when a leader is known; rejects ErrNoLeader after the request timeout. */
-  private waitLeader(ctx: CallContext): Promise<void> {
-    if (this.r.leader() !== 0n) return Promise.resolve();
-    const p = new Promise<void>((resolve) => this.leaderWaiters.push(resolve));
-    return this.withTimeout(ctx, p).catch((e) => {
-      throw e instanceof ErrTimeout ? new ErrNoLeader() : e;
-    });
+  range(ctx: CallContext, r: RangeRequest): Promise<RangeResponse> {
+    return this.v3.range(ctx, r);
   }
+
+  put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
+    return this.v3.put(ctx, r);
+  }
+
+  deleteRange(ctx: CallContext, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    return this.v3.deleteRange(ctx, r);
+  }
+
+  txn(ctx: CallContext, r: TxnRequest): Promise<TxnResponse> {
+    return this.v3.txn(ctx, r);
+  }
+
+  compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
+    return this.v3.compact(ctx, r);
+  }
+
+  leaseGrant(ctx: CallContext, r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
+    return this.v3.leaseGrant(ctx, r);
+  }
+
+  leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
+    return this.v3.leaseRevoke(ctx, r);
+  }
+
+  leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
+    return this.v3.leaseRenew(ctx, id);
+  }
+
+  leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    return this.v3.leaseTimeToLive(ctx, r);
+  }
+
+  leaseLeases(_ctx: CallContext): Promise<LeaseLeasesResponse> {
+    return this.v3.leaseLeases(_ctx);
+  }
+
+  checkWatchPermission(ctx: CallContext, key: Uint8Array, rangeEnd: Uint8Array): Promise<void> {
+    return this.v3.checkWatchPermission(ctx, key, rangeEnd);
+  }
+
+  alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
+    return this.v3.alarm(ctx, r);
+  }
+
+  hash(ctx: CallContext): Promise<HashResponse> {
+    return this.v3.hash(ctx);
+  }
+
+  hashKV(ctx: CallContext, revision: bigint): Promise<HashKVResponse> {
+    return this.v3.hashKV(ctx, revision);
+  }
+
+  defragment(ctx: CallContext): Promise<DefragmentResponse> {
+    return this.v3.defragment(ctx);
+  }
+
+  snapshot(ctx: CallContext): Promise<BackendSnapshot> {
+    return this.v3.snapshot(ctx);
+  }
+
+  moveLeader(ctx: CallContext, r: MoveLeaderRequest): Promise<MoveLeaderResponse> {
+    return this.v3.moveLeader(ctx, r);
+  }
+
+  memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
+    return this.v3.memberList(ctx, linearizable);
+  }
+
+  memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
+    return this.v3.memberAdd(ctx, r);
+  }
+
+  memberRemove(ctx: CallContext, r: MemberRemoveRequest): Promise<MemberRemoveResponse> {
+    return this.v3.memberRemove(ctx, r);
+  }
+
+  memberUpdate(ctx: CallContext, r: MemberUpdateRequest): Promise<MemberUpdateResponse> {
+    return this.v3.memberUpdate(ctx, r);
+  }
+
+  memberPromote(ctx: CallContext, r: MemberPromoteRequest): Promise<MemberPromoteResponse> {
+    return this.v3.memberPromote(ctx, r);
+  }
+
+  authEnable(ctx: CallContext): Promise<AuthEnableResponse> {
+    return this.v3.authEnable(ctx);
+  }
+
+  authDisable(ctx: CallContext): Promise<AuthDisableResponse> {
+    return this.v3.authDisable(ctx);
+  }
+
+  authenticate(ctx: CallContext, r: AuthenticateRequest): Promise<AuthenticateResponse> {
+    return this.v3.authenticate(ctx, r);
+  }
+
+  userAdd(ctx: CallContext, r: AuthUserAddRequest): Promise<AuthUserAddResponse> {
+    return this.v3.userAdd(ctx, r);
+  }
+
+  userDelete(ctx: CallContext, r: AuthUserDeleteRequest): Promise<AuthUserDeleteResponse> {
+    return this.v3.userDelete(ctx, r);
+  }
+
+  userChangePassword(ctx: CallContext, r: AuthUserChangePasswordRequest): Promise<AuthUserChangePasswordResponse> {
+    return this.v3.userChangePassword(ctx, r);
+  }
+
+  userGrantRole(ctx: CallContext, r: AuthUserGrantRoleRequest): Promise<AuthUserGrantRoleResponse> {
+    return this.v3.userGrantRole(ctx, r);
+  }
+
+  userGet(ctx: CallContext, r: AuthUserGetRequest): Promise<AuthUserGetResponse> {
+    return this.v3.userGet(ctx, r);
+  }
+
+  userList(ctx: CallContext): Promise<AuthUserListResponse> {
+    return this.v3.userList(ctx);
+  }
+
+  userRevokeRole(ctx: CallContext, r: AuthUserRevokeRoleRequest): Promise<AuthUserRevokeRoleResponse> {
+    return this.v3.userRevokeRole(ctx, r);
+  }
+
+  roleAdd(ctx: CallContext, r: AuthRoleAddRequest): Promise<AuthRoleAddResponse> {
+    return this.v3.roleAdd(ctx, r);
+  }
+
+  roleGrantPermission(ctx: CallContext, r: AuthRoleGrantPermissionRequest): Promise<AuthRoleGrantPermissionResponse> {
+    return this.v3.roleGrantPermission(ctx, r);
+  }
+
+  roleGet(ctx: CallContext, r: AuthRoleGetRequest): Promise<AuthRoleGetResponse> {
+    return this.v3.roleGet(ctx, r);
+  }
+
+  roleList(ctx: CallContext): Promise<AuthRoleListResponse> {
+    return this.v3.roleList(ctx);
+  }
+
+  roleRevokePermission(ctx: CallContext, r: AuthRoleRevokePermissionRequest): Promise<AuthRoleRevokePermissionResponse> {
+    return this.v3.roleRevokePermission(ctx, r);
+  }
+
+  roleDelete(ctx: CallContext, r: AuthRoleDeleteRequest): Promise<AuthRoleDeleteResponse> {
+    return this.v3.roleDelete(ctx, r);
+  }
+
+  authInfoFromContext(ctx: CallContext): Promise<AuthInfo | undefined> {
+    return this.v3.authInfoFromContext(ctx);
+  }
+
+  // ---------------------------------------------------------------- misc
 
   /**
    * Numbers for /metrics, read at scrape time: leader state, raft indexes,
@@ -1908,7 +1195,7 @@ export class EtcdServer implements EtcdServerApi {
       isLearner: this.cluster.member(this.memberId)?.isLearner ?? false,
       leaderChanges: this.leaderChanges,
       committedIndex: this.r.committedIndex(),
-      appliedIndex: this.appliedIndex,
+      appliedIndex: this.applyLoop.appliedIndex,
       pendingProposals: this.w.size,
       dbSize: this.backend.size(),
       dbSizeInUse: this.backend.sizeInUse(),
@@ -1923,7 +1210,7 @@ export class EtcdServer implements EtcdServerApi {
 
   /** The applied index (for tests and metrics). */
   getAppliedIndex(): number {
-    return this.appliedIndex;
+    return this.applyLoop.appliedIndex;
   }
 
   /** True once this member is the leader. */
@@ -1933,7 +1220,7 @@ export class EtcdServer implements EtcdServerApi {
 
   /** Resolves when a leader is known (for startup). */
   async waitReady(timeoutMs = 10_000): Promise<void> {
-    await this.waitLeader({ signal: AbortSignal.timeout(timeoutMs) });
+    await this.v3.waitLeader({ signal: AbortSignal.timeout(timeoutMs) });
   }
 
   /**
@@ -1946,10 +1233,10 @@ export class EtcdServer implements EtcdServerApi {
     for (const t of this.timers) clearInterval(t);
     this.transport.stop();
     await this.r.stop();
-    await this.snapshotInFlight;
+    await this.applyLoop.snapshotInFlight;
     const stopped = new ErrStopped();
     this.w.triggerAll(() => ({ err: stopped }));
-    this.reads.failAll(stopped);
+    this.v3.failReads(stopped);
     try {
       if (this.fatalError === undefined) this.backend.forceCommit();
     } catch {

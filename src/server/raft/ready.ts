@@ -1,20 +1,43 @@
 /**
  * @module raft/ready
  *
- * {@link Ready}: the only output of the Raft core (node.go Ready). A driver loop looks
- * like this (the order is the contract; etcd's raftNode.start does the same):
+ * {@link Ready}: the only output of the Raft core (node.go Ready). The simplest correct
+ * driver handles one Ready at a time, synchronously:
  *
  * ```
  * while (node.hasReady()) {
  *   const rd = node.ready();
+ *   if (rd.softState) noteLeader(rd.softState);     // leader/role changes; not persisted
+ *   serveReads(rd.readStates);                     // each usable once applied ≥ its index
  *   if (isLeader) send(rd.messages);              // a leader may send before persisting (thesis §10.2.1)
  *   if (rd.snapshot) persistSnapshot(rd.snapshot); storage.applySnapshot(rd.snapshot);
  *   persist(rd.hardState, rd.entries, { fsync: rd.mustSync }); storage.append(rd.entries);
  *   if (!isLeader) send(rd.messages);             // followers only after the data is durable
+ *   if (rd.snapshot) installInStateMachine(rd.snapshot);
  *   apply(rd.committedEntries);                   // conf changes: node.applyConfChange(cc)
  *   node.advance(rd);
  * }
  * ```
+ *
+ * A pipelined driver may instead queue the writes and call `advance(rd)` at once,
+ * before they are durable and before anything is applied — as etcd's raftNode.start
+ * hands committed entries to its apply goroutine and calls Advance without waiting for
+ * it, and as etcdserver/raft-node.ts does (it queues the snapshot marker, hard state
+ * and entries to the WAL, makes them visible in the MemoryStorage right away, calls
+ * `advance`, and does the rest on a promise chain). Such a driver must still keep
+ * these guarantees, which are the actual contract:
+ *
+ * - a follower's or candidate's `messages` leave only once every write queued so far,
+ *   including this Ready's, is durable (a vote or an append acknowledgement promises
+ *   that term, vote and entries are on disk);
+ * - a received `snapshot` is installed in the state machine, and `committedEntries`
+ *   are applied, only once durable, in Ready order, and the snapshot before the
+ *   entries of the same Ready;
+ * - Readys are handed to `advance` in the order `ready()` returned them.
+ *
+ * `advance` records the last committed entry as applied and the persisted entries as
+ * stable; the core only uses these to choose what the next Ready carries, so moving
+ * them before the work is done is safe as long as the work is done in order.
  */
 
 import type { Entry, HardState, Message, Snapshot } from './types.js';
@@ -46,20 +69,24 @@ export interface ReadState {
 
 /**
  * A batch of work for the driver. All fields are read-only snapshots; the core does
- * not touch them after `ready()` returns. Act on them in this order, then call
- * `advance(rd)`:
+ * not touch them after `ready()` returns. In a synchronous driver, act on them in this
+ * order, then call `advance(rd)` (a pipelined driver may call `advance` first; see the
+ * module comment for what it must still guarantee):
  *
- * 1. **Leader only, optionally:** send `messages` right away (a leader's own log write
+ * 1. Report `softState` and `readStates` (nothing to persist).
+ * 2. **Leader only, optionally:** send `messages` right away (a leader's own log write
  *    may happen in parallel with replication; its self-acknowledgement is implicit).
- * 2. Persist `snapshot` (if any), then `hardState` and `entries`, fsyncing when
- *    `mustSync`. Only then make them visible in the RaftStorage
- *    (`MemoryStorage.applySnapshot/append/setHardState`).
- * 3. **Followers and candidates:** send `messages` only AFTER step 2: a vote or an
- *    append acknowledgement promises that term, vote and entries are durable.
+ * 3. Persist `snapshot` (if any), then `hardState` and `entries`, fsyncing when
+ *    `mustSync`, and make them visible in the RaftStorage
+ *    (`MemoryStorage.applySnapshot/setHardState/append`).
+ * 4. **Followers and candidates:** send `messages` only once step 3 is durable: a vote
+ *    or an append acknowledgement promises that term, vote and entries are durable.
  *    A MsgSnap in `messages` obliges the driver to call `reportSnapshot` later.
- * 4. Apply `committedEntries` in order (they are committed, and durable once step 2
- *    is done); for EntryConfChange entries call `applyConfChange`.
- * 5. Call `advance(rd)`; entries and applied index are acknowledged through it.
+ * 5. Once step 3 is durable: install `snapshot` (if any) in the state machine, then
+ *    apply `committedEntries` in order; for EntryConfChange entries call
+ *    `applyConfChange`.
+ * 6. Call `advance(rd)`; the applied index and the persisted entries are acknowledged
+ *    through it.
  */
 export interface Ready {
   /** Changed volatile state (leader, role); absent if unchanged. Need not be persisted. */

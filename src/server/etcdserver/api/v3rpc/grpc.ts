@@ -22,7 +22,7 @@
 import { fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import type net from 'node:net';
 import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, TxnRequestSchema, Watch, type PutResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
-import { wireBytes } from '../../internal-request.js';
+import { wireBytes } from '../../proposals.js';
 import { decodePutRequest, encodePutResponse } from './fast-codec.js';
 import { decodeTxnRequest } from './txn-codec.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
