@@ -14,6 +14,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { putUvarint, readLength, readUvarint, uvarintSize } from '../../util/protowire.js';
 import type { Member } from './membership/member.js';
+import { CheckedPeerAgent, allowedCertCheck } from '../rafthttp/peer-tls.js';
 
 /** Encodes members as etcd's peer `/members` body (json.Encoder: one line, newline-terminated). */
 export function membersToJson(members: readonly Member[]): string {
@@ -55,6 +56,10 @@ export interface PeerClientTls {
   readonly key?: string | Buffer;
   readonly ca?: string | Buffer;
   readonly insecureSkipVerify?: boolean;
+  /** --peer-cert-allowed-cn: the CN the peer's server certificate must have (rafthttp/peer-tls.ts). */
+  readonly allowedCn?: string;
+  /** --peer-cert-allowed-hostname: a name the peer's server certificate must be valid for. */
+  readonly allowedHostname?: string;
 }
 
 /** One HTTP exchange with a peer: status, headers and the whole body. */
@@ -83,7 +88,11 @@ export function peerRequest(
     const base: https.RequestOptions = { method: opts.method, headers, signal: opts.signal };
     if (u.protocol === 'https:') {
       const t = opts.tls ?? {};
-      Object.assign(base, { cert: t.cert, key: t.key, ca: t.ca, rejectUnauthorized: !t.insecureSkipVerify });
+      const tlsOpts = { cert: t.cert, key: t.key, ca: t.ca, rejectUnauthorized: !t.insecureSkipVerify };
+      Object.assign(base, tlsOpts);
+      // the peer's server certificate must also pass the allowed CN / hostname, as in rafthttp
+      const check = allowedCertCheck({ allowedCn: t.allowedCn ?? '', allowedHostname: t.allowedHostname ?? '' });
+      if (check) base.agent = new CheckedPeerAgent(tlsOpts, check);
     }
     const req = (u.protocol === 'https:' ? https : http).request(u, base, (res) => {
       const chunks: Buffer[] = [];

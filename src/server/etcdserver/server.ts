@@ -118,7 +118,7 @@ import type { BackendSnapshot, CallContext, EtcdServerApi, HeaderInfo, RequestLi
 import { UberApplier } from './apply/uber-applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
 import { bootstrapJoiningMember, bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
-import { assignIdsFromExisting, getClusterFromRemotePeers, membersToJson, peerRequest } from './cluster-util.js';
+import { assignIdsFromExisting, getClusterFromRemotePeers, peerRequest, type PeerClientTls } from './cluster-util.js';
 import {
   ErrStopped,
   ErrMemberRemoved,
@@ -774,9 +774,18 @@ export class EtcdServer implements EtcdServerApi {
     };
   }
 
-  private peerClientTls(): { cert?: Buffer; key?: Buffer; ca?: Buffer } | undefined {
+  /** TLS of this member's own peer requests (join, forwarding, corruption checks, version probes), allowed CN/hostname included. */
+  private peerClientTls(): PeerClientTls | undefined {
     const t = this.peerTls;
-    return t ? { cert: t.cert as Buffer, key: t.key as Buffer, ca: t.ca as Buffer } : undefined;
+    if (!t) return undefined;
+    return {
+      cert: t.cert as Buffer,
+      key: t.key as Buffer,
+      ca: t.ca as Buffer,
+      ...(t.insecureSkipVerify ? { insecureSkipVerify: true } : {}),
+      ...(t.allowedCn ? { allowedCn: t.allowedCn } : {}),
+      ...(t.allowedHostname ? { allowedHostname: t.allowedHostname } : {}),
+    };
   }
 
   // ---------------------------------------------------------------- apply (apply-loop.ts)

@@ -117,7 +117,7 @@ import { checkRangePermitted, checkTxnAuth, isTxnReadonly } from './apply/auth.j
 import type { ApplierV3Backend } from './apply/backend.js';
 import type { ProposalResult } from './apply-loop.js';
 import { memberDirs } from './bootstrap.js';
-import { parseMembersJson, peerRequest, unwrapField1, wrapField1 } from './cluster-util.js';
+import { parseMembersJson, peerRequest, unwrapField1, wrapField1, type PeerClientTls } from './cluster-util.js';
 import {
   ErrBadLeaderTransferee,
   ErrCanceled,
@@ -189,7 +189,7 @@ export interface V3ServerDeps {
   /** Commits the backend (a failure stops the member). */
   commitBackend(): void;
   /** TLS of requests to other members' peer URLs (forwarding to the leader). */
-  peerClientTls(): { cert?: Buffer; key?: Buffer; ca?: Buffer } | undefined;
+  peerClientTls(): PeerClientTls | undefined;
 }
 
 /** The request side of a member; see the module comment. */

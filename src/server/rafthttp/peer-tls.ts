@@ -37,6 +37,7 @@
 import crypto, { type X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
+import https from 'node:https';
 import tls from 'node:tls';
 
 /** etcd's error text when the allowed CN / hostname check fails (pkg/transport/listener.go). */
@@ -238,4 +239,23 @@ export function connectCheckedTls(options: tls.ConnectionOptions & net.TcpNetCon
     if (label === 'CLIENT_HANDSHAKE_TRAFFIC_SECRET' && secret) handshakeSecret = Buffer.from(secret, 'hex');
   });
   return sock;
+}
+
+/**
+ * An https.Agent whose connections also check the server's certificate with `check`
+ * (from {@link allowedCertCheck}) through {@link connectCheckedTls}: for outgoing peer
+ * requests when --peer-cert-allowed-cn / --peer-cert-allowed-hostname is set.
+ */
+export class CheckedPeerAgent extends https.Agent {
+  constructor(
+    opts: https.AgentOptions,
+    private readonly check: NonNullable<ReturnType<typeof allowedCertCheck>>,
+  ) {
+    super(opts);
+  }
+
+  /** Overrides https.Agent's (undeclared in @types/node) connection factory. */
+  override createConnection(options: tls.ConnectionOptions & net.TcpNetConnectOpts): tls.TLSSocket {
+    return connectCheckedTls(options, this.check);
+  }
 }

@@ -44,7 +44,7 @@ import { Readable, type Duplex } from 'node:stream';
 import type { SecureContextOptions } from 'node:tls';
 import type tls from 'node:tls';
 import type net from 'node:net';
-import { allowedCertCheck, connectCheckedTls } from './peer-tls.js';
+import { CheckedPeerAgent, allowedCertCheck } from './peer-tls.js';
 import { MessageType, type Message } from '../raft/types.js';
 import type { Logger } from '../logger.js';
 import { encodeFrames, FrameDecoder, isLinkHeartbeat, LINK_HEARTBEAT, READ_BYTES_LIMIT } from './codec.js';
@@ -98,24 +98,6 @@ export interface PeerTlsOptions extends Pick<SecureContextOptions, 'cert' | 'key
   allowedHostname?: string;
   /** --peer-crl-file: incoming peer connections presenting a revoked certificate are closed (embed/crl.ts). */
   crlFile?: string;
-}
-
-/**
- * The https.Agent of outgoing peer connections when an allowed CN / hostname is set:
- * its connections also check the server's certificate with `check` (./peer-tls.ts).
- */
-class CheckedPeerAgent extends https.Agent {
-  constructor(
-    opts: https.AgentOptions,
-    private readonly check: NonNullable<ReturnType<typeof allowedCertCheck>>,
-  ) {
-    super(opts);
-  }
-
-  /** Overrides https.Agent's (undeclared in @types/node) connection factory. */
-  override createConnection(options: tls.ConnectionOptions & net.TcpNetConnectOpts): tls.TLSSocket {
-    return connectCheckedTls(options, this.check);
-  }
 }
 
 /** What {@link Transport} needs from its owner. IDs are uint64 as bigint. */

@@ -37,6 +37,7 @@ import { ETCD_BIN, OUR_ETCD_BIN } from '../../harness/etcd.js';
 import { getFreePorts } from '../../harness/ports.js';
 import { describeProc, killAllProcs, procStderr, procStdout, startProc, stopProc, waitFor, type Proc } from '../../harness/proc.js';
 import { goSerialHex } from '../../../src/server/embed/crl.js';
+import { peerRequest } from '../../../src/server/etcdserver/cluster-util.js';
 import {
   allowedCertCheck,
   connectCheckedTls,
@@ -108,6 +109,27 @@ describe('allowed-name checks', () => {
     assert.equal(goTlsErrorText(e('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')), 'remote error: tls: certificate required');
     assert.equal(goTlsErrorText(e('ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE')), "tls: client didn't provide a certificate");
     assert.equal(goTlsErrorText(new Error('read ECONNRESET')), 'read ECONNRESET');
+  });
+});
+
+describe("a member's own peer requests (join, forwarding, corruption checks)", () => {
+  test('peerRequest checks the peer server certificate against the allowed CN / hostname', async () => {
+    const srv = https.createServer(
+      { cert: fs.readFileSync(peerB.cert), key: fs.readFileSync(peerB.key), ca: fs.readFileSync(certs.caCert), requestCert: true, rejectUnauthorized: true },
+      (_req, res) => res.end('ok'),
+    );
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const url = `https://localhost:${(srv.address() as { port: number }).port}/members`;
+    const tlsBase = { cert: fs.readFileSync(peerA.cert), key: fs.readFileSync(peerA.key), ca: fs.readFileSync(certs.caCert) };
+    try {
+      const ok = await peerRequest(url, { method: 'GET', timeoutMs: 5000, tls: { ...tlsBase, allowedCn: 'peer-b' } });
+      assert.equal(ok.body.toString(), 'ok');
+      assert.equal((await peerRequest(url, { method: 'GET', timeoutMs: 5000, tls: { ...tlsBase, allowedHostname: 'localhost' } })).status, 200);
+      await assert.rejects(peerRequest(url, { method: 'GET', timeoutMs: 5000, tls: { ...tlsBase, allowedCn: 'peer-a' } }), { message: ERR_CLIENT_CERT_AUTH_FAILED });
+      await assert.rejects(peerRequest(url, { method: 'GET', timeoutMs: 5000, tls: { ...tlsBase, allowedHostname: 'wrong.example' } }), { message: ERR_CLIENT_CERT_AUTH_FAILED });
+    } finally {
+      srv.close();
+    }
   });
 });
 
