@@ -70,6 +70,7 @@ if (process.env['ETCDTS_NETNS'] !== '1') {
     sh('sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     for (const j of [1, 2, 3]) {
       const ns = nsName(j);
+      spawnSync('ip', ['link', 'del', `h${j}`]); // a leftover of an earlier case, if any
       sh('ip', ['netns', 'add', ns]);
       made.push(j);
       sh('ip', ['link', 'add', `h${j}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -82,7 +83,12 @@ if (process.env['ETCDTS_NETNS'] !== '1') {
     }
   };
   const teardownNamespaces = (): void => {
-    for (const j of made.splice(0)) spawnSync('ip', ['netns', 'del', nsName(j)]);
+    // delete the veth pairs explicitly: a namespace (and the pair with it) goes only
+    // once the last process in it is gone, which may be later than `ip netns del`
+    for (const j of made.splice(0)) {
+      spawnSync('ip', ['link', 'del', `h${j}`]);
+      spawnSync('ip', ['netns', 'del', nsName(j)]);
+    }
   };
 
   /** Cuts the member at `host` off from the other members (not from this test). */
