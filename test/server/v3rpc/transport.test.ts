@@ -261,6 +261,21 @@ describe('GrpcServer on node:http2', () => {
     assert.equal(r.rstCode, http2.constants.NGHTTP2_NO_ERROR);
   });
 
+  it('a status sent before the client half-closes arrives, then RST_STREAM NO_ERROR (the reset never overtakes the trailers)', async () => {
+    for (let i = 0; i < 20; i++) {
+      const r = await rawCall(session, '/test.Svc/Echo', (req) => {
+        req.write(frame(`early${i}`)); // END_STREAM never comes: grpc-go sends it in a frame of its own
+      });
+      assert.deepEqual(messages(r.data), [`echo:early${i}`]);
+      assert.deepEqual(statusOf(r), { code: '0', message: undefined, trailersOnly: false }, `call ${i}`);
+      assert.equal(r.rstCode, http2.constants.NGHTTP2_NO_ERROR);
+    }
+    const f = await rawCall(session, '/test.Svc/Fail', (req) => {
+      req.write(frame('x'));
+    });
+    assert.equal(statusOf(f).code, String(Code.FAILED_PRECONDITION));
+  });
+
   it('unknown service / method / malformed path as grpc-go', async () => {
     assert.deepEqual(statusOf(await rawCall(session, '/test.Nope/Echo', [frame('')])), { code: '12', message: 'unknown service test.Nope', trailersOnly: true });
     assert.deepEqual(statusOf(await rawCall(session, '/test.Svc/Nope', [frame('')])), { code: '12', message: 'unknown method Nope for service test.Svc', trailersOnly: true });

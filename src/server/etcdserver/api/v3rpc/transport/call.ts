@@ -53,7 +53,27 @@ function trailersOf(st: StatusObject): Record<string, string> {
 export function respondStatusOnly(stream: http2.ServerHttp2Stream, st: StatusObject): void {
   if (stream.destroyed || stream.closed) return;
   stream.respond({ ...RESPONSE_HEADERS, ...trailersOf(st) }, END_STREAM);
-  if (!stream.endAfterHeaders) stream.close(NGHTTP2_NO_ERROR);
+  resetAfterStatus(stream, () => stream.endAfterHeaders || (stream.state as { remoteClose?: number } | undefined)?.remoteClose === 1);
+}
+
+/**
+ * Resets `stream` with RST_STREAM NO_ERROR once the status that ended our side has
+ * been sent, unless `remoteEnded()` by then (grpc-go finishStream). Only once nghttp2
+ * has sent it (the stream's END_STREAM, `state.localClose`): a reset submitted while
+ * the status is still queued goes out first and the status is dropped, so the client
+ * sees `stream terminated by RST_STREAM with error code: NO_ERROR` instead — every
+ * time for a unary call whose END_STREAM came in a frame of its own (grpc-go sends it
+ * so) after the answer. Checked on the next turns of the event loop, for at most ~1 s.
+ */
+function resetAfterStatus(stream: http2.ServerHttp2Stream, remoteEnded: () => boolean, tries = 0): void {
+  if (remoteEnded() || stream.closed || stream.destroyed) return;
+  const sent = tries > 0 && (stream.state as { localClose?: number } | undefined)?.localClose === 1;
+  if (sent || tries >= 100) {
+    stream.close(NGHTTP2_NO_ERROR);
+    return;
+  }
+  if (tries === 0) setImmediate(() => resetAfterStatus(stream, remoteEnded, 1));
+  else setTimeout(() => resetAfterStatus(stream, remoteEnded, tries + 1), 10);
 }
 
 function onWantTrailers(this: CallStream): void {
@@ -179,7 +199,7 @@ export abstract class ServerCall {
 
   /** RST_STREAM NO_ERROR after the status when the client is still sending (grpc-go finishStream). */
   private resetIfOpen(): void {
-    if (!this.remoteEnded && !this.stream.closed) this.stream.close(NGHTTP2_NO_ERROR);
+    resetAfterStatus(this.stream, () => this.remoteEnded);
   }
 
   /** The node stream closed: a call not finished by then is canceled. */
