@@ -6,7 +6,8 @@
  * Error texts are Go's, byte for byte, because etcdctl prints them.
  */
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+/** made on first use: a TextDecoder costs every CLI start ~1 ms */
+let utf8: InstanceType<typeof TextDecoder> | undefined;
 const PRINTABLE = /[\p{L}\p{M}\p{N}\p{P}\p{S}]/u;
 
 /** Go's `%q` / `strconv.Quote` for a string. */
@@ -46,7 +47,7 @@ export function goQuoteBytes(b: Uint8Array): string {
       i++;
       continue;
     }
-    const ch = utf8.decode(b.subarray(i, i + n));
+    const ch = (utf8 ??= new TextDecoder('utf-8', { fatal: false })).decode(b.subarray(i, i + n));
     const cp = ch.codePointAt(0)!;
     if (PRINTABLE.test(ch)) out += ch;
     else if (cp < 0x10000) out += '\\u' + cp.toString(16).padStart(4, '0');

@@ -164,7 +164,7 @@ export function findCommand(args: readonly string[]): Found {
  * @returns the process exit code
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  // Node deprecation warnings (e.g. grpc-js setting an IP as TLS server name) are not ours to print.
+  // Node deprecation warnings (e.g. from a dependency) are not ours to print.
   (process as { noDeprecation?: boolean }).noDeprecation = true;
   const out = new BufferedOutput();
   try {

@@ -1,7 +1,8 @@
 /**
  * @module client/client
- * A typed etcd v3 client over @grpc/grpc-js, with messages from our own protos
- * (src/gen, protobuf-es). It chooses among `endpoints` in order, moving on when one
+ * A typed etcd v3 client over our own gRPC/HTTP/2 transport (client/transport:
+ * a plain socket, no node:http2 or grpc-js, for a fast CLI start), with
+ * messages from our own protos (src/gen, protobuf-es). It chooses among `endpoints` in order, moving on when one
  * cannot be connected to; applies a per-call deadline (etcdctl's --command-timeout);
  * keeps connections alive; speaks TLS with optional client certificates; and, given a
  * user and password, authenticates and sends the token with every call.
@@ -16,10 +17,11 @@
  * open, as clientv3's stream interceptor does.
  */
 
-import type * as grpcNs from '@grpc/grpc-js';
+import { Channel, type ChannelState } from './transport/channel.js';
+import { StreamError, TypedStream } from './transport/stream.js';
 import { fromBinary, toBinary, create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { readFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
+import type * as cryptoNs from 'node:crypto';
 import {
   Auth,
   Cluster,
@@ -41,19 +43,10 @@ export interface AuthStatusResponse {
   authRevision: bigint;
 }
 
-type Grpc = typeof grpcNs;
-let grpcModule: Grpc | undefined;
-/** Loads @grpc/grpc-js (the heaviest module the CLI uses) on first connect. */
-export async function loadGrpc(): Promise<Grpc> {
-  if (!grpcModule) {
-    const m = (await import('@grpc/grpc-js')) as Grpc & { default?: Grpc };
-    grpcModule = m.credentials ? m : m.default!;
-  }
-  return grpcModule;
-}
-function grpc(): Grpc {
-  if (!grpcModule) throw new Error('grpc not loaded: call loadGrpc() first');
-  return grpcModule;
+/** A gRPC status as the transport reports it. */
+interface StatusLike {
+  code: number;
+  details: string;
 }
 
 /** TLS material and options for client connections. */
@@ -103,7 +96,7 @@ interface Endpoint {
   target: string;
   secure: boolean;
   host: string;
-  client?: grpcNs.Client;
+  channel?: Channel;
 }
 
 /** Parses one etcdctl endpoint into a grpc target. */
@@ -160,8 +153,8 @@ interface InvokeOptions {
   /** retry policy `repeatable` (reads) rather than `nonRepeatable` */
   idempotent: boolean;
   signal?: AbortSignal;
-  /** grpc target name for log lines */
-  target: string;
+  /** grpc target name for log lines (computed only when one is written) */
+  target: () => string;
   /** send the auth token (not for Authenticate itself) */
   withToken: boolean;
 }
@@ -179,13 +172,22 @@ export class EtcdClient {
    */
   private sendToken = false;
   private closed = false;
-  /** clientv3's resolver group id, `client-<uuid>`; forEndpoint clients share it */
-  private readonly id: string;
+  /** clientv3's resolver group id, `client-<uuid>` (made on first use: node:crypto costs a cold start ~5 ms) */
+  private groupId: string | undefined;
   private readonly logger: ClientLogger;
   /** the client whose endpoints authenticate (forEndpoint clients: their parent's) */
   private readonly root: EtcdClient;
   /** the grpc target log lines name: `endpoint://<id>/<first host>` or `passthrough:///<endpoint>` */
-  private readonly target: string;
+  private get target(): string {
+    return this.root !== this ? `passthrough:///${this.config.endpoints[0] ?? ''}` : `endpoint://${this.id}/${goEndpointHost(this.config.endpoints[0] ?? '')}`;
+  }
+
+  /** clientv3's resolver group id; forEndpoint clients share their parent's. */
+  private get id(): string {
+    const root = this.root;
+    root.groupId ??= `client-${(process.getBuiltinModule('node:crypto') as typeof cryptoNs).randomUUID()}`;
+    return root.groupId;
+  }
   /** a forEndpoint client authenticates before its first call (clientv3's Dial) */
   private dialAuthPending = false;
   /** endpoints seen in TRANSIENT_FAILURE while waiting for a connection */
@@ -194,9 +196,7 @@ export class EtcdClient {
   private constructor(readonly config: ClientConfig, parent?: EtcdClient) {
     this.endpoints = config.endpoints.map((e) => ({ ...parseEndpoint(e) }));
     this.root = parent ? parent.root : this;
-    this.id = parent ? parent.id : `client-${randomUUID()}`;
     this.logger = config.logger ?? NOP_LOGGER;
-    this.target = parent ? `passthrough:///${config.endpoints[0] ?? ''}` : `endpoint://${this.id}/${goEndpointHost(config.endpoints[0] ?? '')}`;
   }
 
   /** clientv3 authenticates only with a user name and a non-empty password. */
@@ -211,7 +211,6 @@ export class EtcdClient {
    * @throws EtcdError when authentication fails (etcdctl exits 2 then)
    */
   static async connect(config: ClientConfig): Promise<EtcdClient> {
-    await loadGrpc();
     const c = new EtcdClient(config);
     if (c.hasCredentials) await c.dialAuth();
     return c;
@@ -248,7 +247,7 @@ export class EtcdClient {
   private async getToken(deadline: number, signal?: AbortSignal): Promise<string> {
     let last: EtcdError | undefined;
     for (let i = 0; i < this.endpoints.length; i++) {
-      const target = `endpoint://${this.id}/${goEndpointHost(this.config.endpoints[i]!)}`;
+      const target = () => `endpoint://${this.id}/${goEndpointHost(this.config.endpoints[i]!)}`;
       try {
         const resp = await this.invoke(
           Auth.method.authenticate,
@@ -310,37 +309,21 @@ export class EtcdClient {
     return [...this.config.endpoints];
   }
 
-  private grpcClient(ep: Endpoint): grpcNs.Client {
-    if (ep.client) return ep.client;
-    const g = grpc();
+  private channel(ep: Endpoint): Channel {
+    if (ep.channel) return ep.channel;
     const tls = this.config.tls;
-    let creds: grpcNs.ChannelCredentials;
-    const options: grpcNs.ChannelOptions = {
+    ep.channel = new Channel({
+      target: ep.target,
+      tls: tls || ep.secure ? { ...tls } : undefined,
+      authority: ep.target.startsWith('unix:') ? 'localhost' : ep.target,
       // grpc-go raises any client keepalive time below 10 s to 10 s (WithKeepaliveParams),
       // so etcdctl's default 2 s really pings every 10 s. etcd enforces a 5 s minimum
       // between pings (--grpc-keepalive-min-time) and answers faster pings on an idle
       // stream with GOAWAY too_many_pings, which would break long idle watches.
-      'grpc.keepalive_time_ms': Math.max(this.config.keepaliveTimeMs, MIN_KEEPALIVE_TIME_MS),
-      'grpc.keepalive_timeout_ms': this.config.keepaliveTimeoutMs,
-      'grpc.max_receive_message_length': -1,
-      'grpc.max_send_message_length': -1,
-      'grpc.enable_retries': 0,
-      'grpc.initial_reconnect_backoff_ms': 100,
-      'grpc.max_reconnect_backoff_ms': 1000,
-    };
-    if (tls || ep.secure) {
-      const verify: grpcNs.VerifyOptions = {};
-      if (tls?.insecureSkipVerify) {
-        verify.rejectUnauthorized = false;
-        verify.checkServerIdentity = () => undefined;
-      }
-      creds = g.credentials.createSsl(tls?.ca ?? null, tls?.key ?? null, tls?.cert ?? null, verify);
-      if (tls?.serverName) options['grpc.ssl_target_name_override'] = tls.serverName;
-    } else {
-      creds = g.credentials.createInsecure();
-    }
-    ep.client = new g.Client(ep.target, creds, options);
-    return ep.client;
+      keepaliveTimeMs: Math.max(this.config.keepaliveTimeMs, MIN_KEEPALIVE_TIME_MS),
+      keepaliveTimeoutMs: this.config.keepaliveTimeoutMs,
+    });
+    return ep.channel;
   }
 
   /**
@@ -348,28 +331,24 @@ export class EtcdClient {
    * @returns the endpoint, or undefined if none connected before `deadline`
    */
   private async readyEndpoint(deadline: number): Promise<Endpoint | undefined> {
-    const g = grpc();
     const n = this.endpoints.length;
     for (;;) {
       for (let k = 0; k < n; k++) {
         const idx = (this.current + k) % n;
         const ep = this.endpoints[idx]!;
-        const ch = this.grpcClient(ep).getChannel();
-        let state = ch.getConnectivityState(true);
+        const ch = this.channel(ep);
+        let state: ChannelState = ch.getState(true);
         const perTry = Math.min(deadline, Date.now() + Math.max(this.config.dialTimeoutMs, 100));
-        while (state !== g.connectivityState.READY && state !== g.connectivityState.TRANSIENT_FAILURE && state !== g.connectivityState.SHUTDOWN) {
-          const changed = await new Promise<boolean>((resolve) => {
-            ch.watchConnectivityState(state, perTry, (err) => resolve(!err));
-          });
-          if (!changed) break;
-          state = ch.getConnectivityState(true);
+        while (state !== 'ready' && state !== 'transient_failure' && state !== 'shutdown') {
+          if (!(await ch.waitForStateChange(state, perTry))) break;
+          state = ch.getState(true);
         }
-        if (state === g.connectivityState.READY) {
+        if (state === 'ready') {
           this.failedEndpoints.delete(idx);
           this.current = idx;
           return ep;
         }
-        if (state === g.connectivityState.TRANSIENT_FAILURE) this.failedEndpoints.add(idx);
+        if (state === 'transient_failure') this.failedEndpoints.add(idx);
         if (Date.now() >= deadline) return undefined;
       }
       if (n === 1) {
@@ -400,10 +379,8 @@ export class EtcdClient {
     return found.length ? found.map((l) => `Reason: ${l}`).join('\n') : undefined;
   }
 
-  private metadata(withToken = true): grpcNs.Metadata {
-    const md = new (grpc().Metadata)();
-    if (withToken && this.sendToken && this.token) md.set('token', this.token);
-    return md;
+  private metadata(withToken = true): [string, string][] {
+    return withToken && this.sendToken && this.token ? [['token', this.token]] : [];
   }
 
   private methodPath(method: DescMethod): string {
@@ -423,7 +400,7 @@ export class EtcdClient {
     const timeoutMs = opts.timeoutMs ?? this.config.commandTimeoutMs;
     const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : Number.MAX_SAFE_INTEGER;
     await this.ensureDialed();
-    return this.invoke(method, req, { deadline, idempotent: !!opts.idempotent, signal: opts.signal, target: this.target, withToken: true }, true);
+    return this.invoke(method, req, { deadline, idempotent: !!opts.idempotent, signal: opts.signal, target: () => this.target, withToken: true }, true);
   }
 
   /**
@@ -449,14 +426,13 @@ export class EtcdClient {
         if (!(e instanceof EtcdError)) throw e;
         lastErr = e;
         this.logger.log('warn', 'clientv3/retry_interceptor.go:62', 'retrying of unary invoker failed', [
-          ['target', o.target],
+          ['target', o.target()],
           ['attempt', attempt],
           ['error', goStatusString(e)],
         ]);
         if (isContextError(e)) {
           if (this.closed || o.signal?.aborted || Date.now() >= o.deadline) throw e;
-          // grpc-js cancels a call whose connection went away (grpc-go: Unavailable):
-          // only reads may be sent again then; a server's DeadlineExceeded is retried
+          // a server's DeadlineExceeded is retried
           if (e.code === 4) continue;
           if (!o.idempotent) throw e;
           this.current = (this.current + 1) % this.endpoints.length;
@@ -468,7 +444,7 @@ export class EtcdClient {
           } catch (g) {
             if (g instanceof EtcdError) {
               this.logger.log('warn', 'clientv3/retry_interceptor.go:79', 'retrying of unary invoker failed to fetch new auth token', [
-                ['target', o.target],
+                ['target', o.target()],
                 ['error', g.message],
               ]);
             }
@@ -532,29 +508,39 @@ export class EtcdClient {
     bytes: Uint8Array,
     deadline: number,
     signal: AbortSignal | undefined,
-    md: grpcNs.Metadata,
+    md: [string, string][],
   ): Promise<MessageShape<O>> {
     return new Promise((resolve, reject) => {
-      const call = this.grpcClient(ep).makeUnaryRequest(
-        this.methodPath(method),
-        (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-        (b: Buffer) => fromBinary(method.output, b),
-        bytes,
-        md,
-        { deadline: deadline === Number.MAX_SAFE_INTEGER ? Infinity : deadline },
-        (err, value) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (err) reject(this.convertError(err, deadline, signal));
-          else resolve(value as MessageShape<O>);
-        },
-      );
+      const call = this.channel(ep).startCall(this.methodPath(method), md, deadline === Number.MAX_SAFE_INTEGER ? undefined : deadline);
+      let reply: Buffer | undefined;
+      call.on('message', (b: Buffer) => {
+        reply ??= b;
+      });
+      call.on('status', (st: StatusLike) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (st.code !== 0) {
+          reject(this.convertError(st, deadline, signal));
+          return;
+        }
+        if (!reply) {
+          reject(fromStatus(13, 'grpc: the server ended the call without a response'));
+          return;
+        }
+        try {
+          resolve(fromBinary(method.output, reply));
+        } catch (e) {
+          reject(fromStatus(13, `grpc: failed to unmarshal the received message ${e instanceof Error ? e.message : String(e)}`));
+        }
+      });
       const onAbort = () => call.cancel();
       signal?.addEventListener('abort', onAbort);
+      call.write(bytes);
+      call.end();
     });
   }
 
-  /** Maps a grpc-js error to the error clientv3 would return. */
-  convertError(err: grpcNs.ServiceError, deadline?: number, signal?: AbortSignal): EtcdError {
+  /** Maps a call's status to the error clientv3 would return. */
+  convertError(err: StatusLike, deadline?: number, signal?: AbortSignal): EtcdError {
     if (signal?.aborted) return new CanceledError();
     if (err.code === 4 && deadline !== undefined && Date.now() >= deadline - 5) return new DeadlineExceededError();
     if (err.code === 1) return new CanceledError();
@@ -569,20 +555,14 @@ export class EtcdClient {
   async bidi<I extends DescMessage, O extends DescMessage>(
     method: DescMethod & { input: I; output: O },
     opts: { timeoutMs?: number; metadata?: Record<string, string> } = {},
-  ): Promise<grpcNs.ClientDuplexStream<MessageShape<I>, MessageShape<O>>> {
+  ): Promise<TypedStream<MessageShape<I>, MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
     await this.streamGetToken(Date.now() + wait);
     const ep = await this.readyEndpoint(Date.now() + wait);
     if (!ep) throw new DeadlineExceededError();
-    const md = this.metadata();
-    for (const [k, v] of Object.entries(opts.metadata ?? {})) md.set(k, v);
-    return this.grpcClient(ep).makeBidiStreamRequest(
-      this.methodPath(method),
-      (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
-      (b: Buffer) => fromBinary(method.output, b),
-      md,
-      opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {},
-    );
+    const md = [...this.metadata(), ...Object.entries(opts.metadata ?? {})];
+    const call = this.channel(ep).startCall(this.methodPath(method), md, opts.timeoutMs ? Date.now() + opts.timeoutMs : undefined);
+    return new TypedStream(call, (m: MessageShape<I>) => toBinary(method.input, m), (b) => fromBinary(method.output, b));
   }
 
   /** Opens a server-streaming call (Maintenance.Snapshot). */
@@ -590,19 +570,26 @@ export class EtcdClient {
     method: DescMethod & { input: I; output: O },
     req: MessageInitShape<I>,
     opts: { timeoutMs?: number } = {},
-  ): Promise<grpcNs.ClientReadableStream<MessageShape<O>>> {
+  ): Promise<TypedStream<MessageShape<I>, MessageShape<O>>> {
     const wait = Math.max(this.config.dialTimeoutMs, this.config.commandTimeoutMs);
     await this.streamGetToken(Date.now() + wait);
     const ep = await this.readyEndpoint(Date.now() + wait);
     if (!ep) throw new DeadlineExceededError();
-    return this.grpcClient(ep).makeServerStreamRequest(
-      this.methodPath(method),
-      (m: MessageShape<I>) => Buffer.from(toBinary(method.input, m)),
-      (b: Buffer) => fromBinary(method.output, b),
-      create(method.input, req),
-      this.metadata(),
-      opts.timeoutMs ? { deadline: Date.now() + opts.timeoutMs } : {},
-    );
+    return this.openServerStream(ep, method, req, opts.timeoutMs ? Date.now() + opts.timeoutMs : undefined);
+  }
+
+  /** Starts a server-streaming call on `ep`: the request is sent and the request side closed. */
+  private openServerStream<I extends DescMessage, O extends DescMessage>(
+    ep: Endpoint,
+    method: DescMethod & { input: I; output: O },
+    req: MessageInitShape<I>,
+    deadline: number | undefined,
+  ): TypedStream<MessageShape<I>, MessageShape<O>> {
+    const call = this.channel(ep).startCall(this.methodPath(method), this.metadata(), deadline);
+    const stream = new TypedStream(call, (m: MessageShape<I>) => toBinary(method.input, m), (b) => fromBinary(method.output, b));
+    stream.write(create(method.input, req));
+    stream.end();
+    return stream;
   }
 
   // ---- KV ----
@@ -684,24 +671,17 @@ export class EtcdClient {
     const ep = await this.readyEndpoint(deadline);
     if (!ep) throw new DeadlineExceededError();
     const method = Maintenance.method.snapshot;
-    const call = this.grpcClient(ep).makeServerStreamRequest(
-      this.methodPath(method),
-      (m: MessageShape<typeof method.input>) => Buffer.from(toBinary(method.input, m)),
-      (b: Buffer) => fromBinary(method.output, b),
-      create(method.input, {}),
-      this.metadata(),
-      deadline === Number.MAX_SAFE_INTEGER ? {} : { deadline },
-    );
+    const call = this.openServerStream(ep, method, {}, deadline === Number.MAX_SAFE_INTEGER ? undefined : deadline);
     this.logger.log('info', 'clientv3/maintenance.go:200', 'opened snapshot stream; downloading');
     opts.onOpen?.();
     try {
-      for await (const resp of call as AsyncIterable<MessageShape<typeof method.output>>) {
+      for await (const resp of call) {
         yield { blob: resp.blob, remainingBytes: resp.remainingBytes };
       }
       this.logger.log('info', 'clientv3/maintenance.go:208', 'completed snapshot read; closing');
     } catch (e) {
-      if (e && typeof e === 'object' && 'code' in e && typeof (e as grpcNs.ServiceError).code === 'number') {
-        const err = this.convertError(e as grpcNs.ServiceError, deadline);
+      if (e instanceof StreamError) {
+        const err = this.convertError(e, deadline);
         this.logger.log('warn', 'clientv3/maintenance.go:210', 'failed to receive from snapshot stream; closing', [['error', goStatusString(err)]]);
         throw err;
       }
@@ -811,7 +791,7 @@ export class EtcdClient {
   /** Closes every connection. Pending calls fail with `context canceled`. */
   close(): void {
     this.closed = true;
-    for (const ep of this.endpoints) ep.client?.close();
+    for (const ep of this.endpoints) ep.channel?.close();
   }
 }
 

@@ -23,7 +23,7 @@
  * The session lease is not revoked at the end (etcdctl leaves it to expire).
  */
 
-import { spawn } from 'node:child_process';
+import type * as childProcess from 'node:child_process';
 import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { CommandContext, CommandSpec } from '../cli/command.js';
@@ -193,6 +193,7 @@ function runCommand(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Ex
         resolve(r);
       }
     };
+    const { spawn } = process.getBuiltinModule('node:child_process') as typeof childProcess;
     const child = spawn(file, args.slice(1), { argv0: name, env, stdio: ['ignore', 'inherit', 'inherit'] });
     child.once('error', (e: NodeJS.ErrnoException) => done({ err: `fork/exec ${file}: ${ERRNO_TEXT[e.code ?? ''] ?? e.message}`, code: ExitError }));
     child.once('exit', (code, sig) => {

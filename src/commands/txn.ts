@@ -28,7 +28,7 @@
  *    forever for an unreachable endpoint).
  */
 
-import fs from 'node:fs';
+import { writeSync } from 'node:fs';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import {
   Compare_CompareResult,
@@ -290,7 +290,7 @@ function failRaw(code: number, ...parts: Array<string | Uint8Array>): never {
   let off = 0;
   while (off < buf.length) {
     try {
-      off += fs.writeSync(2, buf, off);
+      off += writeSync(2, buf, off);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EAGAIN') continue;
       break;

@@ -26,7 +26,7 @@
  * watch ends: `Error: watch is canceled by the server`, exit 5.
  */
 
-import { spawn } from 'node:child_process';
+import type * as childProcess from 'node:child_process';
 import { statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import type { CommandContext, CommandSpec } from '../cli/command.js';
@@ -409,6 +409,7 @@ function runExec(args: readonly string[], env: NodeJS.ProcessEnv): Promise<strin
         resolve(v);
       }
     };
+    const { spawn } = process.getBuiltinModule('node:child_process') as typeof childProcess;
     const child = spawn(file, args.slice(1), { argv0: name, env, stdio: ['ignore', 'inherit', 'inherit'] });
     child.once('error', (e: NodeJS.ErrnoException) => done(`fork/exec ${file}: ${ERRNO_TEXT[e.code ?? ''] ?? e.message}`));
     child.once('exit', (code, signal) => {

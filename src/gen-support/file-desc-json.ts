@@ -28,21 +28,27 @@ interface Packed {
 export function fileDescJson(json: string, imports?: DescFile[]): DescFile {
   const packed = JSON.parse(json) as Packed;
   const protos = new Map<string, object>();
-  const revive = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(revive);
-    if (v === null || typeof v !== 'object') return v;
+  // gives every typed object its type's prototype in place (copying the tree costs
+  // twice as much, and this runs at every CLI start)
+  const revive = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) revive(v[i]);
+      return;
+    }
     const o = v as Record<string, unknown>;
+    for (const k in o) revive(o[k]);
     const t = o.$typeName as string | undefined;
-    let proto: object = Object.prototype;
-    if (t !== undefined) {
-      proto = protos.get(t) ?? Object.assign({}, packed.p[t] ?? {});
+    if (t === undefined) return;
+    let proto = protos.get(t);
+    if (!proto) {
+      proto = Object.assign({}, packed.p[t] ?? {});
       protos.set(t, proto);
     }
-    const out = Object.create(proto) as Record<string, unknown>;
-    for (const k of Object.keys(o)) out[k] = revive(o[k]);
-    return out;
+    Object.setPrototypeOf(o, proto);
   };
-  const root = revive(packed.r) as { name: string; dependency: string[] };
+  revive(packed.r);
+  const root = packed.r as unknown as { name: string; dependency: string[] };
   root.dependency = imports?.map((f) => f.proto.name) ?? [];
   const reg = createFileRegistry(root as never, (name) => imports?.find((f) => f.proto.name === name));
   return reg.getFile(root.name)!;

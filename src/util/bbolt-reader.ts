@@ -22,7 +22,8 @@
  * `BoltCorruptError` instead.
  */
 
-import * as fs from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { goPathError } from './go-errors.js';
 
 /** bbolt's magic number, meta.magic. */
@@ -168,23 +169,23 @@ export class BoltReader {
    * @throws BoltError
    */
   static open(path: string): BoltReader {
-    let st: fs.Stats;
+    let st: Stats;
     try {
-      st = fs.statSync(path);
+      st = statSync(path);
     } catch (e) {
       throw new BoltError(goPathError('open', path, e));
     }
     if (st.isDirectory()) throw new BoltError(`open ${path}: is a directory`);
     let fd: number;
     try {
-      fd = fs.openSync(path, 'r');
+      fd = openSync(path, 'r');
     } catch (e) {
       throw new BoltError(goPathError('open', path, e));
     }
     try {
       return BoltReader.init(fd, path, st.size);
     } catch (e) {
-      fs.closeSync(fd);
+      closeSync(fd);
       throw e;
     }
   }
@@ -193,14 +194,14 @@ export class BoltReader {
     // bbolt initialises an empty file with meta pages, which fails on a read-only descriptor
     if (size === 0) throw new BoltError(`write ${path}: bad file descriptor`);
     const first = Buffer.alloc(0x1000);
-    if (size < first.length || fs.readSync(fd, first, 0, first.length, 0) !== first.length) throw new BoltError('invalid database');
+    if (size < first.length || readSync(fd, first, 0, first.length, 0) !== first.length) throw new BoltError('invalid database');
     let pageSize = 4096;
     const m0first = parseMeta(first, PAGE_HEADER);
     if (validateMeta(m0first, first, PAGE_HEADER) === undefined) pageSize = m0first.pageSize;
     if (pageSize < 1024 || pageSize > 1 << 26 || (pageSize & (pageSize - 1)) !== 0) throw new BoltError('invalid database');
     if (size < pageSize * 2) throw new BoltError('file size too small');
     const metas = Buffer.alloc(pageSize * 2);
-    fs.readSync(fd, metas, 0, metas.length, 0);
+    readSync(fd, metas, 0, metas.length, 0);
     const m0 = parseMeta(metas, PAGE_HEADER);
     const m1 = parseMeta(metas, pageSize + PAGE_HEADER);
     const err0 = validateMeta(m0, metas, PAGE_HEADER);
@@ -215,7 +216,7 @@ export class BoltReader {
   /** Closes the file. */
   close(): void {
     try {
-      fs.closeSync(this.fd);
+      closeSync(this.fd);
     } catch {
       /* already closed */
     }
@@ -237,7 +238,7 @@ export class BoltReader {
       throw new BoltCorruptError(`page ${n}: beyond the end of the file (${this.fileSize} bytes; the file is truncated or the page reference is corrupt)`);
     }
     const head = Buffer.alloc(this.pageSize);
-    fs.readSync(this.fd, head, 0, this.pageSize, Number(pos));
+    readSync(this.fd, head, 0, this.pageSize, Number(pos));
     const overflow = head.readUInt32LE(12);
     let buf = head;
     if (overflow > 0) {
@@ -246,7 +247,7 @@ export class BoltReader {
         throw new BoltCorruptError(`page ${n}: its ${overflow} overflow pages extend beyond the end of the file (${this.fileSize} bytes)`);
       }
       buf = Buffer.alloc(Number(len));
-      fs.readSync(this.fd, buf, 0, buf.length, Number(pos));
+      readSync(this.fd, buf, 0, buf.length, Number(pos));
     }
     return pageView(buf, 0);
   }

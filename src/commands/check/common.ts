@@ -8,9 +8,9 @@
  * (etcdctl util.go compact/defrag).
  */
 
-import fs from 'node:fs';
-import tty from 'node:tty';
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import type * as ttyNs from 'node:tty';
+import type * as cryptoNs from 'node:crypto';
 import type { CommandContext, Output } from '../../cli/command.js';
 import { CliError, ExitBadFeature, ExitError } from '../../cli/exit-codes.js';
 import type { FlagSpec } from '../../cli/flags.js';
@@ -60,12 +60,13 @@ export function sleep(ms: number): Promise<void> {
 export function terminalWidth(): number {
   let fd: number | undefined;
   try {
-    fd = fs.openSync('/dev/tty', 'r+');
+    fd = openSync('/dev/tty', 'r+');
   } catch {
     fd = undefined;
   }
   try {
     const probe = fd ?? 0;
+    const tty = process.getBuiltinModule('node:tty') as typeof ttyNs;
     if (!tty.isatty(probe)) return 0;
     const ws = new tty.WriteStream(probe);
     const cols = ws.columns ?? 0;
@@ -75,7 +76,7 @@ export function terminalWidth(): number {
     return 0;
   } finally {
     if (fd !== undefined) {
-      try { fs.closeSync(fd); } catch { /* ignore */ }
+      try { closeSync(fd); } catch { /* ignore */ }
     }
   }
 }
@@ -291,7 +292,7 @@ export function goFloatF(x: number): string {
  * etcdctl builds with binary.PutVarint(k, rand.Int63n(math.MaxInt64)).
  */
 export function putRandomVarint(buf: Uint8Array): void {
-  const r = randomBytes(8).readBigUInt64BE(0) & 0x7fffffffffffffffn;
+  const r = (process.getBuiltinModule('node:crypto') as typeof cryptoNs).randomBytes(8).readBigUInt64BE(0) & 0x7fffffffffffffffn;
   let ux = (r % 0x7fffffffffffffffn) << 1n;
   let i = 0;
   while (ux >= 0x80n) {

@@ -16,9 +16,9 @@
  * Test-only: ETCDTS_CHECK_DATASCALE_LIMIT replaces the model's number of pairs.
  */
 
-import http from 'node:http';
-import https from 'node:https';
-import fs from 'node:fs';
+import type * as http from 'node:http';
+import type * as https from 'node:https';
+import { readFileSync } from 'node:fs';
 import type { CommandContext, CommandSpec } from '../../cli/command.js';
 import { CliError, ExitError, ExitInvalidInput, SilentExit } from '../../cli/exit-codes.js';
 import { bytes, prefixEnd } from '../../client/range.js';
@@ -43,7 +43,8 @@ const RSS_KEY = 'process_resident_memory_bytes';
 /** GET `url`, resolving with the body; rejects with a Go-like error text. */
 function fetchText(url: string, opts: https.RequestOptions): Promise<string> {
   return new Promise((resolve, reject) => {
-    const lib = url.startsWith('https://') ? https : http;
+    // loaded here, not at start: node:https (and tls) cost every etcdctl command ~15 ms
+    const lib = (url.startsWith('https://') ? process.getBuiltinModule('node:https') : process.getBuiltinModule('node:http')) as typeof http;
     const req = lib.get(url, opts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -75,8 +76,8 @@ async function endpointMemoryMetrics(ctx: CommandContext, host: string): Promise
   if (url.startsWith('https://')) {
     const g = ctx.globals();
     try {
-      opts.cert = fs.readFileSync(g.cert);
-      opts.key = fs.readFileSync(g.key);
+      opts.cert = readFileSync(g.cert);
+      opts.key = readFileSync(g.key);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const path = err.path ?? '';

@@ -22,8 +22,8 @@
  * (etcd resolves them through DNS when the strings differ).
  */
 
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
+import type * as cryptoNs from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import { goQuote } from '../../cli/go-format.js';
@@ -118,23 +118,23 @@ function verifySnapshotFile(file: string, skipHashCheck: boolean): void {
   let fd: number;
   let size: number;
   try {
-    fd = fs.openSync(file, 'r');
-    size = fs.fstatSync(fd).size;
+    fd = openSync(file, 'r');
+    size = fstatSync(fd).size;
   } catch (e) {
     throw new CliError(ExitError, goPathError('open', file, e));
   }
   try {
     // Go seeks to the trailer first: a directory or a file under 32 bytes fails there
-    if (fs.fstatSync(fd).isDirectory() || size < SHA256_SIZE) throw new CliError(ExitError, `seek ${file}: invalid argument`);
+    if (fstatSync(fd).isDirectory() || size < SHA256_SIZE) throw new CliError(ExitError, `seek ${file}: invalid argument`);
     const hasHash = hasChecksum(size);
     if (!hasHash && !skipHashCheck) throw new CliError(ExitError, 'snapshot missing hash but --skip-hash-check=false');
     if (hasHash && !skipHashCheck) {
       const want = Buffer.alloc(SHA256_SIZE);
-      fs.readSync(fd, want, 0, SHA256_SIZE, size - SHA256_SIZE);
-      const h = createHash('sha256');
+      readSync(fd, want, 0, SHA256_SIZE, size - SHA256_SIZE);
+      const h = (process.getBuiltinModule('node:crypto') as typeof cryptoNs).createHash('sha256');
       const chunk = Buffer.alloc(1 << 20);
       for (let pos = 0; pos < size - SHA256_SIZE; ) {
-        const n = fs.readSync(fd, chunk, 0, Math.min(chunk.length, size - SHA256_SIZE - pos), pos);
+        const n = readSync(fd, chunk, 0, Math.min(chunk.length, size - SHA256_SIZE - pos), pos);
         if (n <= 0) break;
         h.update(chunk.subarray(0, n));
         pos += n;
@@ -143,7 +143,7 @@ function verifySnapshotFile(file: string, skipHashCheck: boolean): void {
       if (!got.equals(want)) throw new CliError(ExitError, `expected sha256 ${goByteSlice(want)}, got ${goByteSlice(got)}`);
     }
   } finally {
-    fs.closeSync(fd);
+    closeSync(fd);
   }
   let db: BoltReader | undefined;
   try {
@@ -191,8 +191,8 @@ export const snapshotRestoreCommand: CommandSpec = {
     checkPeerURLs(peers);
     const cluster = parseUrlsMap(ctx.flags.string('initial-cluster'));
     verifyBootstrap(name, peers.map(urlString), cluster);
-    if (fs.existsSync(dataDir)) throw new CliError(ExitError, `data-dir ${goQuote(dataDir)} exists`);
-    if (walFlag !== '' && fs.existsSync(walFlag)) throw new CliError(ExitError, `wal-dir ${goQuote(walFlag)} exists`);
+    if (existsSync(dataDir)) throw new CliError(ExitError, `data-dir ${goQuote(dataDir)} exists`);
+    if (walFlag !== '' && existsSync(walFlag)) throw new CliError(ExitError, `wal-dir ${goQuote(walFlag)} exists`);
     verifySnapshotFile(ctx.args[0]!, ctx.flags.bool('skip-hash-check'));
     throw new CliError(ExitError, RESTORE_TARGET_UNAVAILABLE);
   },

@@ -20,8 +20,9 @@
  * - While receiving, a progress line is also drawn on stderr when stderr is a terminal.
  */
 
-import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
+import type * as cryptoNs from 'node:crypto';
+import { closeSync, constants, fsyncSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import type { Stats } from 'node:fs';
 import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitBadConnection, ExitInterrupted } from '../../cli/exit-codes.js';
 import { GoParseError, parseGoDuration } from '../../cli/go-format.js';
@@ -111,7 +112,7 @@ export const snapshotSaveCommand: CommandSpec = {
     const lg = zapJsonLogger(ctx.errWrite, 'info', undefined, 'epoch');
     const removePart = () => {
       try {
-        fs.rmSync(part, { force: true });
+        rmSync(part, { force: true });
       } catch {
         /* a directory or not ours: leave it */
       }
@@ -124,7 +125,7 @@ export const snapshotSaveCommand: CommandSpec = {
     const progress = new Progress(process.stderr.isTTY ? process.stderr : undefined);
     try {
       try {
-        fd = fs.openSync(part, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+        fd = openSync(part, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
       } catch (e) {
         throw new CliError(ExitInterrupted, `could not open ${part} (${goPathError('open', part, e)})`);
       }
@@ -133,14 +134,14 @@ export const snapshotSaveCommand: CommandSpec = {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       // everything but the last 32 bytes goes into the hash; those are the trailer
-      const sha = createHash('sha256');
+      const sha = (process.getBuiltinModule('node:crypto') as typeof cryptoNs).createHash('sha256');
       let tail: Buffer = Buffer.alloc(0);
       let size = 0;
       const onOpen = () => lg.log('info', 'snapshot/v3_snapshot.go:127', 'fetching snapshot', [['endpoint', g.endpoints[0]!]]);
       for await (const { blob, remainingBytes } of client.snapshot({ timeoutMs, onOpen })) {
         let off = 0;
         try {
-          while (off < blob.length) off += fs.writeSync(fd, blob, off, blob.length - off);
+          while (off < blob.length) off += writeSync(fd, blob, off, blob.length - off);
         } catch (e) {
           throw new CliError(ExitInterrupted, goPathError('write', part, e));
         }
@@ -155,24 +156,24 @@ export const snapshotSaveCommand: CommandSpec = {
       if (!hasChecksum(size)) throw new CliError(ExitInterrupted, `sha256 checksum not found [bytes: ${size}]`);
       const got = sha.digest();
       if (!got.equals(tail)) throw new CliError(ExitInterrupted, `expected sha256 ${goByteSlice(tail)}, got ${goByteSlice(got)}`);
-      fs.fsyncSync(fd);
-      fs.closeSync(fd);
+      fsyncSync(fd);
+      closeSync(fd);
       fd = undefined;
       lg.log('info', 'snapshot/v3_snapshot.go:142', 'fetched snapshot', [
         ['endpoint', g.endpoints[0]!],
         ['size', humanizeBytes(size)],
         ['took', Number(process.hrtime.bigint() - started) / 1e9],
       ]);
-      let target: fs.Stats | undefined;
+      let target: Stats | undefined;
       try {
-        target = fs.statSync(path);
+        target = statSync(path);
       } catch {
         /* absent: fine */
       }
       try {
         // Go's os.Rename refuses to replace a directory with EEXIST
         if (target?.isDirectory()) throw Object.assign(new Error('file exists'), { code: 'EEXIST' });
-        fs.renameSync(part, path);
+        renameSync(part, path);
       } catch (e) {
         throw new CliError(ExitInterrupted, `could not rename ${part} to ${path} (${goPathError('rename', `${part} ${path}`, e)})`);
       }
@@ -183,7 +184,7 @@ export const snapshotSaveCommand: CommandSpec = {
       if (e instanceof CliError) throw e;
       throw new CliError(ExitInterrupted, (e as Error).message);
     } finally {
-      if (fd !== undefined) fs.closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
       removePart();
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

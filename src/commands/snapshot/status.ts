@@ -17,7 +17,7 @@
  * panics in bbolt), this prints the integrity-check error instead.
  */
 
-import * as fs from 'node:fs';
+import { statSync } from 'node:fs';
 import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import type { DbStatus } from '../../cli/printer/maintenance.js';
@@ -36,7 +36,7 @@ export function integrityError(errors: string[]): string {
  */
 export function snapshotFileStatus(path: string): DbStatus {
   try {
-    fs.statSync(path);
+    statSync(path);
   } catch (e) {
     throw new BoltError(goPathError('stat', path, e));
   }

@@ -55,7 +55,7 @@ import {
   huffmanEncode,
   HUFFMAN_CODE_LENGTHS,
   type HeaderField,
-} from '../../../src/server/etcdserver/api/v3rpc/transport/hpack.js';
+} from '../../../src/util/http2/hpack.js';
 import { encodeMessage } from '../../../src/server/etcdserver/api/v3rpc/transport/message.js';
 import type { Method } from '../../../src/server/etcdserver/api/v3rpc/transport/method.js';
 import { MAX_PREAMBLE_BYTES, type Handoff } from '../../../src/server/etcdserver/api/v3rpc/transport/preamble.js';

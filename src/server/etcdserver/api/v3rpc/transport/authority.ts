@@ -31,65 +31,22 @@
  */
 import { Duplex } from 'node:stream';
 import type net from 'node:net';
-import { encodeLiteralBlock, HpackDecoder, HpackError } from './hpack.js';
+import { encodeLiteralBlock, HpackDecoder, HpackError } from '../../../../../util/http2/hpack.js';
+import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, FrameFlag, frameHeader, FrameType, readFrameHeader } from '../../../../../util/http2/frame.js';
 
-/** HTTP/2 frame types (RFC 7540 §6). */
-export const FrameType = {
-  DATA: 0x0,
-  HEADERS: 0x1,
-  PRIORITY: 0x2,
-  RST_STREAM: 0x3,
-  SETTINGS: 0x4,
-  PUSH_PROMISE: 0x5,
-  PING: 0x6,
-  GOAWAY: 0x7,
-  WINDOW_UPDATE: 0x8,
-  CONTINUATION: 0x9,
-} as const;
-
-/** HTTP/2 frame flags used here. */
-export const FrameFlag = {
-  /** SETTINGS, PING */
-  ACK: 0x1,
-  /** DATA, HEADERS */
-  END_STREAM: 0x1,
-  /** HEADERS, CONTINUATION */
-  END_HEADERS: 0x4,
-  /** DATA, HEADERS */
-  PADDED: 0x8,
-  /** HEADERS */
-  PRIORITY: 0x20,
-} as const;
-
-/** The HTTP/2 client connection preface (RFC 7540 §3.5). */
-export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-/** Length of an HTTP/2 frame header, octets. */
-export const FRAME_HEADER_BYTES = 9;
-
-/** SETTINGS_MAX_FRAME_SIZE default (RFC 7540 §6.5.2), which our server keeps. */
-export const DEFAULT_MAX_FRAME_SIZE = 16384;
-
-/** SETTINGS_HEADER_TABLE_SIZE default (RFC 7540 §6.5.2), which our server keeps. */
-export const DEFAULT_HEADER_TABLE_SIZE = 4096;
+export {
+  CLIENT_PREFACE,
+  DEFAULT_HEADER_TABLE_SIZE,
+  DEFAULT_MAX_FRAME_SIZE,
+  FRAME_HEADER_BYTES,
+  FrameFlag,
+  frameHeader,
+  FrameType,
+  readFrameHeader,
+} from '../../../../../util/http2/frame.js';
 
 /** Largest compressed header block the stage buffers (HEADERS + CONTINUATION), octets. */
 export const MAX_HEADER_BLOCK_BYTES = 1 << 20;
-
-/** An HTTP/2 frame header: 24-bit length, type, flags, stream id. */
-export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
-  const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  h.writeUIntBE(length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId & 0x7fffffff, 5);
-  return h;
-}
-
-/** The fields of the frame header at the start of `b` (RFC 7540 §4.1, the reserved bit dropped): the inverse of {@link frameHeader}. */
-export function readFrameHeader(b: Buffer): { length: number; type: number; flags: number; streamId: number } {
-  return { length: b.readUIntBE(0, 3), type: b[3]!, flags: b[4]!, streamId: b.readUInt32BE(5) & 0x7fffffff };
-}
 
 /**
  * nghttp2_check_authority's characters: RFC 3986 unreserved, sub-delims, ':',

@@ -47,7 +47,7 @@ import {
   splitHeadersPayload,
   type RewriterOptions,
 } from './authority.js';
-import { HpackDecoder, HpackError } from './hpack.js';
+import { HpackDecoder, HpackError } from '../../../../../util/http2/hpack.js';
 
 /** Wait for the client's SETTINGS ACK once its first header block is in, ms. */
 export const SETTINGS_ACK_WAIT_MS = 1000;

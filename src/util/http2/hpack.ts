@@ -1,11 +1,13 @@
 /**
- * @module server/etcdserver/api/v3rpc/transport/hpack
- * HPACK (RFC 7541) for the client→server direction of one HTTP/2 connection:
- * a decoder that keeps the client's dynamic table (Huffman strings, dynamic
- * table size updates, the three literal kinds), and an encoder that writes a
- * header list back as literals that never touch the receiver's dynamic table.
+ * @module util/http2/hpack
+ * HPACK (RFC 7541) for one direction of one HTTP/2 connection: a decoder that
+ * keeps the sender's dynamic table (Huffman strings, dynamic table size
+ * updates, the three literal kinds), and an encoder that writes a header list
+ * as literals that never touch the receiver's dynamic table.
  *
- * Used by the :authority rewriting stage (authority.ts): grpc-go sends e.g.
+ * Used by the client's HTTP/2 transport (src/client/transport) for both
+ * directions, and by the server's :authority rewriting stage
+ * (server/etcdserver/api/v3rpc/transport/authority.ts): grpc-go sends e.g.
  * `:authority: http://127.0.0.1:2379`, which nghttp2 refuses; the stage decodes
  * each header block, fixes the value and re-encodes the block so nghttp2's
  * decoder table stays empty (the client's indexes then refer to our table only).
@@ -127,34 +129,37 @@ const EOS = 256;
 
 /** The canonical Huffman code of each symbol (value in the low `HUFFMAN_CODE_LENGTHS[s]` bits). */
 export const HUFFMAN_CODES: readonly number[] = (() => {
-  const order = HUFFMAN_CODE_LENGTHS.map((len, sym) => ({ len, sym })).sort((a, b) => a.len - b.len || a.sym - b.sym);
-  const codes = new Array<number>(order.length);
+  // canonical code: symbols in order of (length, symbol) get consecutive codes
+  const codes = new Array<number>(HUFFMAN_CODE_LENGTHS.length);
   let code = 0;
-  let prevLen = order[0]!.len;
-  for (let i = 0; i < order.length; i++) {
-    const { len, sym } = order[i]!;
-    if (i > 0) code = (code + 1) * 2 ** (len - prevLen);
-    prevLen = len;
-    codes[sym] = code;
+  let prevLen = 0;
+  for (let len = 1; len <= 30; len++) {
+    for (let sym = 0; sym < HUFFMAN_CODE_LENGTHS.length; sym++) {
+      if (HUFFMAN_CODE_LENGTHS[sym] !== len) continue;
+      if (prevLen !== 0) code = ((code + 1) << (len - prevLen)) >>> 0;
+      prevLen = len;
+      codes[sym] = code;
+    }
   }
   return codes;
 })();
 
 /**
- * The decoding tree: node n has children at [2n] (bit 0) and [2n+1] (bit 1);
- * a child >= 0 is another node, a child < 0 is the leaf of symbol -child-1.
- * 256 internal nodes suffice for 257 leaves of a complete prefix code.
+ * The decoding tree, built on first use: node n has children at [2n] (bit 0)
+ * and [2n+1] (bit 1); a child >= 0 is another node, a child < 0 is the leaf
+ * of symbol -child-1. 256 internal nodes suffice for 257 leaves of a complete
+ * prefix code.
  */
-const HUFFMAN_TREE: Int32Array = (() => {
-  const tree = new Int32Array(2 * 256).fill(0);
+let huffmanTree: Int32Array | undefined;
+function buildHuffmanTree(): Int32Array {
+  const tree = new Int32Array(2 * 256);
   let next = 1;
   for (let sym = 0; sym <= EOS; sym++) {
     const len = HUFFMAN_CODE_LENGTHS[sym]!;
     const code = HUFFMAN_CODES[sym]!;
     let node = 0;
     for (let i = len - 1; i >= 0; i--) {
-      const bit = Math.floor(code / 2 ** i) % 2;
-      const slot = 2 * node + bit;
+      const slot = 2 * node + ((code >>> i) & 1);
       if (i === 0) {
         tree[slot] = -sym - 1;
       } else {
@@ -164,7 +169,7 @@ const HUFFMAN_TREE: Int32Array = (() => {
     }
   }
   return tree;
-})();
+}
 
 /**
  * Decodes a Huffman-coded string (RFC 7541 §5.2) into latin1.
@@ -172,6 +177,7 @@ const HUFFMAN_TREE: Int32Array = (() => {
  *   than 7 bits or not the most significant bits of EOS (all ones)
  */
 export function huffmanDecode(src: Uint8Array): string {
+  const tree = (huffmanTree ??= buildHuffmanTree());
   let out = '';
   let node = 0;
   let pendingBits = 0; // bits consumed since the last complete symbol
@@ -180,7 +186,7 @@ export function huffmanDecode(src: Uint8Array): string {
     const byte = src[i]!;
     for (let b = 7; b >= 0; b--) {
       const bit = (byte >> b) & 1;
-      const child = HUFFMAN_TREE[2 * node + bit]!;
+      const child = tree[2 * node + bit]!;
       if (child < 0) {
         const sym = -child - 1;
         if (sym === EOS) throw new HpackError('EOS symbol in a Huffman-coded string');

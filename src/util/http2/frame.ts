@@ -1,0 +1,60 @@
+/**
+ * @module util/http2/frame
+ * HTTP/2 framing constants and frame headers (RFC 7540 §4, §6), shared by the
+ * client's HTTP/2 transport and the server's :authority rewriting stage.
+ */
+
+/** HTTP/2 frame types (RFC 7540 §6). */
+export const FrameType = {
+  DATA: 0x0,
+  HEADERS: 0x1,
+  PRIORITY: 0x2,
+  RST_STREAM: 0x3,
+  SETTINGS: 0x4,
+  PUSH_PROMISE: 0x5,
+  PING: 0x6,
+  GOAWAY: 0x7,
+  WINDOW_UPDATE: 0x8,
+  CONTINUATION: 0x9,
+} as const;
+
+/** HTTP/2 frame flags used here. */
+export const FrameFlag = {
+  /** SETTINGS, PING */
+  ACK: 0x1,
+  /** DATA, HEADERS */
+  END_STREAM: 0x1,
+  /** HEADERS, CONTINUATION */
+  END_HEADERS: 0x4,
+  /** DATA, HEADERS */
+  PADDED: 0x8,
+  /** HEADERS */
+  PRIORITY: 0x20,
+} as const;
+
+/** The HTTP/2 client connection preface (RFC 7540 §3.5). */
+export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Length of an HTTP/2 frame header, octets. */
+export const FRAME_HEADER_BYTES = 9;
+
+/** SETTINGS_MAX_FRAME_SIZE default (RFC 7540 §6.5.2), which our server and client keep. */
+export const DEFAULT_MAX_FRAME_SIZE = 16384;
+
+/** SETTINGS_HEADER_TABLE_SIZE default (RFC 7540 §6.5.2), which our server and client keep. */
+export const DEFAULT_HEADER_TABLE_SIZE = 4096;
+
+/** An HTTP/2 frame header: 24-bit length, type, flags, stream id. */
+export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
+  const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  h.writeUIntBE(length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(streamId & 0x7fffffff, 5);
+  return h;
+}
+
+/** The fields of the frame header at the start of `b` (RFC 7540 §4.1, the reserved bit dropped): the inverse of {@link frameHeader}. */
+export function readFrameHeader(b: Buffer): { length: number; type: number; flags: number; streamId: number } {
+  return { length: b.readUIntBE(0, 3), type: b[3]!, flags: b[4]!, streamId: b.readUInt32BE(5) & 0x7fffffff };
+}
