@@ -37,12 +37,9 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { CLIENT_PREFACE, FrameFlag, FrameType, frameHeader } from '../../../src/util/http2/frame.js';
 import {
-  CLIENT_PREFACE,
-  FrameFlag,
-  FrameType,
   HeaderBlockRewriter,
-  frameHeader,
   isValidAuthority,
   poisonBlock,
   sanitizeAuthority,

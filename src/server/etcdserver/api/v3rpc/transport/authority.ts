@@ -34,17 +34,6 @@ import type net from 'node:net';
 import { encodeLiteralBlock, HpackDecoder, HpackError } from '../../../../../util/http2/hpack.js';
 import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, FrameFlag, frameHeader, FrameType, readFrameHeader } from '../../../../../util/http2/frame.js';
 
-export {
-  CLIENT_PREFACE,
-  DEFAULT_HEADER_TABLE_SIZE,
-  DEFAULT_MAX_FRAME_SIZE,
-  FRAME_HEADER_BYTES,
-  FrameFlag,
-  frameHeader,
-  FrameType,
-  readFrameHeader,
-} from '../../../../../util/http2/frame.js';
-
 /** Largest compressed header block the stage buffers (HEADERS + CONTINUATION), octets. */
 export const MAX_HEADER_BLOCK_BYTES = 1 << 20;
 

@@ -37,16 +37,10 @@ import type { Duplex } from 'node:stream';
 import {
   AuthorityRewritingStream,
   authorityFieldsValid,
-  CLIENT_PREFACE,
-  DEFAULT_HEADER_TABLE_SIZE,
-  FRAME_HEADER_BYTES,
-  FrameFlag,
-  frameHeader,
-  FrameType,
-  readFrameHeader,
   splitHeadersPayload,
   type RewriterOptions,
 } from './authority.js';
+import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, FRAME_HEADER_BYTES, FrameFlag, frameHeader, FrameType, readFrameHeader } from '../../../../../util/http2/frame.js';
 import { HpackDecoder, HpackError } from '../../../../../util/http2/hpack.js';
 
 /** Wait for the client's SETTINGS ACK once its first header block is in, ms. */

@@ -29,7 +29,7 @@
 import http2 from 'node:http2';
 import type net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE } from './authority.js';
+import { DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE } from '../../../../../util/http2/frame.js';
 import { kCall, respondStatusOnly, type CallStream } from './call.js';
 import { Code } from './codes.js';
 import type { Method } from './method.js';
