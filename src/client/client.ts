@@ -17,8 +17,8 @@
  * open, as clientv3's stream interceptor does.
  */
 
-import { Channel, type ChannelState } from './transport/channel.js';
-import { StreamError, TypedStream } from './transport/stream.js';
+import { Channel, type CallStatus, type ChannelState } from './transport/channel.js';
+import { StreamError, TypedStream, unmarshalFailure } from './transport/stream.js';
 import { fromBinary, toBinary, create, type DescMessage, type DescMethod, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import { readFileSync } from 'node:fs';
 import type * as cryptoNs from 'node:crypto';
@@ -41,12 +41,6 @@ export interface AuthStatusResponse {
   header?: ResponseHeader;
   enabled: boolean;
   authRevision: bigint;
-}
-
-/** A gRPC status as the transport reports it. */
-interface StatusLike {
-  code: number;
-  details: string;
 }
 
 /** TLS material and options for client connections. */
@@ -512,11 +506,11 @@ export class EtcdClient {
   ): Promise<MessageShape<O>> {
     return new Promise((resolve, reject) => {
       const call = this.channel(ep).startCall(this.methodPath(method), md, deadline === Number.MAX_SAFE_INTEGER ? undefined : deadline);
-      let reply: Buffer | undefined;
-      call.on('message', (b: Buffer) => {
+      let reply: Uint8Array | undefined;
+      call.on('message', (b: Uint8Array) => {
         reply ??= b;
       });
-      call.on('status', (st: StatusLike) => {
+      call.on('status', (st: CallStatus) => {
         signal?.removeEventListener('abort', onAbort);
         if (st.code !== 0) {
           reject(this.convertError(st, deadline, signal));
@@ -529,7 +523,8 @@ export class EtcdClient {
         try {
           resolve(fromBinary(method.output, reply));
         } catch (e) {
-          reject(fromStatus(13, `grpc: failed to unmarshal the received message ${e instanceof Error ? e.message : String(e)}`));
+          const st = unmarshalFailure(e);
+          reject(fromStatus(st.code, st.details));
         }
       });
       const onAbort = () => call.cancel();
@@ -540,7 +535,7 @@ export class EtcdClient {
   }
 
   /** Maps a call's status to the error clientv3 would return. */
-  convertError(err: StatusLike, deadline?: number, signal?: AbortSignal): EtcdError {
+  convertError(err: CallStatus, deadline?: number, signal?: AbortSignal): EtcdError {
     if (signal?.aborted) return new CanceledError();
     if (err.code === 4 && deadline !== undefined && Date.now() >= deadline - 5) return new DeadlineExceededError();
     if (err.code === 1) return new CanceledError();

@@ -9,12 +9,14 @@
 // - the grpc-timeout and grpc-message encodings.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { EtcdClient } from '../../src/client/client.js';
 import { EtcdError } from '../../src/client/errors.js';
 import { Channel } from '../../src/client/transport/channel.js';
+import { TypedStream } from '../../src/client/transport/stream.js';
 import { Connection, decodeGrpcMessage, grpcTimeout, type CallStatus } from '../../src/client/transport/connection.js';
 import { startEtcd, stopAll, type EtcdProcess } from '../harness/etcd.js';
 
@@ -80,7 +82,7 @@ async function rawServer(onConn: (s: net.Socket) => void): Promise<{ endpoint: s
 }
 
 /** An HTTP/2 server (node:http2) whose stream handler is the case. */
-async function h2Server(onStream: (s: http2.ServerHttp2Stream, session: http2.ServerHttp2Session) => void): Promise<{ endpoint: string; close(): void }> {
+async function h2Server(onStream: (s: http2.ServerHttp2Stream) => void): Promise<{ endpoint: string; close(): void }> {
   const sessions = new Set<http2.ServerHttp2Session>();
   const srv = http2.createServer();
   srv.on('session', (s) => {
@@ -89,7 +91,7 @@ async function h2Server(onStream: (s: http2.ServerHttp2Stream, session: http2.Se
   });
   srv.on('stream', (s, _h) => {
     s.on('error', () => {});
-    onStream(s, s.session as http2.ServerHttp2Session);
+    onStream(s);
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const { port } = srv.address() as net.AddressInfo;
@@ -122,6 +124,16 @@ function callStatus(endpoint: string, opts: { keepaliveTimeMs?: number; keepaliv
   });
 }
 
+/** The status of one call to an HTTP/2 server whose stream handler is `onStream`. */
+async function statusFromH2(onStream: (s: http2.ServerHttp2Stream) => void): Promise<CallStatus> {
+  const s = await h2Server(onStream);
+  try {
+    return await callStatus(s.endpoint);
+  } finally {
+    s.close();
+  }
+}
+
 describe('transport: how calls end', () => {
   test('RST_STREAM codes map as grpc-go maps them', async () => {
     for (const [h2code, code, name] of [
@@ -130,38 +142,46 @@ describe('transport: how calls end', () => {
       [http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 8, 'ENHANCE_YOUR_CALM'],
       [http2.constants.NGHTTP2_INTERNAL_ERROR, 13, 'INTERNAL_ERROR'],
     ] as const) {
-      const s = await h2Server((st) => st.close(h2code));
-      try {
-        assert.deepEqual(await callStatus(s.endpoint), { code, details: `stream terminated by RST_STREAM with error code: ${name}` });
-      } finally {
-        s.close();
-      }
+      assert.deepEqual(await statusFromH2((st) => st.close(h2code)), { code, details: `stream terminated by RST_STREAM with error code: ${name}` });
     }
   });
 
   test('grpc-status and a percent-encoded grpc-message in the trailers', async () => {
-    const s = await h2Server((st) => {
+    const st = await statusFromH2((st) => {
       st.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       st.on('wantTrailers', () => st.sendTrailers({ 'grpc-status': '5', 'grpc-message': 'caf%C3%A9 %25 not found' }));
       st.end();
     });
+    assert.deepEqual(st, { code: 5, details: 'café % not found' });
+  });
+
+  test('a stream message that does not decode ends the stream with Internal, not Canceled', async () => {
+    const s = await h2Server((st) => {
+      st.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      st.write(Buffer.from([0, 0, 0, 0, 1, 0xff]));
+    });
+    const conn = new Connection({ target: s.endpoint, authority: s.endpoint, keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 10_000 });
     try {
-      assert.deepEqual(await callStatus(s.endpoint), { code: 5, details: 'café % not found' });
+      conn.open();
+      await once(conn, 'ready');
+      const stream = new TypedStream(conn.startCall('/etcdserverpb.Watch/Watch', [], undefined), (m: Uint8Array) => m, () => {
+        throw new Error('premature EOF');
+      });
+      stream.on('error', () => {});
+      const st = await new Promise<CallStatus>((resolve) => stream.on('status', resolve));
+      assert.deepEqual(st, { code: 13, details: 'grpc: failed to unmarshal the received message premature EOF' });
     } finally {
+      conn.close();
       s.close();
     }
   });
 
   test('a non-200 HTTP status without grpc-status', async () => {
-    const s = await h2Server((st) => {
+    const st = await statusFromH2((st) => {
       st.respond({ ':status': 404 });
       st.end();
     });
-    try {
-      assert.deepEqual(await callStatus(s.endpoint), { code: 12, details: 'unexpected HTTP status code received from server: 404 (Not Found)' });
-    } finally {
-      s.close();
-    }
+    assert.deepEqual(st, { code: 12, details: 'unexpected HTTP status code received from server: 404 (Not Found)' });
   });
 
   test('GOAWAY before the stream: Unavailable, and the channel is idle again', async () => {

@@ -36,12 +36,11 @@ import {
   FrameType,
   readFrameHeader,
 } from '../../util/http2/frame.js';
+import type { StatusObject } from '../../util/grpc/codes.js';
+import { encodeMessage, MessageDecoder } from '../../util/grpc/message.js';
 
 /** A call's end: a gRPC status code (google.golang.org/grpc/codes) and its message. */
-export interface CallStatus {
-  code: number;
-  details: string;
-}
+export type CallStatus = StatusObject;
 
 /** Where and how to connect. */
 export interface ConnectOptions {
@@ -153,10 +152,14 @@ export class ClientCall extends EventEmitter {
   /** the request HEADERS frames, until the first flush writes them */
   pendingHeaders: Buffer | undefined;
   private flushQueued = false;
-  private msgHead = Buffer.alloc(5);
-  private headFill = 0;
-  private body: Buffer | undefined;
-  private bodyFill = 0;
+  /** the response messages, split out of the DATA frames */
+  private readonly decoder = new MessageDecoder(MAX_RECV_MESSAGE, {
+    onMessage: (msg) => this.emit('message', msg),
+    onFrameError: (st) => {
+      this.conn.resetCall(this, H2_CANCEL);
+      this.finish(st);
+    },
+  });
   private httpStatus = 0;
   private gotHeaders = false;
   done = false;
@@ -170,11 +173,7 @@ export class ClientCall extends EventEmitter {
   /** Sends one gRPC message (uncompressed). */
   write(msg: Uint8Array): void {
     if (this.done || this.pendingEnd) return;
-    const framed = Buffer.allocUnsafe(5 + msg.length);
-    framed[0] = 0;
-    framed.writeUInt32BE(msg.length, 1);
-    framed.set(msg, 5);
-    this.pendingData.push(framed);
+    this.pendingData.push(encodeMessage(msg));
     this.queueFlush();
   }
 
@@ -245,17 +244,21 @@ export class ClientCall extends EventEmitter {
       this.httpStatus = Number(get(':status') ?? 0);
     }
     const gs = get('grpc-status');
+    // grpc-go: a non-200 response without grpc-status ends the call with the converted HTTP status
+    const httpFailure = (): CallStatus => ({
+      code: httpStatusCode(this.httpStatus),
+      details: `unexpected HTTP status code received from server: ${this.httpStatus} (${HTTP_STATUS_TEXT[this.httpStatus] ?? ''})`,
+    });
     if (!endStream) {
       if (this.httpStatus !== 200 && gs === undefined) {
-        // grpc-go: a non-200 response ends the call with the converted HTTP status
         this.conn.resetCall(this, H2_CANCEL);
-        this.finish({ code: httpStatusCode(this.httpStatus), details: `unexpected HTTP status code received from server: ${this.httpStatus} (${HTTP_STATUS_TEXT[this.httpStatus] ?? ''})` });
+        this.finish(httpFailure());
       }
       return;
     }
     if (gs === undefined) {
       if (this.httpStatus !== 200) {
-        this.finish({ code: httpStatusCode(this.httpStatus), details: `unexpected HTTP status code received from server: ${this.httpStatus} (${HTTP_STATUS_TEXT[this.httpStatus] ?? ''})` });
+        this.finish(httpFailure());
       } else {
         this.finish({ code: 13, details: 'server closed the stream without sending trailers' });
       }
@@ -268,39 +271,7 @@ export class ClientCall extends EventEmitter {
   /** @internal DATA payload (padding removed); `flowBytes` is what it counted against the windows. */
   onData(data: Buffer, flowBytes: number, endStream: boolean): void {
     this.unacked += flowBytes;
-    let off = 0;
-    while (off < data.length && !this.done) {
-      if (!this.body) {
-        const n = Math.min(5 - this.headFill, data.length - off);
-        data.copy(this.msgHead, this.headFill, off, off + n);
-        this.headFill += n;
-        off += n;
-        if (this.headFill < 5) break;
-        const len = this.msgHead.readUInt32BE(1);
-        if (this.msgHead[0] !== 0) {
-          this.conn.resetCall(this, H2_CANCEL);
-          this.finish({ code: 13, details: 'grpc: compressed flag set with identity or empty encoding' });
-          return;
-        }
-        if (len > MAX_RECV_MESSAGE) {
-          this.conn.resetCall(this, H2_CANCEL);
-          this.finish({ code: 8, details: `grpc: received message larger than max (${len} vs. ${MAX_RECV_MESSAGE})` });
-          return;
-        }
-        this.body = Buffer.allocUnsafe(len);
-        this.bodyFill = 0;
-      }
-      const n = Math.min(this.body.length - this.bodyFill, data.length - off);
-      data.copy(this.body, this.bodyFill, off, off + n);
-      this.bodyFill += n;
-      off += n;
-      if (this.bodyFill === this.body.length) {
-        const msg = this.body;
-        this.body = undefined;
-        this.headFill = 0;
-        this.emit('message', msg);
-      }
-    }
+    if (!this.done) this.decoder.push(data);
     if (endStream && !this.done) {
       this.finish({ code: 13, details: 'server closed the stream without sending trailers' });
       return;

@@ -22,6 +22,11 @@ export class StreamError extends Error {
   }
 }
 
+/** grpc-go's status for a response that does not decode (Internal). */
+export function unmarshalFailure(e: unknown): CallStatus {
+  return { code: 13, details: `grpc: failed to unmarshal the received message ${e instanceof Error ? e.message : String(e)}` };
+}
+
 /** Messages queued for an async iterator before the stream window is held back. */
 const ITERATOR_HIGH_WATER = 16;
 
@@ -43,13 +48,14 @@ export class TypedStream<I, O> extends EventEmitter {
     decode: (b: Uint8Array) => O,
   ) {
     super();
-    call.on('message', (b: Buffer) => {
+    call.on('message', (b: Uint8Array) => {
       let m: O;
       try {
         m = decode(b);
       } catch (e) {
+        // reported first: the cancel's own status (Canceled) is then ignored
+        this.onStatus(unmarshalFailure(e));
         call.cancel();
-        this.onStatus({ code: 13, details: `grpc: failed to unmarshal the received message ${e instanceof Error ? e.message : String(e)}` });
         return;
       }
       if (this.iterating) {
@@ -63,10 +69,8 @@ export class TypedStream<I, O> extends EventEmitter {
     call.on('status', (st: CallStatus) => this.onStatus(st));
   }
 
-  private statusSeen = false;
   private onStatus(st: CallStatus): void {
-    if (this.statusSeen) return;
-    this.statusSeen = true;
+    if (this.ended) return;
     this.ended = st;
     if (!this.iterating) {
       if (st.code !== 0) this.emit('error', new StreamError(st.code, st.details));

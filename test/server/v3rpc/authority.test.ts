@@ -53,7 +53,7 @@ import {
   HUFFMAN_CODE_LENGTHS,
   type HeaderField,
 } from '../../../src/util/http2/hpack.js';
-import { encodeMessage } from '../../../src/server/etcdserver/api/v3rpc/transport/message.js';
+import { encodeMessage } from '../../../src/util/grpc/message.js';
 import type { Method } from '../../../src/server/etcdserver/api/v3rpc/transport/method.js';
 import { MAX_PREAMBLE_BYTES, type Handoff } from '../../../src/server/etcdserver/api/v3rpc/transport/preamble.js';
 import { GrpcServer } from '../../../src/server/etcdserver/api/v3rpc/transport/server.js';

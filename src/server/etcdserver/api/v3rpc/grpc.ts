@@ -36,7 +36,7 @@ import { MaintenanceServer } from './maintenance.js';
 import { ClusterServer } from './member.js';
 import { GrpcMetrics, type GrpcType, type MethodMetrics } from './metrics.js';
 import { togRPCError } from './util.js';
-import { Code, type StatusObject } from './transport/codes.js';
+import { Code, type StatusObject } from '../../../../util/grpc/codes.js';
 import type { Method, StreamMethod, UnaryMethod } from './transport/method.js';
 import { GrpcServer } from './transport/server.js';
 import type { ServerStream } from './transport/stream.js';

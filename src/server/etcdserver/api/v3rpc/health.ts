@@ -7,7 +7,7 @@
  * status = 1}, SERVING = 1); a request that is not valid protobuf gets
  * Internal "grpc: error unmarshalling request: ...".
  */
-import { Code } from './transport/codes.js';
+import { Code } from '../../../../util/grpc/codes.js';
 import type { UnaryMethod } from './transport/method.js';
 
 /** The health service name and method. */

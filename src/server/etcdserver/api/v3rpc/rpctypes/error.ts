@@ -4,7 +4,7 @@
  * (etcdserver/api/v3rpc/rpctypes/error.go, the `ErrGRPC*` values). Handlers
  * reject with a {@link GrpcStatusError}; the transport sends its `code` and `details`.
  */
-import { Code } from '../transport/codes.js';
+import { Code } from '../../../../../util/grpc/codes.js';
 
 export { Code };
 

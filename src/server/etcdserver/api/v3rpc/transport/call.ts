@@ -20,8 +20,8 @@
  */
 import http2 from 'node:http2';
 import { CANCELED_REASON, CancelSignal, DEADLINE_REASON } from './cancel.js';
-import type { StatusObject } from './codes.js';
-import { encodeMessage } from './message.js';
+import type { StatusObject } from '../../../../../util/grpc/codes.js';
+import { encodeMessage } from '../../../../../util/grpc/message.js';
 import { Metadata } from './metadata.js';
 import { encodeGrpcMessage, STATUS_DEADLINE_EXCEEDED } from './status.js';
 

@@ -31,7 +31,7 @@ import type net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE } from '../../../../../util/http2/frame.js';
 import { kCall, respondStatusOnly, type CallStream } from './call.js';
-import { Code } from './codes.js';
+import { Code } from '../../../../../util/grpc/codes.js';
 import type { Method } from './method.js';
 import { statusMalformedMethod, statusUnknownMethod } from './status.js';
 import { ServerStream } from './stream.js';

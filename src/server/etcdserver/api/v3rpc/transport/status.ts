@@ -4,7 +4,7 @@
  * encodeGrpcMessage): `grpc-message` keeps bytes 0x20..0x7E except '%', and
  * percent-encodes every other UTF-8 byte as %XX (upper-case hex).
  */
-import { Code, type StatusObject } from './codes.js';
+import { Code, type StatusObject } from '../../../../../util/grpc/codes.js';
 
 /**
  * The `grpc-message` value of `msg` (grpc-go encodeGrpcMessage): unchanged when
@@ -35,14 +35,6 @@ export const STATUS_OK: StatusObject = Object.freeze({ code: Code.OK, details: '
 
 /** Status sent when a call's `grpc-timeout` expires before the handler answers. */
 export const STATUS_DEADLINE_EXCEEDED: StatusObject = Object.freeze({ code: Code.DEADLINE_EXCEEDED, details: 'context deadline exceeded' });
-
-/**
- * grpc-go's status for a message above the receive limit (rpc_util.go
- * recvMsg): `n` is the length from the message header, `max` the limit, bytes.
- */
-export function statusReceivedTooLarge(n: number, max: number): StatusObject {
-  return { code: Code.RESOURCE_EXHAUSTED, details: `grpc: received message larger than max (${n} vs. ${max})` };
-}
 
 /**
  * grpc-go's Unimplemented status for a `:path` it has no handler for

@@ -11,8 +11,8 @@
  */
 import http2 from 'node:http2';
 import { ServerCall, type CallStream } from './call.js';
-import { Code, type StatusObject } from './codes.js';
-import { MessageDecoder } from './message.js';
+import { Code, type StatusObject } from '../../../../../util/grpc/codes.js';
+import { MessageDecoder } from '../../../../../util/grpc/message.js';
 import type { UnaryMethod } from './method.js';
 import { STATUS_OK, statusUnmarshalError } from './status.js';
 

@@ -1,14 +1,21 @@
 /**
- * @module server/etcdserver/api/v3rpc/transport/message
+ * @module util/grpc/message
  * gRPC length-prefixed messages (gRPC over HTTP/2 spec "Length-Prefixed-Message";
  * grpc-go rpc_util.go parser.recvMsg / msgHeader): a 1-byte compressed flag,
  * a 4-byte big-endian length, then the message bytes. A message may span
  * DATA frames and one frame may hold several messages.
  */
 import { Code, type StatusObject } from './codes.js';
-import { statusReceivedTooLarge } from './status.js';
 
 const STATUS_COMPRESSED_FLAG: StatusObject = Object.freeze({ code: Code.INTERNAL, details: 'grpc: compressed flag set with identity or empty encoding' });
+
+/**
+ * grpc-go's status for a message above the receive limit (rpc_util.go
+ * recvMsg): `n` is the length from the message header, `max` the limit, bytes.
+ */
+export function statusReceivedTooLarge(n: number, max: number): StatusObject {
+  return { code: Code.RESOURCE_EXHAUSTED, details: `grpc: received message larger than max (${n} vs. ${max})` };
+}
 
 /** Bytes of the message prefix. */
 export const MESSAGE_HEADER_BYTES = 5;
@@ -30,7 +37,7 @@ export interface MessageSink {
 }
 
 /**
- * Incremental parser of one request stream's messages. `push` each DATA chunk
+ * Incremental parser of one stream's messages (a server's requests, a client's responses). `push` each DATA chunk
  * in order; whole messages are passed to `sink.onMessage` (a view of the chunk
  * when the message lies in one chunk, else a copy); the first framing error is
  * passed to `sink.onFrameError` and everything after it is ignored.
@@ -39,8 +46,9 @@ export interface MessageSink {
  * - length above `maxBytes` → ResourceExhausted "grpc: received message larger
  *   than max (N vs. M)", raised as soon as the prefix is read;
  * - compressed flag 1 → Internal "grpc: compressed flag set with identity or
- *   empty encoding" (the server has no decompressors, so a stream with any
- *   other `grpc-encoding` was already refused, see server.ts);
+ *   empty encoding" (neither side has decompressors: the server refuses any
+ *   other `grpc-encoding` up front, see its transport/server.ts, and the
+ *   client asks for none);
  * - any other flag → Internal "grpc: received unexpected payload format F".
  */
 export class MessageDecoder {

@@ -1,7 +1,7 @@
 /**
- * @module server/etcdserver/api/v3rpc/transport/codes
+ * @module util/grpc/codes
  * gRPC status codes (google.golang.org/grpc/codes; the numbers on the wire in
- * the `grpc-status` trailer) and the status shape the transport sends.
+ * the `grpc-status` trailer) and the status shape the transports send and report.
  */
 
 /** gRPC status codes, with grpc-js's constant names. */
