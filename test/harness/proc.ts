@@ -4,6 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { bytesToText, cleanEnv } from './run.js';
 
 /** A running (or finished) child process and what it printed. */
@@ -70,6 +72,28 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
     await sleep(50);
   }
   assert.fail(`timed out after ${ms} ms waiting for ${what}`);
+}
+
+/**
+ * Waits (up to `ms`) until the process has a handler for `sig` (Linux: the signal's bit
+ * in /proc/<pid>/status SigCgt). A Node process catches nothing before its runtime
+ * has booted, which on a loaded or cold machine can take longer than a test's "soon
+ * after spawn"; tests that mean "after the program started" wait for this first.
+ * Returns at once if the process has exited; fails after `ms`.
+ */
+export async function waitCatches(p: Proc, sig: NodeJS.Signals, ms = WAIT_MS): Promise<void> {
+  const bit = 1n << BigInt(osConstants.signals[sig] - 1);
+  await waitFor(`pid ${p.child.pid} to catch ${sig}`, () => {
+    if (p.exited) return true;
+    let status: string;
+    try {
+      status = readFileSync(`/proc/${p.child.pid}/status`, 'utf8');
+    } catch {
+      return true; // gone
+    }
+    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
+    return m !== null && (BigInt('0x' + m[1]) & bit) !== 0n;
+  }, ms);
 }
 
 /** Sends `sig` and waits up to `ms` for the exit; SIGKILLs and fails if it does not come. */
