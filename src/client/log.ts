@@ -21,8 +21,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
 
-/** One field of a log line: key and a string or integer value. */
-export type LogField = [key: string, value: string | number | bigint | boolean];
+/** One field of a log line: key and a string, number, boolean or string list (zap.Strings) value. */
+export type LogField = [key: string, value: string | number | bigint | boolean | readonly string[]];
 
 /** Where the client sends its log lines. */
 export interface ClientLogger {
@@ -70,7 +70,7 @@ export function zapJsonLine(level: LogLevel, ts: Date, caller: string, msg: stri
   let s = `{"level":"${level}","ts":${t},"caller":${zapString(caller)},"msg":${zapString(msg)}`;
   for (const [k, v] of fields) {
     s += `,${zapString(k)}:`;
-    s += typeof v === 'string' ? zapString(v) : typeof v === 'number' ? goFloat(v) : String(v);
+    s += typeof v === 'string' ? zapString(v) : typeof v === 'number' ? goFloat(v) : Array.isArray(v) ? `[${v.map(zapString).join(',')}]` : String(v);
   }
   return s + '}\n';
 }

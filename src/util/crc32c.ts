@@ -33,7 +33,15 @@ const TABLES: Uint32Array[] = (() => {
  * times, then `sum()` (an unsigned 32-bit number).
  */
 export class Crc32c {
-  private crc = 0xffffffff;
+  private crc: number;
+
+  /**
+   * @param initial a checksum to continue from (Go's `crc32.Update(initial, ...)`, as
+   * etcd's pkg/crc `New(prev, table)`); 0 starts a new one
+   */
+  constructor(initial = 0) {
+    this.crc = (initial ^ 0xffffffff) >>> 0;
+  }
 
   /** Adds `data` to the checksum. */
   update(data: Uint8Array): this {

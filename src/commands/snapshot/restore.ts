@@ -14,12 +14,14 @@
  * 5. the snapshot file: it opens, has a 32-byte sha256 trailer that matches (unless
  *    --skip-hash-check) and is a readable bbolt database that passes bbolt's check.
  *
- * All errors exit 1. Deliberate difference: the restore target is the data directory
- * of our own server, whose format does not exist yet, so after all the checks pass
- * the command fails (exit 1) without writing anything. etcdctl creates the data
- * directory before it checks the hash, and leaves it behind when the check fails;
- * this command never creates it. Host names in peer URLs are compared as written
- * (etcd resolves them through DNS when the strings differ).
+ * 6. the data directory is written in etcd 3.4's format (util/etcd-format/restore.ts:
+ *    db, WAL, raft snapshot; etcd 3.4 and our server both start on it), with
+ *    etcdctl's log lines on stderr.
+ *
+ * All errors exit 1. Deliberate difference: etcdctl creates the data directory before
+ * it checks the hash, and leaves it behind when the check fails; this command checks
+ * first and creates nothing when a check fails. Host names in peer URLs are compared
+ * as written (etcd resolves them through DNS when the strings differ).
  */
 
 import type * as cryptoNs from 'node:crypto';
@@ -28,17 +30,15 @@ import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import { goQuote } from '../../cli/go-format.js';
 import { BoltError, BoltReader } from '../../util/bbolt-reader.js';
+import { restoreEtcdMember } from '../../util/etcd-format/restore.js';
 import { goPathError } from '../../util/go-errors.js';
+import { zapJsonLogger } from '../../client/log.js';
 import { checkPeerURLs } from '../member/args.js';
 import { goByteSlice, hasChecksum } from './save.js';
 import { integrityError } from './status.js';
 
 const DEFAULT_NAME = 'default';
 const SHA256_SIZE = 32;
-
-/** The message when every check passed but there is nowhere to restore to (yet). */
-export const RESTORE_TARGET_UNAVAILABLE =
-  'snapshot restore is not supported by this etcdctl: the snapshot file is valid, but the data-dir format of the TypeScript etcd server it would restore into does not exist yet (restore with the etcd 3.4 etcdctl or etcdutl instead)';
 
 /** Go's url.URL.String() for the URLs NewURLs accepts: scheme lower-cased, the rest as given. */
 function urlString(s: string): string {
@@ -158,20 +158,9 @@ function verifySnapshotFile(file: string, skipHashCheck: boolean): void {
   }
 }
 
-/** DESCRIPTION shown by `snapshot restore --help` while our server's data-dir format does not exist. */
-export const RESTORE_NOT_AVAILABLE_HELP = `
-Note: this etcdctl checks the snapshot and the restore options, but cannot write a data
-directory yet: the data-dir format of the bundled server (etcdctl serve) does not exist
-yet, so restore always ends with an error after its checks. Use the real etcdctl or
-etcdutl to restore a snapshot for etcd.
-`;
-
 export const snapshotRestoreCommand: CommandSpec = {
   use: 'restore <filename> [options]',
   short: 'Restores an etcd member snapshot to an etcd directory',
-  // Not in etcdctl 3.4's help: says what this client cannot do yet (test/cli/snapshot.test.ts
-  // removes exactly this DESCRIPTION block before comparing the help with etcdctl's).
-  long: RESTORE_NOT_AVAILABLE_HELP,
   flags: [
     { name: 'data-dir', type: 'string', default: '', usage: 'Path to the data directory' },
     { name: 'wal-dir', type: 'string', default: '', usage: 'Path to the WAL directory (use --data-dir if none given)' },
@@ -193,7 +182,25 @@ export const snapshotRestoreCommand: CommandSpec = {
     verifyBootstrap(name, peers.map(urlString), cluster);
     if (existsSync(dataDir)) throw new CliError(ExitError, `data-dir ${goQuote(dataDir)} exists`);
     if (walFlag !== '' && existsSync(walFlag)) throw new CliError(ExitError, `wal-dir ${goQuote(walFlag)} exists`);
-    verifySnapshotFile(ctx.args[0]!, ctx.flags.bool('skip-hash-check'));
-    throw new CliError(ExitError, RESTORE_TARGET_UNAVAILABLE);
+    const file = ctx.args[0]!;
+    verifySnapshotFile(file, ctx.flags.bool('skip-hash-check'));
+    // etcdctl's snapshot manager logger: zap.NewProduction (epoch time stamps)
+    const lg = zapJsonLogger(ctx.errWrite, 'info', undefined, 'epoch');
+    try {
+      restoreEtcdMember({
+        snapshotPath: file,
+        name,
+        initialCluster: cluster,
+        clusterToken: ctx.flags.string('initial-cluster-token'),
+        dataDir,
+        walDir: walFlag,
+        log: (caller, msg, fields) => lg.log('info', caller, msg, fields),
+      });
+    } catch (e) {
+      if (e instanceof BoltError) throw new CliError(ExitError, `snapshot file ${file} is not a valid bbolt database: ${e.message}`);
+      const err = e as NodeJS.ErrnoException;
+      if (typeof err.code === 'string' && typeof err.path === 'string') throw new CliError(ExitError, goPathError(err.syscall ?? 'open', err.path, e));
+      throw new CliError(ExitError, err.message);
+    }
   },
 };

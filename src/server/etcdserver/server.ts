@@ -97,7 +97,7 @@ import { newTokenProvider } from '../auth/token-jwt.js';
 import type { AuthInfo, TokenProvider } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
 import { LmdbBackend } from '../backend/lmdb-backend.js';
-import { writeBoltFile } from '../backend/bbolt-writer.js';
+import { writeBoltFile } from '../../util/bbolt-writer.js';
 import { ERR_MEMBER_REMOVED, Transport as PeerTransport, type PeerTlsOptions } from '../rafthttp/transport.js';
 import { ErrLeaseNotFound } from '../lease/errors.js';
 import { capnslogLine, type Capnslog } from '../logger.js';

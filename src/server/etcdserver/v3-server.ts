@@ -102,7 +102,7 @@ import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
 import type { AuthStore } from '../auth/store.js';
 import type { AuthInfo } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
-import { writeBoltFile } from '../backend/bbolt-writer.js';
+import { writeBoltFile } from '../../util/bbolt-writer.js';
 import type { EmbedConfig } from '../embed/config-types.js';
 import { ErrLeaseNotFound, ErrNotPrimary as ErrNotPrimaryLease } from '../lease/errors.js';
 import { remainingSeconds, type Lessor } from '../lease/lessor.js';

@@ -14,7 +14,7 @@ import { promisify } from 'node:util';
 import { MemoryBackend } from '../../../src/server/backend/memory-backend.js';
 import type { Backend } from '../../../src/server/backend/backend.js';
 import { BoltReader, BUCKET_LEAF, BRANCH_PAGE, LEAF_PAGE, type PageView } from '../../../src/util/bbolt-reader.js';
-import { writeBoltFile } from '../../../src/server/backend/bbolt-writer.js';
+import { writeBoltFile } from '../../../src/util/bbolt-writer.js';
 import { startEtcd, stopAll, type EtcdProcess } from '../../harness/etcd.js';
 import { getFreePort } from '../../harness/ports.js';
 

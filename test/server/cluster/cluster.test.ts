@@ -29,7 +29,7 @@ import { REAL, REPO_ROOT, runCli } from '../../harness/run.js';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { Backend } from '../../../src/server/backend/backend.js';
 import { replaceWithBoltFile } from '../../../src/server/backend/bbolt-import.js';
-import { writeBoltFile } from '../../../src/server/backend/bbolt-writer.js';
+import { writeBoltFile } from '../../../src/util/bbolt-writer.js';
 import { LmdbBackend } from '../../../src/server/backend/lmdb-backend.js';
 import { MemoryBackend } from '../../../src/server/backend/memory-backend.js';
 import { KeyValueSchema } from '../../../src/gen/mvccpb/kv_pb.js';

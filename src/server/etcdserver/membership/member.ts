@@ -3,7 +3,7 @@
  * etcdserver/api/membership/member.go and cluster.go genID), so that the same
  * flags give the same member and cluster IDs as etcd.
  */
-import { createHash } from 'node:crypto';
+import { computeClusterId, computeMemberId } from '../../../util/etcd-format/members.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MemberSchema, type Member as MemberPb } from '../../../gen/membershippb/membership_pb.js';
 
@@ -18,32 +18,7 @@ export interface Member {
   readonly clientUrls: readonly string[];
 }
 
-function first8BytesBE(digest: Buffer): bigint {
-  return digest.readBigUInt64BE(0);
-}
-
-/**
- * A member's ID: the first 8 bytes (big endian) of SHA-1 over its sorted peer URLs
- * concatenated, the cluster token, and for members added at run time the Unix
- * time in seconds as decimal (etcd membership.NewMember).
- */
-export function computeMemberId(peerUrls: readonly string[], clusterToken: string, nowSeconds?: number): bigint {
-  const sorted = [...peerUrls].sort();
-  let s = sorted.join('') + clusterToken;
-  if (nowSeconds !== undefined) s += String(Math.floor(nowSeconds));
-  return first8BytesBE(createHash('sha1').update(s, 'utf8').digest());
-}
-
-/**
- * The cluster ID: the first 8 bytes (big endian) of SHA-1 over the members'
- * IDs, sorted ascending, each as 8 big-endian bytes (etcd RaftCluster.genID).
- */
-export function computeClusterId(memberIds: readonly bigint[]): bigint {
-  const ids = [...memberIds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const b = Buffer.alloc(8 * ids.length);
-  ids.forEach((id, i) => b.writeBigUInt64BE(id, 8 * i));
-  return first8BytesBE(createHash('sha1').update(b).digest());
-}
+export { computeClusterId, computeMemberId };
 
 /** Creates a member record the way etcd's NewMember does (peer URLs sorted, ID computed). */
 export function newMember(name: string, peerUrls: readonly string[], clusterToken: string, nowSeconds?: number, isLearner = false): Member {

@@ -1,5 +1,5 @@
 /**
- * @module server/backend/bbolt-writer
+ * @module util/bbolt-writer
  * Writes a compact bbolt database file (go.etcd.io/bbolt v1.3.6, the format of etcd 3.4's
  * backend and of its snapshot files) holding the buckets and key/values of a backend
  * read view, so that `etcdctl snapshot status|restore` and etcd itself can open the
@@ -24,8 +24,23 @@
  */
 
 import * as fs from 'node:fs';
-import type { ReadOps } from './backend.js';
-import { compareBytes } from './backend.js';
+
+/**
+ * What the writer reads: bucket names and each bucket's entries in key order. The
+ * server's backend read views (server/backend ReadTx) have this shape; so can a view
+ * over another bbolt file.
+ */
+export interface BoltSource {
+  /** The bucket names (any order; the writer sorts them by their UTF-8 bytes). */
+  buckets(): string[];
+  /** Calls `visitor` for each entry of `bucket` in byte order of the keys. */
+  forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void;
+}
+
+/** Byte order of two keys (negative, 0, positive). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
 import {
   BRANCH_PAGE,
   BUCKET_HEADER,
@@ -39,7 +54,7 @@ import {
   META_PAGE,
   PAGE_HEADER,
   VERSION,
-} from '../../util/bbolt-reader.js';
+} from './bbolt-reader.js';
 
 /** bbolt's default page size on Linux/amd64 (os.Getpagesize()), bytes. */
 export const DEFAULT_PAGE_SIZE = 4096;
@@ -267,7 +282,7 @@ const utf8 = new TextEncoder();
  * @throws Error on an invalid page size, an empty key or keys out of order in `tx`
  *   (bbolt cannot store them), and fs errors (ENOSPC, EACCES…) from opening or writing
  */
-export function writeBoltFile(path: string, tx: ReadOps, opts: BoltWriteOptions = {}): BoltWriteStats {
+export function writeBoltFile(path: string, tx: BoltSource, opts: BoltWriteOptions = {}): BoltWriteStats {
   const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(pageSize) || pageSize < 1024 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
     throw new Error(`bbolt writer: invalid page size ${pageSize} (a power of two from 1024 to 65536)`);
