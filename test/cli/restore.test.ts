@@ -11,7 +11,8 @@
 // - for one member (defaults, in the working directory) and for each member of a
 //   3-member restore (a cluster token, one member with --wal-dir);
 // - real etcd 3.4 started on our restored directories serves the same keys at the
-//   same revision as on etcdctl's: one member, and the three members as a cluster.
+//   same revision as on etcdctl's: one member, and the three members as a cluster;
+//   our server started on it (it imports etcd's format) serves them too.
 //
 // Serve mode: skipped (no server of ours is involved).
 
@@ -20,7 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startRealEtcd, stopAll, ETCD_BIN, type RealEtcd } from '../harness/etcd.js';
+import { startRealEtcd, stopAll, ETCD_BIN, OUR_ETCD_BIN, type RealEtcd } from '../harness/etcd.js';
 import { spawnEtcdProcess, type RawEtcdProcess } from '../harness/cluster.js';
 import { getFreePorts } from '../harness/ports.js';
 import { bytesToText, OURS, REAL, runCli, type RunResult } from '../harness/run.js';
@@ -118,11 +119,11 @@ interface Started {
 }
 
 /** Starts real etcd on restored data dirs (one per member), waits until `endpoint health` answers. */
-async function startOn(members: Array<{ name: string; dataDir: string; walDir?: string; peerPort: number }>, token: string): Promise<Started> {
+async function startOn(members: Array<{ name: string; dataDir: string; walDir?: string; peerPort: number }>, token: string, binary = ETCD_BIN): Promise<Started> {
   const clientPorts = await getFreePorts(members.length);
   const cluster = members.map((m) => `${m.name}=http://127.0.0.1:${m.peerPort}`).join(',');
   const procs = members.map((m, i) =>
-    spawnEtcdProcess(ETCD_BIN, [
+    spawnEtcdProcess(binary, [
       `--name=${m.name}`,
       `--data-dir=${m.dataDir}`,
       ...(m.walDir ? [`--wal-dir=${m.walDir}`] : []),
@@ -141,7 +142,7 @@ async function startOn(members: Array<{ name: string; dataDir: string; walDir?: 
     if (r.code === 0) break;
     if (Date.now() > deadline || procs.some((p) => p.exited())) {
       await Promise.all(procs.map((p) => p.kill()));
-      assert.fail(`etcd did not become healthy on the restored data dirs:\n${r.stderr}\n${procs.map((p) => p.log().slice(-3000)).join('\n---\n')}`);
+      assert.fail(`${binary} did not become healthy on the restored data dirs:\n${r.stderr}\n${procs.map((p) => p.log().slice(-3000)).join('\n---\n')}`);
     }
     await new Promise((res) => setTimeout(res, 200));
   }
@@ -161,15 +162,18 @@ describe('snapshot restore writes etcd 3.4 data dirs', { skip: skipInServe('comp
     await restoreBoth('defaults', [], 'default.etcd');
   });
 
-  test('one member: the same files as etcdctl; real etcd serves the snapshot\'s keys and revision on both', async () => {
+  test('one member: the same files as etcdctl; real etcd and ours serve the snapshot\'s keys and revision on them', async () => {
     const [peerPort] = await getFreePorts(1);
     const url = `http://127.0.0.1:${peerPort}`;
     const { real, ours } = await restoreBoth('single', ['--name=m1', `--initial-cluster=m1=${url}`, `--initial-advertise-peer-urls=${url}`, '--data-dir=d'], 'd');
+    // our server imports etcd's format (server/etcdserver/import-etcd.ts): give it a copy
+    const oursForServe = `${ours}.serve`;
+    fs.cpSync(ours, oursForServe, { recursive: true });
     const want = await contents(server.endpoint);
-    for (const d of [real, ours]) {
-      const s = await startOn([{ name: 'm1', dataDir: d, peerPort: peerPort! }], 'etcd-cluster');
+    for (const [binary, d] of [[ETCD_BIN, real], [ETCD_BIN, ours], [OUR_ETCD_BIN, oursForServe]] as const) {
+      const s = await startOn([{ name: 'm1', dataDir: d, peerPort: peerPort! }], 'etcd-cluster', binary);
       try {
-        assert.deepEqual(await contents(s.endpoints[0]!), want, d);
+        assert.deepEqual(await contents(s.endpoints[0]!), want, `${binary} on ${d}`);
         const m = await runCli(REAL, [`--endpoints=${s.endpoints[0]}`, 'put', 'after', 'restore']);
         assert.equal(m.code, 0, m.stderr);
       } finally {

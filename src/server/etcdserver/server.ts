@@ -117,6 +117,7 @@ import { AlarmStore } from './api/v3alarm/alarms.js';
 import type { BackendSnapshot, CallContext, EtcdServerApi, HeaderInfo, RequestLimits } from './api.js';
 import { UberApplier } from './apply/uber-applier.js';
 import { ApplierV3Backend } from './apply/backend.js';
+import { importEtcdDataDir, isEtcdWal, resumeEtcdImport } from './import-etcd.js';
 import { bootstrapJoiningMember, bootstrapNewMember, memberDirs, restartMember, touchDirAll, walExists, type BootstrappedRaft } from './bootstrap.js';
 import { assignIdsFromExisting, getClusterFromRemotePeers, peerRequest, type PeerClientTls } from './cluster-util.js';
 import {
@@ -463,6 +464,8 @@ export class EtcdServer implements EtcdServerApi {
     };
     const fdatasync = opts.walFdatasync ?? (cfg.unsafeNoFsync ? async () => undefined : undefined);
     const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog, walOptions: fdatasync ? { fdatasync } : {} };
+    // a real etcd 3.4 member's files: imported into ours first (originals kept, renamed)
+    if (!resumeEtcdImport(dirs, log) && isEtcdWal(dirs.walDir)) await importEtcdDataDir(dirs, log);
     const haveWal = walExists(dirs.walDir);
     let b: BootstrappedRaft;
     if (haveWal) {

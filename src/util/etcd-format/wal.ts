@@ -134,9 +134,9 @@ export interface EtcdWalRecord {
  * when it opens the WAL for writing). A record whose CRC does not match throws
  * EtcdWalError('wal: crc mismatch'), unless it is the last one before the zeros
  * (also a torn write, wal/decoder.go isTornEntry, approximated here by "nothing
- * but zeros follows").
+ * but zeros follows"). `end` is the offset after the last whole record.
  */
-export function decodeSegment(buf: Uint8Array, crc: number, file: string): { records: EtcdWalRecord[]; crc: number; torn: boolean } {
+export function decodeSegment(buf: Uint8Array, crc: number, file: string): { records: EtcdWalRecord[]; crc: number; torn: boolean; end: number } {
   const records: EtcdWalRecord[] = [];
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let off = 0;
@@ -144,11 +144,11 @@ export function decodeSegment(buf: Uint8Array, crc: number, file: string): { rec
   while (off + 8 <= buf.length) {
     const lo = view.getUint32(off, true);
     const hi = view.getUint32(off + 4, true);
-    if (lo === 0 && hi === 0) return { records, crc: running.sum(), torn: false };
+    if (lo === 0 && hi === 0) return { records, crc: running.sum(), torn: false, end: off };
     const top = hi >>> 24;
     const recBytes = lo + (hi & 0xffffff) * 2 ** 32;
     const pad = top & 0x80 ? top & 0x7 : 0;
-    if (off + 8 + recBytes + pad > buf.length) return { records, crc: running.sum(), torn: true };
+    if (off + 8 + recBytes + pad > buf.length) return { records, crc: running.sum(), torn: true, end: off };
     const fields = readFields(buf.subarray(off + 8, off + 8 + recBytes), `${file}: walpb.Record at offset ${off}`);
     const rec: EtcdWalRecord = { type: Number(uintField(fields, 1)), crc: Number(uintField(fields, 2)), data: bytesField(fields, 3) };
     if (rec.type === CRC_TYPE) {
@@ -158,14 +158,14 @@ export function decodeSegment(buf: Uint8Array, crc: number, file: string): { rec
     } else {
       if (rec.data !== undefined) running.update(rec.data);
       if (rec.crc !== running.sum()) {
-        if (buf.subarray(off + 8 + recBytes + pad).every((b) => b === 0)) return { records, crc: running.sum(), torn: true };
+        if (buf.subarray(off + 8 + recBytes + pad).every((b) => b === 0)) return { records, crc: running.sum(), torn: true, end: off };
         throw new EtcdWalError('wal: crc mismatch');
       }
     }
     records.push(rec);
     off += 8 + recBytes + pad;
   }
-  return { records, crc: running.sum(), torn: off !== buf.length };
+  return { records, crc: running.sum(), torn: off !== buf.length, end: off };
 }
 
 /** What etcd's WAL.ReadAll returns for a start snapshot, plus where it came from. */

@@ -9,9 +9,10 @@
  * caller's backend batch, so it commits with the consistent index of the entry
  * that made it and re-applying the entry after a crash is harmless.
  *
- * Bucket layout (ours; etcd stores JSON): `members`: key = member ID as 16 hex
- * digits, value = membershippb.Member; `members_removed`: key = ID, value empty;
- * `cluster`: key `clusterVersion`, value the version string.
+ * Bucket layout (etcd 3.4's): `members`: key = member ID as 16 hex digits, value = the
+ * member as etcd's JSON (data dirs of earlier versions of this server hold
+ * membershippb.Member there; both are read); `members_removed`: key = ID, value
+ * `removed`; `cluster`: key `clusterVersion`, value the version string.
  */
 import type { Backend, BatchTx } from '../../backend/backend.js';
 import { Buckets } from '../../backend/backend.js';
@@ -19,10 +20,12 @@ import { ErrIDExists, ErrIDNotFound, ErrIDRemoved, ErrMemberNotLearner, ErrPeerU
 
 /** Learners a cluster may have at once (etcd 3.4 membership maxLearners). */
 export const MAX_LEARNERS = 1;
-import { decodeMember, encodeMember, type Member } from './member.js';
+import { decodeMember, encodeMemberJson, type Member } from './member.js';
 
 const utf8 = new TextEncoder();
 const CLUSTER_VERSION_KEY = utf8.encode('clusterVersion');
+/** etcd's value for a removed member's key (membership/store.go mustDeleteMemberFromBackend). */
+const REMOVED = utf8.encode('removed');
 
 function idKey(id: bigint): Uint8Array {
   return utf8.encode(id.toString(16).padStart(16, '0'));
@@ -132,14 +135,14 @@ export class RaftCluster {
     // a member re-added by a replayed entry keeps the attributes it published
     const merged: Member = prev ? { ...m, name: prev.name || m.name, clientUrls: prev.clientUrls.length ? prev.clientUrls : m.clientUrls } : m;
     this.members.set(m.id, merged);
-    tx.put(Buckets.members, idKey(m.id), encodeMember(merged));
+    tx.put(Buckets.members, idKey(m.id), encodeMemberJson(merged));
   }
 
   removeMember(tx: BatchTx, id: bigint): void {
     this.members.delete(id);
     this.removed.add(id);
     tx.delete(Buckets.members, idKey(id));
-    tx.put(Buckets.membersRemoved, idKey(id), new Uint8Array(0));
+    tx.put(Buckets.membersRemoved, idKey(id), REMOVED);
   }
 
   /** Replaces a member's raft attributes (peer URLs and learner flag), as etcd UpdateRaftAttributes. */
@@ -169,6 +172,6 @@ export class RaftCluster {
 
   private setMember(tx: BatchTx, m: Member): void {
     this.members.set(m.id, m);
-    tx.put(Buckets.members, idKey(m.id), encodeMember(m));
+    tx.put(Buckets.members, idKey(m.id), encodeMemberJson(m));
   }
 }

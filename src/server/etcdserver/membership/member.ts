@@ -3,7 +3,7 @@
  * etcdserver/api/membership/member.go and cluster.go genID), so that the same
  * flags give the same member and cluster IDs as etcd.
  */
-import { computeClusterId, computeMemberId } from '../../../util/etcd-format/members.js';
+import { computeClusterId, computeMemberId, memberJson } from '../../../util/etcd-format/members.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MemberSchema, type Member as MemberPb } from '../../../gen/membershippb/membership_pb.js';
 
@@ -31,7 +31,7 @@ export function newMember(name: string, peerUrls: readonly string[], clusterToke
   };
 }
 
-/** Encodes a member as membershippb.Member (the raft conf-change context and the members bucket value). */
+/** Encodes a member as membershippb.Member (the context of our raft conf-change entries). */
 export function encodeMember(m: Member): Uint8Array {
   return toBinary(
     MemberSchema,
@@ -43,8 +43,30 @@ export function encodeMember(m: Member): Uint8Array {
   );
 }
 
-/** Decodes {@link encodeMember}'s bytes; throws on malformed protobuf. */
+/**
+ * Encodes a member as etcd 3.4 stores it in the backend's `members` bucket and in its
+ * conf-change contexts: the JSON of membership.Member (`{"id":<decimal>,"peerURLs":[...],
+ * "name":...,"clientURLs":[...]}`, empty fields left out).
+ */
+export function encodeMemberJson(m: Member): Uint8Array {
+  return Buffer.from(memberJson(m));
+}
+
+/**
+ * Decodes a member from either form: etcd's JSON ({@link encodeMemberJson}; data
+ * directories imported from etcd, and our `members` bucket) or membershippb.Member
+ * ({@link encodeMember}; our conf-change contexts and `members` buckets written before
+ * the bucket held JSON). Throws on malformed input.
+ */
 export function decodeMember(data: Uint8Array): Member {
+  if (data.length > 0 && data[0] === 0x7b /* { */) {
+    const text = Buffer.from(data).toString('utf8');
+    const j = JSON.parse(text) as { peerURLs?: string[]; isLearner?: boolean; name?: string; clientURLs?: string[] };
+    // the id is a uint64 written as a JSON number: read its digits, not a float
+    const id = /"id"\s*:\s*(\d+)/.exec(text);
+    if (!id) throw new Error(`member JSON without an id: ${text}`);
+    return { id: BigInt(id[1]!), peerUrls: j.peerURLs ?? [], isLearner: j.isLearner ?? false, name: j.name ?? '', clientUrls: j.clientURLs ?? [] };
+  }
   const pb: MemberPb = fromBinary(MemberSchema, data);
   return {
     id: pb.ID,
