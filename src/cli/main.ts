@@ -6,6 +6,7 @@
  * Heavy modules (gRPC, generated protos) load only when a command needs a client.
  */
 
+import { setProcessArgs } from './process-args.js';
 import { commandName, type CommandContext, type CommandSpec, type Output } from './command.js';
 import { CliError, ExitError, SilentExit } from './exit-codes.js';
 import { parseFlags, type FlagSpec, type FlagValues } from './flags.js';
@@ -159,11 +160,14 @@ export function findCommand(args: readonly string[]): Found {
   return { path, args: rest };
 }
 
+export { rawArgv } from '../util/arg-bytes.js';
+
 /**
  * Runs etcdctl with `argv` (without node and script).
  * @returns the process exit code
  */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  setProcessArgs(argv);
   // Node deprecation warnings (e.g. from a dependency) are not ours to print.
   (process as { noDeprecation?: boolean }).noDeprecation = true;
   const out = new BufferedOutput();

@@ -3,6 +3,7 @@
  * Key-range helpers with clientv3's semantics (clientv3/op.go): a prefix becomes the
  * range [prefix, prefixEnd); `\x00` as range end means "to the end of the keyspace".
  */
+import { argBytes } from '../util/arg-bytes.js';
 
 /** `\x00`: as a range end, every key >= the start key. */
 export const FROM_KEY_END = new Uint8Array([0]);
@@ -23,7 +24,11 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
   return FROM_KEY_END;
 }
 
-/** UTF-8 bytes of a command-line string. */
+/**
+ * The bytes of a command-line string: UTF-8, except that bytes which were not valid
+ * UTF-8 on the command line (kept as U+DC80..U+DCFF, see util/arg-bytes.ts) are those
+ * bytes again.
+ */
 export function bytes(s: string): Uint8Array {
-  return Buffer.from(s, 'utf8');
+  return argBytes(s);
 }

@@ -35,7 +35,8 @@ import { parseFlags, type FlagSpec } from '../cli/flags.js';
 import { goQuote, goQuoteBytes } from '../cli/go-format.js';
 import type { Printer } from '../cli/printer/printer.js';
 import { isProgressNotify, responseErr, Watcher, type WatchChan, type WatchSpec } from '../client/watch.js';
-import { FROM_KEY_END, prefixEnd } from '../client/range.js';
+import { bytes, FROM_KEY_END, prefixEnd } from '../client/range.js';
+import { currentProcessArgs } from '../cli/process-args.js';
 import { Event_EventType } from '../gen/mvccpb/kv_pb.js';
 
 // ---------------------------------------------------------------------------
@@ -481,7 +482,7 @@ async function watchOnce(ctx: CommandContext, envKey: string, envRange: string):
   let parsed: ParsedWatchArgs;
   try {
     // etcdctl scans the raw process arguments (os.Args) for `watch` and `--`.
-    parsed = parseWatchArgs(process.argv.slice(2), ctx.args, envKey, envRange, false);
+    parsed = parseWatchArgs([...currentProcessArgs()], ctx.args, envKey, envRange, false);
   } catch (e) {
     if (e instanceof WatchArgsError) throw new CliError(ExitBadArgs, e.message);
     throw e;
@@ -490,7 +491,7 @@ async function watchOnce(ctx: CommandContext, envKey: string, envRange: string):
   const client = await ctx.client();
   let spec: WatchSpec;
   try {
-    spec = watchSpec(parsed.watchArgs, optionsFromFlags(ctx), (s) => Buffer.from(s, 'utf8'));
+    spec = watchSpec(parsed.watchArgs, optionsFromFlags(ctx), bytes);
   } catch (e) {
     if (e instanceof WatchArgsError) throw new CliError(ExitBadArgs, e.message);
     throw e;

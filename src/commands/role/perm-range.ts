@@ -7,7 +7,7 @@
 
 import type { FlagSpec, FlagValues } from '../../cli/flags.js';
 import { CliError, ExitBadArgs } from '../../cli/exit-codes.js';
-import { prefixEnd } from '../../client/range.js';
+import { bytes, prefixEnd } from '../../client/range.js';
 
 /** `--prefix` and `--from-key` with the given verb ("grant" or "revoke") in their help. */
 export function permFlags(verb: string): FlagSpec[] {
@@ -29,7 +29,7 @@ const EMPTY = Buffer.alloc(0);
 export function permRange(args: string[], flags: FlagValues): { key: Uint8Array; end: Uint8Array } {
   const prefix = flags.bool('prefix');
   const fromKey = flags.bool('from-key');
-  const key = Buffer.from(args[0]!, 'utf8');
+  const key = bytes(args[0]!);
   if (key.length === 0) {
     if (prefix && fromKey) throw new CliError(ExitBadArgs, '--from-key and --prefix flags are mutually exclusive');
     return { key: NUL, end: prefix || fromKey ? NUL : EMPTY };
@@ -43,5 +43,5 @@ export function permRange(args: string[], flags: FlagValues): { key: Uint8Array;
   }
   if (prefix) throw new CliError(ExitBadArgs, 'unexpected endkey argument with --prefix flag');
   if (fromKey) throw new CliError(ExitBadArgs, 'unexpected endkey argument with --from-key flag');
-  return { key, end: Buffer.from(args[1]!, 'utf8') };
+  return { key, end: bytes(args[1]!) };
 }
