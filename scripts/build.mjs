@@ -55,6 +55,8 @@ const bundle = await build({
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
   plugins: [prebuiltDescriptors],
+  // native bindings: required from node_modules at run time (only `defrag --data-dir` loads it)
+  external: ['lmdb'],
 });
 for (const f of bundle.outputFiles) {
   const tmp = `${f.path}.${process.pid}.tmp`;

@@ -5,13 +5,16 @@
  * success (plain text in every output format), `Failed to defragment etcd
  * member[<ep>] (<err>)` on stderr per failure, and exits 1 if any failed.
  *
- * `--data-dir` (offline defragmentation of a bbolt file) is not supported: it ends with
- * `Failed to defragment etcd data[<dir>] (...)`, exit 1.
+ * `--data-dir <dir>` defragments a stopped member's backend file instead (etcd's bbolt
+ * or our server's LMDB; ./defrag-data.ts): nothing printed on success, `Failed to
+ * defragment etcd data[<dir>] (<err>)` and exit 1 on failure.
  */
 
 import type { CommandSpec } from '../cli/command.js';
 import { ExitError, SilentExit } from '../cli/exit-codes.js';
 import { CLUSTER_FLAG, endpointsFromCluster } from './endpoint/from-cluster.js';
+import { defragDataDir } from './defrag-data.js';
+import { goQuote } from '../cli/go-format.js';
 
 export const defragCommand: CommandSpec = {
   use: 'defrag',
@@ -21,8 +24,15 @@ export const defragCommand: CommandSpec = {
   async run(ctx) {
     const dataDir = ctx.flags.string('data-dir');
     if (dataDir.length > 0) {
-      ctx.errWrite(`Failed to defragment etcd data[${dataDir}] (offline defragmentation of a data directory is not supported by this etcdctl)\n`);
-      throw new SilentExit(ExitError);
+      try {
+        await defragDataDir(dataDir, (db) =>
+          ctx.errWrite(`waiting for etcd to close and release its lock on ${goQuote(db)}. To defrag a running etcd instance, omit --data-dir.\n`),
+        );
+      } catch (e) {
+        ctx.errWrite(`Failed to defragment etcd data[${dataDir}] (${(e as Error).message})\n`);
+        throw new SilentExit(ExitError);
+      }
+      return;
     }
     const client = await ctx.client();
     let failures = 0;

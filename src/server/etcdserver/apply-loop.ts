@@ -117,6 +117,11 @@ export interface ApplyLoopDeps {
   readonly initialSnapshot: Snapshot | undefined;
   /** Adds a remote member to the transport (failures are logged by the server). */
   addPeer(id: bigint, peerUrls: readonly string[]): void;
+  /**
+   * The cluster version read back from a received snapshot's backend (etcd
+   * RaftCluster.Recover(api.UpdateCapability): logged, capabilities enabled).
+   */
+  onClusterVersionRecovered(version: string): void;
   /** Stops the member (used a second after it applied its own removal). */
   stopWithError(err: Error): void;
   /** The backend commit failed: the member must stop. */
@@ -132,6 +137,11 @@ export class ApplyLoop {
   private snapshotIndex: number;
   /** The ConfState as of the applied index (what a raft snapshot records). */
   private confState: ConfState = { voters: [], learners: [] };
+
+  /** The configuration as of the applied index (etcd's ep.confState). */
+  currentConfState(): ConfState {
+    return this.confState;
+  }
   /** A conf change removing this member was applied; it stops shortly. */
   private removedSelf = false;
   private snapshotting = false;
@@ -355,6 +365,7 @@ export class ApplyLoop {
     d.authStore.recover(d.backend);
     d.alarmStore.restore();
     d.cluster.recover();
+    if (d.cluster.clusterVersion() !== '') d.onClusterVersionRecovered(d.cluster.clusterVersion());
     for (const id of d.transport.peerIds()) d.transport.removePeer(id);
     for (const m of d.cluster.memberList()) {
       if (m.id !== d.memberId) d.addPeer(m.id, m.peerUrls);

@@ -292,11 +292,8 @@ export class EtcdServer implements EtcdServerApi {
     this.cluster = new RaftCluster(this.clusterId, this.memberId, backend);
     this.cluster.recover();
     const recovered = this.cluster.clusterVersion();
-    if (recovered !== '') {
-      // etcd RaftCluster.Recover(api.UpdateCapability) at restart
-      this.updateCapability(recovered);
-      log.info('set cluster version from store', { 'cluster-version': clusterVersionText(recovered) }, { pkg: 'etcdserver/membership', text: `set the cluster version to ${clusterVersionText(recovered)} from store` });
-    }
+    // etcd RaftCluster.Recover(api.UpdateCapability) at restart
+    if (recovered !== '') this.clusterVersionRecovered(recovered);
     this.applier = new UberApplier({
       kv: this.kv,
       lessor: this.lessor,
@@ -394,6 +391,7 @@ export class EtcdServer implements EtcdServerApi {
       proposals: this.proposed,
       initialSnapshot: b.snapshot,
       addPeer: (id, urls) => this.addPeer(id, urls),
+      onClusterVersionRecovered: (ver) => this.clusterVersionRecovered(ver),
       stopWithError: (err) => this.stopWithError(err),
       onBackendFailure: (e) => this.onFatalOnce(e),
     });
@@ -679,10 +677,21 @@ export class EtcdServer implements EtcdServerApi {
    * (etcd's merged snapshot: the raft snapshot's metadata plus the whole database).
    * The copy lives in a temporary directory under the member dir until sent.
    */
-  private sendSnapshotMessage(m: Message): void {
+  private sendSnapshotMessage(raftMsg: Message): void {
     let dir: string | undefined;
+    let m = raftMsg;
     try {
       this.commitBackend();
+      // etcd createMergedSnapshotMessage: the database is the backend as of the applied
+      // index, so the metadata says so (index, its term, the configuration then), not
+      // the older raft snapshot's: a member added since must find itself in it
+      const appliedi = this.applyLoop.appliedIndex;
+      if (raftMsg.snapshot && appliedi > raftMsg.snapshot.metadata.index) {
+        m = {
+          ...raftMsg,
+          snapshot: { data: raftMsg.snapshot.data, metadata: { index: appliedi, term: this.r.storage.term(appliedi), confState: this.applyLoop.currentConfState() } },
+        };
+      }
       dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-send-'));
       const file = join(dir, 'db');
       const tx = this.backend.readTx();
@@ -951,6 +960,12 @@ export class EtcdServer implements EtcdServerApi {
       this.log.info('set initial cluster version', { ...ids, 'cluster-version': clusterVersionText(ver) }, { level: 'N', pkg: 'etcdserver/membership', text: `set the initial cluster version to ${clusterVersionText(ver)}` });
     }
     this.updateCapability(ver);
+  }
+
+  /** The cluster version recovered from the backend (restart, received snapshot): etcd RaftCluster.Recover. */
+  private clusterVersionRecovered(ver: string): void {
+    this.updateCapability(ver);
+    this.log.info('set cluster version from store', { 'cluster-version': clusterVersionText(ver) }, { pkg: 'etcdserver/membership', text: `set the cluster version to ${clusterVersionText(ver)} from store` });
   }
 
   /** etcd api.UpdateCapability: logs "enabled capabilities for version" when the cluster version rises. */

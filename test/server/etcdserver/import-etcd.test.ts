@@ -244,6 +244,44 @@ describe('our server on a real etcd 3.4 data dir', () => {
     assert.match(Buffer.concat(ours.p.err).toString(), /consistent-index=1, entries-to-apply=2/);
   });
 
+  test('a member added to an imported member catches up through a snapshot that names it (etcd\'s merged snapshot metadata)', async () => {
+    const [client, peer, client2, peer2] = await getFreePorts(4);
+    const { dataDir } = restoredDir('grow', `http://127.0.0.1:${peer}`);
+    // the imported log starts after the raft snapshot: a new member needs a snapshot,
+    // which must carry the configuration as of the applied index (with the new member)
+    const first = await startMember(OUR_ETCD_BIN, dataDir, { client: client!, peer: peer! });
+    let second: { p: Proc; ep: string } | undefined;
+    try {
+      await ctl(first.ep, 'put', 'k', 'v');
+      await ctl(first.ep, 'member', 'add', 'n2', `--peer-urls=http://127.0.0.1:${peer2}`);
+      const c2 = `http://127.0.0.1:${client2}`;
+      const p = startProc(OUR_ETCD_BIN, [
+        '--name=n2',
+        `--data-dir=${path.join(dir, 'grow-n2')}`,
+        `--listen-client-urls=${c2}`,
+        `--advertise-client-urls=${c2}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer2}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer2}`,
+        `--initial-cluster=n1=http://127.0.0.1:${peer},n2=http://127.0.0.1:${peer2}`,
+        '--initial-cluster-state=existing',
+      ]);
+      second = { p, ep: `127.0.0.1:${client2}` };
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        const r = await runCli(REAL, [`--endpoints=${second.ep}`, 'get', 'k', '--print-value-only'], { timeoutMs: 5000 });
+        if (r.code === 0 && r.stdout.toString() === 'v\n') break;
+        if (p.exited || Date.now() > deadline) assert.fail(`the new member did not catch up: ${Buffer.concat(p.err).toString().slice(-3000)}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      const log = Buffer.concat(p.err).toString();
+      assert.match(log, /applied snapshot/);
+      assert.match(log, /enabled capabilities for version 3\.4/);
+    } finally {
+      if (second) await stopProc(second.p, 'SIGTERM');
+      await stopProc(first.p, 'SIGTERM');
+    }
+  });
+
   test('etcd WAL and snap files: crc mismatches, a torn tail', () => {
     const { dataDir } = restoredDir('formats');
     const walDir = path.join(dataDir, 'member', 'wal');
