@@ -36,6 +36,8 @@ const prebuiltDescriptors = {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 const { packDescriptor } = await import(pathToFileURL(join(root, 'dist/src/gen-support/pack-descriptor.js')).href);
+// the embedding API's type declarations (package.json "exports" types)
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.embed.json')], { stdio: 'inherit' });
 // the pure Raft core compiles without Node's types (no timers, process, Buffer, node:*)
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'src/server/raft/tsconfig.json')], { stdio: 'inherit' });
 const bundle = await build({

@@ -66,7 +66,7 @@ etcd is serving clients at ${endpoint} (data in ./default.etcd unless --data-dir
 Talk to it with:
   ./bin/etcdctl${epFlag} put foo bar
   ./bin/etcdctl${epFlag} get foo
-  npx etcdctl${epFlag} watch foo --prefix
+  ./bin/etcdctl${epFlag} watch foo --prefix
 Press Ctrl-C to stop it.
 `);
       break;

@@ -44,6 +44,7 @@ const RULES: Rule[] = [
   { from: under('client'), banned: (t) => under('commands')(t) || under('cli')(t) || under('server')(t), why: 'the client layer imports neither commands, cli nor server' },
   { from: under('commands'), banned: under('server'), why: 'commands talk to servers through the client only' },
   { from: under('server'), banned: (t) => under('commands')(t) || under('cli')(t), why: 'the server does not import the CLI' },
+  { from: under('embed'), banned: (t) => !under('embed')(t), why: 'the embedding API only starts processes (bin/etcd)' },
   {
     from: (p) => !under('server/raft')(p) && !under('server/etcdserver')(p),
     banned: (t) => under('server/raft')(t) && !(t === 'server/raft/types.ts'),
