@@ -278,7 +278,9 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
         const a = await listen(srv, u);
         const url = isUnix(u) ? u.href : `${u.protocol}//${u.hostname}:${a.port}`;
         addresses.push({ url, kind, host: a.host, port: a.port });
-        logger.info({ address: isUnix(u) ? a.host : `${u.hostname}:${a.port}`, kind, secure: isSecure(u) }, kind === 'client' ? 'serving client traffic' : 'serving metrics');
+        // client listeners are announced by embed/etcd.ts once the server is ready (etcd's
+        // "serving client traffic securely|insecurely"), so only metrics listeners here
+        if (kind !== 'client') logger.info({ address: isUnix(u) ? a.host : `${u.hostname}:${a.port}`, kind, secure: isSecure(u) }, 'serving metrics');
       }
     }
   } catch (e) {
