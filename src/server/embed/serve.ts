@@ -134,6 +134,34 @@ export function serverTlsOptions(t: { certFile: string; keyFile: string; trusted
 }
 
 /**
+ * Go's crypto/tls text for a failed server-side handshake, as etcd logs it (`rejected
+ * connection ... error`), from Node's OpenSSL error: the cases etcd's users meet (plain
+ * HTTP on a TLS port, a client without a certificate under --client-cert-auth, TLS
+ * alerts from the client); otherwise OpenSSL's reason without its source location. A
+ * connection reset during the handshake (also what Node reports when it rejects a
+ * client certificate signed by another CA, where Go says `tls: failed to verify client
+ * certificate: ...`) is reported as such.
+ */
+export function goTlsHandshakeError(err: Error): string {
+  const e = err as Error & { code?: string; reason?: string };
+  const byCode: Record<string, string> = {
+    ERR_SSL_HTTP_REQUEST: 'tls: first record does not look like a TLS handshake',
+    ERR_SSL_WRONG_VERSION_NUMBER: 'tls: first record does not look like a TLS handshake',
+    ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: "tls: client didn't provide a certificate",
+    ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'remote error: tls: bad certificate',
+    ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'remote error: tls: unknown certificate authority',
+    ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'remote error: tls: unknown certificate',
+    ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'remote error: tls: protocol version not supported',
+    ERR_SSL_UNSUPPORTED_PROTOCOL: 'tls: client offered only unsupported versions',
+    ERR_SSL_NO_SHARED_CIPHER: 'tls: no cipher suite supported by both client and server',
+    ECONNRESET: 'connection reset during the TLS handshake',
+  };
+  if (e.code && byCode[e.code]) return byCode[e.code]!;
+  if (e.reason) return `tls: ${e.reason}`;
+  return e.message.replace(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]*):.*$/s, 'tls: $1').trim();
+}
+
+/**
  * --auto-tls: a self-signed certificate for `hosts` written to
  * `<dir>/cert.pem` and `<dir>/key.pem` (etcd transport.SelfCert into
  * <data-dir>/fixtures/client; ECDSA P-256, 1 year), reused when both exist.
@@ -268,7 +296,9 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
           });
           srv = tls.createServer(secureOpts!, onSecure);
           srv.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
-            logger.warn({ 'remote-addr': s.remoteAddress, error: err.message }, 'rejected connection');
+            const addr = s.remoteAddress ?? (s as unknown as { _parent?: net.Socket })._parent?.remoteAddress;
+            const port = s.remotePort ?? (s as unknown as { _parent?: net.Socket })._parent?.remotePort;
+            logger.warn({ 'remote-addr': addr !== undefined ? `${addr}:${port}` : 'unknown', 'server-name': String((s as unknown as { servername?: unknown }).servername || ''), error: goTlsHandshakeError(err) }, 'rejected connection');
           });
         } else {
           if (tlsCfg && !isUnix(u)) logger.warn({ url: u.href }, 'scheme is HTTP while key and cert files are present; ignoring key and cert files');
