@@ -75,7 +75,7 @@ const SIGNO: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
  * etcdctl connects and creates its session within milliseconds of starting, then
  * catches signals; we may still be loading or connecting then.
  */
-const SIGNAL_GRACE_MS = 1000;
+const SIGNAL_GRACE_MS = 2000;
 let pending: { sig: NodeJS.Signals; timer: NodeJS.Timeout } | undefined;
 
 /**

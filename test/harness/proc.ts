@@ -4,8 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { bytesToText, cleanEnv } from './run.js';
 
 /** A running (or finished) child process and what it printed. */
@@ -75,24 +74,32 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 }
 
 /**
- * Waits (up to `ms`) until the process has a handler for `sig` (Linux: the signal's bit
- * in /proc/<pid>/status SigCgt). A Node process catches nothing before its runtime
- * has booted, which on a loaded or cold machine can take longer than a test's "soon
- * after spawn"; tests that mean "after the program started" wait for this first.
- * Returns at once if the process has exited; fails after `ms`.
+ * Waits (up to `ms`) until the process has a socket open besides its stdio (Linux: a
+ * `socket:[...]` link in /proc/<pid>/fd), i.e. a client process has loaded its code and started
+ * connecting. A Node process dies of SIGINT/SIGTERM until its JavaScript has installed
+ * a listener (Node's own start-up handler re-raises them), which on a loaded or cold
+ * machine can take longer than a test's "soon after spawn"; its signal mask cannot
+ * tell (Node catches both from the start). Returns at once if the process has exited;
+ * fails after `ms`.
  */
-export async function waitCatches(p: Proc, sig: NodeJS.Signals, ms = WAIT_MS): Promise<void> {
-  const bit = 1n << BigInt(osConstants.signals[sig] - 1);
-  await waitFor(`pid ${p.child.pid} to catch ${sig}`, () => {
+export async function waitSocket(p: Proc, ms = WAIT_MS): Promise<void> {
+  await waitFor(`pid ${p.child.pid} to open a socket`, () => {
     if (p.exited) return true;
-    let status: string;
+    let fds: string[];
     try {
-      status = readFileSync(`/proc/${p.child.pid}/status`, 'utf8');
+      fds = readdirSync(`/proc/${p.child.pid}/fd`);
     } catch {
       return true; // gone
     }
-    const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status);
-    return m !== null && (BigInt('0x' + m[1]) & bit) !== 0n;
+    // fds 0-2 are the test's stdio pipes (socket pairs when spawned with 'pipe')
+    return fds.some((fd) => {
+      if (Number(fd) <= 2) return false;
+      try {
+        return readlinkSync(`/proc/${p.child.pid}/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    });
   }, ms);
 }
 
