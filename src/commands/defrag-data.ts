@@ -18,8 +18,8 @@
  */
 import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BoltError, BoltReader, BUCKET_LEAF } from '../util/bbolt-reader.js';
-import { writeBoltFile } from '../util/bbolt-writer.js';
+import { BoltError, BoltReader } from '../util/bbolt-reader.js';
+import { boltFileSource, writeBoltFile } from '../util/bbolt-writer.js';
 import { syncDirSync } from '../util/fs-sync.js';
 import { goPathError } from '../util/go-errors.js';
 
@@ -43,19 +43,6 @@ function lockedByOther(path: string): boolean {
     if (m && Number(m[2]) === ino && Number(m[1]) !== process.pid && !line.includes('->')) return true;
   }
   return false;
-}
-
-/** A bbolt view of every top-level bucket of `db`, for the writer. */
-function boltSource(db: BoltReader) {
-  const tops = [...db.rootEntries()].filter((t) => t.flags & BUCKET_LEAF);
-  return {
-    buckets: () => tops.map((t) => t.key.toString('utf8')),
-    forEach(bucket: string, visit: (k: Uint8Array, v: Uint8Array) => boolean | void) {
-      const top = tops.find((t) => t.key.toString('utf8') === bucket);
-      if (!top) return;
-      for (const e of db.entries(db.bucketRoot(top))) if (e.value !== undefined && visit(e.key, e.value) === false) return;
-    },
-  };
 }
 
 /**
@@ -103,7 +90,7 @@ export async function defragDataDir(dataDir: string, wait: (dbPath: string) => v
       try {
         const errors = r.check();
         if (errors.length > 0) throw new BoltError(errors[0]!);
-        writeBoltFile(tmp, boltSource(r));
+        writeBoltFile(tmp, boltFileSource(r));
       } finally {
         r.close();
       }

@@ -275,6 +275,21 @@ export class BoltReader {
     return this.entries(this.meta.root);
   }
 
+  /** The top-level buckets by name (UTF-8), in the file's order. */
+  topBuckets(): Map<string, BoltEntry> {
+    const m = new Map<string, BoltEntry>();
+    for (const top of this.rootEntries()) if (top.flags & BUCKET_LEAF) m.set(top.key.toString('utf8'), top);
+    return m;
+  }
+
+  /** The value of `key` in the top-level bucket `bucket`, or undefined (no such bucket or key). */
+  value(bucket: string, key: string): Buffer | undefined {
+    const top = this.topBuckets().get(bucket);
+    if (!top) return undefined;
+    for (const e of this.entries(this.bucketRoot(top))) if (e.value !== undefined && e.key.toString('utf8') === key) return e.value;
+    return undefined;
+  }
+
   /**
    * The root of the nested bucket stored in `e` (bbolt's openBucket).
    * @returns the root page id, or the inline bucket's page

@@ -37,6 +37,19 @@ export interface BoltSource {
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void;
 }
 
+/** A {@link BoltSource} over the top-level buckets of an open bbolt file (nested buckets left out). */
+export function boltFileSource(db: BoltReader): BoltSource {
+  const tops = db.topBuckets();
+  return {
+    buckets: () => [...tops.keys()],
+    forEach(bucket, visit) {
+      const top = tops.get(bucket);
+      if (!top) return;
+      for (const e of db.entries(db.bucketRoot(top))) if (e.value !== undefined && visit(e.key, e.value) === false) return;
+    },
+  };
+}
+
 /** Byte order of two keys (negative, 0, positive). */
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
@@ -54,6 +67,7 @@ import {
   META_PAGE,
   PAGE_HEADER,
   VERSION,
+  type BoltReader,
 } from './bbolt-reader.js';
 
 /** bbolt's default page size on Linux/amd64 (os.Getpagesize()), bytes. */

@@ -133,6 +133,20 @@ export function serverTlsOptions(t: { certFile: string; keyFile: string; trusted
   return opts;
 }
 
+/** Go's crypto/tls texts by Node's error code (see goTlsHandshakeError). */
+const GO_TLS_ERROR_BY_CODE: Record<string, string> = {
+  ERR_SSL_HTTP_REQUEST: 'tls: first record does not look like a TLS handshake',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'tls: first record does not look like a TLS handshake',
+  ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: "tls: client didn't provide a certificate",
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'remote error: tls: bad certificate',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'remote error: tls: unknown certificate authority',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'remote error: tls: unknown certificate',
+  ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'remote error: tls: protocol version not supported',
+  ERR_SSL_UNSUPPORTED_PROTOCOL: 'tls: client offered only unsupported versions',
+  ERR_SSL_NO_SHARED_CIPHER: 'tls: no cipher suite supported by both client and server',
+  ECONNRESET: 'connection reset during the TLS handshake',
+};
+
 /**
  * Go's crypto/tls text for a failed server-side handshake, as etcd logs it (`rejected
  * connection ... error`), from Node's OpenSSL error: the cases etcd's users meet (plain
@@ -144,19 +158,7 @@ export function serverTlsOptions(t: { certFile: string; keyFile: string; trusted
  */
 export function goTlsHandshakeError(err: Error): string {
   const e = err as Error & { code?: string; reason?: string };
-  const byCode: Record<string, string> = {
-    ERR_SSL_HTTP_REQUEST: 'tls: first record does not look like a TLS handshake',
-    ERR_SSL_WRONG_VERSION_NUMBER: 'tls: first record does not look like a TLS handshake',
-    ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE: "tls: client didn't provide a certificate",
-    ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'remote error: tls: bad certificate',
-    ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'remote error: tls: unknown certificate authority',
-    ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN: 'remote error: tls: unknown certificate',
-    ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION: 'remote error: tls: protocol version not supported',
-    ERR_SSL_UNSUPPORTED_PROTOCOL: 'tls: client offered only unsupported versions',
-    ERR_SSL_NO_SHARED_CIPHER: 'tls: no cipher suite supported by both client and server',
-    ECONNRESET: 'connection reset during the TLS handshake',
-  };
-  if (e.code && byCode[e.code]) return byCode[e.code]!;
+  if (e.code && GO_TLS_ERROR_BY_CODE[e.code]) return GO_TLS_ERROR_BY_CODE[e.code]!;
   if (e.reason) return `tls: ${e.reason}`;
   return e.message.replace(/^[0-9A-F]+:error:[0-9A-F]+:[^:]*:[^:]*:([^:]*):.*$/s, 'tls: $1').trim();
 }

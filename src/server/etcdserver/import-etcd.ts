@@ -31,9 +31,9 @@
  * renamed to `<dir>.etcd-3.4` and the new directories into place. A start that finds
  * a finished `.import` directory and the originals already renamed completes the swap.
  */
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { BoltReader, BUCKET_LEAF } from '../../util/bbolt-reader.js';
+import { BoltReader } from '../../util/bbolt-reader.js';
 import { syncDirSync } from '../../util/fs-sync.js';
 import { parseStoreMembership, type EtcdMember } from '../../util/etcd-format/members.js';
 import { create, toBinary } from '@bufbuild/protobuf';
@@ -88,9 +88,17 @@ export function isEtcdWal(walDir: string): boolean {
     return false;
   }
   if (names.length === 0) return false;
-  const head = readFileSync(join(walDir, names[0]!)).subarray(0, 64);
+  // the first frame only: segments are up to 64 MB and this runs at every start
+  const head = Buffer.alloc(64);
+  const fd = openSync(join(walDir, names[0]!), 'r');
+  let n: number;
   try {
-    const { records } = decodeSegment(head, 0, names[0]!);
+    n = readSync(fd, head, 0, head.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    const { records } = decodeSegment(head.subarray(0, n), 0, names[0]!);
     return records.length > 0 && records[0]!.type === CRC_TYPE;
   } catch {
     return false;
@@ -229,13 +237,8 @@ function convertEntry(e: EtcdEntry): { data: Uint8Array; droppedV2: boolean } {
 function consistentIndexOf(dbPath: string): bigint {
   const db = BoltReader.open(dbPath);
   try {
-    for (const top of db.rootEntries()) {
-      if (!(top.flags & BUCKET_LEAF) || top.key.toString('utf8') !== Buckets.meta) continue;
-      for (const e of db.entries(db.bucketRoot(top))) {
-        if (e.value !== undefined && e.key.toString('utf8') === 'consistent_index' && e.value.length === 8) return e.value.readBigUInt64BE(0);
-      }
-    }
-    return 0n;
+    const v = db.value(Buckets.meta, 'consistent_index');
+    return v !== undefined && v.length === 8 ? v.readBigUInt64BE(0) : 0n;
   } finally {
     db.close();
   }

@@ -40,8 +40,10 @@ export function computeClusterId(memberIds: readonly bigint[]): bigint {
 /** A member as etcd 3.4 stores it (IDs uint64 as bigint). */
 export interface EtcdMember {
   readonly id: bigint;
+  /** Peer URLs, sorted (etcd sorts them when the member is created). */
   readonly peerUrls: readonly string[];
   readonly isLearner: boolean;
+  /** Published by the member once started; empty until then. */
   readonly name: string;
   readonly clientUrls: readonly string[];
 }

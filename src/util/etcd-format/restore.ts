@@ -27,8 +27,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUCKET_LEAF, BoltReader } from '../bbolt-reader.js';
-import { writeBoltFile, type BoltSource } from '../bbolt-writer.js';
+import { BoltReader } from '../bbolt-reader.js';
+import { boltFileSource, writeBoltFile, type BoltSource } from '../bbolt-writer.js';
 import { computeClusterId, computeMemberId, memberJson, membersStoreJson, type EtcdMember } from './members.js';
 import { CONF_CHANGE_ADD_NODE, encodeConfChange, encodeEntry, encodeHardState, encodeWalMetadata, encodeWalSnapshot, ENTRY_CONF_CHANGE } from './raft.js';
 import { writeSnapFile } from './snap.js';
@@ -78,41 +78,30 @@ const hex = (id: bigint) => id.toString(16);
  * out).
  */
 function restoredBackend(db: BoltReader, consistentIndex: bigint): BoltSource {
-  const buckets = new Map<string, ReturnType<BoltReader['rootEntries']> extends Generator<infer E> ? E : never>();
-  for (const top of db.rootEntries()) if (top.flags & BUCKET_LEAF) buckets.set(top.key.toString('utf8'), top);
+  const file = boltFileSource(db);
+  if (!file.buckets().includes('meta')) throw new Error('snapshot has no "meta" bucket: not an etcd v3 backend');
   const ci = Buffer.alloc(8);
   ci.writeBigUInt64BE(consistentIndex);
   const CI_KEY = Buffer.from('consistent_index');
-  if (!buckets.has('meta')) throw new Error('snapshot has no "meta" bucket: not an etcd v3 backend');
   return {
-    buckets: () => [...buckets.keys()],
+    buckets: () => file.buckets(),
     forEach(bucket, visit) {
-      const top = buckets.get(bucket);
-      if (!top) return;
+      if (bucket !== 'meta') return file.forEach(bucket, visit);
+      // meta's keys in order, consistent_index replaced (or added in its place)
       const rows: Array<[Uint8Array, Uint8Array]> = [];
-      let ciDone = bucket !== 'meta';
-      for (const e of db.entries(db.bucketRoot(top))) {
-        if (e.value === undefined) continue;
-        if (!ciDone && Buffer.compare(e.key, CI_KEY) >= 0) {
+      let ciDone = false;
+      file.forEach(bucket, (k, v) => {
+        if (!ciDone && Buffer.compare(k, CI_KEY) >= 0) {
           rows.push([CI_KEY, ci]);
           ciDone = true;
-          if (e.key.equals(CI_KEY)) continue;
+          if (Buffer.compare(k, CI_KEY) === 0) return;
         }
-        rows.push([e.key, e.value]);
-      }
+        rows.push([k, v]);
+      });
       if (!ciDone) rows.push([CI_KEY, ci]);
       for (const [k, v] of rows) if (visit(k, v) === false) return;
     },
   };
-}
-
-/** The value of `key` in the `meta` bucket of `db`, or undefined. */
-function metaValue(db: BoltReader, key: string): Buffer | undefined {
-  for (const top of db.rootEntries()) {
-    if (!(top.flags & BUCKET_LEAF) || top.key.toString('utf8') !== 'meta') continue;
-    for (const e of db.entries(db.bucketRoot(top))) if (e.value !== undefined && e.key.toString('utf8') === key) return e.value;
-  }
-  return undefined;
 }
 
 /**
@@ -142,7 +131,7 @@ export function restoreEtcdMember(o: RestoreOptions): RestoreResult {
   const db = BoltReader.open(o.snapshotPath);
   try {
     // etcd opens the restored backend with mvcc.NewStore, which logs the compact revision
-    const finished = metaValue(db, 'finishedCompactRev');
+    const finished = db.value('meta', 'finishedCompactRev');
     if (finished !== undefined && finished.length >= 8) {
       log('mvcc/kvstore.go:388', 'restored last compact revision', [
         ['meta-bucket-name', 'meta'],

@@ -3,20 +3,12 @@
  * etcdserver/api/membership/member.go and cluster.go genID), so that the same
  * flags give the same member and cluster IDs as etcd.
  */
-import { computeClusterId, computeMemberId, memberJson } from '../../../util/etcd-format/members.js';
+import { computeClusterId, computeMemberId, memberJson, type EtcdMember } from '../../../util/etcd-format/members.js';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { MemberSchema, type Member as MemberPb } from '../../../gen/membershippb/membership_pb.js';
 
-/** One cluster member. IDs are uint64 as bigint. */
-export interface Member {
-  readonly id: bigint;
-  /** Peer URLs, sorted (etcd sorts them when the member is created). */
-  readonly peerUrls: readonly string[];
-  readonly isLearner: boolean;
-  /** Published by the member once started; empty until then. */
-  readonly name: string;
-  readonly clientUrls: readonly string[];
-}
+/** One cluster member (etcd-format's EtcdMember: the same record as etcd stores it). */
+export type Member = EtcdMember;
 
 export { computeClusterId, computeMemberId };
 
