@@ -30,7 +30,6 @@ import type { CommandSpec } from '../../cli/command.js';
 import { CliError, ExitBadArgs, ExitError } from '../../cli/exit-codes.js';
 import { goQuote } from '../../cli/go-format.js';
 import { BoltError, BoltReader } from '../../util/bbolt-reader.js';
-import { restoreEtcdMember } from '../../util/etcd-format/restore.js';
 import { goPathError } from '../../util/go-errors.js';
 import { zapJsonLogger } from '../../client/log.js';
 import { checkPeerURLs } from '../member/args.js';
@@ -186,6 +185,8 @@ export const snapshotRestoreCommand: CommandSpec = {
     verifySnapshotFile(file, ctx.flags.bool('skip-hash-check'));
     // etcdctl's snapshot manager logger: zap.NewProduction (epoch time stamps)
     const lg = zapJsonLogger(ctx.errWrite, 'info', undefined, 'epoch');
+    // the writer (WAL, .snap, member IDs) is loaded only by this command
+    const { restoreEtcdMember } = await import('../../util/etcd-format/restore.js');
     try {
       restoreEtcdMember({
         snapshotPath: file,

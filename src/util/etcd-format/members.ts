@@ -8,7 +8,13 @@
  * membership/store.go's `/0/members/<id>/raftAttributes` and `.../attributes`,
  * `/0/removed_members/<id>`, `/0/version`).
  */
-import { createHash } from 'node:crypto';
+import type * as cryptoNs from 'node:crypto';
+
+/** sha1 of the bytes; node:crypto is loaded on first use (the CLI bundle starts without it). */
+function sha1(data: string | Uint8Array): Buffer {
+  const { createHash } = process.getBuiltinModule('node:crypto') as typeof cryptoNs;
+  return typeof data === 'string' ? createHash('sha1').update(data, 'utf8').digest() : createHash('sha1').update(data).digest();
+}
 
 function first8BytesBE(digest: Buffer): bigint {
   return digest.readBigUInt64BE(0);
@@ -23,7 +29,7 @@ export function computeMemberId(peerUrls: readonly string[], clusterToken: strin
   const sorted = [...peerUrls].sort();
   let s = sorted.join('') + clusterToken;
   if (nowSeconds !== undefined) s += String(Math.floor(nowSeconds));
-  return first8BytesBE(createHash('sha1').update(s, 'utf8').digest());
+  return first8BytesBE(sha1(s));
 }
 
 /**
@@ -34,7 +40,7 @@ export function computeClusterId(memberIds: readonly bigint[]): bigint {
   const ids = [...memberIds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const b = Buffer.alloc(8 * ids.length);
   ids.forEach((id, i) => b.writeBigUInt64BE(id, 8 * i));
-  return first8BytesBE(createHash('sha1').update(b).digest());
+  return first8BytesBE(sha1(b));
 }
 
 /** A member as etcd 3.4 stores it (IDs uint64 as bigint). */
