@@ -20,6 +20,7 @@ import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type AlarmRequest,
+  AlarmRequest_AlarmAction,
   type AlarmResponse,
   type AuthDisableResponse,
   type AuthEnableResponse,
@@ -98,7 +99,7 @@ import {
   type Member as MemberPb,
   MemberSchema as MemberPbSchema,
 } from '../../gen/etcdserverpb/rpc_pb.js';
-import { ErrAuthFailed, ErrInvalidAuthToken } from '../auth/errors.js';
+import { ErrAuthFailed, ErrInvalidAuthToken, ErrUserEmpty } from '../auth/errors.js';
 import type { AuthStore } from '../auth/store.js';
 import type { AuthInfo } from '../auth/token-simple.js';
 import type { Backend } from '../backend/backend.js';
@@ -355,6 +356,7 @@ export class V3Server {
   }
 
   async compact(ctx: CallContext, r: CompactionRequest): Promise<CompactionResponse> {
+    await this.requireLogin(ctx);
     const resp = this.proposeAs<CompactionResponse>(ctx, 'compaction', r);
     if (r.physical) this.d.commitBackend();
     return resp;
@@ -364,11 +366,11 @@ export class V3Server {
     let id = r.ID;
     // etcd: a server-generated id is a request id with the sign bit cleared
     while (id === 0n) id = this.d.idGen.next() & ((1n << 63n) - 1n);
-    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, await this.authInfo(ctx))) as LeaseGrantResponse;
+    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, await this.requireLogin(ctx))) as LeaseGrantResponse;
   }
 
   async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
-    return this.proposeAs<LeaseRevokeResponse>(ctx, 'leaseRevoke', r);
+    return (await this.raftRequest(ctx, 'leaseRevoke', r, await this.requireLogin(ctx))) as LeaseRevokeResponse;
   }
 
   /**
@@ -378,6 +380,9 @@ export class V3Server {
    * ErrLeaseNotFound, ErrNoLeader, ErrTimeout, ErrCanceled.
    */
   async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
+    const ai = await this.requireLogin(ctx);
+    // write permission on every attached key (etcd checkLeaseRenew): a renewal keeps them alive
+    for (const k of this.d.lessor.lookup(id)?.keys() ?? []) this.d.authStore.isPutPermitted(ai, k);
     await this.waitLeader(ctx);
     if (this.d.raft.isLeader()) {
       await this.d.applyWait.wait(this.d.raft.committedIndex());
@@ -415,6 +420,9 @@ export class V3Server {
    * ErrNoLeader, ErrTimeout, ErrCanceled.
    */
   async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
+    const ai = await this.requireLogin(ctx);
+    // the key names need read permission on every attached key (etcd checkLeaseTimeToLive, CVE-2023-32082)
+    if (r.keys) for (const k of this.d.lessor.lookup(r.ID)?.keys() ?? []) this.d.authStore.isRangePermitted(ai, k, undefined);
     await this.waitLeader(ctx);
     if (this.d.raft.isLeader()) {
       await this.d.applyWait.wait(this.d.raft.committedIndex());
@@ -428,7 +436,12 @@ export class V3Server {
     });
   }
 
-  async leaseLeases(_ctx: CallContext): Promise<LeaseLeasesResponse> {
+  async leaseLeases(ctx: CallContext): Promise<LeaseLeasesResponse> {
+    const ai = await this.requireLogin(ctx);
+    // read permission on every key of every lease (etcd checkLeaseLeases)
+    if (this.d.authStore.isAuthEnabled()) {
+      for (const l of this.d.lessor.leases()) for (const k of l.keys()) this.d.authStore.isRangePermitted(ai, k, undefined);
+    }
     return create(LeaseLeasesResponseSchema, {
       header: create(ResponseHeaderSchema, {}),
       leases: this.d.lessor.leases().map((l) => ({ ID: l.id })),
@@ -440,7 +453,10 @@ export class V3Server {
     checkRangePermitted(this.d.authStore, ai, { key, rangeEnd } as RangeRequest);
   }
 
+  /** GET needs a login, ACTIVATE/DEACTIVATE the root role, when auth is enabled (GHSA-q8m4-xhhv-38mg). */
   async alarm(ctx: CallContext, r: AlarmRequest): Promise<AlarmResponse> {
+    if (r.action === AlarmRequest_AlarmAction.GET) await this.requireLogin(ctx);
+    else await this.checkAdmin(ctx);
     return this.proposeAs<AlarmResponse>(ctx, 'alarm', r);
   }
 
@@ -520,7 +536,9 @@ export class V3Server {
     return create(MemberPbSchema, { ID: m.id, name: m.name, peerURLs: [...m.peerUrls], clientURLs: [...m.clientUrls], isLearner: m.isLearner });
   }
 
+  /** Needs a login when auth is enabled (GHSA-q8m4-xhhv-38mg); any user may list. */
   async memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
+    await this.requireLogin(ctx);
     if (linearizable) await this.linearizableReadNotify(ctx);
     return create(MemberListResponseSchema, { header: create(ResponseHeaderSchema, {}), members: this.d.cluster.memberList().map((m) => this.memberPb(m)) });
   }
@@ -546,6 +564,18 @@ export class V3Server {
    * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
    * root role ErrPermissionDenied.
    */
+  /**
+   * The caller's auth info, which must name a user when auth is enabled (etcd's
+   * requireAuthInfo, which later 3.4 releases put in front of the lease, member
+   * list, alarm and compaction requests: GHSA-q8m4-xhhv-38mg). Throws
+   * ErrInvalidAuthToken for a bad token, ErrUserEmpty for no user.
+   */
+  private async requireLogin(ctx: CallContext): Promise<AuthInfo | undefined> {
+    const ai = await this.authInfo(ctx);
+    if (this.d.authStore.isAuthEnabled() && (!ai || ai.username === '')) throw new ErrUserEmpty();
+    return ai;
+  }
+
   private async checkAdmin(ctx: CallContext): Promise<void> {
     const ai = await this.authInfo(ctx);
     this.d.authStore.isAdminPermitted(ai);

@@ -108,6 +108,41 @@ export class RawClient {
     });
   }
 
+  /**
+   * A bidi stream: writes `reqs` and, once `n` responses arrived (or `waitMs` passed,
+   * or the stream ended), cancels the call; the outcome is 'OK' with the responses
+   * mapped by `show` (plus ' (no more)' when fewer than `n` came), or the error status.
+   * For streams a server keeps open after the client's half-close (Watch).
+   */
+  bidiFirst<I extends DescMessage, O extends DescMessage>(
+    path: string, inSchema: I, reqs: MessageInitShape<I>[], outSchema: O, token: string | undefined, show: (r: MessageShape<O>) => string, n: number, waitMs = 3000,
+  ): Promise<Outcome> {
+    return new Promise((resolve) => {
+      const call = this.c.makeBidiStreamRequest(
+        path,
+        (m: MessageShape<I>) => Buffer.from(toBinary(inSchema, m)),
+        (b: Buffer) => fromBinary(outSchema, b),
+        this.md(token),
+      );
+      const got: string[] = [];
+      let done = false;
+      const finish = (o: Outcome) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        call.cancel();
+        resolve(o);
+      };
+      const timer = setTimeout(() => finish(`OK ${got.join(',')}${got.length < n ? ' (no more)' : ''}`), waitMs);
+      call.on('data', (r: MessageShape<O>) => {
+        got.push(show(r));
+        if (got.length >= n) finish(`OK ${got.join(',')}`);
+      });
+      call.on('error', (e: grpc.ServiceError) => { if (e.code !== grpc.status.CANCELLED) finish(statusOutcome(e)); });
+      for (const r of reqs) call.write(create(inSchema, r));
+    });
+  }
+
   close(): void {
     this.c.close();
   }

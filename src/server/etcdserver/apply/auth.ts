@@ -24,10 +24,12 @@
  *   ({@link checkTxnAuth});
  * - LeaseRevoke: write on every attached key.
  *
- * Deliberate differences from etcd 3.4.23 (both close read/write leaks that
- * 3.4 has; etcd 3.5 fixed the first): nested txns are checked (3.4's
- * checkTxnReqsPermission skips them), and a put with prev_kv inside a txn needs
- * read permission as a plain put does (3.4 checks only write there).
+ * Deliberate differences from etcd 3.4.23 (each closes a leak 3.4.23 has and a
+ * later etcd release fixed: GHSA-rfx7-8w68-q57q, GHSA-x35m-3gp4-4fh5): nested
+ * txns are checked (3.4's checkTxnReqsPermission skips them), and a put inside a
+ * txn needs what a plain put needs: read permission with prev_kv, and write
+ * permission on the keys already attached to the lease it names (3.4 checks
+ * only the put's own key there).
  */
 
 import { create } from '@bufbuild/protobuf';
@@ -94,8 +96,20 @@ export function checkRangePermitted(as: AuthStore, info: AuthInfo | undefined, r
   as.isRangePermitted(info, r.key, r.rangeEnd);
 }
 
+/**
+ * The keys attached to a lease, for the lease check of puts (undefined: no such
+ * lease). Read-only callers, whose txns hold no puts, pass none.
+ */
+export type LeaseKeys = (id: bigint) => readonly Uint8Array[] | undefined;
+
+/** Write permission on every key attached to lease `id` (etcd `checkLeasePuts`; none for an unknown lease or lease 0). */
+function checkLeasePuts(as: AuthStore, info: AuthInfo | undefined, leaseKeys: LeaseKeys | undefined, id: bigint): void {
+  if (id === 0n || !leaseKeys) return;
+  for (const k of leaseKeys(id) ?? []) as.isPutPermitted(info, k);
+}
+
 /** Permission for the non-txn requests of one txn branch, recursing into nested txns. */
-function checkTxnReqsPermission(as: AuthStore, info: AuthInfo | undefined, reqs: readonly RequestOp[]): void {
+function checkTxnReqsPermission(as: AuthStore, info: AuthInfo | undefined, reqs: readonly RequestOp[], leaseKeys: LeaseKeys | undefined): void {
   for (const op of reqs) {
     const req = op.request;
     switch (req.case) {
@@ -104,6 +118,7 @@ function checkTxnReqsPermission(as: AuthStore, info: AuthInfo | undefined, reqs:
         break;
       case 'requestPut':
         as.isPutPermitted(info, req.value.key);
+        checkLeasePuts(as, info, leaseKeys, req.value.lease);
         if (req.value.prevKv) as.isRangePermitted(info, req.value.key, undefined);
         break;
       case 'requestDeleteRange':
@@ -111,7 +126,7 @@ function checkTxnReqsPermission(as: AuthStore, info: AuthInfo | undefined, reqs:
         as.isDeleteRangePermitted(info, req.value.key, req.value.rangeEnd);
         break;
       case 'requestTxn':
-        checkTxnAuth(as, info, req.value);
+        checkTxnAuth(as, info, req.value, leaseKeys);
         break;
     }
   }
@@ -120,13 +135,14 @@ function checkTxnReqsPermission(as: AuthStore, info: AuthInfo | undefined, reqs:
 /**
  * Permission for a whole txn (etcd `checkTxnAuth`, recursive): read on every
  * compare's key/range, then every request of both branches (both, since which
- * one runs is known only when applying). Throws the auth error of the first
- * denial; passes when auth is disabled.
+ * one runs is known only when applying), including the lease check of each put
+ * that names a lease (`leaseKeys`). Throws the auth error of the first denial;
+ * passes when auth is disabled.
  */
-export function checkTxnAuth(as: AuthStore, info: AuthInfo | undefined, rt: TxnRequest): void {
+export function checkTxnAuth(as: AuthStore, info: AuthInfo | undefined, rt: TxnRequest, leaseKeys?: LeaseKeys): void {
   for (const c of rt.compare) as.isRangePermitted(info, c.key, c.rangeEnd);
-  checkTxnReqsPermission(as, info, rt.success);
-  checkTxnReqsPermission(as, info, rt.failure);
+  checkTxnReqsPermission(as, info, rt.success, leaseKeys);
+  checkTxnReqsPermission(as, info, rt.failure, leaseKeys);
 }
 
 /** Runs a check, turning a request-level error into `{err}`. */
@@ -190,7 +206,7 @@ export class AuthApplierV3 extends ApplierV3Decorator {
   }
 
   override txn(rt: TxnRequest): Res<TxnResponse> {
-    const err = check(() => checkTxnAuth(this.as, this.authInfo, rt));
+    const err = check(() => checkTxnAuth(this.as, this.authInfo, rt, (id) => this.lessor.lookup(id)?.keys()));
     return err ? { err } : this.next.txn(rt);
   }
 
@@ -201,9 +217,7 @@ export class AuthApplierV3 extends ApplierV3Decorator {
 
   /** Write permission on every key attached to lease `id` (none for an unknown lease). */
   private checkLeasePuts(id: bigint): void {
-    const l = this.lessor.lookup(id);
-    if (!l) return;
-    for (const k of l.keys()) this.as.isPutPermitted(this.authInfo, k);
+    checkLeasePuts(this.as, this.authInfo, (lid) => this.lessor.lookup(lid)?.keys(), id);
   }
 
   /** Root, or the user asking about themself. */
