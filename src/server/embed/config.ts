@@ -119,7 +119,8 @@ class EtcdFlags {
     def('initial-cluster-state', new SelectiveStringValue('new', 'existing'));
     def('strict-reconfig-check', new BoolValue(true));
     def('enable-v2', new BoolValue(false));
-    def('pre-vote', new BoolValue(false));
+    // on by default, as in etcd 3.5+ (3.4: off); `--pre-vote=false` or `pre-vote: false` turns it off
+    def('pre-vote', new BoolValue(true));
     // proxy
     def('proxy', new SelectiveStringValue('off', 'readonly', 'on'));
     def('proxy-failure-wait', new UintValue(5000));
