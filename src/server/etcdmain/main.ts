@@ -154,7 +154,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
 
   let handle: EtcdHandle;
   try {
-    if (!memberInitialized && cfg.initialClusterState === 'new') verifyBootstrap(cfg);
+    // with --discovery-srv the initial cluster is known only once startEtcd looked it up (it verifies then)
+    if (!memberInitialized && cfg.initialClusterState === 'new' && !cfg.discovery?.srv) verifyBootstrap(cfg);
     const start = io.startEtcd ?? (await loadStartEtcd());
     handle = await start(cfg, lg);
   } catch (e) {
