@@ -55,7 +55,7 @@ export const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is requi
  */
 export const ACCEPTED_WITHOUT_EFFECT = [
   'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname',
-  'cors', 'debug', 'discovery-fallback', 'discovery-proxy', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
+  'cors', 'debug', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
   'proxy-dial-timeout', 'proxy-failure-wait', 'proxy-read-timeout',
@@ -64,9 +64,9 @@ export const ACCEPTED_WITHOUT_EFFECT = [
 
 /**
  * Flags whose non-default values are rejected at validation (exit 1, "failed to verify flags"):
- * the v2 discovery service, the v2 proxy, v2v3 emulation.
+ * the v2 proxy, v2v3 emulation.
  */
-export const REJECTED_VALUES = ['discovery', 'proxy=on|readonly', 'experimental-enable-v2v3'] as const;
+export const REJECTED_VALUES = ['proxy=on|readonly', 'experimental-enable-v2v3'] as const;
 
 /** etcdmain `ignored` flags: accepted, warned, no effect. */
 const IGNORED_FLAGS = [
@@ -659,7 +659,6 @@ class GoConfig {
 
   /** Rejects what this server cannot do (see REJECTED_VALUES). Throws Error. */
   checkSupported(): void {
-    if (this.durl !== '') throw new Error('--discovery is not supported by this etcd (use --initial-cluster)');
     if (this.proxy !== 'off') throw new Error(`--proxy=${this.proxy} is not supported by this etcd (v2 proxy)`);
     if (this.s['experimental-enable-v2v3'] !== '') throw new Error('--experimental-enable-v2v3 is not supported by this etcd');
   }
@@ -674,6 +673,11 @@ class GoConfig {
     const ms = (k: string) => n[k] / 1e6;
     const initialCluster = new Map<string, readonly string[]>();
     if (this.initialCluster !== '') for (const [k, v] of newUrlsMap(this.initialCluster)) initialCluster.set(k, v);
+    // etcd PeerURLsMapAndToken: with --discovery a temporary cluster of this member alone, the URL as token
+    if (this.durl !== '') {
+      initialCluster.clear();
+      initialCluster.set(this.name, this.apUrls.map(goUrlString));
+    }
     return {
       name: this.name,
       dataDir: this.dataDir,
@@ -685,7 +689,7 @@ class GoConfig {
       listenMetricsUrls: this.metricsUrls.map(toWhatwgUrl),
       initialCluster,
       initialClusterState: this.clusterState as 'new' | 'existing',
-      initialClusterToken: this.token,
+      initialClusterToken: this.durl !== '' ? this.durl : this.token,
       discovery: { url: this.durl, proxy: this.s['discovery-proxy'] ?? '', fallback: this.fallback, srv: this.dnsCluster, srvName: this.dnsClusterServiceName },
       snapshotCount: n['snapshot-count'],
       maxSnapFiles: n['max-snapshots'],
