@@ -247,6 +247,28 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
     });
   }
 
+  test('discovery service unreachable: logged and retried after 2 s (then 4 s, ...)', async () => {
+    const [cp, pp, dead] = await getFreePorts(3);
+    const out = [];
+    for (const s of SERVERS) {
+      const dir = path.join(tmp, 'unreachable');
+      fs.rmSync(dir, { recursive: true, force: true });
+      const p = spawnEtcdProcess(s.binary, [...memberArgs('a', dir, cp!, pp!), `--discovery=http://127.0.0.1:${dead}/v2/keys/_etcd/registry/x`]);
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!zapLines(p.log()).some((e) => e['msg'] === 'retry connecting to discovery service')) {
+          assert.ok(!p.exited() && Date.now() < deadline, p.log());
+          await sleep(100);
+        }
+      } finally {
+        await p.kill();
+      }
+      out.push(zapLines(p.log()).filter((e) => e['msg'] === 'failed to get from discovery server' || e['msg'] === 'retry connecting to discovery service').slice(0, 2).map(norm));
+    }
+    assert.deepEqual(out[1], out[0]);
+    assert.equal((out[0]![1] as Record<string, unknown>)['backoff'], '2s');
+  });
+
   test('cluster full, default --discovery-fallback=proxy: etcd falls back to its v2 proxy, ours has none and exits 1', async () => {
     const [cp, pp] = await getFreePorts(2);
     const fallbackLine = { level: 'warn', msg: 'discovery cluster is full, falling back to proxy', 'fallback-proxy': 'proxy', error: 'failed to join discovery cluster (discovery: cluster is full)' };
