@@ -164,6 +164,24 @@ if (process.env['ETCDTS_DNSNS'] !== '1') {
     }
   });
 
+  test('capnslog (the default logger): the same error lines', { timeout: 120_000 }, async () => {
+    const [p, cp] = await getFreePorts(2);
+    await startDns([...hostRecords, `--srv-host=_etcd-server-ssl._tcp.example.test,m1.example.test,${p}`]);
+    const out = [];
+    for (const s of SERVERS) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcdts-srv-'));
+      try {
+        const r = await runToExit(s.binary, ['--name=m1', `--data-dir=${dir}`, '--discovery-srv=example.test', `--initial-advertise-peer-urls=http://127.0.0.1:${p}`, `--listen-peer-urls=http://127.0.0.1:${p}`, `--listen-client-urls=http://127.0.0.1:${cp}`, `--advertise-client-urls=http://127.0.0.1:${cp}`]);
+        out.push({ status: r.status, lines: r.log.split('\n').filter((l) => / [NECW] \| (embed|etcdmain): /.test(l) && !/default host|Deprecated/.test(l)).map((l) => l.replace(/^\S+ \S+ /, '')) });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    assert.equal(out[0]!.status, 1);
+    assert.ok(out[0]!.lines.length >= 2, JSON.stringify(out[0]));
+    assert.deepEqual(out[1], out[0]);
+  });
+
   for (const s of SERVERS) {
     describe(`3-member cluster from _etcd-server-ssl SRV records: ${s.name}`, { timeout: 300_000 }, () => {
       const procs: RawEtcdProcess[] = [];
@@ -220,6 +238,60 @@ if (process.env['ETCDTS_DNSNS'] !== '1') {
         assert.equal(put.code, 0, put.stderr);
         const get = await runCli(REAL, [`--endpoints=${eps[2]}`, 'get', 'srv-key'], { timeoutMs: 30_000 });
         assert.equal(get.stdout.toString(), 'srv-key\nv1\n', get.stderr);
+      });
+    });
+  }
+
+  for (const s of SERVERS) {
+    describe(`SRV https members without --peer-trusted-ca-file: the peer TLS server name is the domain: ${s.name}`, { timeout: 300_000 }, () => {
+      const procs: RawEtcdProcess[] = [];
+      const dirs: string[] = [];
+      after(async () => {
+        for (const p of procs) await p.kill();
+        for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+      });
+      test('peers verify certificates naming only example.test (system roots: the test CA)', async () => {
+        const certs = await makeTestCerts();
+        // no SAN for m1..m3: verification passes only with the server name example.test
+        const leaf = await makeLeafCert(certs, 'srv-domain-peer', { cn: 'etcd-srv-domain-peer', dns: ['example.test'] });
+        const ports = await getFreePorts(6);
+        const peer = ports.slice(0, 3);
+        const client = ports.slice(3);
+        await startDns([...hostRecords, ...[1, 2, 3].map((i) => `--srv-host=_etcd-server-ssl._tcp.example.test,m${i}.example.test,${peer[i - 1]},${i}`)]);
+        // the test CA as the system roots: Go reads SSL_CERT_FILE, Node NODE_EXTRA_CA_CERTS
+        const saved = { a: process.env['SSL_CERT_FILE'], b: process.env['NODE_EXTRA_CA_CERTS'] };
+        process.env['SSL_CERT_FILE'] = certs.caCert;
+        process.env['NODE_EXTRA_CA_CERTS'] = certs.caCert;
+        try {
+          for (const i of [1, 2, 3]) {
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcdts-srv-'));
+            dirs.push(dir);
+            procs.push(spawnEtcdProcess(s.binary, [
+              '--logger=zap', `--name=m${i}`, `--data-dir=${dir}`, '--discovery-srv=example.test',
+              `--initial-advertise-peer-urls=https://m${i}.example.test:${peer[i - 1]}`, `--listen-peer-urls=https://127.0.0.1:${peer[i - 1]}`,
+              `--peer-cert-file=${leaf.cert}`, `--peer-key-file=${leaf.key}`,
+              `--listen-client-urls=http://127.0.0.1:${client[i - 1]}`, `--advertise-client-urls=http://127.0.0.1:${client[i - 1]}`,
+            ]));
+          }
+        } finally {
+          for (const [k, v] of [['SSL_CERT_FILE', saved.a], ['NODE_EXTRA_CA_CERTS', saved.b]] as const) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+          }
+        }
+        const eps = client.map((c) => `http://127.0.0.1:${c}`);
+        const deadline = Date.now() + 120_000;
+        for (;;) {
+          for (const p of procs) assert.ok(!p.exited(), `a member exited:\n${p.log()}`);
+          const st = await Promise.all(eps.map((e) => memberStatus(e)));
+          if (st.every((x) => x !== undefined) && new Set(st.map((x) => x!.leaderHex)).size === 1) break;
+          assert.ok(Date.now() < deadline, `no common leader in time:\n${procs.map((p) => p.log().slice(-4000)).join('\n----\n')}`);
+          await sleep(300);
+        }
+        const put = await runCli(REAL, [`--endpoints=${eps[0]}`, 'put', 'srv-key', 'v2'], { timeoutMs: 30_000 });
+        assert.equal(put.code, 0, put.stderr);
+        const get = await runCli(REAL, [`--endpoints=${eps[2]}`, 'get', 'srv-key'], { timeoutMs: 30_000 });
+        assert.equal(get.stdout.toString(), 'srv-key\nv2\n', get.stderr);
       });
     });
   }

@@ -247,6 +247,21 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
     });
   }
 
+  test('capnslog (the default logger): the same etcdmain lines for a bad size key', async () => {
+    const [cp, pp] = await getFreePorts(2);
+    const out = [];
+    for (const s of SERVERS) {
+      const durl = await newToken('abc');
+      const dir = path.join(tmp, 'capnslog');
+      fs.rmSync(dir, { recursive: true, force: true });
+      const r = spawnSync(s.binary, [...memberArgs('a', dir, cp!, pp!).slice(1), `--discovery=${durl}`], { encoding: 'utf8', timeout: 60_000 });
+      out.push({ status: r.status, lines: r.stderr.split('\n').filter((l) => / [NECWI] \| (etcdmain|discovery): /.test(l) && !/default host|Deprecated|etcd Version|Git SHA|Go Version|Go OS|setting maximum/.test(l)).map((l) => l.replace(/^\S+ \S+ /, '').split(durl).join('DURL')) });
+    }
+    assert.equal(out[0]!.status, 1);
+    assert.deepEqual(out[0]!.lines, ['E | etcdmain: failed to join discovery cluster (discovery: size key is bad)', 'I | etcdmain: discovery token DURL was used, but failed to bootstrap the cluster.', 'I | etcdmain: please generate a new discovery token and try to bootstrap again.']);
+    assert.deepEqual(out[1], out[0]);
+  });
+
   test('discovery service unreachable: logged and retried after 2 s (then 4 s, ...)', async () => {
     const [cp, pp, dead] = await getFreePorts(3);
     const out = [];
