@@ -478,6 +478,8 @@ export class EtcdServer implements EtcdServerApi {
       }
       log.info('restarting local member', { 'cluster-id': idHex(b.clusterId), 'local-member-id': idHex(b.memberId), 'commit-index': b.storage.initialState().hardState.commit });
     } else if (cfg.initialClusterState === 'existing') {
+      // etcd ServerConfig.VerifyJoinExisting
+      if (durl !== '') throw new Error('discovery URL should not be set when joining existing initial cluster');
       b = await EtcdServer.joinExisting(cfg, log, dirs, settings, opts.peerTls);
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     } else {

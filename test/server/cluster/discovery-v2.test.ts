@@ -70,7 +70,7 @@ const DISCOVERY_MSGS = new Set([
   'found all needed peers from discovery server', 'failed to start etcd', 'failed to bootstrap; discovery token was already used', 'do not reuse discovery token; generate a new one to bootstrap a cluster',
   'member has been registered with discovery service', 'but could not find valid cluster configuration', 'check data dir if previous bootstrap succeeded',
   'or use a new discovery token if previous bootstrap failed', 'member with duplicated name has already been registered', 'cURL the discovery token URL for details',
-  'discovery cluster is full, falling back to proxy', 'discovery token is ignored since cluster already initialized; valid logs are found',
+  'discovery cluster is full, falling back to proxy', 'discovery token is ignored since cluster already initialized; valid logs are found', 'discovery failed',
 ]);
 
 /** Member arguments: name, data dir, loopback client/peer URLs on the given ports. */
@@ -227,6 +227,7 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
         return d;
       },
     },
+    { name: '--initial-cluster-state=existing', token: () => newToken(1), extra: ['--initial-cluster-state=existing'] },
   ];
   for (const c of cases) {
     test(c.name, async () => {
