@@ -227,6 +227,7 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
         return d;
       },
     },
+    { name: 'not a v2 keys endpoint (bad discovery endpoint)', token: async () => serviceUrl },
     { name: '--initial-cluster-state=existing', token: () => newToken(1), extra: ['--initial-cluster-state=existing'] },
   ];
   for (const c of cases) {
@@ -263,13 +264,15 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
     assert.deepEqual(out[1], out[0]);
   });
 
-  test('discovery service unreachable: logged and retried after 2 s (then 4 s, ...)', async () => {
+  for (const what of ['unreachable', 'a URL without scheme']) {
+  test(`discovery service ${what}: logged and retried after 2 s (then 4 s, ...)`, async () => {
     const [cp, pp, dead] = await getFreePorts(3);
     const out = [];
+    const durl = what === 'unreachable' ? `http://127.0.0.1:${dead}/v2/keys/_etcd/registry/x` : 'foo';
     for (const s of SERVERS) {
       const dir = path.join(tmp, 'unreachable');
       fs.rmSync(dir, { recursive: true, force: true });
-      const p = spawnEtcdProcess(s.binary, [...memberArgs('a', dir, cp!, pp!), `--discovery=http://127.0.0.1:${dead}/v2/keys/_etcd/registry/x`]);
+      const p = spawnEtcdProcess(s.binary, [...memberArgs('a', dir, cp!, pp!), `--discovery=${durl}`]);
       try {
         const deadline = Date.now() + 60_000;
         while (!zapLines(p.log()).some((e) => e['msg'] === 'retry connecting to discovery service')) {
@@ -284,6 +287,7 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
     assert.deepEqual(out[1], out[0]);
     assert.equal((out[0]![1] as Record<string, unknown>)['backoff'], '2s');
   });
+  }
 
   test('cluster full, default --discovery-fallback=proxy: etcd falls back to its v2 proxy, ours has none and exits 1', async () => {
     const [cp, pp] = await getFreePorts(2);

@@ -28,6 +28,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import { posix } from 'node:path';
 import type { Logger } from '../../../logger.js';
 import { newUrlsMap } from '../../../embed/urls.js';
 
@@ -117,16 +118,33 @@ class Discovery {
   private proxyUrl: URL | undefined;
   private retries = 0;
 
+  /** set when the URL's scheme is not http(s): every request fails with it (Go's http client), retried forever as in etcd */
+  private readonly unsupported: string | undefined;
+
   constructor(private readonly o: JoinOptions) {
-    let u: URL;
-    try {
-      u = new URL(o.url);
-    } catch {
-      throw new Error(`parse ${JSON.stringify(o.url)}: invalid URI for request`);
+    const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(o.url)?.[1]?.toLowerCase() ?? '';
+    let u: URL | undefined;
+    if (scheme === 'http' || scheme === 'https') {
+      try {
+        u = new URL(o.url);
+      } catch {
+        throw new Error(`parse ${JSON.stringify(o.url)}: invalid URL`);
+      }
     }
-    this.cluster = decodeURIComponent(u.pathname);
-    this.endpoint = new URL(`${u.protocol}//${u.host}`);
-    this.urlText = `${u.protocol}//${u.host}`;
+    if (u) {
+      // (Go's Path is empty for "http://host", WHATWG's pathname "/")
+      this.cluster = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*\//.test(o.url) ? decodeURIComponent(u.pathname) : '';
+      this.endpoint = new URL(`${u.protocol}//${u.host}`);
+      this.urlText = `${u.protocol}//${u.host}`;
+    } else {
+      // Go's url.Parse keeps such a URL; its client then refuses the scheme on every request
+      const rest = o.url.slice(scheme === '' ? 0 : scheme.length + 1).replace(/[?#].*$/, '');
+      const auth = rest.startsWith('//') ? /^\/\/([^/]*)(.*)$/.exec(rest)! : undefined;
+      this.cluster = auth ? auth[2]! : rest.startsWith('/') || scheme === '' ? rest : '';
+      this.endpoint = new URL('http://invalid');
+      this.urlText = scheme === '' ? (auth ? `//${auth[1]}` : '') : auth ? `${scheme}://${auth[1]}` : `${scheme}:`;
+      this.unsupported = `unsupported protocol scheme ${JSON.stringify(scheme)}`;
+    }
     if (o.proxy !== '') {
       let p: URL | undefined;
       try {
@@ -142,7 +160,7 @@ class Discovery {
           throw new Error(`invalid proxy address ${JSON.stringify(o.proxy)}: parse ${JSON.stringify(`http://${o.proxy}`)}: invalid URI`);
         }
       }
-      if (u.protocol === 'https:') throw new Error(`--discovery-proxy with an https discovery URL is not supported by this etcd (${o.url})`);
+      if (u?.protocol === 'https:') throw new Error(`--discovery-proxy with an https discovery URL is not supported by this etcd (${o.url})`);
       this.proxyUrl = p;
       const text = `${p.protocol}//${p.host}${p.pathname === '/' ? '' : p.pathname}`;
       o.lg.info('running proxy with discovery', { 'proxy-url': text }, { pkg: 'discovery', text: `using proxy ${JSON.stringify(text)}` });
@@ -150,12 +168,13 @@ class Discovery {
   }
 
   private selfKey(): string {
-    return `${this.cluster.replace(/\/+$/, '')}/${this.o.id.toString(16)}`;
+    return posix.join('/', this.cluster, this.o.id.toString(16));
   }
 
   /** One HTTP request to the discovery service; resolves with status, body and X-Etcd-Index. */
   private request(method: string, key: string, query: string, body: string | undefined, timeoutMs: number): Promise<{ status: number; body: string; index: number }> {
-    const path = `${encodeURI(key)}${query}`;
+    if (this.unsupported !== undefined) return Promise.reject(new ClusterError([this.unsupported]));
+    const path = `${encodeURI(posix.join('/', key))}${query}`;
     const target = new URL(path, this.endpoint);
     const viaProxy = this.proxyUrl;
     const mod = (viaProxy ? viaProxy.protocol : target.protocol) === 'https:' ? https : http;
@@ -225,7 +244,7 @@ class Discovery {
 
   /** etcd checkCluster: the members registered before this one (all of them if it is not registered), size and the index to watch from. */
   async checkCluster(): Promise<{ nodes: V2Node[]; size: number; index: number; full: boolean }> {
-    const configKey = `${this.cluster.replace(/\/+$/, '')}/_config`;
+    const configKey = posix.join('/', this.cluster, '_config');
     let sizeNode: V2Node;
     try {
       sizeNode = (await this.get(`${configKey}/size`)).node;
