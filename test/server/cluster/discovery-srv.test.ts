@@ -324,8 +324,9 @@ if (process.env['ETCDTS_DNSNS'] !== '1') {
       const r = await runCli(REAL, [`--endpoints=127.0.0.1:${c}`, 'put', 'k', 'v'], { timeoutMs: 30_000 });
       assert.equal(r.code, 0, r.stderr);
     };
-    const cases: Array<{ name: string; records: () => string[]; args: () => string[]; want?: string }> = [
+    const cases: Array<{ name: string; records: () => string[]; args: () => string[]; want?: string; env?: Record<string, string> }> = [
       { name: 'endpoints from _etcd-client._tcp', records: () => [...hostRecords, `--srv-host=_etcd-client._tcp.example.test,m1.example.test,${cport}`], args: () => ['--discovery-srv=example.test', 'get', 'k'], want: 'k\nv\n' },
+      { name: 'ETCDCTL_DISCOVERY_SRV and ETCDCTL_DISCOVERY_SRV_NAME', records: () => [...hostRecords, `--srv-host=_etcd-client-bar._tcp.example.test,m1.example.test,${cport}`], args: () => ['get', 'k'], want: 'k\nv\n', env: { ETCDCTL_DISCOVERY_SRV: 'example.test', ETCDCTL_DISCOVERY_SRV_NAME: 'bar' } },
       { name: '--discovery-srv-name', records: () => [...hostRecords, `--srv-host=_etcd-client-foo._tcp.example.test,m1.example.test,${cport}`], args: () => ['-d', 'example.test', '--discovery-srv-name=foo', 'get', 'k'], want: 'k\nv\n' },
       { name: 'https endpoints from _etcd-client-ssl._tcp, TLS server name = the domain', records: () => [...hostRecords, `--srv-host=_etcd-client-ssl._tcp.example.test,m1.example.test,${tport}`], args: () => ['--discovery-srv=example.test', '--insecure-discovery=false', `--cacert=${caCert}`, 'get', 'k'], want: 'k\nv\n' },
       { name: '--insecure-discovery=false ignores http endpoints; --endpoints is used (over TLS)', records: () => [...hostRecords, `--srv-host=_etcd-client._tcp.example.test,m1.example.test,${cport},1`, `--srv-host=_etcd-client._tcp.example.test,m2.example.test,${cport},0`], args: () => ['--discovery-srv=example.test', '--insecure-discovery=false', `--endpoints=127.0.0.1:${cport}`, 'get', 'k'] },
@@ -339,7 +340,7 @@ if (process.env['ETCDTS_DNSNS'] !== '1') {
         await startDns(c.records());
         const res = [];
         for (const cli of CLIS) {
-          const r = await runCli(cli.binary, ['--dial-timeout=2s', '--command-timeout=3s', ...c.args()], { timeoutMs: 30_000 });
+          const r = await runCli(cli.binary, ['--dial-timeout=2s', '--command-timeout=3s', ...c.args()], { timeoutMs: 30_000, ...(c.env ? { env: c.env } : {}) });
           // (ours adds `Reason: ...` lines after a connection failure: a documented difference)
           const stderr = r.stderr.split('\n').filter((l) => !l.startsWith('Reason: ')).map((l) => (l.startsWith('{') ? (JSON.parse(l) as { msg: string }).msg : l)).join('\n');
           res.push({ code: r.code, stdout: r.stdout.toString(), stderr });
