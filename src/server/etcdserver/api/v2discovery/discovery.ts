@@ -258,7 +258,8 @@ class Discovery {
       throw e;
     }
     const v = sizeNode.value ?? '';
-    if (!/^\+?\d+$/.test(v) || BigInt(v.replace(/^\+/, '')) > 0xffffffffffffffffn) throw new Error(ERR_BAD_SIZE_KEY);
+    // Go strconv.ParseUint(v, 10, 0): digits only, no sign, at most 2^64-1
+    if (!/^\d+$/.test(v) || BigInt(v) > 0xffffffffffffffffn) throw new Error(ERR_BAD_SIZE_KEY);
     const size = Number(v);
     let dir: { node: V2Node; index: number };
     try {
@@ -275,7 +276,8 @@ class Discovery {
     const self = base(this.selfKey());
     for (let i = 0; i < nodes.length; i++) {
       if (base(nodes[i]!.key) === self) break;
-      if (i >= size - 1) return { nodes: nodes.slice(0, size), size, index: dir.index, full: true };
+      // (size-1 is unsigned in etcd: a size of 0 never makes the cluster full)
+      if (size > 0 && i >= size - 1) return { nodes: nodes.slice(0, size), size, index: dir.index, full: true };
     }
     return { nodes, size, index: dir.index, full: false };
   }
