@@ -202,6 +202,7 @@ describe('--discovery failures (same log lines, exit 1)', { timeout: 300_000 }, 
   const cases: Array<{ name: string; token: (apurl: string) => Promise<string>; extra?: string[] }> = [
     { name: 'size key missing', token: () => newToken() },
     { name: 'size key not a number', token: () => newToken('abc') },
+    { name: 'size key with a sign (+3)', token: () => newToken('%2B3') },
     {
       name: 'cluster full, --discovery-fallback=exit',
       token: async () => {
