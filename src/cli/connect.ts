@@ -12,6 +12,38 @@ import { EtcdError } from '../client/errors.js';
 import { zapJsonLogger } from '../client/log.js';
 import { CliError, ExitBadArgs, ExitBadConnection, ExitError } from './exit-codes.js';
 import type { GlobalOptions } from './global-flags.js';
+import { getClient } from '../util/dns-srv.js';
+import { goQuote } from './go-format.js';
+
+const discovered = new WeakSet<GlobalOptions>();
+
+/**
+ * etcdctl endpointsFromCmd (ctlv3/command/global.go) for `--discovery-srv DOMAIN`:
+ * replaces `g.endpoints` (once per options object) with the endpoints of the
+ * `_etcd-client-ssl[-NAME]._tcp.DOMAIN` then `_etcd-client[-NAME]._tcp.DOMAIN` SRV
+ * records (pkg/srv GetClient). Without `--insecure-discovery` http endpoints are dropped
+ * with `ignoring discovered insecure endpoint "URL"` on `writeErr`; when none is left,
+ * `--endpoints` stays in use, as in etcdctl. Nothing happens without --discovery-srv.
+ * @throws CliError(ExitError) `dns lookup errors: <https error> and <http error>`
+ */
+export async function discoverEndpoints(g: GlobalOptions, writeErr: (s: string) => void): Promise<void> {
+  if (g.discoverySrv === '' || discovered.has(g)) return;
+  discovered.add(g);
+  let eps: string[];
+  try {
+    eps = await getClient('etcd-client', g.discoverySrv, g.discoverySrvName);
+  } catch (e) {
+    throw new CliError(ExitError, (e as Error).message);
+  }
+  if (!g.insecureDiscovery) {
+    eps = eps.filter((ep) => {
+      if (!ep.startsWith('http://')) return true;
+      writeErr(`ignoring discovered insecure endpoint ${goQuote(ep)}\n`);
+      return false;
+    });
+  }
+  if (eps.length > 0) g.endpoints = eps;
+}
 
 /**
  * Reads a password from the terminal (no echo) or from stdin, like speakeasy.Ask: the

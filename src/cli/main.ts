@@ -312,7 +312,8 @@ function makeContext(
       if (client) return client;
       const g = ctx.globals();
       ctx.display();
-      const { makeClient } = await import('./connect.js');
+      const { makeClient, discoverEndpoints } = await import('./connect.js');
+      await discoverEndpoints(g, writeErr);
       client = await makeClient(g, writeErr);
       return client;
     },

@@ -20,7 +20,8 @@ export const CLUSTER_FLAG = { name: 'cluster', type: 'bool', default: false, usa
 export async function endpointsFromCluster(ctx: CommandContext): Promise<string[]> {
   const g = ctx.globals();
   if (!ctx.flags.bool('cluster')) return g.endpoints;
-  const { makeClient } = await import('../../cli/connect.js');
+  const { makeClient, discoverEndpoints } = await import('../../cli/connect.js');
+  await discoverEndpoints(g, ctx.errWrite);
   // MemberList needs no authentication, so no password is asked for.
   const c = await makeClient({ ...g, user: '', password: '' }, ctx.errWrite);
   try {

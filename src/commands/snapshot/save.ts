@@ -94,6 +94,7 @@ export const snapshotSaveCommand: CommandSpec = {
     if (ctx.args.length !== 1) throw new CliError(ExitBadArgs, 'snapshot save expects one argument');
     const g = ctx.globals();
     ctx.display();
+    await (await import('../../cli/connect.js')).discoverEndpoints(g, ctx.errWrite);
     if (g.endpoints.length !== 1) {
       throw new CliError(ExitInterrupted, `snapshot must be requested to one selected node, not multiple [${g.endpoints.join(' ')}]`);
     }

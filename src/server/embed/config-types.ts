@@ -35,6 +35,20 @@ export interface LogConfig {
   readonly outputs: readonly string[];
 }
 
+/** etcd embed.Config Durl, Dproxy, DNSCluster, DNSClusterServiceName and etcdmain's fallback. */
+export interface DiscoveryConfig {
+  /** --discovery: the discovery URL (v2 keys protocol), '' for none */
+  readonly url: string;
+  /** --discovery-proxy: HTTP proxy for the discovery service, '' for none */
+  readonly proxy: string;
+  /** --discovery-fallback: 'exit' or 'proxy' (the default) when the cluster is full */
+  readonly fallback: string;
+  /** --discovery-srv: the domain of the SRV records, '' for none */
+  readonly srv: string;
+  /** --discovery-srv-name: suffix of the SRV service names, '' for none */
+  readonly srvName: string;
+}
+
 export interface EmbedConfig {
   readonly name: string;
   readonly dataDir: string;
@@ -51,6 +65,11 @@ export interface EmbedConfig {
   readonly initialCluster: ReadonlyMap<string, readonly string[]>;
   readonly initialClusterState: ClusterState;
   readonly initialClusterToken: string;
+  /**
+   * Bootstrap by discovery (etcd's --discovery, --discovery-srv and companions); absent or
+   * empty strings: not used. See embed/discovery-srv.ts and etcdserver/api/v2discovery.
+   */
+  readonly discovery?: DiscoveryConfig;
 
   /** entries between raft snapshots (default 100000). */
   readonly snapshotCount: number;

@@ -30,6 +30,7 @@ import {
 import { type GoUrl, goUrlString, newUrls, newUrlsMap, splitHostPort, toWhatwgUrl } from './urls.js';
 import { flagsline, usageline } from '../etcdmain/help.js';
 import { goPathError } from '../../util/go-errors.js';
+import { resolveTcpAddr } from '../../util/dns-srv.js';
 
 /** The version `etcd --version` and the startup log report (etcd version/version.go). */
 export const ETCD_VERSION = '3.4.23';
@@ -54,7 +55,7 @@ export const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is requi
  */
 export const ACCEPTED_WITHOUT_EFFECT = [
   'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname',
-  'cors', 'debug', 'discovery-fallback', 'discovery-proxy', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
+  'cors', 'debug', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
   'proxy-dial-timeout', 'proxy-failure-wait', 'proxy-read-timeout',
@@ -63,9 +64,9 @@ export const ACCEPTED_WITHOUT_EFFECT = [
 
 /**
  * Flags whose non-default values are rejected at validation (exit 1, "failed to verify flags"):
- * discovery (v2 discovery service and DNS SRV), the v2 proxy, v2v3 emulation.
+ * the v2 proxy, v2v3 emulation.
  */
-export const REJECTED_VALUES = ['discovery', 'discovery-srv', 'discovery-srv-name', 'proxy=on|readonly', 'experimental-enable-v2v3'] as const;
+export const REJECTED_VALUES = ['proxy=on|readonly', 'experimental-enable-v2v3'] as const;
 
 /** etcdmain `ignored` flags: accepted, warned, no effect. */
 const IGNORED_FLAGS = [
@@ -659,8 +660,6 @@ class GoConfig {
 
   /** Rejects what this server cannot do (see REJECTED_VALUES). Throws Error. */
   checkSupported(): void {
-    if (this.durl !== '') throw new Error('--discovery is not supported by this etcd (use --initial-cluster)');
-    if (this.dnsCluster !== '' || this.dnsClusterServiceName !== '') throw new Error('--discovery-srv is not supported by this etcd (use --initial-cluster)');
     if (this.proxy !== 'off') throw new Error(`--proxy=${this.proxy} is not supported by this etcd (v2 proxy)`);
     if (this.s['experimental-enable-v2v3'] !== '') throw new Error('--experimental-enable-v2v3 is not supported by this etcd');
   }
@@ -675,6 +674,11 @@ class GoConfig {
     const ms = (k: string) => n[k] / 1e6;
     const initialCluster = new Map<string, readonly string[]>();
     if (this.initialCluster !== '') for (const [k, v] of newUrlsMap(this.initialCluster)) initialCluster.set(k, v);
+    // etcd PeerURLsMapAndToken: with --discovery a temporary cluster of this member alone, the URL as token
+    if (this.durl !== '') {
+      initialCluster.clear();
+      initialCluster.set(this.name, this.apUrls.map(goUrlString));
+    }
     return {
       name: this.name,
       dataDir: this.dataDir,
@@ -686,7 +690,8 @@ class GoConfig {
       listenMetricsUrls: this.metricsUrls.map(toWhatwgUrl),
       initialCluster,
       initialClusterState: this.clusterState as 'new' | 'existing',
-      initialClusterToken: this.token,
+      initialClusterToken: this.durl !== '' ? this.durl : this.token,
+      discovery: { url: this.durl, proxy: this.s['discovery-proxy'] ?? '', fallback: this.fallback, srv: this.dnsCluster, srvName: this.dnsClusterServiceName },
       snapshotCount: n['snapshot-count'],
       maxSnapFiles: n['max-snapshots'],
       maxWalFiles: n['max-wals'],
@@ -803,4 +808,38 @@ export function verifyBootstrap(cfg: EmbedConfig): void {
 /** A WHATWG URL of a checked etcd URL back in Go's string form ("http://h:1", no trailing "/"). */
 export function whatwgToGoString(u: URL): string {
   return `${u.protocol}//${u.username ? `${u.username}${u.password ? ':' + u.password : ''}@` : ''}${u.host}${u.search}${u.hash}`;
+}
+
+/**
+ * {@link verifyBootstrap} with etcd's netutil.URLStringsEqual: when this member's URLs
+ * in the initial cluster differ from --initial-advertise-peer-urls as strings (e.g. SRV
+ * targets `https://m1.example.test:2380` for an advertised `https://127.0.0.1:2380`),
+ * both lists are resolved to TCP addresses (Go ResolveTCPAddr: util/dns-srv.ts) and
+ * compared again.
+ * @throws Error with etcd's message (verifyBootstrap's) when they still differ or a URL is duplicated
+ */
+export async function verifyBootstrapResolved(cfg: EmbedConfig): Promise<void> {
+  try {
+    verifyBootstrap(cfg);
+  } catch (e) {
+    const mine = cfg.initialCluster.get(cfg.name);
+    const ap = cfg.initialAdvertisePeerUrls.map(whatwgToGoString);
+    if (!mine || mine.length !== ap.length) throw e;
+    const resolved = async (urls: readonly string[]): Promise<string> => {
+      const out: string[] = [];
+      for (const s of urls) {
+        const u = new URL(s);
+        try {
+          out.push(`${u.protocol}//${await resolveTcpAddr(u.host)}`);
+        } catch {
+          throw e;
+        }
+      }
+      return out.sort().join(',');
+    };
+    if ((await resolved(mine)) !== (await resolved(ap))) throw e;
+    const same = new Map(cfg.initialCluster);
+    same.set(cfg.name, ap);
+    verifyBootstrap({ ...cfg, initialCluster: same });
+  }
 }

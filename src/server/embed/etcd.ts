@@ -9,7 +9,7 @@
  * https (--peer-cert-file ... or --peer-auto-tls). Until the server is created
  * they answer `/version` and 503 for everything else.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
@@ -21,6 +21,8 @@ import type { X509Certificate } from 'node:crypto';
 import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import type { EmbedConfig } from './config-types.js';
+import { verifyBootstrapResolved } from './config.js';
+import { peerUrlsFromDnsSrv, type SrvCluster } from './discovery-srv.js';
 import { selfCert, serveClients, type ClientServers } from './serve.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
 import { CLUSTER_VERSION, ErrMemberRemoved, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
@@ -342,6 +344,19 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   const slog: ServerLogger = log;
   let server: EtcdServer;
   try {
+    // etcd embed.StartEtcd: a member without a WAL takes its initial cluster from DNS SRV records
+    const d = cfg.discovery;
+    if (d && d.url === '' && d.srv !== '' && !existsSync(cfg.walDir || path.join(cfg.dataDir, 'member', 'wal'))) {
+      let found: SrvCluster;
+      try {
+        found = await peerUrlsFromDnsSrv(cfg, d.srv, d.srvName, log, cfg.log.logger === 'zap');
+      } catch (e) {
+        throw new Error(`error setting up initial cluster: ${(e as Error).message}`);
+      }
+      cfg = { ...cfg, initialCluster: found.initialCluster };
+      if (peerTls && found.peerServerName !== '') peerTls.serverName = found.peerServerName;
+      if (cfg.initialClusterState === 'new') await verifyBootstrapResolved(cfg);
+    }
     const localAddress = peerLocalAddress(cfg);
     server = await EtcdServer.start(cfg, slog, { ...(peerTls ? { peerTls } : {}), ...(localAddress ? { peerLocalAddress: localAddress } : {}) });
   } catch (e) {

@@ -154,7 +154,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
 
   let handle: EtcdHandle;
   try {
-    if (!memberInitialized && cfg.initialClusterState === 'new') verifyBootstrap(cfg);
+    // with --discovery-srv the initial cluster is known only once startEtcd looked it up (it verifies then)
+    if (!memberInitialized && cfg.initialClusterState === 'new' && !cfg.discovery?.srv) verifyBootstrap(cfg);
     const start = io.startEtcd ?? (await loadStartEtcd());
     handle = await start(cfg, lg);
   } catch (e) {
@@ -198,6 +199,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
 
 /** etcd startEtcdOrProxyV2's error path after a failed start: hints for --initial-cluster mistakes, else fatal; exit 1. */
 function reportStartFailure(err: Error, cfg: EmbedConfig, lg: Logger, zap: boolean, io: MainIo, now: () => number): number {
+  if (err.name === 'DiscoveryError') return reportDiscoveryFailure(err as Error & { err: Error }, cfg, lg, zap, io, now);
   if (zap) lg.warn('failed to start etcd', { error: err });
   const msg = err.message;
   if (msg.includes('include') && msg.includes('--initial-cluster')) {
@@ -222,5 +224,63 @@ function reportStartFailure(err: Error, cfg: EmbedConfig, lg: Logger, zap: boole
   }
   if (zap) lg.fatal('discovery failed', { error: err });
   else io.stderr(capnslogLine('C', 'etcdmain', msg, now()));
+  return 1;
+}
+
+/**
+ * etcdmain startEtcdOrProxyV2 for an etcdserver.DiscoveryError (see
+ * ../etcdserver/api/v2discovery/discovery.ts): a full cluster with
+ * --discovery-fallback=proxy is where etcd starts its v2 proxy, which this server does
+ * not have (fatal, exit 1); otherwise etcd's advice for a duplicate ID, a duplicate name
+ * or any other failure, exit 1.
+ */
+function reportDiscoveryFailure(err: Error & { err: Error }, cfg: EmbedConfig, lg: Logger, zap: boolean, io: MainIo, now: () => number): number {
+  const inner = err.err;
+  const durl = cfg.discovery?.url ?? '';
+  const plog = (level: 'E' | 'I' | 'N', text: string) => {
+    if (!zap) io.stderr(capnslogLine(level, 'etcdmain', text, now()));
+  };
+  if (inner.message === 'discovery: cluster is full') {
+    if ((cfg.discovery?.fallback ?? 'proxy') === 'proxy') {
+      if (zap) lg.warn('discovery cluster is full, falling back to proxy', { 'fallback-proxy': 'proxy', error: err });
+      else plog('N', 'discovery cluster full, falling back to proxy');
+      const why = new Error('--discovery-fallback=proxy: the v2 proxy is not supported by this etcd (use --discovery-fallback=exit, or a new discovery token)');
+      if (zap) lg.fatal('failed to start the v2 proxy', { error: why });
+      else io.stderr(capnslogLine('C', 'etcdmain', why.message, now()));
+      return 1;
+    }
+  } else if (zap) {
+    lg.warn('failed to start etcd', { error: err });
+  }
+  if (inner.message === 'discovery: found duplicate id') {
+    if (zap) {
+      lg.warn('member has been registered with discovery service', { name: cfg.name, 'discovery-token': durl, error: inner });
+      lg.warn('but could not find valid cluster configuration', { 'data-dir': cfg.dataDir });
+      lg.warn('check data dir if previous bootstrap succeeded');
+      lg.warn('or use a new discovery token if previous bootstrap failed');
+    } else {
+      plog('E', `member ${JSON.stringify(cfg.name)} has previously registered with discovery service token (${durl}).`);
+      plog('E', `But etcd could not find valid cluster configuration in the given data dir (${cfg.dataDir}).`);
+      plog('I', 'Please check the given data dir path if the previous bootstrap succeeded');
+      plog('I', 'or use a new discovery token if the previous bootstrap failed.');
+    }
+  } else if (inner.message === 'discovery: found duplicate name') {
+    if (zap) {
+      lg.warn('member with duplicated name has already been registered', { 'discovery-token': durl, error: inner });
+      lg.warn('cURL the discovery token URL for details');
+      lg.warn('do not reuse discovery token; generate a new one to bootstrap a cluster');
+    } else {
+      plog('E', `member with duplicated name has registered with discovery service token(${durl}).`);
+      plog('E', 'please check (cURL) the discovery token for more information.');
+      plog('E', 'please do not reuse the discovery token and generate a new one to bootstrap the cluster.');
+    }
+  } else if (zap) {
+    lg.warn('failed to bootstrap; discovery token was already used', { 'discovery-token': durl, error: err });
+    lg.warn('do not reuse discovery token; generate a new one to bootstrap a cluster');
+  } else {
+    plog('E', err.message);
+    plog('I', `discovery token ${durl} was used, but failed to bootstrap the cluster.`);
+    plog('I', 'please generate a new discovery token and try to bootstrap again.');
+  }
   return 1;
 }

@@ -126,6 +126,7 @@ import {
 } from './errors.js';
 import { RaftCluster } from './membership/cluster.js';
 import { idHex, newMember } from './membership/member.js';
+import { newUrlsMap, urlsMapString } from '../embed/urls.js';
 import { PendingProposals } from './proposals.js';
 import { V3Server, requestTimeoutMs } from './v3-server.js';
 import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
@@ -466,17 +467,33 @@ export class EtcdServer implements EtcdServerApi {
     if (!resumeEtcdImport(dirs, log) && isEtcdWal(dirs.walDir)) await importEtcdDataDir(dirs, log);
     const haveWal = walExists(dirs.walDir);
     let b: BootstrappedRaft;
+    const durl = cfg.discovery?.url ?? '';
     if (haveWal) {
+      if (durl !== '') {
+        log.warn('discovery token is ignored since cluster already initialized; valid logs are found', { 'wal-dir': dirs.walDir }, { pkg: 'etcdserver', text: `discovery token ignored since a cluster has already been initialized. Valid log found at ${JSON.stringify(dirs.walDir)}` });
+      }
       b = await restartMember(dirs, settings);
       if (b.truncatedTail) {
         log.warn('cut off a torn WAL tail left by a crash', { file: b.truncatedTail.file, offset: b.truncatedTail.offset, bytes: b.truncatedTail.bytes, reason: b.truncatedTail.reason });
       }
       log.info('restarting local member', { 'cluster-id': idHex(b.clusterId), 'local-member-id': idHex(b.memberId), 'commit-index': b.storage.initialState().hardState.commit });
     } else if (cfg.initialClusterState === 'existing') {
+      // etcd ServerConfig.VerifyJoinExisting
+      if (durl !== '') throw new Error('discovery URL should not be set when joining existing initial cluster');
       b = await EtcdServer.joinExisting(cfg, log, dirs, settings, opts.peerTls);
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     } else {
-      b = await bootstrapNewMember(dirs, cfg.name, cfg.initialCluster, cfg.initialClusterToken, settings);
+      let initialCluster = cfg.initialCluster;
+      if (durl !== '') {
+        // etcd NewServer: register with the discovery service (the token is the URL) and take its cluster
+        const self = newMember(cfg.name, cfg.initialCluster.get(cfg.name) ?? [], cfg.initialClusterToken);
+        const { joinCluster } = await import('./api/v2discovery/discovery.js');
+        const str = await joinCluster({ url: durl, proxy: cfg.discovery?.proxy ?? '', id: self.id, config: urlsMapString(cfg.initialCluster), lg: log });
+        initialCluster = newUrlsMap(str);
+        const all = [...initialCluster.values()].flat();
+        if (new Set(all).size !== all.length) throw new Error(`discovery cluster ${urlsMapString(initialCluster)} has duplicate url`);
+      }
+      b = await bootstrapNewMember(dirs, cfg.name, initialCluster, cfg.initialClusterToken, settings);
       log.info('starting local member', { 'local-member-id': idHex(b.memberId), 'cluster-id': idHex(b.clusterId) });
     }
     try {

@@ -88,6 +88,8 @@ export interface PeerTlsOptions extends Pick<SecureContextOptions, 'cert' | 'key
   clientCertAuth?: boolean;
   /** Client side: do not verify the peer's server certificate (etcd --peer-skip-... has no equivalent; tests only). */
   insecureSkipVerify?: boolean;
+  /** Client side: the TLS server name sent and verified instead of the URL's host (etcd TLSInfo.ServerName; set by --discovery-srv). */
+  serverName?: string;
   /**
    * --peer-cert-allowed-cn: the CN the other side's verified certificate must have, checked
    * by the peer listener (client certificates) and by outgoing connections (server
@@ -819,7 +821,7 @@ export class Transport {
       const base = { keepAlive: kind === 'pipeline', maxSockets: Infinity };
       if (url.protocol === 'https:') {
         const t = this.opts.tls ?? {};
-        const o: https.AgentOptions = { ...base, cert: t.cert, key: t.key, ca: t.ca, passphrase: t.passphrase, rejectUnauthorized: !t.insecureSkipVerify };
+        const o: https.AgentOptions = { ...base, cert: t.cert, key: t.key, ca: t.ca, passphrase: t.passphrase, rejectUnauthorized: !t.insecureSkipVerify, ...(t.serverName ? { servername: t.serverName } : {}) };
         const check = allowedCertCheck(t);
         a = check ? new CheckedPeerAgent(o, check) : new https.Agent(o);
       } else {
