@@ -22,6 +22,8 @@ import tls from 'node:tls';
 import type { EtcdServerApi } from '../etcdserver/api.js';
 import { HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
 import { handleMetricsHealth } from '../etcdserver/api/etcdhttp/metrics.js';
+import { GatewayConn } from '../etcdserver/api/v3rpc/gateway/client.js';
+import { JsonGateway } from '../etcdserver/api/v3rpc/gateway/gateway.js';
 import { V3rpcServer } from '../etcdserver/api/v3rpc/grpc.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
 import { withCrlCheck } from './crl.js';
@@ -193,6 +195,22 @@ export async function selfCert(dir: string, hosts: readonly string[]): Promise<{
   return { certFile, keyFile };
 }
 
+/**
+ * The gateway path of a request target, or undefined when the JSON gateway does
+ * not serve it: etcd's access controller rewrites a leading /v3beta/ to /v3/,
+ * and its mux hands every /v3/ path to the gateway (embed/serve.go).
+ */
+export function gatewayPath(target: string): string | undefined {
+  let p = target.split('?')[0]!;
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    // an invalid escape is left as is
+  }
+  if (p.startsWith('/v3beta/')) p = `/v3/${p.slice('/v3beta/'.length)}`;
+  return p.startsWith('/v3/') ? p : undefined;
+}
+
 function hostOf(u: URL): string {
   return u.hostname.replace(/^\[|\]$/g, '');
 }
@@ -263,7 +281,22 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   const clientMux = new HttpMux();
   handleMetricsHealth(clientMux, server, metrics);
   clientMux.handle('/version', versionHandler(opts.clusterVersion));
-  const clientHttp = http.createServer(withCORS((req, res) => clientMux.serve(req, res)));
+  // the /v3 JSON gateway (embed/serve.go registerGateway): each listener's requests are
+  // proxied to the gRPC server through a connection to that listener's own address
+  const gatewayConns = new WeakMap<net.Socket, GatewayConn>();
+  const allGatewayConns: GatewayConn[] = [];
+  const gateway = new JsonGateway({
+    conn: (req) => {
+      const c = gatewayConns.get(req.socket);
+      if (!c) throw new Error('gateway: request on an unknown connection');
+      return c;
+    },
+  });
+  const clientHttp = http.createServer(withCORS((req, res) => {
+    const p = gatewayPath(req.url ?? '/');
+    if (p !== undefined) gateway.serve(req, res, p);
+    else clientMux.serve(req, res);
+  }));
   const metricsMux = new HttpMux();
   handleMetricsHealth(metricsMux, server, metrics);
   const metricsHttp = http.createServer((req, res) => metricsMux.serve(req, res));
@@ -272,8 +305,10 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   const listeners: net.Server[] = [];
   const addresses: ServedAddress[] = [];
 
-  const onSocket = (kind: 'client' | 'metrics') => (socket: net.Socket) => {
+  const onSocket = (kind: 'client' | 'metrics', gw?: () => GatewayConn | undefined) => (socket: net.Socket) => {
     sockets.add(socket);
+    const conn = gw?.();
+    if (conn) gatewayConns.set(socket, conn);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     if (kind === 'metrics') {
@@ -291,9 +326,11 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     for (const [kind, urls] of [['client', cfg.listenClientUrls], ['metrics', cfg.listenMetricsUrls]] as const) {
       for (const u of urls) {
         let srv: net.Server;
+        // set once the listener is bound (connections are accepted only after that)
+        let gwConn: GatewayConn | undefined;
         if (isSecure(u)) {
           // --client-crl-file: checked after each handshake, as etcd's TLS listener does (./crl.ts)
-          const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind), (s, err) => {
+          const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind, () => gwConn), (s, err) => {
             logger.warn({ 'remote-addr': `${s.remoteAddress}:${s.remotePort}`, 'server-name': String((s as unknown as { servername?: unknown }).servername || ''), error: err.message }, 'rejected connection');
           });
           srv = tls.createServer(secureOpts!, onSecure);
@@ -304,10 +341,17 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
           });
         } else {
           if (tlsCfg && !isUnix(u)) logger.warn({ url: u.href }, 'scheme is HTTP while key and cert files are present; ignoring key and cert files');
-          srv = net.createServer(onSocket(kind));
+          srv = net.createServer(onSocket(kind, () => gwConn));
         }
         listeners.push(srv);
         const a = await listen(srv, u);
+        if (kind === 'client') {
+          gwConn = new GatewayConn({
+            ...(isUnix(u) ? { path: a.host } : { host: a.host, port: a.port }),
+            ...(isSecure(u) ? { tls: { cert: secureOpts!.cert as Buffer, key: secureOpts!.key as Buffer } } : {}),
+          });
+          allGatewayConns.push(gwConn);
+        }
         const url = isUnix(u) ? u.href : `${u.protocol}//${u.hostname}:${a.port}`;
         addresses.push({ url, kind, host: a.host, port: a.port });
         // client listeners are announced by embed/etcd.ts once the server is ready (etcd's
@@ -317,6 +361,7 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     }
   } catch (e) {
     for (const l of listeners) l.close();
+    for (const c of allGatewayConns) c.close();
     v3.close();
     throw e;
   }
@@ -329,6 +374,7 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     close(): Promise<void> {
       closing ??= (async () => {
         const closed = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+        for (const c of allGatewayConns) c.close();
         v3.close();
         clientHttp.closeAllConnections();
         metricsHttp.closeAllConnections();
