@@ -31,6 +31,26 @@ export interface DialTarget {
   readonly tls?: { cert: Buffer; key: Buffer };
 }
 
+/**
+ * On a TLS listener etcd 3.4 serves gRPC through Go's net/http (grpc-go's
+ * ServeHTTP handler transport behind etcd's access controller), so what its
+ * gateway receives differs from a plain listener's: the response headers
+ * carry the access controller's CORS headers and the `Trailer` declarations,
+ * and an error is never a trailers-only response (the headers come first,
+ * the status in trailers).
+ */
+const HANDLER_TRANSPORT_CORS: MetadataPairs = [
+  ['access-control-allow-headers', 'accept, content-type, authorization'],
+  ['access-control-allow-methods', 'POST, GET, OPTIONS, PUT, DELETE'],
+  ['access-control-allow-origin', '*'],
+];
+const HANDLER_TRANSPORT_TRAILERS: MetadataPairs = [['trailer', 'Grpc-Status'], ['trailer', 'Grpc-Message'], ['trailer', 'Grpc-Status-Details-Bin']];
+
+/** The response header metadata the gateway sees from etcd's handler transport (see above). */
+function handlerTransportHeader(h: http2.IncomingHttpHeaders): MetadataPairs {
+  return [...HANDLER_TRANSPORT_CORS, ...metadataOf(h), ...HANDLER_TRANSPORT_TRAILERS];
+}
+
 /** Response header names that are not metadata (grpc-go http2_client operateHeaders). */
 const RESERVED = new Set([':status', 'grpc-status', 'grpc-message', 'grpc-status-details-bin', 'grpc-encoding', 'grpc-accept-encoding', 'date']);
 
@@ -156,6 +176,12 @@ export class GatewayConn {
     };
     req.on('response', (h) => {
       const st = statusOf(h);
+      if (this.target.tls) {
+        gotHeaders = true;
+        obs.onHeader?.(handlerTransportHeader(h));
+        if (st !== undefined) status = st;
+        return;
+      }
       if (st !== undefined) {
         // a status in the response headers: a trailers-only response, whose headers
         // grpc-go reports as trailer metadata
@@ -169,7 +195,7 @@ export class GatewayConn {
     });
     req.on('trailers', (h) => {
       status = statusOf(h);
-      trailerMd = metadataOf(h, false);
+      trailerMd = this.target.tls ? [] : metadataOf(h, false);
     });
     req.on('data', (d: Buffer) => decoder.push(d));
     req.on('error', () => {});

@@ -321,8 +321,15 @@ export function goUnmarshalText(text: Buffer): JNode {
   try {
     v = p.value();
   } catch (e) {
-    if (e instanceof Incomplete) throw new GoJsonError('unexpected end of JSON input');
-    throw e;
+    if (!(e instanceof Incomplete)) throw e;
+    // Go's checkValid steps one more ' ' at the end: a number or literal cut short
+    // is a syntax error at that space, anything else "unexpected end of JSON input"
+    try {
+      new Parser(Buffer.concat([text, Buffer.from(' ')]), 0, text.length + 1).value();
+    } catch (e2) {
+      if (e2 instanceof GoJsonError) throw e2;
+    }
+    throw new GoJsonError('unexpected end of JSON input');
   }
   p.skipSpace();
   if (p.pos < text.length) throw syntaxError(text[p.pos]!, 'after top-level value');
