@@ -56,6 +56,8 @@ export interface V3rpcOptions {
   readonly electionMs?: number;
   /** Registry to add grpc_server_* metrics to. */
   readonly metrics?: EtcdMetrics;
+  /** --max-concurrent-streams: concurrent calls per client connection (default 2^32-1). */
+  readonly maxConcurrentStreams?: number;
   /** Warnings (unexpected errors in streams). */
   readonly warn?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -86,6 +88,7 @@ export class V3rpcServer {
       maxRecvBytes,
       keepaliveIntervalMs: GRPC_KEEPALIVE_INTERVAL_MS,
       keepaliveTimeoutMs: GRPC_KEEPALIVE_TIMEOUT_MS,
+      maxConcurrentStreams: opts.maxConcurrentStreams,
     });
     this.monitor = new LeaderMonitor(s, opts.electionMs ?? 1000);
     if (opts.metrics) this.grpcMetrics = new GrpcMetrics(opts.metrics);
