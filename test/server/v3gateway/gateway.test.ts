@@ -209,6 +209,39 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
     assert.match(snap.body, /\{"result":\{"blob":"[^"]*"\}\}\n$/);
   });
 
+  it('lock and election (v3lock / v3election services through the gateway)', async () => {
+    await same({ path: '/v3/lease/grant', body: '{"TTL":"600","ID":"100"}' });
+    await same({ path: '/v3/lease/grant', body: '{"TTL":"600","ID":"101"}' });
+    await same({ path: '/v3/election/leader', body: '{"name":"ZWw="}' });
+    const [c] = await same({ path: '/v3/election/campaign', body: '{"name":"ZWw=","value":"djE=","lease":"100"}' });
+    const leader = (JSON.parse(c.body) as { leader: { rev: string } }).leader;
+    await same({ path: '/v3/election/leader', body: '{"name":"ZWw="}' });
+    await same({ path: '/v3/election/proclaim', body: `{"leader":{"name":"ZWw=","key":"ZWwvNjQ=","rev":"${leader.rev}","lease":"100"},"value":"djI="}` });
+    await same({ path: '/v3/election/proclaim', body: '{"leader":{"name":"ZWw=","key":"ZWwvNjQ=","rev":"1","lease":"100"},"value":"djI="}' });
+    await same({ path: '/v3/election/proclaim', body: '{"value":"djI="}' });
+    await same({ path: '/v3/election/resign', body: '{}' });
+    await same({ path: '/v3/election/observe', body: '{"name":"ZWw="}', lines: 1 });
+    await same({ path: '/v3/election/resign', body: `{"leader":{"name":"ZWw=","key":"ZWwvNjQ=","rev":"${leader.rev}","lease":"100"}}` });
+    await same({ path: '/v3/election/leader', body: '{"name":"ZWw="}' });
+    await same({ path: '/v3/lock/lock', body: '{"name":"bGs=","lease":"100"}' });
+    await same({ path: '/v3/lock/lock', body: '{"name":"bGs=","lease":"100"}' });
+    // a second owner waits until the first unlocks
+    for (const srv of [real, ours]) {
+      const waiting = send(srv, { path: '/v3/lock/lock', body: '{"name":"bGs=","lease":"101"}' });
+      for (let i = 0; i < 100; i++) {
+        const r = await send(srv, { path: '/v3/kv/range', body: '{"key":"bGsv","range_end":"bGsw","count_only":true}' });
+        if (r.body.includes('"count":"2"')) break;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      const un = await send(srv, { path: '/v3/lock/unlock', body: '{"key":"bGsvNjQ="}' });
+      assert.equal(un.status, 200);
+      const got = await waiting;
+      assert.equal(got.status, 200, got.body);
+      assert.match(got.body, /"key":"bGsvNjU="/);
+    }
+    await same({ path: '/v3/lock/unlock', body: '{"key":"bGsvNjU="}' });
+  });
+
   it('auth: users, roles, enable; the Authorization header carries the token; errors', async () => {
     await same({ path: '/v3/auth/user/add', body: '{"name":"root","password":"toor"}' });
     await same({ path: '/v3/auth/user/add', body: '{"name":"alice","password":"pw","options":{"no_password":false}}' });
