@@ -293,7 +293,7 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     },
   });
   const clientHttp = http.createServer(withCORS((req, res) => {
-    const p = gatewayPath(req.url ?? '/');
+    const p = cfg.enableGrpcGateway === false ? undefined : gatewayPath(req.url ?? '/');
     if (p !== undefined) gateway.serve(req, res, p);
     else clientMux.serve(req, res);
   }));

@@ -319,3 +319,23 @@ describe('/v3 JSON gateway over https: real etcd 3.4.23 vs ours', () => {
     }
   });
 });
+
+describe('/v3 JSON gateway off (--enable-grpc-gateway=false): real etcd 3.4.23 vs ours', () => {
+  let real: EtcdProcess;
+  let ours: EtcdProcess;
+  before(async () => {
+    [real, ours] = await startTwinEtcds({ extraArgs: ['--enable-grpc-gateway=false'] }, ['real', 'ours']);
+  });
+  after(async () => {
+    await stopAll(real, ours);
+  });
+
+  it('/v3/ paths are not served', async () => {
+    for (const r of [{ path: '/v3/kv/range', body: '{"key":"Zm9v"}' }, { path: '/v3beta/kv/put', body: '{"key":"Zm9v"}' }]) {
+      const a = await send(real, r);
+      const b = await send(ours, r);
+      assert.equal(a.status, 404);
+      assert.deepEqual(normalize(b, ours), normalize(a, real), r.path);
+    }
+  });
+});
