@@ -20,7 +20,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { EtcdServerApi } from '../etcdserver/api.js';
-import { HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
+import { httpError, HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
 import { handleMetricsHealth } from '../etcdserver/api/etcdhttp/metrics.js';
 import { GatewayConn } from '../etcdserver/api/v3rpc/gateway/client.js';
 import { JsonGateway } from '../etcdserver/api/v3rpc/gateway/gateway.js';
@@ -41,7 +41,12 @@ export interface ServeOptions {
   readonly metrics?: EtcdMetrics;
   /** Cluster version for /version ("3.4.0" by default; undefined → "not_decided"). */
   readonly clusterVersion?: () => string | undefined;
+  /** Whether auth is enabled (for the gateway's client certificate check); false when omitted. */
+  readonly authEnabled?: () => boolean;
 }
+
+/** embed/serve.go accessController's answer to a /v3/ request with a client certificate CommonName. */
+export const GATEWAY_CN_REJECTED = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
 
 /** One listening socket. */
 export interface ServedAddress {
@@ -292,11 +297,26 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
       return c;
     },
   });
-  const clientHttp = http.createServer(withCORS((req, res) => {
-    const p = cfg.enableGrpcGateway === false ? undefined : gatewayPath(req.url ?? '/');
+  const gatewayOn = cfg.enableGrpcGateway !== false;
+  const corsHandler = withCORS((req, res) => {
+    const p = gatewayOn ? gatewayPath(req.url ?? '/') : undefined;
     if (p !== undefined) gateway.serve(req, res, p);
     else clientMux.serve(req, res);
-  }));
+  });
+  const clientHttp = http.createServer((req, res) => {
+    // accessController: with --client-cert-auth and auth enabled, a /v3/ request over TLS
+    // whose verified client certificate has a CommonName is refused (the gateway's own
+    // connection would carry the server's certificate, not the user's)
+    const sock = req.socket as Partial<tls.TLSSocket>;
+    if (gatewayOn && cfg.clientTls.clientCertAuth && sock.encrypted && sock.authorized && opts.authEnabled?.() && (gatewayPath(req.url ?? '/') ?? '').startsWith('/v3/')) {
+      const cn = sock.getPeerCertificate?.()?.subject?.CN;
+      if (cn !== undefined && cn !== '' && !(Array.isArray(cn) && cn.every((x) => x === ''))) {
+        httpError(res, GATEWAY_CN_REJECTED, 400);
+        return;
+      }
+    }
+    corsHandler(req, res);
+  });
   const metricsMux = new HttpMux();
   handleMetricsHealth(metricsMux, server, metrics);
   const metricsHttp = http.createServer((req, res) => metricsMux.serve(req, res));

@@ -339,3 +339,34 @@ describe('/v3 JSON gateway off (--enable-grpc-gateway=false): real etcd 3.4.23 v
     }
   });
 });
+
+describe('/v3 JSON gateway with --client-cert-auth and auth on: real etcd 3.4.23 vs ours', () => {
+  let real: EtcdProcess;
+  let ours: EtcdProcess;
+  let certs: TestCerts;
+  before(async () => {
+    certs = await makeTestCerts();
+    [real, ours] = await startTwinEtcds({ tls: { certFile: certs.serverCert, keyFile: certs.serverKey, trustedCAFile: certs.caCert, clientCertAuth: true } }, ['real', 'ours']);
+  });
+  after(async () => {
+    await stopAll(real, ours);
+  });
+
+  it('a client certificate with a CommonName is refused on /v3/ once auth is enabled', async () => {
+    const fs = await import('node:fs');
+    const t: https.RequestOptions = { ca: fs.readFileSync(certs.caCert), cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) };
+    for (const r of [
+      { path: '/v3/auth/user/add', body: '{"name":"root","password":"toor"}' },
+      { path: '/v3/auth/user/grant', body: '{"user":"root","role":"root"}' },
+      { path: '/v3/auth/enable', body: '{}' },
+      { path: '/v3/kv/put', body: '{"key":"Zm9v","value":"YmFy"}' },
+      { path: '/v3beta/kv/range', body: '{"key":"Zm9v"}' },
+      { path: '/v3/nope', body: '{}' },
+      { path: '/version', method: 'GET' },
+    ]) {
+      const a = await send(real, r, t);
+      const b = await send(ours, r, t);
+      assert.deepEqual(normalize(b, ours), normalize(a, real), r.path);
+    }
+  });
+});
