@@ -132,6 +132,13 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
     await same({ path: '/v3/kv/txn', body: '{"compare":[{"key":"Zm9v","result":"EQUAL","target":"CREATE","create_revision":"0"}],"success":[{"request_put":{"key":"Zm9v","value":"YmFy"}}]}' });
     // TestV3CurlTxn's malformed request (etcd once crashed on it)
     await same({ path: '/v3/kv/txn', body: '{"compare":[{"result":0,"target":1,"key":"Zm9v","TargetUnion":null}],"success":[{"Request":{"RequestPut":{"key":"Zm9v","value":"YmFy"}}}]}' });
+    await same({ path: '/v3/kv/txn', body: '{"compare":null,"success":[{"request_put":null}],"failure":null}' });
+    await same({ path: '/v3/kv/txn', body: '{"success":[{"request_range":{"key":"Zm9v"},"requestPut":{"key":"Zm9v","value":"eA=="}}]}' });
+    await same({ path: '/v3/kv/txn', body: '{"success":[{"request_txn":{"success":[{"request_range":{"key":"Zm9v"}}]}}]}' });
+    await same({ path: '/v3/kv/txn', body: '{"compare":[{"key":"Zm9v","target":"VALUE","value":null}],"success":[]}' });
+    await same({ path: '/v3/kv/txn', body: '{"compare":"x"}' });
+    await same({ path: '/v3/kv/txn', body: '{"compare":[1]}' });
+    await same({ path: '/v3/kv/put', body: '{"key":"PGh0bWw+","value":"PCY+"}' });
     await same({ path: '/v3/kv/deleterange', body: '{"key":"YQ==","prev_kv":true}' });
     await same({ path: '/v3/kv/compaction', body: '{"revision":"100"}' });
     await same({ path: '/v3/kv/compaction', body: '{"revision":"2","physical":true}' });
@@ -145,6 +152,15 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
       '[1]', '"x"', '{"key":"Zm9v"', '{"key":"Zm9v" x}', '{"key":"\\u12"}', '{"key":"Zm9v","count_only":"true"}',
       '{"key":"Zm9v","serializable":tru}', '{"key":"Zm9v",}', '{"key"}', '  ', '', '{"key":"Zm9v"} trailing', 'null',
       '{"key":"Zm9v","limit":-1}', '{"key":"Zm9v","limit":99999999999999999999}', '{"key":"Zm9v","revision":"-"}',
+      '{"key":"Zm9v","revision":"1."}', '{"key":"Zm9v","revision":"1e"}', '{"key":"Zm9v","revision":"tru"}', '{"key":"Zm9v","revision":""}',
+      '{"key":"Zm9v","revision":" 1 "}', '{"key":"Zm9v","revision":"1 2"}', '{"key":"Zm9v","revision":true}', '{"key":"Zm9v","revision":null}',
+      '{"key":"Zm9v","serializable":1}', '{"key":"Zm9v","serializable":"true"}', '{"key":"Zm9v","serializable":null}',
+      '{"key":"Zm9v","keys_only":true,"keysOnly":false}', '{"key":"Zm9v","key":"YmFy"}', '{"key":"Zm9\\u0076"}', '{"key":"Zm9v\\n"}',
+      '{"key":"Zm9v\\r\\n"}', '{"key":"Zm9v=="}', '{"key":"Zm9=v"}', '{"key":"Z"}', '{"key":"Zm9v","sort_target":2}', '{"key":"Zm9v","sort_target":"MOD"}',
+      '{"key":"Zm9v","sort_order":1.0}', '{"key":"Zm9v","max_mod_revision":"9223372036854775808"}', '{"key":"Zm9v","limit":"0x10"}',
+      '{"key":"Zm9v","limit":1e2}', '{"key":"Zm9v","limit":-0}', '{"key":"\\ud800"}', '{"key":"Zm9v", "x": {"deep": [1, {"a": null}]}}',
+      '{"key":"Zm9v","x":[1,2', '{"key":"Zm9v","x":{"a" 1}}', '{"key":"Zm9v","x":"\\q"}', '{"key":"Zm9v","x":"a\tb"}', '{"key":"Zm9v","x":01}',
+      '{"key":"Zm9v","x":-}', '{"key":"Zm9v","x":1.}', '{"key":"Zm9v","x":nul}', '{"key":"Zm9v","x":falsy}', '{"key":"Zm9v",\'x\':1}', '{"key":"Zm9v"]',
     ]) {
       await same({ path: '/v3/kv/range', body }, `range ${JSON.stringify(body)}`);
     }
@@ -246,6 +262,9 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
     await same({ path: '/v3/auth/user/add', body: '{"name":"root","password":"toor"}' });
     await same({ path: '/v3/auth/user/add', body: '{"name":"alice","password":"pw","options":{"no_password":false}}' });
     await same({ path: '/v3/auth/user/add', body: '{"name":"alice","password":"pw"}' });
+    await same({ path: '/v3/auth/user/add', body: '{"name":"<b>&\\u2028é\\u00e9","password":"pw"}' });
+    await same({ path: '/v3/auth/user/list', body: '{}' });
+    await same({ path: '/v3/auth/user/delete', body: '{"name":"<b>&\\u2028éé"}' });
     await same({ path: '/v3/auth/role/add', body: '{"name":"root"}' });
     await same({ path: '/v3/auth/role/add', body: '{"name":"rw"}' });
     await same({ path: '/v3/auth/role/grant', body: '{"name":"rw","perm":{"permType":"READWRITE","key":"YQ==","range_end":"Yg=="}}' });

@@ -366,8 +366,15 @@ export function unmarshalJson<T extends Message>(desc: DescMessage, n: JNode): T
       const raw = consume(f);
       if (raw === undefined) continue;
       let v = fieldValue(f, raw);
-      // a oneof member given as null is still set (jsonpb allocates the wrapper), to its zero value
-      if (v === undefined) v = f.fieldKind === 'message' ? create(f.message) : f.fieldKind === 'enum' ? 0 : f.scalar === ScalarType.BYTES ? new Uint8Array() : f.scalar === ScalarType.STRING ? '' : f.scalar === ScalarType.BOOL ? false : isInt64(f.scalar!) ? 0n : 0;
+      if (v === undefined) {
+        // null: jsonpb allocates the oneof wrapper with a nil message, which gogo does not
+        // marshal (the member is unset on the wire), or with a zero scalar, which it does
+        if (f.fieldKind === 'message') {
+          m[o.localName] = { case: undefined };
+          continue;
+        }
+        v = f.fieldKind === 'enum' ? 0 : f.scalar === ScalarType.BYTES ? new Uint8Array() : f.scalar === ScalarType.STRING ? '' : f.scalar === ScalarType.BOOL ? false : isInt64(f.scalar!) ? 0n : 0;
+      }
       m[o.localName] = { case: f.localName, value: v };
     }
   }
