@@ -143,6 +143,16 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
     await same({ path: '/v3/kv/compaction', body: '{"revision":"100"}' });
     await same({ path: '/v3/kv/compaction', body: '{"revision":"2","physical":true}' });
     await same({ path: '/v3/kv/range', body: '{"key":"Zm9v","revision":"1"}' });
+    // a response over 2048 bytes is chunked (Go net/http), a smaller one has a Content-Length
+    const big = Buffer.alloc(3000, 'x').toString('base64');
+    await same({ path: '/v3/kv/put', body: `{"key":"Ymln","value":"${big}"}` });
+    const [r] = await same({ path: '/v3/kv/range', body: '{"key":"Ymln"}' });
+    assert.equal(r.headers['transfer-encoding'], 'chunked');
+    // --max-request-bytes (1.5 MiB): etcd's own check, then gRPC's receive limit (+512 KiB)
+    const [tooLarge] = await same({ path: '/v3/kv/put', body: `{"key":"Ymln","value":"${Buffer.alloc(1_800_000, 'y').toString('base64')}"}` }, 'put 1.8 MB');
+    assert.equal(tooLarge.status, 400, tooLarge.body);
+    const [overGrpc] = await same({ path: '/v3/kv/put', body: `{"key":"Ymln","value":"${Buffer.alloc(2_200_000, 'y').toString('base64')}"}` }, 'put 2.2 MB');
+    assert.equal(overGrpc.status, 429, overGrpc.body);
   });
 
   it('request errors: bad JSON, base64, enums, numbers, empty body; 404, 405, /v3alpha', async () => {
