@@ -216,6 +216,42 @@ export function gatewayPath(target: string): string | undefined {
   return p.startsWith('/v3/') ? p : undefined;
 }
 
+/**
+ * Go http.ServeMux's redirect of a request target (etcd's client mux): the
+ * cleaned path (path.Clean, a trailing slash kept) when the path is not clean,
+ * `/v3/` for `/v3` while the gateway's `/v3/` subtree is registered; after
+ * etcd's /v3beta/ → /v3/ rewrite; with the query kept. Undefined: no redirect.
+ */
+export function serveMuxRedirect(target: string, gatewayOn: boolean): string | undefined {
+  const q = target.indexOf('?');
+  const query = q >= 0 ? target.slice(q) : '';
+  let p = q >= 0 ? target.slice(0, q) : target;
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    // an invalid escape is left as is
+  }
+  if (p.startsWith('/v3beta/')) p = `/v3/${p.slice('/v3beta/'.length)}`;
+  const clean = p === '' ? '/' : path.posix.normalize(p.startsWith('/') ? p : `/${p}`);
+  if (clean !== p) return clean + query;
+  if (gatewayOn && p === '/v3') return `/v3/${query}`;
+  return undefined;
+}
+
+/** Go's http.Redirect with 301 (a short HTML body for GET and HEAD). */
+function redirect(req: http.IncomingMessage, res: http.ServerResponse, loc: string): void {
+  res.setHeader('Location', loc);
+  let body = '';
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    const esc = loc.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
+    body = `<a href="${esc}">Moved Permanently</a>.\n\n`;
+  }
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.writeHead(301);
+  res.end(body);
+}
+
 function hostOf(u: URL): string {
   return u.hostname.replace(/^\[|\]$/g, '');
 }
@@ -299,6 +335,11 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   });
   const gatewayOn = cfg.enableGrpcGateway !== false;
   const corsHandler = withCORS((req, res) => {
+    const loc = serveMuxRedirect(req.url ?? '/', gatewayOn);
+    if (loc !== undefined && req.method !== 'CONNECT') {
+      redirect(req, res, loc);
+      return;
+    }
     const p = gatewayOn ? gatewayPath(req.url ?? '/') : undefined;
     if (p !== undefined) gateway.serve(req, res, p);
     else clientMux.serve(req, res);

@@ -31,24 +31,25 @@ interface Req {
 
 /** Headers compared between the servers (lower-case names). */
 const COMPARED_HEADERS = [
-  'content-type', 'content-length', 'transfer-encoding', 'trailer', 'x-content-type-options',
+  'location', 'content-type', 'content-length', 'transfer-encoding', 'trailer', 'x-content-type-options',
   'grpc-metadata-content-type', 'access-control-allow-origin', 'access-control-allow-methods', 'access-control-allow-headers',
 ];
 
 /** One request as `curl -X <method> -d <body>` sends it (form content type), with a time limit. */
 function send(server: EtcdProcess, r: Req, tlsOpts?: https.RequestOptions): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const url = new URL(r.path, server.clientURL);
+    // the path is sent as given (not normalized by URL)
+    const base = new URL(server.clientURL);
     const body = r.body ?? '';
     const headers: Record<string, string> = { Accept: '*/*', 'User-Agent': 'curl/7.88.1', ...r.headers };
     if (r.body !== undefined) {
       headers['Content-Type'] ??= 'application/x-www-form-urlencoded';
       headers['Content-Length'] = String(Buffer.byteLength(body));
     }
-    const opts: https.RequestOptions = { method: r.method ?? 'POST', headers, agent: false, ...tlsOpts };
-    const mod = url.protocol === 'https:' ? https : http;
+    const opts: https.RequestOptions = { host: base.hostname, port: base.port, path: r.path, method: r.method ?? 'POST', headers, agent: false, ...tlsOpts };
+    const mod = base.protocol === 'https:' ? https : http;
     let done = false;
-    const req = mod.request(url, opts, (res) => {
+    const req = mod.request(opts, (res) => {
       let text = '';
       res.setEncoding('utf8');
       const finish = () => {
@@ -185,6 +186,12 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
     await same({ path: '/v3/kv/range', method: 'OPTIONS' });
     await same({ path: '/v3/kv/range', body: '{"key":"Zm9v"}', headers: { 'Grpc-Timeout': 'soon' } });
     await same({ path: '/v3/kv/range', body: '{"key":"Zm9v"}', headers: { 'Grpc-Timeout': '5S' } });
+    // Go's ServeMux redirects unclean paths (after the /v3beta/ rewrite) and /v3 to /v3/
+    for (const p of ['//v3/kv/range', '/v3/kv/../kv/range', '/v3beta//kv/range', '/v3/./kv/range?x=1', '/v3', '/v3?a=b', '/v3/kv/range/.']) {
+      await same({ path: p, body: '{"key":"Zm9v"}' });
+    }
+    await same({ path: '//health', method: 'GET' });
+    await same({ path: '/a/../version', method: 'GET' });
   });
 
   it('lease: grant, timetolive, leases, revoke, keepalive (and the /v3/kv/lease aliases)', async () => {
