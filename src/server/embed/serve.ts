@@ -358,6 +358,9 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     }
     corsHandler(req, res);
   });
+  // no limit on receiving a request: a gateway stream (watch, lease keepalive) sends its
+  // requests in a body that stays open as long as the client wants (Go's default too)
+  clientHttp.requestTimeout = 0;
   const metricsMux = new HttpMux();
   handleMetricsHealth(metricsMux, server, metrics);
   const metricsHttp = http.createServer((req, res) => metricsMux.serve(req, res));

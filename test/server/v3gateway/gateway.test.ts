@@ -82,6 +82,39 @@ function send(server: EtcdProcess, r: Req, tlsOpts?: https.RequestOptions): Prom
   });
 }
 
+/**
+ * A watch whose request body stays open: writes each of `bodies` after the response
+ * line that the previous one brought, returns the lines read (one per body).
+ */
+function streamWatch(server: EtcdProcess, bodies: string[]): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const base = new URL(server.clientURL);
+    const lines: string[] = [];
+    const timer = setTimeout(() => { req.destroy(); reject(new Error(`watch stream: ${lines.length} lines within 10 s`)); }, 10_000);
+    const req = http.request({ host: base.hostname, port: base.port, path: '/v3/watch', method: 'POST', agent: false, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        buf += c;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          lines.push(buf.slice(0, i));
+          buf = buf.slice(i + 1);
+          if (lines.length === bodies.length) {
+            clearTimeout(timer);
+            req.destroy();
+            resolve(lines);
+            return;
+          }
+          req.write(bodies[lines.length]!);
+        }
+      });
+    });
+    req.on('error', (e) => { if (lines.length < bodies.length) { clearTimeout(timer); reject(e); } });
+    req.write(bodies[0]!);
+  });
+}
+
 /** Replaces values that legitimately differ between etcd and ours. */
 function normalize(rep: Reply, server: EtcdProcess): Reply {
   const body = rep.body
@@ -222,6 +255,12 @@ describe('/v3 JSON gateway: real etcd 3.4.23 vs ours', () => {
     await same({ path: '/v3/watch', body: '{"create_request":{"key":"dw=="}} {"cancel_request":{"watch_id":"0"}}', lines: 2 });
     await same({ path: '/v3/watch', body: '{"create_request":{"key":"dw==","filters":["NOPUT"],"prev_kv":true}}', lines: 1 });
     await same({ path: '/v3/watch', body: '{"create_request":{"key":"dw==" xx' });
+    // requests sent one by one in a body that stays open
+    const bodies = ['{"create_request":{"key":"dw=="}}', '{"create_request":{"key":"eA==","watch_id":"7"}}', '{"cancel_request":{"watch_id":"7"}}', '{"progress_request":{}}'];
+    const a = await streamWatch(real, bodies);
+    const b = await streamWatch(ours, bodies);
+    assert.deepEqual(b, a);
+    assert.match(a[2]!, /"watch_id":"7","canceled":true/);
     await same({ path: '/v3/watch', body: '{"create_request":{"key":"dw=="}} xx', lines: 1 });
   });
 
