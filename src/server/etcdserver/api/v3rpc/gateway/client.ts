@@ -96,6 +96,9 @@ export interface ClientCall {
   end(): void;
   /** Cancels the call (RST_STREAM CANCEL). */
   cancel(): void;
+  /** Stops reading responses (HTTP/2 flow control then holds the server back) until `resume`. */
+  pause(): void;
+  resume(): void;
 }
 
 /**
@@ -141,7 +144,7 @@ export class GatewayConn {
     };
     if (this.closed) {
       queueMicrotask(() => finish({ code: Code.UNAVAILABLE, details: 'grpc: the client connection is closing' }, [], false));
-      return { write() {}, end() {}, cancel() {} };
+      return { write() {}, end() {}, cancel() {}, pause() {}, resume() {} };
     }
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
@@ -159,7 +162,7 @@ export class GatewayConn {
       req = this.connect().request(headers);
     } catch (e) {
       queueMicrotask(() => finish({ code: Code.UNAVAILABLE, details: (e as Error).message }, [], false));
-      return { write() {}, end() {}, cancel() {} };
+      return { write() {}, end() {}, cancel() {}, pause() {}, resume() {} };
     }
     let gotHeaders = false;
     let trailersOnly = false;
@@ -209,6 +212,8 @@ export class GatewayConn {
       write: (m) => { if (!req.destroyed && !req.writableEnded) req.write(encodeMessage(m)); },
       end: () => { if (!req.destroyed && !req.writableEnded) req.end(); },
       cancel: () => { if (!req.destroyed) req.close(http2.constants.NGHTTP2_CANCEL); },
+      pause: () => { req.pause(); },
+      resume: () => { req.resume(); },
     };
   }
 

@@ -430,6 +430,7 @@ export class JsonGateway {
       let ended = false;
       let wroteMessage = false;
       let forwarding = false;
+      let paused = false;
       const pending: Array<{ msg?: Uint8Array; status?: StatusObject; trailer?: MetadataPairs }> = [];
       const headerArrived = () => {
         headerSeen = true;
@@ -451,7 +452,12 @@ export class JsonGateway {
             }
             if (!p.status) {
               if (!res.headersSent) res.writeHead(200);
-              res.write(`{"result":${json}}\n`);
+              if (!res.write(`{"result":${json}}\n`) && !paused) {
+                // a slow HTTP client holds the gRPC stream back (Go's blocking writes do)
+                paused = true;
+                call.pause();
+                res.once('drain', () => { paused = false; call.resume(); });
+              }
               wroteMessage = true;
               continue;
             }
