@@ -24,7 +24,7 @@ import { create } from '@bufbuild/protobuf';
 import {
   Compare_CompareResult, Compare_CompareTarget, CompareSchema, DeleteRangeRequestSchema, LeaseGrantRequestSchema, PutRequestSchema,
   RangeRequest_SortOrder, RangeRequest_SortTarget, RangeRequestSchema, RequestOpSchema, TxnRequestSchema,
-  type RangeResponse, type ResponseHeader, type TxnResponse,
+  type RangeResponse, type RequestOp, type ResponseHeader, type TxnResponse,
 } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import {
   CampaignResponseSchema, LeaderKeySchema, LeaderResponseSchema, ProclaimResponseSchema, ResignResponseSchema,
@@ -32,7 +32,7 @@ import {
   type ResignRequest, type ResignResponse,
 } from '../../../../gen/v3electionpb/v3election_pb.js';
 import { LockResponseSchema, UnlockResponseSchema, type LockRequest, type LockResponse, type UnlockRequest, type UnlockResponse } from '../../../../gen/v3lockpb/v3lock_pb.js';
-import { Event_EventType, type KeyValue } from '../../../../gen/mvccpb/kv_pb.js';
+import { Event_EventType, type Event, type KeyValue } from '../../../../gen/mvccpb/kv_pb.js';
 import { AUTO_WATCH_ID } from '../../../mvcc/watcher.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
 import { Header } from './header.js';
@@ -122,7 +122,7 @@ class LocalClient {
    * with each response's events and header until it returns true; rejects on
    * cancellation, compaction or a permission error.
    */
-  async watchUntil(ctx: CallContext, key: Uint8Array, rev: bigint, prefix: boolean, onEvents: (evs: readonly import('../../../../gen/mvccpb/kv_pb.js').Event[], hdr: ResponseHeader) => boolean): Promise<void> {
+  async watchUntil(ctx: CallContext, key: Uint8Array, rev: bigint, prefix: boolean, onEvents: (evs: readonly Event[], hdr: ResponseHeader) => boolean): Promise<void> {
     const end = prefix ? prefixEnd(key) : new Uint8Array();
     await this.s.checkWatchPermission(ctx, key, end).catch((e: unknown) => { throw togRPCError(e); });
     const ws = this.s.watchable().newWatchStream();
@@ -164,7 +164,7 @@ class LocalClient {
   }
 
   /** Txn: if create_revision(key) = rev then `then` else `els`. */
-  txnOnCreate(ctx: CallContext, key: Uint8Array, rev: bigint, then: ReturnType<typeof create<typeof RequestOpSchema>>[], els: ReturnType<typeof create<typeof RequestOpSchema>>[] = []): Promise<TxnResponse> {
+  txnOnCreate(ctx: CallContext, key: Uint8Array, rev: bigint, then: RequestOp[], els: RequestOp[] = []): Promise<TxnResponse> {
     return this.kv.txn(ctx, create(TxnRequestSchema, {
       compare: [create(CompareSchema, { key, result: Compare_CompareResult.EQUAL, target: Compare_CompareTarget.CREATE, targetUnion: { case: 'createRevision', value: rev } })],
       success: then,
@@ -248,6 +248,11 @@ export class ElectionServer {
     return r.header!;
   }
 
+  /**
+   * Election.Campaign: resolves once this campaign's key is the oldest under
+   * `<name>/`, with the txn's header and the leader key (name, key, create
+   * revision, lease). A canceled call resigns. @throws GrpcStatusError of the KV calls
+   */
   async campaign(ctx: CallContext, req: CampaignRequest): Promise<CampaignResponse> {
     const lease = await this.c.sessionLease(ctx, req.lease);
     const pfx = concat(req.name, utf8.encode('/'));
@@ -278,18 +283,21 @@ export class ElectionServer {
     });
   }
 
+  /** Election.Proclaim: a new value for the leader key. @throws ErrMissingLeaderKey, ErrElectionNotLeader */
   async proclaimCall(ctx: CallContext, req: ProclaimRequest): Promise<ProclaimResponse> {
     if (!req.leader) throw ErrMissingLeaderKey;
     const header = await this.proclaim(ctx, req.leader.key, req.leader.rev, req.leader.lease, req.value);
     return create(ProclaimResponseSchema, { header });
   }
 
+  /** Election.Resign: deletes the leader key if it is still the one given. @throws ErrMissingLeaderKey */
   async resignCall(ctx: CallContext, req: ResignRequest): Promise<ResignResponse> {
     if (!req.leader) throw ErrMissingLeaderKey;
     const header = await this.resign(ctx, req.leader.key, req.leader.rev);
     return create(ResignResponseSchema, { header });
   }
 
+  /** Election.Leader: the first-created key under `<name>/`. @throws ErrElectionNoLeader */
   async leader(ctx: CallContext, req: LeaderRequest): Promise<LeaderResponse> {
     const pfx = concat(req.name, utf8.encode('/'));
     const r = await this.c.getEdge(ctx, pfx, RangeRequest_SortOrder.ASCEND);
