@@ -133,4 +133,6 @@ export interface EmbedConfig {
   readonly experimentalInitialCorruptCheck: boolean;
   /** --experimental-corrupt-check-time, ms (0: off): the leader's periodic hash check with its peers. */
   readonly experimentalCorruptCheckTimeMs: number;
+  /** --enable-grpc-gateway (default true): the /v3 JSON gateway on the client listeners. */
+  readonly enableGrpcGateway?: boolean;
 }

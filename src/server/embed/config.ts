@@ -55,7 +55,7 @@ export const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is requi
  */
 export const ACCEPTED_WITHOUT_EFFECT = [
   'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname',
-  'cors', 'debug', 'enable-grpc-gateway', 'enable-pprof', 'enable-v2',
+  'cors', 'debug', 'enable-pprof', 'enable-v2',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
   'proxy-dial-timeout', 'proxy-failure-wait', 'proxy-read-timeout',
@@ -723,6 +723,7 @@ class GoConfig {
       experimentalWarningApplyDurationMs: ms('experimental-warning-apply-duration'),
       experimentalInitialCorruptCheck: this.b['experimental-initial-corrupt-check'],
       experimentalCorruptCheckTimeMs: ms('experimental-corrupt-check-time'),
+      enableGrpcGateway: this.b['enable-grpc-gateway'],
     };
   }
 }

@@ -373,7 +373,7 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
       cfg,
       server,
       { info: (o, m) => log.info(m, o as Record<string, unknown>), warn: (o, m) => log.warn(m, o as Record<string, unknown>) },
-      { clusterVersion: () => server.cluster.clusterVersion() || undefined, metrics },
+      { clusterVersion: () => server.cluster.clusterVersion() || undefined, metrics, authEnabled: () => server.authStore.isAuthEnabled() },
     );
   } catch (e) {
     await server.stop();

@@ -20,8 +20,10 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { EtcdServerApi } from '../etcdserver/api.js';
-import { HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
+import { httpError, HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
 import { handleMetricsHealth } from '../etcdserver/api/etcdhttp/metrics.js';
+import { GatewayConn } from '../etcdserver/api/v3rpc/gateway/client.js';
+import { JsonGateway } from '../etcdserver/api/v3rpc/gateway/gateway.js';
 import { V3rpcServer } from '../etcdserver/api/v3rpc/grpc.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
 import { withCrlCheck } from './crl.js';
@@ -39,7 +41,12 @@ export interface ServeOptions {
   readonly metrics?: EtcdMetrics;
   /** Cluster version for /version ("3.4.0" by default; undefined → "not_decided"). */
   readonly clusterVersion?: () => string | undefined;
+  /** Whether auth is enabled (for the gateway's client certificate check); false when omitted. */
+  readonly authEnabled?: () => boolean;
 }
+
+/** embed/serve.go accessController's answer to a /v3/ request with a client certificate CommonName. */
+export const GATEWAY_CN_REJECTED = 'CommonName of client sending a request against gateway will be ignored and not used as expected';
 
 /** One listening socket. */
 export interface ServedAddress {
@@ -193,6 +200,58 @@ export async function selfCert(dir: string, hosts: readonly string[]): Promise<{
   return { certFile, keyFile };
 }
 
+/**
+ * The gateway path of a request target, or undefined when the JSON gateway does
+ * not serve it: etcd's access controller rewrites a leading /v3beta/ to /v3/,
+ * and its mux hands every /v3/ path to the gateway (embed/serve.go).
+ */
+export function gatewayPath(target: string): string | undefined {
+  let p = target.split('?')[0]!;
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    // an invalid escape is left as is
+  }
+  if (p.startsWith('/v3beta/')) p = `/v3/${p.slice('/v3beta/'.length)}`;
+  return p.startsWith('/v3/') ? p : undefined;
+}
+
+/**
+ * Go http.ServeMux's redirect of a request target (etcd's client mux): the
+ * cleaned path (path.Clean, a trailing slash kept) when the path is not clean,
+ * `/v3/` for `/v3` while the gateway's `/v3/` subtree is registered; after
+ * etcd's /v3beta/ → /v3/ rewrite; with the query kept. Undefined: no redirect.
+ */
+export function serveMuxRedirect(target: string, gatewayOn: boolean): string | undefined {
+  const q = target.indexOf('?');
+  const query = q >= 0 ? target.slice(q) : '';
+  let p = q >= 0 ? target.slice(0, q) : target;
+  try {
+    p = decodeURIComponent(p);
+  } catch {
+    // an invalid escape is left as is
+  }
+  if (p.startsWith('/v3beta/')) p = `/v3/${p.slice('/v3beta/'.length)}`;
+  const clean = p === '' ? '/' : path.posix.normalize(p.startsWith('/') ? p : `/${p}`);
+  if (clean !== p) return clean + query;
+  if (gatewayOn && p === '/v3') return `/v3/${query}`;
+  return undefined;
+}
+
+/** Go's http.Redirect with 301 (a short HTML body for GET and HEAD). */
+function redirect(req: http.IncomingMessage, res: http.ServerResponse, loc: string): void {
+  res.setHeader('Location', loc);
+  let body = '';
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
+    const esc = loc.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
+    body = `<a href="${esc}">Moved Permanently</a>.\n\n`;
+  }
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.writeHead(301);
+  res.end(body);
+}
+
 function hostOf(u: URL): string {
   return u.hostname.replace(/^\[|\]$/g, '');
 }
@@ -258,12 +317,50 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     if (isSecure(u) && !secureOpts) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${u.href.replace(/\/$/, '')} with HTTPS scheme`);
   }
 
-  const v3 = new V3rpcServer(server, { electionMs: cfg.electionMs, metrics, warn: (msg, f) => logger.warn(f, msg) });
+  const v3 = new V3rpcServer(server, { electionMs: cfg.electionMs, metrics, maxConcurrentStreams: cfg.maxConcurrentStreams, warn: (msg, f) => logger.warn(f, msg) });
 
   const clientMux = new HttpMux();
   handleMetricsHealth(clientMux, server, metrics);
   clientMux.handle('/version', versionHandler(opts.clusterVersion));
-  const clientHttp = http.createServer(withCORS((req, res) => clientMux.serve(req, res)));
+  // the /v3 JSON gateway (embed/serve.go registerGateway): each listener's requests are
+  // proxied to the gRPC server through a connection to that listener's own address
+  const gatewayConns = new WeakMap<net.Socket, GatewayConn>();
+  const allGatewayConns: GatewayConn[] = [];
+  const gateway = new JsonGateway({
+    conn: (req) => {
+      const c = gatewayConns.get(req.socket);
+      if (!c) throw new Error('gateway: request on an unknown connection');
+      return c;
+    },
+  });
+  const gatewayOn = cfg.enableGrpcGateway !== false;
+  const corsHandler = withCORS((req, res) => {
+    const loc = serveMuxRedirect(req.url ?? '/', gatewayOn);
+    if (loc !== undefined && req.method !== 'CONNECT') {
+      redirect(req, res, loc);
+      return;
+    }
+    const p = gatewayOn ? gatewayPath(req.url ?? '/') : undefined;
+    if (p !== undefined) gateway.serve(req, res, p);
+    else clientMux.serve(req, res);
+  });
+  const clientHttp = http.createServer((req, res) => {
+    // accessController: with --client-cert-auth and auth enabled, a /v3/ request over TLS
+    // whose verified client certificate has a CommonName is refused (the gateway's own
+    // connection would carry the server's certificate, not the user's)
+    const sock = req.socket as Partial<tls.TLSSocket>;
+    if (gatewayOn && cfg.clientTls.clientCertAuth && sock.encrypted && sock.authorized && opts.authEnabled?.() && (gatewayPath(req.url ?? '/') ?? '').startsWith('/v3/')) {
+      const cn = sock.getPeerCertificate?.()?.subject?.CN;
+      if (cn !== undefined && cn !== '' && !(Array.isArray(cn) && cn.every((x) => x === ''))) {
+        httpError(res, GATEWAY_CN_REJECTED, 400);
+        return;
+      }
+    }
+    corsHandler(req, res);
+  });
+  // no limit on receiving a request: a gateway stream (watch, lease keepalive) sends its
+  // requests in a body that stays open as long as the client wants (Go's default too)
+  clientHttp.requestTimeout = 0;
   const metricsMux = new HttpMux();
   handleMetricsHealth(metricsMux, server, metrics);
   const metricsHttp = http.createServer((req, res) => metricsMux.serve(req, res));
@@ -272,8 +369,10 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   const listeners: net.Server[] = [];
   const addresses: ServedAddress[] = [];
 
-  const onSocket = (kind: 'client' | 'metrics') => (socket: net.Socket) => {
+  const onSocket = (kind: 'client' | 'metrics', gw?: () => GatewayConn | undefined) => (socket: net.Socket) => {
     sockets.add(socket);
+    const conn = gw?.();
+    if (conn) gatewayConns.set(socket, conn);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
     if (kind === 'metrics') {
@@ -291,9 +390,11 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     for (const [kind, urls] of [['client', cfg.listenClientUrls], ['metrics', cfg.listenMetricsUrls]] as const) {
       for (const u of urls) {
         let srv: net.Server;
+        // set once the listener is bound (connections are accepted only after that)
+        let gwConn: GatewayConn | undefined;
         if (isSecure(u)) {
           // --client-crl-file: checked after each handshake, as etcd's TLS listener does (./crl.ts)
-          const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind), (s, err) => {
+          const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind, () => gwConn), (s, err) => {
             logger.warn({ 'remote-addr': `${s.remoteAddress}:${s.remotePort}`, 'server-name': String((s as unknown as { servername?: unknown }).servername || ''), error: err.message }, 'rejected connection');
           });
           srv = tls.createServer(secureOpts!, onSecure);
@@ -304,10 +405,17 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
           });
         } else {
           if (tlsCfg && !isUnix(u)) logger.warn({ url: u.href }, 'scheme is HTTP while key and cert files are present; ignoring key and cert files');
-          srv = net.createServer(onSocket(kind));
+          srv = net.createServer(onSocket(kind, () => gwConn));
         }
         listeners.push(srv);
         const a = await listen(srv, u);
+        if (kind === 'client') {
+          gwConn = new GatewayConn({
+            ...(isUnix(u) ? { path: a.host } : { host: a.host, port: a.port }),
+            ...(isSecure(u) ? { tls: { cert: secureOpts!.cert as Buffer, key: secureOpts!.key as Buffer } } : {}),
+          });
+          allGatewayConns.push(gwConn);
+        }
         const url = isUnix(u) ? u.href : `${u.protocol}//${u.hostname}:${a.port}`;
         addresses.push({ url, kind, host: a.host, port: a.port });
         // client listeners are announced by embed/etcd.ts once the server is ready (etcd's
@@ -317,6 +425,7 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     }
   } catch (e) {
     for (const l of listeners) l.close();
+    for (const c of allGatewayConns) c.close();
     v3.close();
     throw e;
   }
@@ -329,6 +438,7 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     close(): Promise<void> {
       closing ??= (async () => {
         const closed = listeners.map((l) => new Promise<void>((r) => l.close(() => r())));
+        for (const c of allGatewayConns) c.close();
         v3.close();
         clientHttp.closeAllConnections();
         metricsHttp.closeAllConnections();

@@ -85,6 +85,11 @@ function processSignals(handler: (sig: 'SIGINT' | 'SIGTERM') => void): () => voi
  */
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: MainIo = defaultIo): Promise<number | NodeJS.Signals> {
   const now = io.now ?? Date.now;
+  // `etcd gateway ...`: the L4 TCP proxy (etcdmain/main.go dispatches os.Args[1] == "gateway")
+  if (argv[0] === 'gateway') {
+    const { gatewayMain } = await import('./gateway.js');
+    return gatewayMain(argv.slice(1), io);
+  }
   // --cluster-size is ours, not etcd's: a launcher of N member processes (./cluster-launcher.ts)
   if (argv.some((a) => /^--?cluster-size(=|$)/.test(a))) {
     const { runClusterLauncher } = await import('./cluster-launcher.js');

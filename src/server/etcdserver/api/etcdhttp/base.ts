@@ -85,6 +85,7 @@ export function withCORS(h: (req: IncomingMessage, res: ServerResponse) => void)
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Allow-Headers', 'accept, content-type, authorization');
     if (req.method === 'OPTIONS') {
+      res.setHeader('Content-Length', 0);
       res.writeHead(200);
       res.end();
       return;

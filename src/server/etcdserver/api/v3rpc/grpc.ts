@@ -1,7 +1,8 @@
 /**
  * @module server/etcdserver/api/v3rpc/grpc
  * The etcd v3 gRPC server (etcd 3.4 etcdserver/api/v3rpc/grpc.go): the KV,
- * Watch, Lease, Cluster, Maintenance and Auth services of
+ * Watch, Lease, Cluster, Maintenance and Auth services (and v3lock's Lock and
+ * v3election's Election, ./concurrency.ts) of
  * `src/gen/etcdserverpb/rpc_pb.ts` (messages coded with protobuf-es
  * toBinary/fromBinary) plus grpc.health.v1.Health/Check, on the node:http2
  * gRPC transport of `./transport/` (grpc-js is not used by the server).
@@ -42,6 +43,9 @@ import { GrpcServer } from './transport/server.js';
 import type { ServerStream } from './transport/stream.js';
 import type { ServerUnaryCall } from './transport/unary.js';
 import { WatchServer } from './watch.js';
+import { ElectionServer, LockServer } from './concurrency.js';
+import { Election } from '../../../../gen/v3electionpb/v3election_pb.js';
+import { Lock } from '../../../../gen/v3lockpb/v3lock_pb.js';
 
 /** Bytes allowed on top of --max-request-bytes for gRPC framing (grpc.go grpcOverheadBytes). */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -56,6 +60,8 @@ export interface V3rpcOptions {
   readonly electionMs?: number;
   /** Registry to add grpc_server_* metrics to. */
   readonly metrics?: EtcdMetrics;
+  /** --max-concurrent-streams: concurrent calls per client connection (default 2^32-1). */
+  readonly maxConcurrentStreams?: number;
   /** Warnings (unexpected errors in streams). */
   readonly warn?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -86,6 +92,7 @@ export class V3rpcServer {
       maxRecvBytes,
       keepaliveIntervalMs: GRPC_KEEPALIVE_INTERVAL_MS,
       keepaliveTimeoutMs: GRPC_KEEPALIVE_TIMEOUT_MS,
+      maxConcurrentStreams: opts.maxConcurrentStreams,
     });
     this.monitor = new LeaderMonitor(s, opts.electionMs ?? 1000);
     if (opts.metrics) this.grpcMetrics = new GrpcMetrics(opts.metrics);
@@ -131,6 +138,17 @@ export class V3rpcServer {
     const authImpls: Record<string, UnaryFn> = {};
     for (const name of Object.keys(AUTH_METHODS) as AuthMethodName[]) authImpls[name] = (ctx, r) => auth.call(name, ctx, r);
     this.addService(Auth, authImpls);
+    // v3lock and v3election (embed/serve.go registers them on every client gRPC server)
+    const lock = new LockServer(s);
+    this.addService(Lock, { Lock: lock.lock.bind(lock), Unlock: lock.unlock.bind(lock) });
+    const election = new ElectionServer(s);
+    this.addService(Election, {
+      Campaign: election.campaign.bind(election),
+      Proclaim: election.proclaimCall.bind(election),
+      Leader: election.leader.bind(election),
+      Observe: election.observe.bind(election),
+      Resign: election.resignCall.bind(election),
+    });
     this.transport.addMethod(HEALTH_SERVICE, HEALTH_CHECK_METHOD, healthCheckMethod() as unknown as Method);
   }
 

@@ -54,6 +54,8 @@ export interface GrpcServerOptions {
   readonly keepaliveIntervalMs?: number;
   /** Time to wait for a PING ack before closing the connection, ms (default 20000). */
   readonly keepaliveTimeoutMs?: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (grpc.MaxConcurrentStreams; default 2^32-1). */
+  readonly maxConcurrentStreams?: number;
   /** Told how each connection was handed to node:http2 (preamble.ts): directly, or through the :authority rewriting stage. */
   readonly onHandoff?: (how: Handoff) => void;
 }
@@ -99,7 +101,7 @@ export class GrpcServer {
     this.h2 = http2.createServer({
       // header table and frame size stay at the defaults preamble.ts and authority.ts assume
       settings: {
-        maxConcurrentStreams: 2 ** 32 - 1,
+        maxConcurrentStreams: opts.maxConcurrentStreams ?? 2 ** 32 - 1,
         initialWindowSize: STREAM_WINDOW_BYTES,
         headerTableSize: DEFAULT_HEADER_TABLE_SIZE,
         maxFrameSize: DEFAULT_MAX_FRAME_SIZE,
