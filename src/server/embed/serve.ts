@@ -39,6 +39,8 @@ export interface ServeOptions {
   readonly metrics?: EtcdMetrics;
   /** Cluster version for /version ("3.4.0" by default; undefined → "not_decided"). */
   readonly clusterVersion?: () => string | undefined;
+  /** --enable-v2: the v2 API handler, tried first (true when it served the request). */
+  readonly v2Handler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 /** One listening socket. */
@@ -263,7 +265,11 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   const clientMux = new HttpMux();
   handleMetricsHealth(clientMux, server, metrics);
   clientMux.handle('/version', versionHandler(opts.clusterVersion));
-  const clientHttp = http.createServer(withCORS((req, res) => clientMux.serve(req, res)));
+  const v2Handler = opts.v2Handler;
+  const clientHttp = http.createServer(withCORS((req, res) => {
+    if (v2Handler?.(req, res)) return;
+    clientMux.serve(req, res);
+  }));
   const metricsMux = new HttpMux();
   handleMetricsHealth(metricsMux, server, metrics);
   const metricsHttp = http.createServer((req, res) => metricsMux.serve(req, res));
