@@ -291,9 +291,9 @@ function trimNode(n: NodeExtern | undefined): void {
   for (const c of n.nodes ?? []) trimNode(c);
 }
 
+/** trimEventPrefix: a trimmed clone (Event.Clone drops `refresh`, so answers never carry it). */
 function trimEvent(e: V2Event): V2Event {
   const c = cloneEvent(e);
-  if (e.refresh) c.refresh = true;
   trimNode(c.node);
   trimNode(c.prevNode);
   return c;
@@ -333,10 +333,8 @@ function handleKeyWatch(req: IncomingMessage, res: ServerResponse, resp: V2Respo
     done = true;
     w.remove();
   };
+  // the response closes when the client goes away (or after the last event)
   res.on('close', finish);
-  req.on('close', () => {
-    if (!res.writableEnded) finish();
-  });
   w.onEvent((e) => {
     if (done) return;
     res.write(eventJson(trimEvent(e)) + '\n');
@@ -520,6 +518,20 @@ async function serveMembers(req: IncomingMessage, res: ServerResponse, path: str
   }
 }
 
+/** net/http's cleanPath of ServeMux: path.Clean keeping a trailing slash. */
+function muxCleanPath(p: string): string {
+  if (p === '') return '/';
+  if (!p.startsWith('/')) p = '/' + p;
+  let np = cleanPath(p);
+  if (p.endsWith('/') && np !== '/') np += '/';
+  return np;
+}
+
+/** net/http's htmlEscape. */
+function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
+}
+
 /**
  * The v2 handler of the client port: serves `req` and returns true when its
  * path is one of the v2 API's (etcd's mux patterns /v2/keys, /v2/keys/...,
@@ -530,6 +542,21 @@ export function newV2Handler(deps: V2HttpDeps): (req: IncomingMessage, res: Serv
   return (req, res) => {
     const path = requestPath(req);
     if (path === undefined || !path.startsWith('/v2/')) return false;
+    // Go's ServeMux answers an unclean path (`..`, `.`, `//`) with a redirect to the clean one
+    const clean = muxCleanPath(path);
+    if (clean !== path) {
+      req.resume();
+      const url = req.url ?? '';
+      const q = url.indexOf('?');
+      const location = encodeURI(clean) + (q >= 0 ? url.slice(q) : '');
+      res.setHeader('Location', location);
+      if (req.method === 'GET' || req.method === 'HEAD') res.setHeader('Content-Type', 'text/html; charset=utf-8');
+      const body = req.method === 'GET' ? `<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n` : '';
+      res.setHeader('Content-Length', Buffer.byteLength(body));
+      res.writeHead(301);
+      res.end(body);
+      return true;
+    }
     const run = (f: () => void | Promise<void>) => {
       Promise.resolve()
         .then(f)
