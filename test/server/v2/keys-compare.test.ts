@@ -1,6 +1,6 @@
 // The v2 HTTP API (--enable-v2) of our etcd against real etcd 3.4.23: the same
 // sequence of requests to a fresh member of each, and the status, etcd's headers
-// (X-Etcd-Index, X-Raft-Term, X-Etcd-Cluster-Id, Content-Type, Allow) and the body
+// (X-Etcd-Index, X-Raft-Index, X-Raft-Term, X-Etcd-Cluster-Id, Content-Type, Allow, Location) and the body
 // compared byte for byte, with client ports and expiration times normalised. Both
 // members are started with the same name, peer URL and token, so member and
 // cluster IDs match. Also: without --enable-v2 both answer 404 on /v2/keys.
@@ -166,7 +166,9 @@ test('v2 keys: bad parameters give etcd\'s errors', async () => {
 });
 
 test('v2 keys: TTLs and refresh, as real etcd (expiration times normalised)', async () => {
-  await sequence([
+  // while keys have a TTL the leader proposes SYNCs on its own timer, so raft indexes differ
+  await sequence(
+    [
     { method: 'PUT', path: '/v2/keys/ttlkey?ttl=100', body: form({ value: 'v' }) },
     { method: 'GET', path: '/v2/keys/ttlkey' },
     { method: 'PUT', path: '/v2/keys/ttlkey?ttl=200&refresh=true&prevExist=true' },
@@ -175,7 +177,8 @@ test('v2 keys: TTLs and refresh, as real etcd (expiration times normalised)', as
     { method: 'PUT', path: '/v2/keys/ttldir?dir=true&ttl=400&prevExist=true' },
     { method: 'GET', path: '/v2/keys/ttldir' },
     { method: 'PUT', path: '/v2/keys/ttldir?ttl=400&prevExist=true', body: form({ value: 'x' }) },
-  ]);
+    ].map((r) => ({ ...r, skipHeaders: ['x-raft-index'] })),
+  );
 });
 
 test('v2 members, machines and stats endpoints', async () => {
@@ -221,7 +224,10 @@ test('v2 watches: long poll, waitIndex from the history, recursive, stream, as r
     const w1 = await v2Watch(s.clientURL, '/v2/keys/w/k?wait=true');
     const w2 = await v2Watch(s.clientURL, '/v2/keys/w?wait=true&recursive=true');
     const w3 = await v2Watch(s.clientURL, '/v2/keys/w?wait=true');
-    out.push(`w1 ${w1.status} ${JSON.stringify(v2Headers({ status: w1.status, headers: w1.headers, body: '' }))}`);
+    // (raft indexes differ by the SYNCs the TTL keys of the test above cause)
+    const wh = v2Headers({ status: w1.status, headers: w1.headers, body: '' });
+    delete wh['x-raft-index'];
+    out.push(`w1 ${w1.status} ${JSON.stringify(wh)}`);
     const r = await put('/v2/keys/w/k', 'one');
     const idx = Number(r.headers['x-etcd-index']);
     out.push(...(await w1.lines(1)), ...(await w2.lines(1)));

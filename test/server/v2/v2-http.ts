@@ -98,7 +98,7 @@ export function normaliseV2(text: string, clientUrls: readonly string[]): string
 /** The headers etcd's v2 API sets, in a fixed order, for comparison. */
 export function v2Headers(a: V2Answer): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const h of ['content-type', 'x-etcd-index', 'x-raft-term', 'x-etcd-cluster-id', 'allow', 'location']) {
+  for (const h of ['content-type', 'x-etcd-index', 'x-raft-index', 'x-raft-term', 'x-etcd-cluster-id', 'allow', 'location']) {
     const v = a.headers[h];
     out[h] = Array.isArray(v) ? v.join(', ') : v;
   }
