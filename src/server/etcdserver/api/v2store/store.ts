@@ -579,6 +579,47 @@ export class V2Store {
   }
 
   /**
+   * Replaces the store's content with etcd 3.4's saved store (the data of its raft
+   * snapshots: Go's JSON of v2store.store, with Root, CurrentIndex, Stats and the
+   * watcher hub's EventHistory ring).
+   * @throws Error when `json` is not such a store
+   */
+  recoverEtcd(json: string): void {
+    interface GoNode { Path: string; CreatedIndex: number; ModifiedIndex: number; ExpireTime: string; Value: string; Children: Record<string, GoNode> | null }
+    interface GoStore {
+      Root?: GoNode;
+      CurrentIndex?: number;
+      Stats?: Partial<V2StoreStats>;
+      WatcherHub?: { EventHistory?: { Queue?: { Events?: Array<V2Event | null>; Front?: number; Size?: number; Capacity?: number }; StartIndex?: number; LastIndex?: number } };
+    }
+    const g = JSON.parse(json) as GoStore;
+    if (!g.Root || typeof g.Root.Path !== 'string') throw new Error('not an etcd v2 store: no Root');
+    this.ttlNodes.clear();
+    const dec = (x: GoNode, parent: V2Node | undefined): V2Node => {
+      const n = new V2Node(x.Path, x.CreatedIndex, parent, parseGoTime(x.ExpireTime), x.Value ?? '', x.Children ? new Map() : undefined);
+      n.modifiedIndex = x.ModifiedIndex;
+      for (const [name, c] of Object.entries(x.Children ?? {})) n.children!.set(name, dec(c, n));
+      if (!n.isPermanent()) this.ttlNodes.add(n);
+      return n;
+    };
+    this.root = dec(g.Root, undefined);
+    this.currentIndex = g.CurrentIndex ?? 0;
+    this.stats = { ...newStats(), ...(g.Stats ?? {}) };
+    const eh = g.WatcherHub?.EventHistory;
+    const q = eh?.Queue;
+    const h = this.hub.history;
+    h.events = [];
+    if (q?.Events && q.Capacity) {
+      for (let i = 0; i < (q.Size ?? 0); i++) {
+        const e = q.Events[((q.Front ?? 0) + i) % q.Capacity];
+        if (e) h.events.push({ ...e, etcdIndex: 0 });
+      }
+    }
+    h.startIndex = eh?.StartIndex ?? 0;
+    h.lastIndex = eh?.LastIndex ?? 0;
+  }
+
+  /**
    * Replaces the store's content with a {@link save}d state (Store.Recovery).
    * Waiting watchers are kept.
    * @throws Error when `state` is not a saved store
@@ -604,6 +645,16 @@ export class V2Store {
     h.startIndex = s.history.startIndex;
     h.lastIndex = s.history.lastIndex;
   }
+}
+
+/** Nanoseconds since the epoch of a Go RFC 3339 time (0n for Go's zero time, year 1). */
+export function parseGoTime(t: string): bigint {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(t);
+  if (!m) throw new Error(`not an RFC 3339 time: ${JSON.stringify(t)}`);
+  if (m[1] === '0001') return 0n;
+  const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${m[8]}`);
+  if (Number.isNaN(ms)) throw new Error(`not an RFC 3339 time: ${JSON.stringify(t)}`);
+  return BigInt(ms) * 1_000_000n + BigInt((m[7] ?? '').padEnd(9, '0') || '0');
 }
 
 /** An event's JSON with its etcdIndex and refresh flag kept (for {@link V2Store.save}). */
