@@ -175,12 +175,7 @@ export class V2Server {
 
   /** Whether `/0/members/<id>/raftAttributes` exists (a ConfChangeAddNode of it is then a promotion). */
   hasMember(id: bigint): boolean {
-    try {
-      this.store.get(`/0/members/${idHex(id)}/raftAttributes`, false, false);
-      return true;
-    } catch {
-      return false;
-    }
+    return this.store.exists(`/0/members/${idHex(id)}/raftAttributes`);
   }
 
   /** mustSaveMemberToStore: `/0/members/<id>/raftAttributes` created. */

@@ -183,6 +183,16 @@ export class V2Store {
     return { action: V2Action.Get, node, etcdIndex: this.currentIndex };
   }
 
+  /** Whether a node exists at `nodePath` (not counted in the statistics). */
+  exists(nodePath: string): boolean {
+    try {
+      this.internalGet(nodePath);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private listChildren(n: V2Node, recursive: boolean, sorted: boolean): NodeExtern[] {
     const out: NodeExtern[] = [];
     for (const c of n.children!.values()) {
