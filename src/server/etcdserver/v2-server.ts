@@ -214,12 +214,12 @@ export class V2Server {
   }
 
   /**
-   * Replaces the store with raft snapshot data (empty data, from a snapshot of a
-   * version without a v2 store, leaves an empty store).
+   * Replaces the store with raft snapshot data (empty data, from a snapshot made
+   * before this server had a v2 store, gives an empty store).
    * @throws Error when the data is not a saved store
    */
   recover(data: Uint8Array): void {
-    if (data.length === 0) return;
-    this.store.recover(new TextDecoder().decode(data));
+    if (data.length === 0) this.store.reset();
+    else this.store.recover(new TextDecoder().decode(data));
   }
 }

@@ -198,6 +198,10 @@ test('save and recover: tree, index, TTLs, statistics and event history', () => 
   r.deleteExpiredKeys(T0 + 61n * SEC);
   assert.equal(code(() => r.get('/1/t', false, false)), 100);
   assert.throws(() => r.recover('{"version":9}'), /unknown format/);
+  r.reset();
+  assert.equal(r.index(), 0);
+  assert.equal(eventJson(r.get('/1', true, true)), '{"action":"get","node":{"key":"/1","dir":true}}');
+  assert.ok(!r.hasTTLKeys());
 });
 
 test('paths are cleaned as Go path.Clean(path.Join("/", p)); times and durations as Go prints them', () => {

@@ -588,6 +588,18 @@ export class V2Store {
     });
   }
 
+  /** Empties the store (a fresh store's namespaces, index 0, no history); waiting watchers are kept. */
+  reset(): void {
+    this.ttlNodes.clear();
+    this.root = this.newTree();
+    this.currentIndex = 0;
+    this.stats = newStats();
+    const h = this.hub.history;
+    h.events = [];
+    h.startIndex = 0;
+    h.lastIndex = 0;
+  }
+
   /**
    * Replaces the store's content with etcd 3.4's saved store (the data of its raft
    * snapshots: Go's JSON of v2store.store, with Root, CurrentIndex, Stats and the
