@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file etcdserverpb/raft_internal.proto.
  */
 export const file_etcdserverpb_raft_internal: GenFile = /*@__PURE__*/
-  fileDesc("CiBldGNkc2VydmVycGIvcmFmdF9pbnRlcm5hbC5wcm90bxIMZXRjZHNlcnZlcnBiIkQKDVJlcXVlc3RIZWFkZXISCgoCSUQYASABKAQSEAoIdXNlcm5hbWUYAiABKAkSFQoNYXV0aF9yZXZpc2lvbhgDIAEoBCL/DQoTSW50ZXJuYWxSYWZ0UmVxdWVzdBIrCgZoZWFkZXIYZCABKAsyGy5ldGNkc2VydmVycGIuUmVxdWVzdEhlYWRlchIKCgJJRBgBIAEoBBIpCgVyYW5nZRgDIAEoCzIaLmV0Y2RzZXJ2ZXJwYi5SYW5nZVJlcXVlc3QSJQoDcHV0GAQgASgLMhguZXRjZHNlcnZlcnBiLlB1dFJlcXVlc3QSNgoMZGVsZXRlX3JhbmdlGAUgASgLMiAuZXRjZHNlcnZlcnBiLkRlbGV0ZVJhbmdlUmVxdWVzdBIlCgN0eG4YBiABKAsyGC5ldGNkc2VydmVycGIuVHhuUmVxdWVzdBIzCgpjb21wYWN0aW9uGAcgASgLMh8uZXRjZHNlcnZlcnBiLkNvbXBhY3Rpb25SZXF1ZXN0EjQKC2xlYXNlX2dyYW50GAggASgLMh8uZXRjZHNlcnZlcnBiLkxlYXNlR3JhbnRSZXF1ZXN0EjYKDGxlYXNlX3Jldm9rZRgJIAEoCzIgLmV0Y2RzZXJ2ZXJwYi5MZWFzZVJldm9rZVJlcXVlc3QSKQoFYWxhcm0YCiABKAsyGi5ldGNkc2VydmVycGIuQWxhcm1SZXF1ZXN0Ej4KEGxlYXNlX2NoZWNrcG9pbnQYCyABKAsyJC5ldGNkc2VydmVycGIuTGVhc2VDaGVja3BvaW50UmVxdWVzdBI1CgthdXRoX2VuYWJsZRjoByABKAsyHy5ldGNkc2VydmVycGIuQXV0aEVuYWJsZVJlcXVlc3QSNwoMYXV0aF9kaXNhYmxlGPMHIAEoCzIgLmV0Y2RzZXJ2ZXJwYi5BdXRoRGlzYWJsZVJlcXVlc3QSQAoMYXV0aGVudGljYXRlGPQHIAEoCzIpLmV0Y2RzZXJ2ZXJwYi5JbnRlcm5hbEF1dGhlbnRpY2F0ZVJlcXVlc3QSOAoNYXV0aF91c2VyX2FkZBjMCCABKAsyIC5ldGNkc2VydmVycGIuQXV0aFVzZXJBZGRSZXF1ZXN0Ej4KEGF1dGhfdXNlcl9kZWxldGUYzQggASgLMiMuZXRjZHNlcnZlcnBiLkF1dGhVc2VyRGVsZXRlUmVxdWVzdBI4Cg1hdXRoX3VzZXJfZ2V0GM4IIAEoCzIgLmV0Y2RzZXJ2ZXJwYi5BdXRoVXNlckdldFJlcXVlc3QSTwoZYXV0aF91c2VyX2NoYW5nZV9wYXNzd29yZBjPCCABKAsyKy5ldGNkc2VydmVycGIuQXV0aFVzZXJDaGFuZ2VQYXNzd29yZFJlcXVlc3QSRQoUYXV0aF91c2VyX2dyYW50X3JvbGUY0AggASgLMiYuZXRjZHNlcnZlcnBiLkF1dGhVc2VyR3JhbnRSb2xlUmVxdWVzdBJHChVhdXRoX3VzZXJfcmV2b2tlX3JvbGUY0QggASgLMicuZXRjZHNlcnZlcnBiLkF1dGhVc2VyUmV2b2tlUm9sZVJlcXVlc3QSOgoOYXV0aF91c2VyX2xpc3QY0gggASgLMiEuZXRjZHNlcnZlcnBiLkF1dGhVc2VyTGlzdFJlcXVlc3QSOgoOYXV0aF9yb2xlX2xpc3QY0wggASgLMiEuZXRjZHNlcnZlcnBiLkF1dGhSb2xlTGlzdFJlcXVlc3QSOAoNYXV0aF9yb2xlX2FkZBiwCSABKAsyIC5ldGNkc2VydmVycGIuQXV0aFJvbGVBZGRSZXF1ZXN0Ej4KEGF1dGhfcm9sZV9kZWxldGUYsQkgASgLMiMuZXRjZHNlcnZlcnBiLkF1dGhSb2xlRGVsZXRlUmVxdWVzdBI4Cg1hdXRoX3JvbGVfZ2V0GLIJIAEoCzIgLmV0Y2RzZXJ2ZXJwYi5BdXRoUm9sZUdldFJlcXVlc3QSUQoaYXV0aF9yb2xlX2dyYW50X3Blcm1pc3Npb24YswkgASgLMiwuZXRjZHNlcnZlcnBiLkF1dGhSb2xlR3JhbnRQZXJtaXNzaW9uUmVxdWVzdBJTChthdXRoX3JvbGVfcmV2b2tlX3Blcm1pc3Npb24YtAkgASgLMi0uZXRjZHNlcnZlcnBiLkF1dGhSb2xlUmV2b2tlUGVybWlzc2lvblJlcXVlc3QSRAoTY2x1c3Rlcl92ZXJzaW9uX3NldBiUCiABKAsyJi5tZW1iZXJzaGlwcGIuQ2x1c3RlclZlcnNpb25TZXRSZXF1ZXN0EksKF2NsdXN0ZXJfbWVtYmVyX2F0dHJfc2V0GJUKIAEoCzIpLm1lbWJlcnNoaXBwYi5DbHVzdGVyTWVtYmVyQXR0clNldFJlcXVlc3QSQgoSZG93bmdyYWRlX2luZm9fc2V0GJYKIAEoCzIlLm1lbWJlcnNoaXBwYi5Eb3duZ3JhZGVJbmZvU2V0UmVxdWVzdCIPCg1FbXB0eVJlc3BvbnNlIlMKG0ludGVybmFsQXV0aGVudGljYXRlUmVxdWVzdBIMCgRuYW1lGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEhQKDHNpbXBsZV90b2tlbhgDIAEoCWIGcHJvdG8z", [file_etcdserverpb_rpc, file_membershippb_membership]);
+  fileDesc("CiBldGNkc2VydmVycGIvcmFmdF9pbnRlcm5hbC5wcm90bxIMZXRjZHNlcnZlcnBiIkQKDVJlcXVlc3RIZWFkZXISCgoCSUQYASABKAQSEAoIdXNlcm5hbWUYAiABKAkSFQoNYXV0aF9yZXZpc2lvbhgDIAEoBCKiDgoTSW50ZXJuYWxSYWZ0UmVxdWVzdBIrCgZoZWFkZXIYZCABKAsyGy5ldGNkc2VydmVycGIuUmVxdWVzdEhlYWRlchIKCgJJRBgBIAEoBBIhCgJ2MhgCIAEoCzIVLmV0Y2RzZXJ2ZXJwYi5SZXF1ZXN0EikKBXJhbmdlGAMgASgLMhouZXRjZHNlcnZlcnBiLlJhbmdlUmVxdWVzdBIlCgNwdXQYBCABKAsyGC5ldGNkc2VydmVycGIuUHV0UmVxdWVzdBI2CgxkZWxldGVfcmFuZ2UYBSABKAsyIC5ldGNkc2VydmVycGIuRGVsZXRlUmFuZ2VSZXF1ZXN0EiUKA3R4bhgGIAEoCzIYLmV0Y2RzZXJ2ZXJwYi5UeG5SZXF1ZXN0EjMKCmNvbXBhY3Rpb24YByABKAsyHy5ldGNkc2VydmVycGIuQ29tcGFjdGlvblJlcXVlc3QSNAoLbGVhc2VfZ3JhbnQYCCABKAsyHy5ldGNkc2VydmVycGIuTGVhc2VHcmFudFJlcXVlc3QSNgoMbGVhc2VfcmV2b2tlGAkgASgLMiAuZXRjZHNlcnZlcnBiLkxlYXNlUmV2b2tlUmVxdWVzdBIpCgVhbGFybRgKIAEoCzIaLmV0Y2RzZXJ2ZXJwYi5BbGFybVJlcXVlc3QSPgoQbGVhc2VfY2hlY2twb2ludBgLIAEoCzIkLmV0Y2RzZXJ2ZXJwYi5MZWFzZUNoZWNrcG9pbnRSZXF1ZXN0EjUKC2F1dGhfZW5hYmxlGOgHIAEoCzIfLmV0Y2RzZXJ2ZXJwYi5BdXRoRW5hYmxlUmVxdWVzdBI3CgxhdXRoX2Rpc2FibGUY8wcgASgLMiAuZXRjZHNlcnZlcnBiLkF1dGhEaXNhYmxlUmVxdWVzdBJACgxhdXRoZW50aWNhdGUY9AcgASgLMikuZXRjZHNlcnZlcnBiLkludGVybmFsQXV0aGVudGljYXRlUmVxdWVzdBI4Cg1hdXRoX3VzZXJfYWRkGMwIIAEoCzIgLmV0Y2RzZXJ2ZXJwYi5BdXRoVXNlckFkZFJlcXVlc3QSPgoQYXV0aF91c2VyX2RlbGV0ZRjNCCABKAsyIy5ldGNkc2VydmVycGIuQXV0aFVzZXJEZWxldGVSZXF1ZXN0EjgKDWF1dGhfdXNlcl9nZXQYzgggASgLMiAuZXRjZHNlcnZlcnBiLkF1dGhVc2VyR2V0UmVxdWVzdBJPChlhdXRoX3VzZXJfY2hhbmdlX3Bhc3N3b3JkGM8IIAEoCzIrLmV0Y2RzZXJ2ZXJwYi5BdXRoVXNlckNoYW5nZVBhc3N3b3JkUmVxdWVzdBJFChRhdXRoX3VzZXJfZ3JhbnRfcm9sZRjQCCABKAsyJi5ldGNkc2VydmVycGIuQXV0aFVzZXJHcmFudFJvbGVSZXF1ZXN0EkcKFWF1dGhfdXNlcl9yZXZva2Vfcm9sZRjRCCABKAsyJy5ldGNkc2VydmVycGIuQXV0aFVzZXJSZXZva2VSb2xlUmVxdWVzdBI6Cg5hdXRoX3VzZXJfbGlzdBjSCCABKAsyIS5ldGNkc2VydmVycGIuQXV0aFVzZXJMaXN0UmVxdWVzdBI6Cg5hdXRoX3JvbGVfbGlzdBjTCCABKAsyIS5ldGNkc2VydmVycGIuQXV0aFJvbGVMaXN0UmVxdWVzdBI4Cg1hdXRoX3JvbGVfYWRkGLAJIAEoCzIgLmV0Y2RzZXJ2ZXJwYi5BdXRoUm9sZUFkZFJlcXVlc3QSPgoQYXV0aF9yb2xlX2RlbGV0ZRixCSABKAsyIy5ldGNkc2VydmVycGIuQXV0aFJvbGVEZWxldGVSZXF1ZXN0EjgKDWF1dGhfcm9sZV9nZXQYsgkgASgLMiAuZXRjZHNlcnZlcnBiLkF1dGhSb2xlR2V0UmVxdWVzdBJRChphdXRoX3JvbGVfZ3JhbnRfcGVybWlzc2lvbhizCSABKAsyLC5ldGNkc2VydmVycGIuQXV0aFJvbGVHcmFudFBlcm1pc3Npb25SZXF1ZXN0ElMKG2F1dGhfcm9sZV9yZXZva2VfcGVybWlzc2lvbhi0CSABKAsyLS5ldGNkc2VydmVycGIuQXV0aFJvbGVSZXZva2VQZXJtaXNzaW9uUmVxdWVzdBJEChNjbHVzdGVyX3ZlcnNpb25fc2V0GJQKIAEoCzImLm1lbWJlcnNoaXBwYi5DbHVzdGVyVmVyc2lvblNldFJlcXVlc3QSSwoXY2x1c3Rlcl9tZW1iZXJfYXR0cl9zZXQYlQogASgLMikubWVtYmVyc2hpcHBiLkNsdXN0ZXJNZW1iZXJBdHRyU2V0UmVxdWVzdBJCChJkb3duZ3JhZGVfaW5mb19zZXQYlgogASgLMiUubWVtYmVyc2hpcHBiLkRvd25ncmFkZUluZm9TZXRSZXF1ZXN0IsECCgdSZXF1ZXN0EgoKAklEGAEgASgEEg4KBm1ldGhvZBgCIAEoCRIMCgRwYXRoGAMgASgJEgsKA3ZhbBgEIAEoCRILCgNkaXIYBSABKAgSEgoKcHJldl92YWx1ZRgGIAEoCRISCgpwcmV2X2luZGV4GAcgASgEEhcKCnByZXZfZXhpc3QYCCABKAhIAIgBARISCgpleHBpcmF0aW9uGAkgASgDEgwKBHdhaXQYCiABKAgSDQoFc2luY2UYCyABKAQSEQoJcmVjdXJzaXZlGAwgASgIEg4KBnNvcnRlZBgNIAEoCBIOCgZxdW9ydW0YDiABKAgSDAoEdGltZRgPIAEoAxIOCgZzdHJlYW0YECABKAgSFAoHcmVmcmVzaBgRIAEoCEgBiAEBQg0KC19wcmV2X2V4aXN0QgoKCF9yZWZyZXNoIg8KDUVtcHR5UmVzcG9uc2UiUwobSW50ZXJuYWxBdXRoZW50aWNhdGVSZXF1ZXN0EgwKBG5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkSFAoMc2ltcGxlX3Rva2VuGAMgASgJYgZwcm90bzM", [file_etcdserverpb_rpc, file_membershippb_membership]);
 
 /**
  * RequestHeader identifies a proposal and the user who made it.
@@ -67,6 +67,13 @@ export type InternalRaftRequest = Message<"etcdserverpb.InternalRaftRequest"> & 
    * @generated from field: uint64 ID = 1;
    */
   ID: bigint;
+
+  /**
+   * a v2 API request (etcd's etcdserverpb.Request of etcdserver.proto), --enable-v2.
+   *
+   * @generated from field: etcdserverpb.Request v2 = 2;
+   */
+  v2?: Request | undefined;
 
   /**
    * @generated from field: etcdserverpb.RangeRequest range = 3;
@@ -217,6 +224,113 @@ export const InternalRaftRequestSchema: GenMessage<InternalRaftRequest> = /*@__P
   messageDesc(file_etcdserverpb_raft_internal, 1);
 
 /**
+ * Request is a v2 API request replicated through Raft (etcd 3.4 etcdserver.proto
+ * Request, same field numbers; proto2 optionals there, presence kept here with
+ * proto3 `optional` where etcd's nullable fields need it).
+ *
+ * @generated from message etcdserverpb.Request
+ */
+export type Request = Message<"etcdserverpb.Request"> & {
+  /**
+   * @generated from field: uint64 ID = 1;
+   */
+  ID: bigint;
+
+  /**
+   * POST, PUT, DELETE, QGET (quorum GET), SYNC (expire TTL keys at `time`).
+   *
+   * @generated from field: string method = 2;
+   */
+  method: string;
+
+  /**
+   * @generated from field: string path = 3;
+   */
+  path: string;
+
+  /**
+   * @generated from field: string val = 4;
+   */
+  val: string;
+
+  /**
+   * @generated from field: bool dir = 5;
+   */
+  dir: boolean;
+
+  /**
+   * @generated from field: string prev_value = 6;
+   */
+  prevValue: string;
+
+  /**
+   * @generated from field: uint64 prev_index = 7;
+   */
+  prevIndex: bigint;
+
+  /**
+   * @generated from field: optional bool prev_exist = 8;
+   */
+  prevExist?: boolean | undefined;
+
+  /**
+   * absolute expiry time, unix nanoseconds (0: permanent).
+   *
+   * @generated from field: int64 expiration = 9;
+   */
+  expiration: bigint;
+
+  /**
+   * @generated from field: bool wait = 10;
+   */
+  wait: boolean;
+
+  /**
+   * @generated from field: uint64 since = 11;
+   */
+  since: bigint;
+
+  /**
+   * @generated from field: bool recursive = 12;
+   */
+  recursive: boolean;
+
+  /**
+   * @generated from field: bool sorted = 13;
+   */
+  sorted: boolean;
+
+  /**
+   * @generated from field: bool quorum = 14;
+   */
+  quorum: boolean;
+
+  /**
+   * unix nanoseconds of a SYNC.
+   *
+   * @generated from field: int64 time = 15;
+   */
+  time: bigint;
+
+  /**
+   * @generated from field: bool stream = 16;
+   */
+  stream: boolean;
+
+  /**
+   * @generated from field: optional bool refresh = 17;
+   */
+  refresh?: boolean | undefined;
+};
+
+/**
+ * Describes the message etcdserverpb.Request.
+ * Use `create(RequestSchema)` to create a new message.
+ */
+export const RequestSchema: GenMessage<Request> = /*@__PURE__*/
+  messageDesc(file_etcdserverpb_raft_internal, 2);
+
+/**
  * @generated from message etcdserverpb.EmptyResponse
  */
 export type EmptyResponse = Message<"etcdserverpb.EmptyResponse"> & {
@@ -227,7 +341,7 @@ export type EmptyResponse = Message<"etcdserverpb.EmptyResponse"> & {
  * Use `create(EmptyResponseSchema)` to create a new message.
  */
 export const EmptyResponseSchema: GenMessage<EmptyResponse> = /*@__PURE__*/
-  messageDesc(file_etcdserverpb_raft_internal, 2);
+  messageDesc(file_etcdserverpb_raft_internal, 3);
 
 /**
  * InternalAuthenticateRequest is the authenticate request replicated through
@@ -262,5 +376,5 @@ export type InternalAuthenticateRequest = Message<"etcdserverpb.InternalAuthenti
  * Use `create(InternalAuthenticateRequestSchema)` to create a new message.
  */
 export const InternalAuthenticateRequestSchema: GenMessage<InternalAuthenticateRequest> = /*@__PURE__*/
-  messageDesc(file_etcdserverpb_raft_internal, 3);
+  messageDesc(file_etcdserverpb_raft_internal, 4);
 

@@ -80,6 +80,8 @@ export interface EmbedConfig {
   readonly heartbeatMs: number;
   /** ms, default 1000 */
   readonly electionMs: number;
+  /** --enable-v2: serve the v2 API (/v2/keys, /v2/members, /v2/machines, /v2/stats) on the client URLs. */
+  readonly enableV2?: boolean;
   /** bytes, 0 = default 2 GiB */
   readonly quotaBackendBytes: number;
   /** bytes, default 1.5 MiB */

@@ -55,7 +55,7 @@ export const ERR_UNSET_ADVERTISE_CLIENT_URLS = '--advertise-client-urls is requi
  */
 export const ACCEPTED_WITHOUT_EFFECT = [
   'backend-batch-interval', 'backend-batch-limit', 'cipher-suites', 'client-cert-allowed-hostname',
-  'cors', 'debug', 'enable-pprof', 'enable-v2',
+  'cors', 'debug', 'enable-pprof',
   'experimental-backend-bbolt-freelist-type', 'experimental-corrupt-check-time', 'experimental-initial-corrupt-check',
   'experimental-peer-skip-client-san-verification', 'host-whitelist', 'log-package-levels', 'metrics',
   'proxy-dial-timeout', 'proxy-failure-wait', 'proxy-read-timeout',
@@ -704,6 +704,7 @@ class GoConfig {
       autoCompactionRetention: this.s['auto-compaction-retention'],
       strictReconfigCheck: this.b['strict-reconfig-check'],
       preVote: this.b['pre-vote'],
+      enableV2: this.b['enable-v2'],
       clientTls: tlsOf(this.clientTls),
       peerTls: tlsOf(this.peerTls),
       authToken: this.s['auth-token'],

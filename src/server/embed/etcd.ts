@@ -24,6 +24,7 @@ import type { EmbedConfig } from './config-types.js';
 import { verifyBootstrapResolved } from './config.js';
 import { peerUrlsFromDnsSrv, type SrvCluster } from './discovery-srv.js';
 import { selfCert, serveClients, type ClientServers } from './serve.js';
+import { newV2Handler } from '../etcdserver/api/v2http/client.js';
 import { EtcdMetrics } from '../metrics/metrics.js';
 import { CLUSTER_VERSION, ErrMemberRemoved, EtcdServer, SERVER_VERSION, type ServerLogger } from '../etcdserver/server.js';
 import type { Logger } from '../logger.js';
@@ -373,7 +374,7 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
       cfg,
       server,
       { info: (o, m) => log.info(m, o as Record<string, unknown>), warn: (o, m) => log.warn(m, o as Record<string, unknown>) },
-      { clusterVersion: () => server.cluster.clusterVersion() || undefined, metrics, authEnabled: () => server.authStore.isAuthEnabled() },
+      { clusterVersion: () => server.cluster.clusterVersion() || undefined, metrics, authEnabled: () => server.authStore.isAuthEnabled(), ...(cfg.enableV2 ? { v2Handler: newV2Handler(server.v2HttpDeps()) } : {}) },
     );
   } catch (e) {
     await server.stop();

@@ -19,6 +19,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
+import { Duplex } from 'node:stream';
 import type { EtcdServerApi } from '../etcdserver/api.js';
 import { httpError, HttpMux, versionHandler, withCORS } from '../etcdserver/api/etcdhttp/base.js';
 import { handleMetricsHealth } from '../etcdserver/api/etcdhttp/metrics.js';
@@ -43,6 +44,8 @@ export interface ServeOptions {
   readonly clusterVersion?: () => string | undefined;
   /** Whether auth is enabled (for the gateway's client certificate check); false when omitted. */
   readonly authEnabled?: () => boolean;
+  /** --enable-v2: the v2 API handler, tried first (true when it served the request). */
+  readonly v2Handler?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 /** embed/serve.go accessController's answer to a /v3/ request with a client certificate CommonName. */
@@ -67,6 +70,36 @@ export interface ClientServers {
   readonly metrics: EtcdMetrics;
   /** Stops accepting, closes every connection and call; resolves when all listeners are closed. */
   close(): Promise<void>;
+}
+
+/**
+ * A Duplex over `sock` read through its 'data' events (so bytes put back with
+ * unshift are seen), for a TLS server to wrap: Node's TLS on a socket with a
+ * handle reads the handle directly and would miss them.
+ */
+function jsStreamOf(sock: net.Socket): Duplex {
+  const d = new Duplex({
+    read() {
+      sock.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      sock.write(chunk, cb);
+    },
+    final(cb) {
+      sock.end();
+      cb();
+    },
+    destroy(err, cb) {
+      sock.destroy();
+      cb(err);
+    },
+  });
+  sock.on('data', (c: Buffer) => {
+    if (!d.push(c)) sock.pause();
+  });
+  sock.on('end', () => d.push(null));
+  sock.on('close', () => d.destroy());
+  return d;
 }
 
 /** The HTTP/2 client connection preface (RFC 7540 §3.5): what cmux matches for gRPC. */
@@ -334,7 +367,10 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     },
   });
   const gatewayOn = cfg.enableGrpcGateway !== false;
+  const v2Handler = opts.v2Handler;
   const corsHandler = withCORS((req, res) => {
+    // --enable-v2: /v2/keys, /v2/members, /v2/machines, /v2/stats (its own path cleaning)
+    if (v2Handler?.(req, res)) return;
     const loc = serveMuxRedirect(req.url ?? '/', gatewayOn);
     if (loc !== undefined && req.method !== 'CONNECT') {
       redirect(req, res, loc);
@@ -387,11 +423,56 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
   };
 
   try {
+    // an http:// and an https:// client URL on the same address share one listener, which
+    // tells TLS connections (first byte 0x16, a handshake record) from plain ones, as
+    // etcd's cmux does
+    const addrKey = (u: URL) => (isUnix(u) || u.port === '' || u.port === '0' ? undefined : `${hostOf(u)}:${u.port}`);
+    const schemesAt = new Map<string, Set<boolean>>();
+    for (const u of cfg.listenClientUrls) {
+      const k = addrKey(u);
+      if (k) schemesAt.set(k, (schemesAt.get(k) ?? new Set()).add(isSecure(u)));
+    }
+    const shared = new Map<string, { host: string; port: number }>();
     for (const [kind, urls] of [['client', cfg.listenClientUrls], ['metrics', cfg.listenMetricsUrls]] as const) {
       for (const u of urls) {
         let srv: net.Server;
         // set once the listener is bound (connections are accepted only after that)
         let gwConn: GatewayConn | undefined;
+        const k = kind === 'client' ? addrKey(u) : undefined;
+        if (k && schemesAt.get(k)!.size === 2 && secureOpts) {
+          let a = shared.get(k);
+          if (!a) {
+            // the gateway reaches the gRPC server through the shared port in plaintext
+            let sharedGw: GatewayConn | undefined;
+            const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind, () => sharedGw), (sock, err) => {
+              logger.warn({ 'remote-addr': `${sock.remoteAddress}:${sock.remotePort}`, 'server-name': '', error: err.message }, 'rejected connection');
+            });
+            const tlsSrv = tls.createServer(secureOpts, onSecure);
+            tlsSrv.on('tlsClientError', (err: Error) => logger.warn({ 'remote-addr': 'unknown', 'server-name': '', error: goTlsHandshakeError(err) }, 'rejected connection'));
+            const plain = onSocket(kind, () => sharedGw);
+            srv = net.createServer((sock) => {
+              sock.once('data', (first: Buffer) => {
+                sock.pause();
+                sock.unshift(first);
+                if (first[0] === 0x16) {
+                  // through a JS stream, so the TLS layer sees the byte already read
+                  tlsSrv.emit('connection', jsStreamOf(sock));
+                } else {
+                  plain(sock);
+                }
+                sock.resume();
+              });
+              sock.on('error', () => undefined);
+            });
+            listeners.push(srv);
+            a = await listen(srv, u);
+            shared.set(k, a);
+            sharedGw = new GatewayConn({ host: a.host, port: a.port });
+            allGatewayConns.push(sharedGw);
+          }
+          addresses.push({ url: `${u.protocol}//${u.hostname}:${a.port}`, kind, host: a.host, port: a.port });
+          continue;
+        }
         if (isSecure(u)) {
           // --client-crl-file: checked after each handshake, as etcd's TLS listener does (./crl.ts)
           const onSecure = withCrlCheck(tlsCfg!.crlFile, onSocket(kind, () => gwConn), (s, err) => {

@@ -37,6 +37,7 @@ import { memberDirs, type BootstrappedRaft } from './bootstrap.js';
 import { ErrMemberRemoved } from './errors.js';
 import { readRequestId } from './internal-request.js';
 import type { RaftCluster } from './membership/cluster.js';
+import type { V2Server } from './v2-server.js';
 import { decodeMember, idHex } from './membership/member.js';
 import type { PendingProposals } from './proposals.js';
 import type { RaftNode } from './raft-node.js';
@@ -113,6 +114,8 @@ export interface ApplyLoopDeps {
   readonly applyWait: WaitIndex;
   /** The request objects this member proposed, applied instead of decoding their entries. */
   readonly proposals: PendingProposals;
+  /** The v2 store: v2 requests, the membership mirror in /0, and the raft snapshot's data. */
+  readonly v2: V2Server;
   /** The newest snapshot at start (its index is the initial applied index, its ConfState the initial one). */
   readonly initialSnapshot: Snapshot | undefined;
   /** Adds a remote member to the transport (failures are logged by the server). */
@@ -202,6 +205,21 @@ export class ApplyLoop {
       }
     }
     const id = req.header?.ID || req.ID;
+    // The v2 store is rebuilt from the raft snapshot and the entries after it, so v2
+    // requests and the membership it mirrors apply whatever the consistent index (etcd
+    // applyEntryNormal applies raftReq.V2 before looking at it).
+    if (req.v2) {
+      if (index > d.consistIndex.consistentIndex()) d.consistIndex.set(index);
+      const r = d.v2.applyRequest(req.v2);
+      d.wait.trigger(id, r.err !== undefined ? { err: r.err } : { resp: r.resp });
+      return;
+    }
+    if (req.clusterMemberAttrSet?.memberAttributes) {
+      const a = req.clusterMemberAttrSet.memberAttributes;
+      d.v2.memberAttributesSet(req.clusterMemberAttrSet.memberID, { name: a.name, clientUrls: a.clientUrls });
+    } else if (req.clusterVersionSet) {
+      d.v2.clusterVersionSet(req.clusterVersionSet.ver);
+    }
     if (index <= d.consistIndex.consistentIndex()) {
       // already in the backend (replay after restart): nothing to do but wake a waiter
       return;
@@ -253,6 +271,7 @@ export class ApplyLoop {
       return;
     }
     this.confState = applyCC(cc);
+    if (e.index > this.appliedIndex) this.mirrorConfChange(cc);
     if (fresh || d.cluster.memberList().length === 0 || cc.type !== ConfChangeType.ConfChangeRemoveNode) {
       withBatchTx(d.backend, (tx) => {
         switch (cc.type) {
@@ -279,6 +298,27 @@ export class ApplyLoop {
     }
     this.updatePeersForConfChange(cc);
     d.wait.trigger(cc.id, {});
+  }
+
+  /** An applied conf change in the v2 store's /0 (etcd's membership keeps members there). */
+  private mirrorConfChange(cc: ConfChange): void {
+    const v2 = this.d.v2;
+    switch (cc.type) {
+      case ConfChangeType.ConfChangeAddNode:
+      case ConfChangeType.ConfChangeAddLearnerNode: {
+        const m = decodeMember(cc.context ?? new Uint8Array(0));
+        const learner = cc.type === ConfChangeType.ConfChangeAddLearnerNode;
+        if (!learner && !m.isLearner && v2.hasMember(m.id)) v2.memberRaftAttributesUpdated({ ...m, isLearner: false });
+        else v2.memberAdded({ ...m, isLearner: learner });
+        return;
+      }
+      case ConfChangeType.ConfChangeRemoveNode:
+        v2.memberRemoved(cc.nodeId);
+        return;
+      case ConfChangeType.ConfChangeUpdateNode:
+        v2.memberRaftAttributesUpdated(decodeMember(cc.context ?? new Uint8Array(0)));
+        return;
+    }
   }
 
   /**
@@ -365,6 +405,7 @@ export class ApplyLoop {
     d.authStore.recover(d.backend);
     d.alarmStore.restore();
     d.cluster.recover();
+    d.v2.recover(snap.data);
     if (d.cluster.clusterVersion() !== '') d.onClusterVersionRecovered(d.cluster.clusterVersion());
     for (const id of d.transport.peerIds()) d.transport.removePeer(id);
     for (const m of d.cluster.memberList()) {
@@ -396,7 +437,7 @@ export class ApplyLoop {
     this.snapshotting = true;
     try {
       this.commitBackend();
-      const data = new Uint8Array(0);
+      const data = d.v2.snapshotData();
       const snap = d.raft.storage.createSnapshot(index, this.confState, data);
       this.snapshotIndex = index;
       await d.durable.snapshotter.save({ data, metadata: { confState: snap.metadata.confState, index, term: snap.metadata.term } });

@@ -20,8 +20,11 @@
  *   I, which our apply loop applies as etcd would: v3 requests and conf changes as they
  *   are (a conf change's JSON member context is read as etcd's), publish and
  *   cluster-version requests turned into our ClusterMemberAttrSet / ClusterVersionSet
- *   requests, other v2 API writes (this server has no v2 store) into empty entries,
- *   which is logged.
+ *   requests, other v2 API writes and SYNCs into our InternalRaftRequest.v2 (etcd's
+ *   pb.Request, same fields);
+ * - the v2 store at I (etcd's `/v2/keys` data, --enable-v2): the newest raft snapshot's
+ *   store (Go's JSON of v2store) and the v2 requests and membership changes of the WAL
+ *   entries after it up to I, saved as the data of our raft snapshot at I.
  *
  * Refused with a clear error (nothing is changed then): a backend older than the raft
  * snapshot (etcd 3.4 refuses it too), a member not among the cluster's members.
@@ -36,8 +39,9 @@ import { dirname, join, relative } from 'node:path';
 import { BoltReader } from '../../util/bbolt-reader.js';
 import { syncDirSync } from '../../util/fs-sync.js';
 import { parseStoreMembership, type EtcdMember } from '../../util/etcd-format/members.js';
-import { create, toBinary } from '@bufbuild/protobuf';
-import { InternalRaftRequestSchema } from '../../gen/etcdserverpb/raft_internal_pb.js';
+import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { InternalRaftRequestSchema, RequestSchema } from '../../gen/etcdserverpb/raft_internal_pb.js';
+import { V2Server } from './v2-server.js';
 import { bytesField, readFields, uintField } from '../../util/etcd-format/proto.js';
 import {
   CONF_CHANGE_ADD_LEARNER_NODE,
@@ -200,7 +204,7 @@ function v2Request(data: Uint8Array): { id: bigint; method: string; path: string
   const method = text(bytesField(f, 2));
   const path = text(bytesField(f, 3));
   // a v3 InternalRaftRequest has no field 2 but `v2`, which etcd 3.4 does not propose
-  if (!V2_METHODS.has(method) || !path.startsWith('/')) return undefined;
+  if (!V2_METHODS.has(method) || (!path.startsWith('/') && method !== 'SYNC')) return undefined;
   return { id: uintField(f, 1), method, path, val: text(bytesField(f, 4)) };
 }
 
@@ -230,7 +234,48 @@ function convertEntry(e: EtcdEntry): { data: Uint8Array; droppedV2: boolean } {
     return { data: toBinary(InternalRaftRequestSchema, create(InternalRaftRequestSchema, { header: { ID: r.id }, clusterVersionSet: { ver: r.val } })), droppedV2: false };
   }
   if (r.method === 'QGET' || r.method === 'GET' || r.method === 'HEAD') return { data: new Uint8Array(0), droppedV2: false };
-  return { data: new Uint8Array(0), droppedV2: true };
+  // other v2 writes (and SYNCs): etcd's pb.Request is our InternalRaftRequest.v2 (same fields)
+  const v2 = fromBinary(RequestSchema, data);
+  return { data: toBinary(InternalRaftRequestSchema, create(InternalRaftRequestSchema, { header: { ID: r.id }, v2 })), droppedV2: false };
+}
+
+/**
+ * etcd's v2 store as of index `upTo`: its raft snapshot's store (when there is one)
+ * and the v2 requests and membership changes of the WAL entries after it.
+ */
+function replayV2Store(snapData: Uint8Array | undefined, entries: readonly EtcdEntry[], upTo: bigint, log: ImportLog): V2Server {
+  const v2 = new V2Server({
+    propose: () => Promise.reject(new Error('not serving')),
+    term: () => 0,
+    committedIndex: () => 0,
+    isLeader: () => false,
+    warn: (msg, fields) => log.warn(msg, fields),
+  });
+  if (snapData && snapData.length > 0) v2.store.recoverEtcd(Buffer.from(snapData).toString('utf8'));
+  for (const e of entries) {
+    if (e.index > upTo || !e.data || e.data.length === 0) continue;
+    if (e.type === ENTRY_CONF_CHANGE) {
+      const cc = decodeConfChange(e.data);
+      switch (cc.type) {
+        case CONF_CHANGE_ADD_NODE:
+        case CONF_CHANGE_ADD_LEARNER_NODE: {
+          const m = { ...decodeMember(cc.context ?? new Uint8Array(0)), id: cc.nodeId };
+          if (cc.type === CONF_CHANGE_ADD_NODE && v2.hasMember(cc.nodeId)) v2.memberRaftAttributesUpdated({ ...m, isLearner: false });
+          else v2.memberAdded({ ...m, isLearner: cc.type === CONF_CHANGE_ADD_LEARNER_NODE });
+          break;
+        }
+        case CONF_CHANGE_REMOVE_NODE:
+          v2.memberRemoved(cc.nodeId);
+          break;
+        case CONF_CHANGE_UPDATE_NODE:
+          v2.memberRaftAttributesUpdated({ ...decodeMember(cc.context ?? new Uint8Array(0)), id: cc.nodeId });
+          break;
+      }
+    } else if (e.type === ENTRY_NORMAL && v2Request(e.data)) {
+      v2.applyRequest(fromBinary(RequestSchema, e.data));
+    }
+  }
+  return v2;
 }
 
 /** meta/consistent_index of an etcd backend file (0 when absent). */
@@ -295,6 +340,7 @@ export async function importEtcdDataDir(dirs: MemberDirs, log: ImportLog): Promi
   if (ci > 0n && !membership.members.some((m) => m.id === meta.nodeId)) {
     throw new EtcdImportError(`cannot import the etcd 3.4 data in ${dirs.memberDir}: its member ${idHex(meta.nodeId)} is not among the cluster's members (${membership.members.map((m) => idHex(m.id)).join(', ')})`);
   }
+  const v2 = replayV2Store(snap?.snapshot.data, wal.entries, ci, log);
   let droppedV2 = 0;
   const tail = wal.entries
     .filter((e) => e.index > ci)
@@ -303,7 +349,7 @@ export async function importEtcdDataDir(dirs: MemberDirs, log: ImportLog): Promi
       if (c.droppedV2) droppedV2++;
       return { term: Number(e.term), index: Number(e.index), type: e.type, data: c.data };
     });
-  if (droppedV2 > 0) log.warn('left out v2 API writes of the etcd WAL (this server has no v2 store)', { entries: droppedV2 });
+  if (droppedV2 > 0) log.warn('left out v2 API writes of the etcd WAL', { entries: droppedV2 });
 
   // build our files next to the originals
   const building = { member: swaps.member.building, wal: swaps.wal?.building };
@@ -345,7 +391,7 @@ export async function importEtcdDataDir(dirs: MemberDirs, log: ImportLog): Promi
     await w.close();
   }
   if (ci > 0n) {
-    await new Snapshotter(snapDirNew).save({ data: new Uint8Array(0), metadata: { confState: { voters, learners }, index: Number(ci), term: Number(term) } });
+    await new Snapshotter(snapDirNew).save({ data: v2.snapshotData(), metadata: { confState: { voters, learners }, index: Number(ci), term: Number(term) } });
   }
 
   // swap: originals aside, ours into place (resumeEtcdImport finishes an interrupted swap)

@@ -90,6 +90,9 @@ import {
   type TxnRequest,
   type TxnResponse,
   ResponseHeaderSchema,
+  MemberAddRequestSchema,
+  MemberRemoveRequestSchema,
+  MemberUpdateRequestSchema,
   StatusResponseSchema,
 } from '../../gen/etcdserverpb/rpc_pb.js';
 import { AuthStore } from '../auth/store.js';
@@ -129,6 +132,9 @@ import { idHex, newMember } from './membership/member.js';
 import { newUrlsMap, urlsMapString } from '../embed/urls.js';
 import { PendingProposals } from './proposals.js';
 import { V3Server, requestTimeoutMs } from './v3-server.js';
+import { SYNC_INTERVAL_MS, V2Server } from './v2-server.js';
+import { ServerStats } from './api/v2stats.js';
+import type { V2HttpDeps } from './api/v2http/client.js';
 import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
 import { RaftNode } from './raft-node.js';
 import { Wait, WaitIndex } from './wait.js';
@@ -232,6 +238,10 @@ export class EtcdServer implements EtcdServerApi {
   private readonly applyLoop: ApplyLoop;
   /** The request side: proposals, linearizable reads, the EtcdServerApi requests (v3-server.ts). */
   private readonly v3: V3Server;
+  /** The v2 store and its requests (served on /v2 with --enable-v2). */
+  readonly v2: V2Server;
+  /** /v2/stats/self and /v2/stats/leader. */
+  private readonly v2Stats: ServerStats;
   private term = 0n;
   private stopped = false;
   private fatalError: unknown;
@@ -372,7 +382,17 @@ export class EtcdServer implements EtcdServerApi {
         onFatal: (e) => this.onFatal(e),
       },
     });
+    this.v2Stats = new ServerStats(cfg.name, this.memberId);
+    this.v2 = new V2Server({
+      propose: (req) => this.v3.raftRequest({}, 'v2', req),
+      term: () => this.r.term(),
+      committedIndex: () => this.r.committedIndex(),
+      isLeader: () => this.r.isLeader(),
+      warn: (msg, fields) => log.warn(msg, fields),
+    });
+    if (b.snapshot) this.v2.recover(b.snapshot.data);
     this.applyLoop = new ApplyLoop({
+      v2: this.v2,
       memberId: this.memberId,
       cfg,
       log,
@@ -575,6 +595,8 @@ export class EtcdServer implements EtcdServerApi {
       }, BACKEND_BATCH_INTERVAL_MS),
     );
     this.timers.push(setInterval(() => this.leaseLoop(), LEASE_LOOP_MS));
+    // etcd's SyncTicker: the leader expires v2 TTL keys through the log
+    this.timers.push(setInterval(() => { if (!this.stopped && this.fatalError === undefined) this.v2.maybeSync(); }, SYNC_INTERVAL_MS));
     // etcd monitorVersions: the leader asks every member's /version; an unreachable one is logged
     this.timers.push(setInterval(() => void this.probeMemberVersions(), MONITOR_VERSION_INTERVAL_MS));
     const corruptCheckMs = this.cfg.experimentalCorruptCheckTimeMs;
@@ -630,6 +652,7 @@ export class EtcdServer implements EtcdServerApi {
       this.lessor.demote();
     }
     this.wasLeader = isLeader;
+    this.v2Stats.setState(ss.raftState, ss.lead);
     if (ss.lead !== this.lastLead) {
       if (ss.lead !== 0n) this.leaderChanges++;
       this.lastLead = ss.lead;
@@ -671,6 +694,8 @@ export class EtcdServer implements EtcdServerApi {
   /** A raft message from a peer (etcd EtcdServer.Process): stepped into raft unless its sender was removed. */
   private processPeerMessage(m: Message): void {
     if (this.cluster.isIdRemoved(m.from)) return;
+    if (m.type === MessageType.MsgApp) this.v2Stats.recvAppendReq();
+    else if (m.type === MessageType.MsgAppResp) this.v2Stats.appendResp(m.from, m.reject);
     this.r.step(m);
   }
 
@@ -683,6 +708,7 @@ export class EtcdServer implements EtcdServerApi {
     const plain: Message[] = [];
     for (const m of msgs) {
       if (this.cluster.isIdRemoved(m.to)) continue;
+      if (m.type === MessageType.MsgApp) this.v2Stats.sendAppendReq();
       if (m.type === MessageType.MsgSnap) this.sendSnapshotMessage(m);
       else plain.push(m);
     }
@@ -706,7 +732,7 @@ export class EtcdServer implements EtcdServerApi {
       if (raftMsg.snapshot && appliedi > raftMsg.snapshot.metadata.index) {
         m = {
           ...raftMsg,
-          snapshot: { data: raftMsg.snapshot.data, metadata: { index: appliedi, term: this.r.storage.term(appliedi), confState: this.applyLoop.currentConfState() } },
+          snapshot: { data: this.v2.snapshotData(), metadata: { index: appliedi, term: this.r.storage.term(appliedi), confState: this.applyLoop.currentConfState() } },
         };
       }
       dir = mkdtempSync(join(memberDirs(this.cfg.dataDir, this.cfg.walDir).memberDir, 'snapshot-send-'));
@@ -1124,6 +1150,30 @@ export class EtcdServer implements EtcdServerApi {
 
   memberList(ctx: CallContext, linearizable: boolean): Promise<MemberListResponse> {
     return this.v3.memberList(ctx, linearizable);
+  }
+
+  /** What the v2 HTTP API (--enable-v2) serves from this member. */
+  v2HttpDeps(): V2HttpDeps {
+    return {
+      do: (r) => this.v2.do(r),
+      storeStatsJson: () => this.v2.store.statsJson(),
+      stats: this.v2Stats,
+      clusterId: () => this.clusterId,
+      members: () => this.cluster.memberList(),
+      leader: () => this.r.leader(),
+      memberAdd: async (peerUrls) => {
+        const resp = await this.v3.memberAdd({}, create(MemberAddRequestSchema, { peerURLs: peerUrls }));
+        const m = resp.member!;
+        return { id: m.ID, peerUrls: m.peerURLs, isLearner: m.isLearner, name: m.name, clientUrls: m.clientURLs };
+      },
+      memberRemove: async (id) => {
+        await this.v3.memberRemove({}, create(MemberRemoveRequestSchema, { ID: id }));
+      },
+      memberUpdate: async (id, peerUrls) => {
+        await this.v3.memberUpdate({}, create(MemberUpdateRequestSchema, { ID: id, peerURLs: peerUrls }));
+      },
+      warn: (msg, fields) => this.log.warn(msg, fields),
+    };
   }
 
   memberAdd(ctx: CallContext, r: MemberAddRequest): Promise<MemberAddResponse> {
