@@ -28,6 +28,8 @@ export interface CheckReport {
   linearizabilityChecked: number;
   /** 'unknown' when the search ran out of time. */
   linearizability: 'ok' | 'violation' | 'unknown';
+  /** For 'unknown': the deepest point the search reached (a likely violation). */
+  linearizabilityReport?: string;
   snapshotReadsChecked: number;
   watchEventsChecked: number;
   ambiguous: number;
@@ -50,6 +52,7 @@ export function checkHistory(h: History, opts: { deadlineMs?: number; requireCau
   const lin = checkLinearizable(ops, { firstRevision: h.firstRevision, deadlineMs: opts.deadlineMs });
   report.linearizabilityChecked = lin.checked;
   report.linearizability = lin.result;
+  if (lin.result === 'unknown' && lin.report) report.linearizabilityReport = lin.report;
   if (lin.result === 'violation') violations.push({ kind: 'linearizability', message: `the history is not linearizable:\n${lin.report}` });
   if (committed) {
     // snapshot reads

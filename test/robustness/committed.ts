@@ -26,6 +26,8 @@ export interface Committed {
   last: number;
   /** Events by revision (first+1 .. last). */
   events: Map<number, WatchEvent[]>;
+  /** Revisions made by acknowledged writes (the others were made by ambiguous ones). */
+  explained?: Set<number>;
   /** The store after revision r (first .. last); the store at `first` is empty. */
   stateAt(rev: number): ReadonlyMap<string, KV> | undefined;
 }
@@ -111,6 +113,7 @@ function eventsMatch(evs: WatchEvent[], ws: TxnOp[]): boolean {
 }
 
 function checkWrites(ops: readonly Operation[], c: Committed, violations: Violation[]): void {
+  c.explained = new Set();
   const explained = new Map<number, Operation>();
   for (const op of ops) {
     if (op.status !== 'ok' || !op.response) continue;
@@ -149,6 +152,7 @@ function checkWrites(ops: readonly Operation[], c: Committed, violations: Violat
     if (other) violations.push({ kind: 'duplicate-revision', message: `two acknowledged writes answered with revision ${res.revision}: ${describeOp(other)} and ${describeOp(op)}` });
     explained.set(res.revision, op);
   }
+  for (const r of explained.keys()) c.explained!.add(r);
   // every other revision: an ambiguous write (a unique put value identifies it), a revoke, or a phantom
   const ambiguous = ops.filter((o) => o.status === 'ambiguous' && o.request.type !== 'range' && o.request.type !== 'leaseGrant');
   const used = new Set<number>();
@@ -173,12 +177,25 @@ function checkWrites(ops: readonly Operation[], c: Committed, violations: Violat
 /**
  * Resolves ambiguous puts from the committed history: a put whose unique value is in
  * it was applied at that revision (its answer is filled in); a put or txn whose unique
- * values are nowhere in it had no effect and is dropped. Returns the operations to
- * check (copies where changed).
+ * values are nowhere in it had no effect and is dropped; so is an ambiguous lease grant
+ * whose ID no other operation names (nothing can observe it). The other ambiguous
+ * writes get a revision hint (Operation.revisionHint) where the committed history
+ * allows: 'none' if no unexplained revision has their effect, the revision if exactly
+ * one has and nothing else could have made it. Returns the operations to check
+ * (copies where changed).
  */
 export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Operation[] {
   const byValue = new Map<string, number>();
   for (const [rev, evs] of c.events) for (const e of evs) if (e.type === 'put') byValue.set(`${e.kv.key}\0${e.kv.value}`, rev);
+  // lease IDs other operations name (an ambiguous grant of an ID nobody uses again is unobservable)
+  const leaseUses = new Map<number, number>();
+  const use = (id: number | undefined) => { if (id) leaseUses.set(id, (leaseUses.get(id) ?? 0) + 1); };
+  for (const op of ops) {
+    const r = op.request;
+    if (r.type === 'put') use(r.lease);
+    else if (r.type === 'leaseGrant' || r.type === 'leaseRevoke') use(r.id);
+    else if (r.type === 'txn') for (const o of [...r.success, ...r.failure]) if (o.type === 'put') use(o.lease);
+  }
   const out: Operation[] = [];
   for (const op of ops) {
     if (op.status !== 'ambiguous') {
@@ -186,6 +203,7 @@ export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Opera
       continue;
     }
     const r = op.request;
+    if (r.type === 'leaseGrant' && leaseUses.get(r.id) === 1) continue;
     if (r.type === 'put') {
       const rev = byValue.get(`${r.key}\0${r.value}`);
       if (rev === undefined) continue;
@@ -199,5 +217,34 @@ export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Opera
     }
     out.push(op);
   }
-  return out;
+  // the other ambiguous writes: which unexplained revisions each could have made
+  const unexplained: number[] = [];
+  for (let r = c.first + 1; r <= c.last; r++) if (!c.explained?.has(r) && c.events.has(r)) unexplained.push(r);
+  const cands = new Map<Operation, number[]>();
+  const byRev = new Map<number, Operation[]>();
+  for (const op of out) {
+    if (op.status !== 'ambiguous' || op.response || op.request.type === 'range' || op.request.type === 'leaseGrant') continue;
+    const rs = unexplained.filter((r) => canMake(op, c.events.get(r)!));
+    cands.set(op, rs);
+    for (const r of rs) {
+      let l = byRev.get(r);
+      if (!l) byRev.set(r, (l = []));
+      l.push(op);
+    }
+  }
+  return out.map((op) => {
+    const rs = cands.get(op);
+    if (!rs) return op;
+    if (rs.length === 0) return { ...op, revisionHint: 'none' as const };
+    if (rs.length === 1 && byRev.get(rs[0]!)!.length === 1) return { ...op, revisionHint: rs[0]! };
+    return op;
+  });
+}
+
+/** True if ambiguous write `op` could have made a revision with events `evs`. */
+function canMake(op: Operation, evs: WatchEvent[]): boolean {
+  const r = op.request;
+  if (r.type === 'leaseRevoke') return evs.every((e) => e.type === 'delete' && e.prevKv?.lease === r.id);
+  if (r.type === 'txn') return [true, false].some((b) => writesOf(op, b).length > 0 && eventsMatch(evs, writesOf(op, b)));
+  return eventsMatch(evs, writesOf(op));
 }

@@ -79,6 +79,11 @@ export interface Operation {
   status: 'ok' | 'error' | 'ambiguous';
   response?: Response;
   error?: DefiniteError;
+  /**
+   * For an ambiguous write, what the committed history says about it (check.ts):
+   * the one revision it must have made, or 'none' when it made no revision.
+   */
+  revisionHint?: number | 'none';
   /** The transport error text of an ambiguous operation (for reports). */
   detail?: string;
 }

@@ -4,11 +4,12 @@
 //
 // The history becomes a list of call and return entries ordered by time (a call
 // before a return at the same time: such operations count as concurrent). The search
-// walks the list: at a call it tries to linearize that operation now (run it through
-// the model; if the model accepts and the pair (linearized set, state) was not seen
-// before, it is taken out of the list and the walk restarts at the head); at a return
-// whose operation is not linearized yet it backtracks to the last choice. The history
-// is linearizable iff the list empties.
+// is a depth-first search: the operations that may go next are the calls before the
+// first return left in the list; it tries one (runs it through the model; if the
+// model accepts and the pair (linearized set, state) was not seen before, the
+// operation is taken out of the list and the search goes on from there); when none
+// can go, it backtracks to the last choice. The history is linearizable iff the list
+// empties.
 //
 // The model is nondeterministic for ambiguous writes (applied or not), so the search
 // runs on sets of states (the powerset construction): an operation is accepted if
@@ -136,59 +137,98 @@ export function checkLinearizable(history: readonly Operation[], opts: { firstRe
     if (e.next) e.next.prev = e;
   };
 
-  let states: State[] = [initialState(opts.firstRevision ?? 1)];
-  const stack: Array<{ entry: Entry; states: State[] }> = [];
+  /**
+   * The calls that may be linearized next: those before the first return in the list
+   * (an operation that has returned must precede everything invoked after that).
+   * Tried in this order: first the acknowledged operations whose answer carries the
+   * current revision (reads and other operations that do not move the revision: they
+   * must go before the next write), then the rest in invoke order. The order changes
+   * only how fast the search finds an answer, not the answer. None when one of them
+   * was answered with a revision older than every state here (revisions never go
+   * back, so it can never be placed).
+   */
+  let deadOp: number | undefined;
+  const candidates = (states: State[]): Entry[] => {
+    deadOp = undefined;
+    const rev = Math.min(...states.map((s) => s.rev));
+    const first: Entry[] = [];
+    const later: Entry[] = [];
+    for (let e: Entry | undefined = head.next; e && e.call; e = e.next) {
+      const op = ops[e.op]!;
+      // an answer older than every state here can never fit any more: a dead end
+      const answered = op.response?.revision ?? (typeof op.revisionHint === 'number' ? op.revisionHint : undefined);
+      if (answered !== undefined && answered < rev) {
+        deadOp = e.op;
+        return [];
+      }
+      if (op.status === 'ok' && op.response && op.response.revision === rev) first.push(e);
+      else later.push(e);
+    }
+    return first.length ? first.concat(later) : later;
+  };
+  const stepSet = (states: State[], op: Operation): State[] => {
+    const next: State[] = [];
+    const fps = new Set<string>();
+    for (const s of states) {
+      for (const t of step(s, op)) {
+        const f = fingerprint(t);
+        if (!fps.has(f)) {
+          fps.add(f);
+          next.push(t);
+        }
+      }
+    }
+    return next;
+  };
+
+  /** One choice point: the candidates, the one being tried, the states before it, the dead-end operation if any. */
+  interface Frame { cands: Entry[]; i: number; states: State[]; dead?: number }
+  const stack: Frame[] = [];
+  let frame: Frame = { cands: [], i: 0, states: [initialState(opts.firstRevision ?? 1)] };
+  frame.cands = candidates(frame.states);
+  frame.dead = deadOp;
   let best: { depth: number; order: number[]; states: State[]; blocking: number; candidates: number[] } | undefined;
   let steps = 0;
-  let entry = head.next;
-  while (head.next) {
-    if (++steps % 4096 === 0 && Date.now() > deadline) return { result: 'unknown', checked: n, steps };
-    if (!entry) break;
-    if (entry.call) {
-      const op = ops[entry.op]!;
-      const next: State[] = [];
-      const fps = new Set<string>();
-      for (const s of states) {
-        for (const t of step(s, op)) {
-          const f = fingerprint(t);
-          if (!fps.has(f)) {
-            fps.add(f);
-            next.push(t);
-          }
-        }
-      }
-      if (next.length > MAX_STATES) return { result: 'unknown', checked: n, steps };
-      let taken = false;
-      if (next.length > 0) {
-        toggle(entry.op);
-        if (!seen(next)) {
-          stack.push({ entry, states });
-          states = next;
-          lift(entry);
-          entry = head.next;
-          taken = true;
-        } else {
-          toggle(entry.op);
-        }
-      }
-      if (!taken) entry = entry.next;
-    } else {
-      // a return whose call is not linearized: backtrack
+  for (;;) {
+    if (!head.next) return { result: 'ok', checked: n, steps, order: stack.map((f) => ops[f.cands[f.i]!.op]!.id) };
+    if (++steps % 4096 === 0 && Date.now() > deadline) return { result: 'unknown', checked: n, steps, ...(best ? { report: `(search stopped at its time bound; the deepest point it reached)\n${explain(ops, best).report}` } : {}) };
+    if (frame.i >= frame.cands.length) {
+      // nothing can go next: backtrack
       if (!best || stack.length > best.depth) {
-        const candidates: number[] = [];
-        for (let e: Entry | undefined = head.next; e && e !== entry; e = e.next) if (e.call) candidates.push(e.op);
-        best = { depth: stack.length, order: stack.map((x) => x.entry.op), states, blocking: entry.op, candidates };
+        let ret: Entry | undefined = head.next;
+        while (ret && ret.call) ret = ret.next;
+        const window: number[] = [];
+        for (let e: Entry | undefined = head.next; e && e.call; e = e.next) window.push(e.op);
+        const blocking = frame.dead ?? (ret ? ret.op : window[0] ?? 0);
+        best = { depth: stack.length, order: stack.map((f) => f.cands[f.i]!.op), states: frame.states, blocking, candidates: window };
       }
-      const top = stack.pop();
-      if (!top) break;
-      toggle(top.entry.op);
-      states = top.states;
-      unlift(top.entry);
-      entry = top.entry.next;
+      const prev = stack.pop();
+      if (!prev) break;
+      const e = prev.cands[prev.i]!;
+      unlift(e);
+      toggle(e.op);
+      prev.i++;
+      frame = prev;
+      continue;
     }
+    const e = frame.cands[frame.i]!;
+    const next = stepSet(frame.states, ops[e.op]!);
+    if (next.length > MAX_STATES) return { result: 'unknown', checked: n, steps };
+    if (next.length > 0) {
+      toggle(e.op);
+      if (!seen(next)) {
+        lift(e);
+        stack.push(frame);
+        frame = { cands: [], i: 0, states: next };
+        frame.cands = candidates(next);
+        frame.dead = deadOp;
+        continue;
+      }
+      toggle(e.op);
+    }
+    frame.i++;
   }
-  if (!head.next) return { result: 'ok', checked: n, steps, order: stack.map((x) => ops[x.entry.op]!.id) };
-  if (!best) best = { depth: 0, order: [], states, blocking: 0, candidates: [] };
+  if (!best) best = { depth: 0, order: [], states: frame.states, blocking: 0, candidates: [] };
   return { result: 'violation', checked: n, steps, ...explain(ops, best) };
 }
 

@@ -230,7 +230,8 @@ export function isWrite(req: Request): boolean {
  * - ok: the model's answer must equal the server's;
  * - error: the model must fail the same way (the state does not change);
  * - ambiguous write: not applied, or applied (when its answer was resolved from the
- *   committed history, only applied with that answer);
+ *   committed history, only applied with that answer; with a revision hint, only
+ *   applied making that revision, or, with hint 'none', only without a new revision);
  * - explicit-revision and serializable ranges are not run here (check.ts).
  */
 export function step(s: State, op: Operation): State[] {
@@ -242,6 +243,10 @@ export function step(s: State, op: Operation): State[] {
   if (op.status === 'error') return a.error === op.error ? [s] : [];
   // ambiguous
   if (op.response) return a.response && responseMatches(a.response, op.response) ? [a.state] : [];
+  if (op.revisionHint !== undefined) {
+    if (op.revisionHint === 'none') return a.state.rev === s.rev && a.state !== s && fingerprint(a.state) !== fingerprint(s) ? [s, a.state] : [s];
+    return a.state.rev === op.revisionHint && a.state.rev === s.rev + 1 ? [a.state] : [];
+  }
   if (!isWrite(op.request) || a.state === s || fingerprint(a.state) === fingerprint(s)) return [s];
   return [s, a.state];
 }
