@@ -55,8 +55,11 @@ export type Response =
   | { type: 'leaseGrant'; revision: number }
   | { type: 'leaseRevoke'; revision: number };
 
-/** The etcd errors that say definitely what happened (the request had no effect). */
-export type DefiniteError = 'lease not found' | 'lease exists' | 'future revision' | 'compacted';
+/**
+ * Failures that say definitely what happened (the request had no effect): etcd's
+ * errors, and 'not sent' (the client had no connection to send it on).
+ */
+export type DefiniteError = 'lease not found' | 'lease exists' | 'future revision' | 'compacted' | 'not sent';
 
 /**
  * One client operation.

@@ -56,6 +56,7 @@ export function linearizableOps(ops: readonly Operation[]): Operation[] {
   return ops.filter((o) => {
     if (o.request.type === 'range' && (o.request.serializable || o.request.revision !== undefined)) return false;
     if (o.status === 'ambiguous' && o.request.type === 'range') return false;
+    if (o.status === 'error' && o.error === 'not sent') return false;
     return true;
   });
 }

@@ -2,10 +2,17 @@
 //
 //   node dist/test/robustness/main.js [--target ours|real|both] [--runs N] [--seed S]
 //        [--seeds 1,2,3] [--fault KIND] [--min-rate OPS] [--rate OPS] [--clients N] [--out DIR]
+//        [--strict-bookmarks yes]
 //
 // Defaults: --target ours, --runs $ROBUSTNESS_RUNS or 35 (five of each fault), seeds
 // S, S+1, ... from --seed (default 1), --min-rate 200, --out /work/robustness-out or
-// $TMPDIR. Exit status 0 only if no run found a violation or failed.
+// $TMPDIR/etcd-robustness. Exit status 0 only if no run found a violation or failed.
+//
+// Known issue of real etcd 3.4.23 (reported apart, not failing its runs unless
+// --strict-bookmarks yes): the answer to a WatchProgressRequest goes out on the watch
+// stream's control channel, not in order with the events (etcdserver/api/v3rpc/watch.go
+// recvLoop; mvcc watchableStore.progress), so its revision can be ahead of events not
+// yet sent or behind events already sent: the 'watch-bookmark' check (etcd#15220).
 //
 // Runs itself again under `unshare -n` (a private network namespace: the partitions
 // use iptables and namespaces of their own); needs root.
@@ -26,6 +33,7 @@ export interface MainOptions {
   rate: number;
   clients: number;
   outDir: string;
+  strictBookmarks: boolean;
 }
 
 /** Parses the command line (see the module comment). @throws Error on a bad flag */
@@ -39,7 +47,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     flags.set(m[1]!, v);
   }
-  const known = new Set(['target', 'runs', 'seed', 'seeds', 'fault', 'min-rate', 'rate', 'clients', 'out']);
+  const known = new Set(['target', 'runs', 'seed', 'seeds', 'fault', 'min-rate', 'rate', 'clients', 'out', 'strict-bookmarks']);
   for (const k of flags.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k}`);
   const num = (k: string, d: number) => {
     const v = flags.get(k);
@@ -71,6 +79,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     rate: num('rate', 400),
     clients: num('clients', 12),
     outDir: flags.get('out') ?? path.join(os.tmpdir(), 'etcd-robustness'),
+    strictBookmarks: ['yes', 'true', '1'].includes(flags.get('strict-bookmarks') ?? 'no'),
   };
 }
 
@@ -83,6 +92,8 @@ export interface Summary {
   ambiguous: number;
   faults: Record<string, number>;
   violations: number;
+  /** Violations of known server behaviour (reported apart). */
+  known: number;
   failedRuns: number;
 }
 
@@ -92,12 +103,13 @@ export function summarize(results: RunResult[]): Summary {
   for (const r of results) faults[r.fault] = (faults[r.fault] ?? 0) + 1;
   return {
     runs: results.length,
-    operations: results.reduce((a, r) => a + r.operations, 0),
+    operations: results.reduce((a, r) => a + r.sent, 0),
     linearizabilityChecked: results.reduce((a, r) => a + r.report.linearizabilityChecked, 0),
     watchEvents: results.reduce((a, r) => a + r.watchEvents, 0),
     ambiguous: results.reduce((a, r) => a + r.ambiguous, 0),
     faults,
     violations: results.reduce((a, r) => a + r.report.violations.length, 0),
+    known: results.reduce((a, r) => a + r.report.known.length, 0),
     failedRuns: results.filter((r) => r.report.violations.length > 0 || r.failures.length > 0).length,
   };
 }
@@ -110,7 +122,8 @@ export async function main(o: MainOptions, out: (s: string) => void = (s) => pro
     for (const seed of o.seeds) {
       let r: RunResult;
       try {
-        r = await runOnce({ seed, binary: t.binary, fault: o.fault, minRate: o.minRate, rate: o.rate, clients: o.clients, outDir: o.outDir });
+        const known = t.name === 'real' && !o.strictBookmarks ? ['watch-bookmark'] : [];
+        r = await runOnce({ seed, binary: t.binary, fault: o.fault, minRate: o.minRate, rate: o.rate, clients: o.clients, outDir: o.outDir, known });
       } catch (e) {
         out(`${t.name} seed ${seed}: HARNESS ERROR ${(e as Error).stack ?? e}`);
         bad++;
@@ -118,13 +131,14 @@ export async function main(o: MainOptions, out: (s: string) => void = (s) => pro
       }
       results.push(r);
       const status = r.report.violations.length || r.failures.length ? 'FAIL' : 'ok';
-      out(`${t.name} seed ${seed} ${r.fault}: ${status} ops=${r.operations} (ok ${r.ok}, ambiguous ${r.ambiguous}) ${r.rate.toFixed(0)} ops/s, linearizability ${r.report.linearizability} (${r.report.linearizabilityChecked} ops), snapshot reads ${r.report.snapshotReadsChecked}, watch events ${r.watchEvents}, ${(r.durationMs / 1000).toFixed(1)} s`);
+      out(`${t.name} seed ${seed} ${r.fault}: ${status} ops=${r.sent} (ok ${r.ok}, ambiguous ${r.ambiguous}, not sent ${r.operations - r.sent}) ${r.rate.toFixed(0)} ops/s, linearizability ${r.report.linearizability} (${r.report.linearizabilityChecked} ops), snapshot reads ${r.report.snapshotReadsChecked}, watch events ${r.watchEvents}, ${(r.durationMs / 1000).toFixed(1)} s`);
       for (const v of r.report.violations.slice(0, 20)) out(`  VIOLATION ${v.kind}: ${v.message.split('\n').join('\n    ')}`);
       for (const f of r.failures) out(`  RUN FAILURE: ${f}`);
+      if (r.report.known.length) out(`  known (${r.report.known.length}, see --strict-bookmarks): ${r.report.known[0]!.kind}: ${r.report.known[0]!.message}`);
       if (r.historyFile) out(`  history: ${r.historyFile}`);
     }
     const s = summarize(results);
-    out(`SUMMARY ${t.name}: runs=${s.runs} operations=${s.operations} linearizability-checked=${s.linearizabilityChecked} watch-events=${s.watchEvents} ambiguous=${s.ambiguous} faults=${JSON.stringify(s.faults)} violations=${s.violations} failed-runs=${s.failedRuns}`);
+    out(`SUMMARY ${t.name}: runs=${s.runs} operations=${s.operations} linearizability-checked=${s.linearizabilityChecked} watch-events=${s.watchEvents} ambiguous=${s.ambiguous} faults=${JSON.stringify(s.faults)} violations=${s.violations} known=${s.known} failed-runs=${s.failedRuns}`);
     bad += s.failedRuns;
   }
   return bad === 0 ? 0 : 1;

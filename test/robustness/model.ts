@@ -240,7 +240,7 @@ export function step(s: State, op: Operation): State[] {
     if (!a.response || !op.response) return [];
     return responseMatches(a.response, op.response) ? [a.state] : [];
   }
-  if (op.status === 'error') return a.error === op.error ? [s] : [];
+  if (op.status === 'error') return a.error === op.error || op.error === 'not sent' ? [s] : [];
   // ambiguous
   if (op.response) return a.response && responseMatches(a.response, op.response) ? [a.state] : [];
   if (op.revisionHint !== undefined) {

@@ -5,7 +5,8 @@
 //
 // Outcomes: an answer is `ok`; an etcd error that says the request had no effect
 // (`requested lease not found`, `lease already exists`, `required revision is a future
-// revision`, `... has been compacted`) is `error`; anything else (deadline, unavailable,
+// revision`, `... has been compacted`) is `error`, and so is a call grpc-js fails before
+// sending it (`No connection established`: 'not sent'); anything else (deadline, unavailable,
 // connection lost, `leader changed`, `request timed out`, ...) is `ambiguous`: a write
 // may or may not have been applied.
 
@@ -81,6 +82,9 @@ function toKV(kv: KeyValue | undefined): KV {
 
 /** The definite etcd error named by a gRPC error's details, if any. */
 function definite(details: string): DefiniteError | undefined {
+  // grpc-js fails a call at once when the channel has no connection (connect refused):
+  // the request never left the client
+  if (details.startsWith('No connection established')) return 'not sent';
   if (details.includes('requested lease not found')) return 'lease not found';
   if (details.includes('lease already exists')) return 'lease exists';
   if (details.includes('future revision')) return 'future revision';
@@ -257,7 +261,7 @@ export class Traffic {
         const r = op.response;
         if (r.type === 'range') for (const kv of r.kvs) lastMod.set(kv.key, kv.modRevision);
         if (r.type === 'txn') for (const x of r.results) if (x.type === 'range') for (const kv of x.kvs) lastMod.set(kv.key, kv.modRevision);
-      } else if (op.status === 'ambiguous') {
+      } else if (op.status === 'ambiguous' || op.error === 'not sent') {
         member = (member + 1) % this.conns.length;
         await sleep(20);
       }
