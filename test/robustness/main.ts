@@ -76,8 +76,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
     seeds,
     ...(fault ? { fault: fault as FaultKind } : {}),
     minRate: num('min-rate', 200),
-    rate: num('rate', 400),
-    clients: num('clients', 12),
+    rate: num('rate', 500),
+    clients: num('clients', 24),
     outDir: flags.get('out') ?? path.join(os.tmpdir(), 'etcd-robustness'),
     strictBookmarks: ['yes', 'true', '1'].includes(flags.get('strict-bookmarks') ?? 'no'),
   };
@@ -131,7 +131,7 @@ export async function main(o: MainOptions, out: (s: string) => void = (s) => pro
       }
       results.push(r);
       const status = r.report.violations.length || r.failures.length ? 'FAIL' : 'ok';
-      out(`${t.name} seed ${seed} ${r.fault}: ${status} ops=${r.sent} (ok ${r.ok}, ambiguous ${r.ambiguous}, not sent ${r.operations - r.sent}) ${r.rate.toFixed(0)} ops/s, linearizability ${r.report.linearizability} (${r.report.linearizabilityChecked} ops), snapshot reads ${r.report.snapshotReadsChecked}, watch events ${r.watchEvents}, ${(r.durationMs / 1000).toFixed(1)} s`);
+      out(`${t.name} seed ${seed} ${r.fault}: ${status} ops=${r.sent} (ok ${r.ok}, ambiguous ${r.ambiguous}, not sent ${r.notSent}) ${r.rate.toFixed(0)} ops/s, linearizability ${r.report.linearizability} (${r.report.linearizabilityChecked} ops), snapshot reads ${r.report.snapshotReadsChecked}, watch events ${r.watchEvents}, ${(r.durationMs / 1000).toFixed(1)} s`);
       for (const v of r.report.violations.slice(0, 20)) out(`  VIOLATION ${v.kind}: ${v.message.split('\n').join('\n    ')}`);
       for (const f of r.failures) out(`  RUN FAILURE: ${f}`);
       if (r.report.known.length) out(`  known (${r.report.known.length}, see --strict-bookmarks): ${r.report.known[0]!.kind}: ${r.report.known[0]!.message}`);

@@ -64,6 +64,8 @@ export interface RunResult {
   operations: number;
   /** Operations that reached a member (not failed before sending). */
   sent: number;
+  /** Operations grpc-js failed before sending them (no connection). */
+  notSent: number;
   ok: number;
   ambiguous: number;
   rate: number;
@@ -297,7 +299,8 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       seed: o.seed,
       fault,
       operations: rec.operations.length,
-      sent,
+      notSent: rec.operations.filter((x) => x.error === 'not sent').length,
+      sent: rec.operations.filter((x) => x.error !== 'not sent').length,
       ok: rec.operations.filter((x) => x.status === 'ok').length,
       ambiguous: report.ambiguous,
       rate,
