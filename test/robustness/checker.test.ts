@@ -96,6 +96,25 @@ describe('robustness checker: known-good histories pass', () => {
     b.watch({ ...P, prevKv: true, filters: ['noput'], startRevision: 3 }, [{ start: 3, responses: [evs[2]!] }]);
     assertOk(b.history());
   });
+  test('ambiguous deletes and txns pinned to the revisions they made, one that made none', () => {
+    const b = new HistoryBuilder();
+    const T: Request = { type: 'txn', compare: [{ key: '/rb/a', target: 'mod', value: 0 }], success: [{ type: 'put', key: '/rb/a', value: 't' }], failure: [{ type: 'range', key: '/rb/a' }] };
+    b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
+    b.ambiguous(2, 2, { type: 'delete', key: '/rb/a' });
+    b.ambiguous(3, 3, T);
+    b.ambiguous(4, 4, { type: 'delete', key: '/rb/zz' });
+    b.ok(1, 20, 21, READ_A, { type: 'range', revision: 4, kvs: [kv('/rb/a', 't', 4, 4, 1)], count: 1 });
+    refWatch(b, [A1, { type: 'delete', key: '/rb/a' }, T]);
+    assertOk(b.history());
+  });
+  test('a request that was not sent (no connection) has no effect', () => {
+    const b = new HistoryBuilder();
+    b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
+    b.fail(2, 2, 3, A2, 'not sent');
+    b.ok(1, 4, 5, READ_A, { type: 'range', revision: 2, kvs: [kv('/rb/a', '1', 2, 2, 1)], count: 1 });
+    refWatch(b, [A1]);
+    assertOk(b.history());
+  });
   for (const seed of [1, 2, 3, 4, 5]) {
     test(`a random correct history (seed ${seed}, 600 operations)`, () => {
       const r = assertOk(randomHistory(seed, 600));
@@ -196,6 +215,24 @@ describe('robustness checker: known-bad histories are flagged', () => {
     b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
     refWatch(b, [A1, { type: 'put', key: '/rb/a', value: 'ghost' }]);
     assertFlags(b.history(), 'phantom-write');
+  });
+  test('a request reported as not sent that was applied', () => {
+    const b = new HistoryBuilder();
+    b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
+    b.fail(2, 2, 3, A2, 'not sent');
+    b.ok(1, 4, 5, READ_A, { type: 'range', revision: 3, kvs: [kv('/rb/a', '2', 2, 3, 2)], count: 1 });
+    refWatch(b, [A1, A2]);
+    const r = checkHistory(b.history());
+    assert.ok(kinds(r).includes('phantom-write') && kinds(r).includes('linearizability'), kinds(r).join(','));
+  });
+  test('an ambiguous delete whose effect is not where the reads put it', () => {
+    const b = new HistoryBuilder();
+    b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
+    b.ambiguous(2, 2, { type: 'delete', key: '/rb/a' });
+    // the committed history says the delete made revision 3, but a later read still sees the key at revision 3
+    b.ok(1, 20, 21, READ_A, { type: 'range', revision: 3, kvs: [kv('/rb/a', '1', 2, 2, 1)], count: 1 });
+    refWatch(b, [A1, { type: 'delete', key: '/rb/a' }]);
+    assertFlags(b.history(), 'linearizability');
   });
   const writes: Request[] = [A1, A2, { type: 'put', key: '/rb/b', value: '1' }, { type: 'delete', key: '/rb/a' }];
   const base = () => {
