@@ -23,7 +23,7 @@
 
 import { describeOp, type Operation } from './history.js';
 import { apply, fingerprint, initialState, step, type State } from './model.js';
-import { kvText } from './history.js';
+import { inRange, kvText } from './history.js';
 
 /** The outcome of a check. */
 export interface LinearizabilityResult {
@@ -244,12 +244,13 @@ function explain(ops: Operation[], best: { order: number[]; states: State[]; blo
   const blocking = ops[best.blocking]!;
   const stuck = [best.blocking, ...best.candidates.filter((c) => c !== best.blocking)].map((i) => ops[i]!);
   const keys = new Set(stuck.flatMap(keysOf));
+  const stuckRanges = stuck.map((o) => o.request).filter((r): r is { type: 'range'; key: string; end?: string } => r.type === 'range' && r.end !== undefined);
   const context: Operation[] = [];
   const perKey = new Map<string, number>();
   for (let i = best.order.length - 1; i >= 0 && context.length < 12; i--) {
     const op = ops[best.order[i]!]!;
     const ks = keysOf(op);
-    const touches = ks.some((k) => keys.has(k)) || (op.request.type === 'leaseRevoke' && stuck.some((s) => s.request.type === 'put' && s.request.lease === (op.request as { id: number }).id));
+    const touches = ks.some((k) => keys.has(k) || stuckRanges.some((r) => inRange(k, r.key, r.end))) || (op.request.type === 'leaseRevoke' && stuck.some((s) => s.request.type === 'put' && s.request.lease === (op.request as { id: number }).id));
     if (!touches || op.status === 'ambiguous') continue;
     if (ks.every((k) => (perKey.get(k) ?? 0) >= 2)) continue;
     for (const k of ks) perKey.set(k, (perKey.get(k) ?? 0) + 1);
@@ -263,7 +264,7 @@ function explain(ops: Operation[], best: { order: number[]; states: State[]; blo
   for (const op of stuck.slice(0, 8)) lines.push(`  ${describeOp(op)}`);
   lines.push('the store could be in:');
   for (const s of best.states.slice(0, 4)) {
-    const ks = [...keys].filter((k) => s.kvs.has(k));
+    const ks = [...s.kvs.keys()].filter((k) => keys.has(k) || stuckRanges.some((r) => inRange(k, r.key, r.end))).sort();
     const a = apply(s, blocking.request);
     const want = a.error ? `error: ${a.error}` : describeOp({ ...blocking, status: 'ok', response: a.response! }).replace(/^.*-> /, '');
     lines.push(`  revision ${s.rev}: ${ks.map((k) => kvText(s.kvs.get(k))).join(', ') || '(keys absent)'}; there #${blocking.id} would answer: ${want}`);

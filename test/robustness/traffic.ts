@@ -198,10 +198,13 @@ function keysOf(prefix: string): { plain: string[]; leased: string[] } {
 }
 
 /**
- * Concurrent clients: each has its own seeded generator, a member it talks to (moving
- * to the next after a failure), and the requests listed in the module comment of
- * README.md (puts, deletes, txns with compares, linearizable, serializable and
- * explicit-revision ranges, lease grant/attach/revoke).
+ * Concurrent clients: each has its own seeded generator and a member it talks to
+ * (moving to the next after a failure), and sends, paced to `rate` in total: puts
+ * (25%, a fifth with prev_kv), deletes (8%), txns with a MOD or VALUE compare (12%),
+ * linearizable ranges of a key or the prefix (20%), serializable ranges (10%), ranges
+ * at a recent explicit revision (7%), lease grants with client-chosen IDs (4%, and
+ * whenever the client has no lease), puts attached to one of its leases (9%), revokes
+ * of one of them (5%). Values are unique (`c<client>.<seq>`).
  */
 export class Traffic {
   private stopped = false;
