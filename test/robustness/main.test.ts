@@ -23,5 +23,5 @@ test('robustness main: defaults, ROBUSTNESS_RUNS, flags and bad input', () => {
   assert.throws(() => parseArgs(['--bogus', '1'], {}), /unknown flag --bogus/);
   assert.throws(() => parseArgs(['--runs'], {}), /--runs needs a value/);
   assert.equal(FAULTS.length, 7);
-  assert.deepEqual(summarize([]), { runs: 0, operations: 0, linearizabilityChecked: 0, watchEvents: 0, ambiguous: 0, faults: {}, violations: 0, known: 0, failedRuns: 0 });
+  assert.deepEqual(summarize([]), { runs: 0, operations: 0, linearizabilityChecked: 0, watchEvents: 0, ambiguous: 0, faults: {}, violations: 0, known: 0, slowRuns: 0, rateRange: [0, 0], failedRuns: 0 });
 });

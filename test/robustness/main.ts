@@ -94,6 +94,10 @@ export interface Summary {
   violations: number;
   /** Violations of known server behaviour (reported apart). */
   known: number;
+  /** Runs whose traffic was below the minimum rate (they count as failed). */
+  slowRuns: number;
+  /** The lowest and highest traffic rate of the runs, ops/s. */
+  rateRange: [number, number];
   failedRuns: number;
 }
 
@@ -110,6 +114,8 @@ export function summarize(results: RunResult[]): Summary {
     faults,
     violations: results.reduce((a, r) => a + r.report.violations.length, 0),
     known: results.reduce((a, r) => a + r.report.known.length, 0),
+    slowRuns: results.filter((r) => r.failures.some((f) => f.includes('below the minimum'))).length,
+    rateRange: results.length ? [Math.round(Math.min(...results.map((r) => r.rate))), Math.round(Math.max(...results.map((r) => r.rate)))] : [0, 0],
     failedRuns: results.filter((r) => r.report.violations.length > 0 || r.failures.length > 0).length,
   };
 }
@@ -138,7 +144,7 @@ export async function main(o: MainOptions, out: (s: string) => void = (s) => pro
       if (r.historyFile) out(`  history: ${r.historyFile}`);
     }
     const s = summarize(results);
-    out(`SUMMARY ${t.name}: runs=${s.runs} operations=${s.operations} linearizability-checked=${s.linearizabilityChecked} watch-events=${s.watchEvents} ambiguous=${s.ambiguous} faults=${JSON.stringify(s.faults)} violations=${s.violations} known=${s.known} failed-runs=${s.failedRuns}`);
+    out(`SUMMARY ${t.name}: runs=${s.runs} operations=${s.operations} linearizability-checked=${s.linearizabilityChecked} watch-events=${s.watchEvents} ambiguous=${s.ambiguous} faults=${JSON.stringify(s.faults)} violations=${s.violations} known=${s.known} rate=${s.rateRange[0]}..${s.rateRange[1]}ops/s slow-runs=${s.slowRuns} failed-runs=${s.failedRuns}`);
     bad += s.failedRuns;
   }
   return bad === 0 ? 0 : 1;
