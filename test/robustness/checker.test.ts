@@ -107,6 +107,17 @@ describe('robustness checker: known-good histories pass', () => {
     refWatch(b, [A1, { type: 'delete', key: '/rb/a' }, T]);
     assertOk(b.history());
   });
+  test('two identical ambiguous deletes competing for one revision', () => {
+    const b = new HistoryBuilder();
+    b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
+    b.ambiguous(2, 2, { type: 'delete', key: '/rb/a' });
+    b.ambiguous(3, 3, { type: 'delete', key: '/rb/a' });
+    b.ok(1, 10, 11, A2, { type: 'put', revision: 4 });
+    b.ok(1, 12, 13, READ_A, { type: 'range', revision: 4, kvs: [kv('/rb/a', '2', 4, 4, 1)], count: 1 });
+    refWatch(b, [A1, { type: 'delete', key: '/rb/a' }, A2]);
+    const r = assertOk(b.history());
+    assert.equal(r.ambiguous, 2);
+  });
   test('a request that was not sent (no connection) has no effect', () => {
     const b = new HistoryBuilder();
     b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });

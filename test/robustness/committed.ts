@@ -181,7 +181,8 @@ function checkWrites(ops: readonly Operation[], c: Committed, violations: Violat
  * whose ID no other operation names (nothing can observe it). The other ambiguous
  * writes get a revision hint (Operation.revisionHint) where the committed history
  * allows: 'none' if no unexplained revision has their effect, the revision if exactly
- * one has and nothing else could have made it. Returns the operations to check
+ * one has and nothing else could have made it (identical requests competing for the
+ * same revisions get them in the order they were sent). Returns the operations to check
  * (copies where changed).
  */
 export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Operation[] {
@@ -232,9 +233,32 @@ export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Opera
       l.push(op);
     }
   }
+  // identical requests (e.g. two ambiguous deletes of one key) competing for the same
+  // revisions: the earliest sent makes the earliest revision, the next the next, the
+  // rest none (any valid assignment can be reordered into this one: each was sent
+  // before the revision it gets)
+  const assigned = new Map<Operation, number | 'none'>();
+  const groups = new Map<string, Operation[]>();
+  for (const [op, rs] of cands) {
+    if (rs.length === 0) continue;
+    const sig = JSON.stringify(op.request);
+    let g = groups.get(sig);
+    if (!g) groups.set(sig, (g = []));
+    g.push(op);
+  }
+  for (const g of groups.values()) {
+    if (g.length < 2) continue;
+    const revs = cands.get(g[0]!)!;
+    const closed = revs.every((r) => byRev.get(r)!.every((o) => g.includes(o))) && g.every((o) => cands.get(o)!.join() === revs.join());
+    if (!closed || revs.length > g.length) continue;
+    const byInvoke = [...g].sort((a, b) => a.invoke - b.invoke);
+    byInvoke.forEach((o, i) => assigned.set(o, i < revs.length ? revs[i]! : 'none'));
+  }
   return out.map((op) => {
     const rs = cands.get(op);
     if (!rs) return op;
+    const a = assigned.get(op);
+    if (a !== undefined) return { ...op, revisionHint: a };
     if (rs.length === 0) return { ...op, revisionHint: 'none' as const };
     if (rs.length === 1 && byRev.get(rs[0]!)!.length === 1) return { ...op, revisionHint: rs[0]! };
     return op;
