@@ -132,6 +132,10 @@ describe('robustness checker: known-good histories pass', () => {
       assert.ok(r.linearizabilityChecked > 400);
     });
   }
+  test('the search stops at its time bound with result unknown', () => {
+    const r = checkLinearizable(randomHistory(98, 5000).operations, { deadlineMs: 0 });
+    assert.equal(r.result, 'unknown');
+  });
   test('a random correct history of 5000 operations is checked within its time bound', () => {
     const r = checkHistory(randomHistory(99, 5000), { deadlineMs: 60_000 });
     assert.deepEqual(r.violations, []);
