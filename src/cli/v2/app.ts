@@ -1,14 +1,13 @@
 /**
  * @module cli/v2/app
- * The command-line framework of etcdctl's v2 mode, behaving as urfave/cli v1.20 (which
- * etcdctl 3.4 uses for ETCDCTL_API=2) on top of Go's `flag` package:
+ * The command-line framework of etcdctl's v2 mode, behaving as urfave/cli v1 (the
+ * version etcdctl 3.4.23 is built with for ETCDCTL_API=2) on top of Go's `flag` package:
  * - flags are parsed by Go's rules: `-name` or `--name`, `-name=value` or `-name value`,
  *   booleans only as `-name` or `-name=bool`, parsing stops at the first non-flag or
  *   after `--`; Go's error texts (`flag provided but not defined: -x`,
  *   `flag needs an argument: -o`, `invalid value "x" for flag -ttl: parse error`);
- * - a command's own flags may follow its arguments: urfave's reorderArgs moves every
- *   argument that names one of the command's flags (and the argument after it, unless
- *   it had `=value`) in front of the others; unknown dashed words stay arguments;
+ * - a command's own flags may follow its arguments (see {@link reorderArgs}); unknown
+ *   dashed words after the first argument stay arguments;
  * - usage errors print `Incorrect Usage. <err>` (app level) or `Incorrect Usage: <err>`
  *   (command level) and the help on stdout, the error on stderr, exit 1;
  * - an unknown command prints `No help topic for '<name>'` on stderr, exit 3;
@@ -138,33 +137,34 @@ export function goFlagParse(fs: V2FlagSet, args: string[]): string[] {
 }
 
 /**
- * urfave/cli v1.20's reorderArgs: arguments naming one of `flags` (as `-n`, `--n`,
- * `-n=v`, `--n=v`), and the argument after such a flag without `=`, move in front of
- * the others; everything from `--` on stays at the end.
+ * urfave/cli's reorderArgs (the version etcdctl 3.4.23 is built with): an argument
+ * naming one of `flags` (`-n`, `--n`, `-n=v`, ...) moves to the front, and so does the
+ * argument after such a flag written without `=`, unless that one names a flag too (so
+ * `-q -` and `-q --bogus` take the next word as a value). The first other `--` ends the
+ * scan: it is put before the remaining arguments and everything after it follows them.
  */
 export function reorderArgs(flags: readonly V2Flag[], args: string[]): string[] {
   const known = new Set(flags.flatMap(names));
   const isFlag = (a: string) => {
-    const m = /^--?([^=]+)/.exec(a);
-    return !!m && a !== '-' && a !== '--' && known.has(m[1]!);
+    if (a === '-' || a === '--' || !a.startsWith('-')) return false;
+    let n = a.startsWith('--') ? a.slice(2) : a;
+    if (n.startsWith('-')) n = n.slice(1);
+    return known.has(n.split('=')[0]!);
   };
   const moved: string[] = [];
-  const rest: string[] = [];
-  let takeValue = false;
+  let rest: string[] = [];
+  let mayBeValue = false;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--') {
-      rest.push(...args.slice(i));
+    if (mayBeValue && !isFlag(a)) {
+      mayBeValue = false;
+      moved.push(a);
+    } else if (a === '--') {
+      rest = ['--', ...rest, ...args.slice(i + 1)];
       break;
-    }
-    if (takeValue) {
-      takeValue = false;
+    } else if (isFlag(a)) {
       moved.push(a);
-      continue;
-    }
-    if (isFlag(a)) {
-      moved.push(a);
-      takeValue = !a.includes('=');
+      mayBeValue = !a.includes('=');
     } else rest.push(a);
   }
   return [...moved, ...rest];

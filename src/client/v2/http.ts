@@ -184,7 +184,10 @@ export function goNetError(e: NodeJS.ErrnoException & { address?: string; port?:
     case 'ENOTFOUND':
     case 'EAI_AGAIN':
       return new TransportError(`dial tcp: lookup ${host} on ${resolverAddress()}: no such host`, true);
-    case 'ECONNRESET': return new TransportError(`read tcp ${target}: read: connection reset by peer`, true);
+    case 'ECONNRESET':
+      // the TLS handshake met a closed connection (etcd's cmux drops a TLS hello on a plain port)
+      if (/before secure TLS connection/.test(e.message)) return new TransportError('EOF', false);
+      return new TransportError(`read tcp ${target}: read: connection reset by peer`, true);
     case 'EPIPE': return new TransportError(`write tcp ${target}: write: broken pipe`, true);
     case 'ETIMEDOUT': return new TransportError(`dial tcp ${target}: i/o timeout`, true);
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':

@@ -295,9 +295,11 @@ export const execWatchCommand: V2Command = {
       const child = spawn(cmdArgs[0]!, cmdArgs.slice(1), { env, stdio: ['ignore', 'inherit', 'inherit'] });
       child.on('error', (e) => {
         const code = (e as NodeJS.ErrnoException).code;
-        err(code === 'ENOENT'
-          ? `exec: "${cmdArgs[0]}": executable file not found in $PATH`
-          : code === 'EACCES' ? `fork/exec ${cmdArgs[0]}: permission denied` : e.message);
+        const file = cmdArgs[0]!;
+        // Go's exec.Command looks a name without a slash up in $PATH first
+        if (code === 'ENOENT') err(file.includes('/') ? `fork/exec ${file}: no such file or directory` : `exec: "${file}": executable file not found in $PATH`);
+        else if (code === 'EACCES') err(file.includes('/') ? `fork/exec ${file}: permission denied` : `exec: "${file}": permission denied`);
+        else err(e.message);
         process.exit(1);
       });
     }
