@@ -9,9 +9,10 @@ import { runApp, V2Exit, type V2App } from './app.js';
 import { VERSION as ETCDCTL_VERSION } from '../version.js';
 import { setEnv, out, err } from '../../commands/v2/common.js';
 import {
-  backupCommand, execWatchCommand, getCommand, lsCommand, mkCommand, mkdirCommand, rmCommand, rmdirCommand,
+  execWatchCommand, getCommand, lsCommand, mkCommand, mkdirCommand, rmCommand, rmdirCommand,
   setCommand, setdirCommand, updateCommand, updatedirCommand, watchCommand,
 } from '../../commands/v2/keys.js';
+import { backupCommand } from '../../commands/v2/backup.js';
 import { clusterHealthCommand, memberCommand } from '../../commands/v2/cluster.js';
 import { authCommand, roleCommand, userCommand } from '../../commands/v2/auth.js';
 

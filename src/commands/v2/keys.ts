@@ -305,20 +305,3 @@ export const execWatchCommand: V2Command = {
     }
   },
 };
-
-/** `backup`: not supported by this etcdctl (see README). */
-export const backupCommand: V2Command = {
-  name: 'backup',
-  usage: 'backup an etcd directory',
-  argsUsage: ' ',
-  flags: [
-    { name: 'data-dir', kind: 'string', usage: 'Path to the etcd data dir' },
-    { name: 'wal-dir', kind: 'string', usage: 'Path to the etcd wal dir' },
-    { name: 'backup-dir', kind: 'string', usage: 'Path to the backup dir' },
-    { name: 'backup-wal-dir', kind: 'string', usage: 'Path to the backup wal dir' },
-    { name: 'with-v3', kind: 'bool', usage: 'Backup v3 backend data' },
-  ],
-  action() {
-    fail('Error: the v2 backup command is not supported by this etcdctl; use ETCDCTL_API=3 etcdctl snapshot save');
-  },
-};
