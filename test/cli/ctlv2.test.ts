@@ -21,7 +21,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startTwinEtcds, stopAll, type EtcdProcess } from '../harness/etcd.js';
+import { ETCD_BIN, startEtcd, startTwinEtcds, stopAll, type EtcdProcess } from '../harness/etcd.js';
+import { getFreePort } from '../harness/ports.js';
 import { makeTestCerts, type TestCerts } from '../harness/certs.js';
 import { cleanEnv, REAL, runCli, SUBJECT_BIN, type RunResult } from '../harness/run.js';
 
@@ -291,5 +292,83 @@ describe('etcdctl ETCDCTL_API=2 over TLS', () => {
       s('--ca-file', certs.otherCaCert, '--cert-file', certs.clientCert, '--key-file', certs.clientKey, '--no-sync', 'get', '/tls'),
       s('--ca-file', certs.caCert, '--cert-file', certs.clientCert, 'get', '/tls'),
     ]);
+  });
+});
+
+/**
+ * Starts real etcd on a backup with --force-new-cluster (the harness waits for a
+ * cluster version update that a restarted member does not log) and waits until a v2
+ * request succeeds. stop() ends it by its PID.
+ */
+async function startRestored(dataDir: string): Promise<EtcdProcess> {
+  const [cp, pp] = [await getFreePort(), await getFreePort()];
+  const clientURL = `http://127.0.0.1:${cp}`;
+  const child = spawn(ETCD_BIN, [
+    '--enable-v2', `--data-dir=${dataDir}`, '--force-new-cluster', `--listen-client-urls=${clientURL}`,
+    `--advertise-client-urls=${clientURL}`, `--listen-peer-urls=http://127.0.0.1:${pp}`, '--logger=zap', '--log-outputs=stderr',
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await closed;
+    clearTimeout(t);
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const r = await runCli(REAL, ['--endpoints', clientURL, 'ls'], { env: { ETCDCTL_API: '2' }, timeoutMs: 5000 });
+    if (r.code === 0) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop();
+      throw new Error(`etcd on the backup ${dataDir} did not start:\n${log}`);
+    }
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  return { endpoint: `127.0.0.1:${cp}`, clientURL, stop, kind: 'real', name: 'default', dataDir, pid: child.pid!, clientPort: cp, peerPort: pp, memberIdHex: '', clusterIdHex: '', log: () => log };
+}
+
+describe('etcdctl ETCDCTL_API=2 backup', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ctlv2-backup-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  for (const withV3 of [false, true]) {
+    test(`backup${withV3 ? ' --with-v3' : ''} of a stopped member starts with --force-new-cluster and keeps its keys`, async () => {
+      const src = path.join(tmp, `src${withV3 ? '-v3' : ''}`);
+      const server = await startEtcd({ extraArgs: ['--enable-v2', `--data-dir=${src}`, '--snapshot-count=1'] });
+      try {
+        assert.equal((await runCli(REAL, ['--endpoints', server.endpoint, 'put', 'v3key', '123'], { env: { ETCDCTL_API: '3' } })).code, 0);
+        assert.equal((await runCli(REAL, ['--endpoints', server.clientURL, 'set', '/foo1', 'bar1'], { env: { ETCDCTL_API: '2' } })).code, 0);
+      } finally {
+        await server.stop();
+      }
+      const results: Outcome[][] = [];
+      for (const [label, bin] of [['ref', REAL], ['sut', SUBJECT_BIN]] as const) {
+        const dir = path.join(tmp, `${label}${withV3 ? '-v3' : ''}`);
+        const r = await runCli(bin, ['backup', '--data-dir', src, '--backup-dir', dir, ...(withV3 ? ['--with-v3'] : [])], { env: { ETCDCTL_API: '2' } });
+        // capnslog lines: the time differs
+        const steps: Outcome[] = [{ stdout: r.stdout.toString(), stderr: r.stderr.replace(/^\S+ \S+ ([A-Z]) \|/gm, '{{TIME}} $1 |'), code: r.code }];
+        const restored = await startRestored(dir);
+        try {
+          const v2 = (args: string[]) => runCli(REAL, ['--endpoints', restored.clientURL, ...args], { env: { ETCDCTL_API: '2' } });
+          const v3 = (args: string[]) => runCli(REAL, ['--endpoints', restored.endpoint, ...args], { env: { ETCDCTL_API: '3' } });
+          for (const r2 of [await v2(['get', '/foo1']), await v3(['get', 'v3key']), await v2(['set', '/foo2', 'bar2']), await v2(['get', '/foo2']), await v2(['ls', '--sort'])]) {
+            steps.push(outcome(r2, restored));
+          }
+        } finally {
+          await restored.stop();
+        }
+        results.push(steps);
+      }
+      assert.deepEqual(results[1], results[0]);
+      assert.equal(results[0]![1]!.stdout, 'bar1\n');
+    });
+  }
+
+  test('backup without a WAL fails', async () => {
+    const r = await runCli(SUBJECT_BIN, ['backup', '--data-dir', path.join(tmp, 'nope'), '--backup-dir', path.join(tmp, 'nope-bak')], { env: { ETCDCTL_API: '2' } });
+    const ref = await runCli(REAL, ['backup', '--data-dir', path.join(tmp, 'nope'), '--backup-dir', path.join(tmp, 'nope-bak2')], { env: { ETCDCTL_API: '2' } });
+    assert.equal(r.code, ref.code);
   });
 });

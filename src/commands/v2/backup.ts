@@ -14,7 +14,7 @@
  * CRCs, snap files, bbolt pages).
  */
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V2Command } from '../../cli/v2/app.js';
 import { V2Exit } from '../../cli/v2/app.js';
@@ -28,16 +28,20 @@ import { loadNewestSnap, writeSnapFile } from '../../util/etcd-format/snap.js';
 import { ENTRY_TYPE, readEtcdWal, SNAPSHOT_TYPE, STATE_TYPE, writeNewEtcdWal } from '../../util/etcd-format/wal.js';
 import { err } from './common.js';
 
-/** Go's log.Println line: `2006/01/02 15:04:05 <msg>`. */
-function logLine(msg: string): void {
+/**
+ * A line of Go's standard logger as etcdctl routes it through capnslog:
+ * `2006-01-02 15:04:05.000000 I | <msg>` (C for log.Fatal).
+ */
+function logLine(msg: string, level = 'I'): void {
   const d = new Date();
-  const p = (n: number) => String(n).padStart(2, '0');
-  err(`${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${msg}\n`);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const micros = p(d.getMilliseconds() * 1000 + Math.floor((performance.now() % 1) * 1000), 6);
+  err(`${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${micros} ${level} | ${msg}\n`);
 }
 
 /** log.Fatal: the line, exit 1. */
 function fatal(msg: string): never {
-  logLine(msg);
+  logLine(msg, 'C');
   throw new V2Exit(1);
 }
 
@@ -108,9 +112,13 @@ export const backupCommand: V2Command = {
 
     let wal;
     try {
-      wal = readEtcdWal(srcWAL, walsnap);
+      wal = readEtcdWal(srcWAL, walsnap, { allowMissingSnapshot: true });
     } catch (e) {
       fatal((e as Error).message);
+    }
+    if (!wal.snapshotFound) {
+      logLine(`Failed to find the match snapshot record {Index:${walsnap.index} Term:${walsnap.term} XXX_unrecognized:[]} in wal ${srcWAL}.`);
+      logLine('etcdctl will add it back. Start auto fixing...');
     }
     const ents: EtcdEntry[] = [];
     let removed = 0n;
@@ -161,6 +169,7 @@ export const backupCommand: V2Command = {
     }
     try {
       writeBoltFile(join(destSnap, 'db'), source);
+      chmodSync(join(destSnap, 'db'), 0o644); // bolt.Open(destDB, 0644)
     } finally {
       reader?.close();
     }
