@@ -135,7 +135,7 @@ describe('etcdctl ETCDCTL_API=2 against etcd --enable-v2', () => {
       s('set', '--swap-with-value', 'zz', '/foo', 'v3'), s('set', '--swap-with-index', '1', '/foo', 'v3'),
       s('-o', 'json', 'set', '--swap-with-value', 'v2b', '/foo', 'v3'), s('-o', 'extended', 'rm', '/foo'), s('rm', '/foo'),
       s('rm', '--with-value', 'x', '/new'), s('rm', '--with-index', '1', '/new'), s('-o', 'json', 'rm', '--with-value', 'v', '/new'),
-      s('set', '/dir/a/b', '1'), s('set', '/dir/c', '2'), s('ls'), s('ls', '--sort'), s('ls', '-r', '-p', '--sort'),
+      s('set', '/dir/a/b', '1'), s('set', '/dir/c', '2'), s('ls', '/dir/a'), s('ls', '--sort'), s('ls', '-r', '-p', '--sort'),
       s('ls', '/dir', '--sort', '-r'), s('ls', '/dir/c'), s('-o', 'json', 'ls', '--sort', '-r', '/dir'), s('-o', 'extended', 'ls', '/dir/c'),
       s('ls', '/nope'), s('rm', '-r', '/dir'),
       // values from stdin, a missing value, values that look like flags, argument reordering
