@@ -121,7 +121,7 @@ async function srvEndpoints(domain: string, serviceName: string): Promise<string
         urls.push(`${scheme}://${host.includes(':') ? `[${host}]` : host}:${r.port}`);
       }
     } catch {
-      errs.push(`lookup ${name}${name.endsWith('.') ? '' : '.'} on ${resolver()}: no such host`);
+      errs.push(`lookup ${name} on ${resolver()}: no such host`);
     }
   }
   if (errs.length === 2) throw new Error(`dns lookup errors: ${errs[0]} and ${errs[1]}`);
