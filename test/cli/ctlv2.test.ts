@@ -238,8 +238,13 @@ describe('etcdctl ETCDCTL_API=2 against etcd --enable-v2', () => {
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-      // the v2 store has no watcher gauge; give the long poll time to reach the server
-      await new Promise((r) => setTimeout(r, 1500));
+      // the v2 store has no watcher gauge: with --debug both etcdctls print the wait
+      // request's cURL line just before sending it; then give it time to reach the server
+      let exited = false;
+      void closed.then(() => (exited = true));
+      const until = Date.now() + 15_000;
+      while (!exited && !/wait=true/.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 500));
       for (const w of writes) {
         const r = await runCli(REAL, ['--endpoints', side.server.clientURL, ...w], { env: { ETCDCTL_API: '2' } });
         assert.equal(r.code, 0, r.stderr);
@@ -274,7 +279,8 @@ describe('etcdctl ETCDCTL_API=2 against etcd --enable-v2', () => {
       { args: [...EP, 'exec-watch', '--after-index', '1', 'sh', '-c', 'echo "ETCD_WATCH_KEY=$ETCD_WATCH_KEY $ETCD_WATCH_VALUE"', '/x2'], writes: [], interrupt: true, expect: 2 },
       { args: [...EP, 'exec-watch', '/x1'], writes: [] },
     ];
-    for (const c of cases) {
+    for (const c0 of cases) {
+      const c = { ...c0, args: ['--debug', ...c0.args] };
       const a = await watchOn(ref, c.args, c.writes, { interrupt: c.interrupt, expect: c.expect });
       const b = await watchOn(sut, c.args, c.writes, { interrupt: c.interrupt, expect: c.expect });
       assert.deepEqual(b, a, `etcdctl ${c.args.join(' ')}`);
