@@ -171,9 +171,10 @@ function hostPort(host: string, port: number | string): string {
 
 /**
  * Go's text for a Node network or TLS error met while talking to `u`
- * (net.OpError, x509 and tls errors as net/http's Transport returns them).
+ * (net.OpError, x509 and tls errors as net/http's Transport returns them); `local` is
+ * the connection's local `host:port` once connected (Go names both ends of a read).
  */
-export function goNetError(e: NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string }, u: URL): TransportError {
+export function goNetError(e: NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string }, u: URL, local?: string): TransportError {
   const port = u.port || (u.protocol === 'https:' ? '443' : '80');
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const target = hostPort(e.address ?? host, e.port ?? port);
@@ -185,9 +186,10 @@ export function goNetError(e: NodeJS.ErrnoException & { address?: string; port?:
     case 'EAI_AGAIN':
       return new TransportError(`dial tcp: lookup ${host} on ${resolverAddress()}: no such host`, true);
     case 'ECONNRESET':
-      // the TLS handshake met a closed connection (etcd's cmux drops a TLS hello on a plain port)
+      // the TLS handshake met a closed connection (etcd's cmux drops a TLS hello on a plain
+      // port): Go reads EOF after a FIN, a reset after an RST
       if (/before secure TLS connection/.test(e.message)) return new TransportError('EOF', false);
-      return new TransportError(`read tcp ${target}: read: connection reset by peer`, true);
+      return new TransportError(`read tcp ${local ? local + '->' : ''}${target}: read: connection reset by peer`, true);
     case 'EPIPE': return new TransportError(`write tcp ${target}: write: broken pipe`, true);
     case 'ETIMEDOUT': return new TransportError(`dial tcp ${target}: i/o timeout`, true);
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
@@ -397,7 +399,11 @@ export class V2Client {
           sock.once('connect', () => clearTimeout(t));
         }
       });
-      req.on('error', (e) => finish(() => reject(goNetError(e as NodeJS.ErrnoException, u))));
+      let local: string | undefined;
+      req.on('socket', (sock) => sock.once('connect', () => {
+        if (sock.localAddress && sock.localPort) local = hostPort(sock.localAddress, sock.localPort);
+      }));
+      req.on('error', (e) => finish(() => reject(goNetError(e as NodeJS.ErrnoException, u, local))));
       req.on('response', (res) => {
         gotHeaders = true;
         const chunks: Buffer[] = [];
