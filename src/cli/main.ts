@@ -203,7 +203,11 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: BufferedOutput):
   delete env.ETCDCTL_API;
   if (api !== undefined && api !== '' && api !== '3') {
     // the v2 client is a bundle of its own (dist/etcdctl-v2.cjs, see scripts/build.mjs)
-    if (api === '2') return (await import('./v2/main.js')).mainV2(argv, env);
+    // (v2 has no lock/elect: bin/etcdctl's early signal handler goes at once)
+    if (api === '2') {
+      releaseEarlySignals();
+      return (await import('./v2/main.js')).mainV2(argv, env);
+    }
     writeErr(`unsupported API version ${api}\n`);
     return ExitError;
   }
