@@ -40,6 +40,29 @@ const { packDescriptor } = await import(pathToFileURL(join(root, 'dist/src/gen-s
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.embed.json')], { stdio: 'inherit' });
 // the pure Raft core compiles without Node's types (no timers, process, Buffer, node:*)
 execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'src/server/raft/tsconfig.json')], { stdio: 'inherit' });
+/**
+ * esbuild plugin: `import('./v2/main.js')` of src/cli/main.ts stays a run-time require of
+ * the separate v2 bundle, so the v3 CLI neither parses nor compiles the v2 client.
+ */
+const v2Separate = {
+  name: 'v2-separate',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/v2\/main\.js$/ }, (args) =>
+      args.importer.endsWith(join('src', 'cli', 'main.ts')) ? { path: './etcdctl-v2.cjs', external: true } : undefined);
+  },
+};
+const v2Bundle = await build({
+  entryPoints: [join(root, 'src/cli/v2/main.ts')],
+  outfile: join(root, 'dist/etcdctl-v2.cjs'),
+  write: false,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 const bundle = await build({
   entryPoints: [join(root, 'src/cli/main.ts')],
   outfile: join(root, 'dist/etcdctl.cjs'),
@@ -56,11 +79,11 @@ const bundle = await build({
   // keep gRPC's module initialisation lazy: import() becomes a deferred require()
   supported: { 'dynamic-import': false },
   logLevel: 'warning',
-  plugins: [prebuiltDescriptors],
+  plugins: [prebuiltDescriptors, v2Separate],
   // native bindings: required from node_modules at run time (only `defrag --data-dir` loads it)
   external: ['lmdb'],
 });
-for (const f of bundle.outputFiles) {
+for (const f of [...v2Bundle.outputFiles, ...bundle.outputFiles]) {
   const tmp = `${f.path}.${process.pid}.tmp`;
   writeFileSync(tmp, f.contents);
   renameSync(tmp, f.path);

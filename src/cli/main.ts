@@ -202,7 +202,12 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, out: BufferedOutput):
   env = { ...env };
   delete env.ETCDCTL_API;
   if (api !== undefined && api !== '' && api !== '3') {
-    if (api === '2') throw new CliError(ExitError, 'ETCDCTL_API=2 (the etcd v2 API) is not supported by this etcdctl; unset ETCDCTL_API or set it to 3');
+    // the v2 client is a bundle of its own (dist/etcdctl-v2.cjs, see scripts/build.mjs)
+    // (v2 has no lock/elect: bin/etcdctl's early signal handler goes at once)
+    if (api === '2') {
+      releaseEarlySignals();
+      return (await import('./v2/main.js')).mainV2(argv, env);
+    }
     writeErr(`unsupported API version ${api}\n`);
     return ExitError;
   }

@@ -45,6 +45,7 @@ describe('the npm package', { timeout: 300_000 }, () => {
     const { stdout } = await run('tar', ['tzf', tarball]);
     const files = stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
     assert.ok(files.includes('bin/etcdctl') && files.includes('bin/etcd') && files.includes('dist/etcdctl.cjs'));
+    assert.ok(files.includes('dist/etcdctl-v2.cjs'), 'the v2 client bundle (ETCDCTL_API=2)');
     assert.ok(files.includes('dist/src/server/etcdmain/main.js') && files.includes('dist/src/embed/index.js') && files.includes('dist/src/embed/index.d.ts'));
     const stray = files.filter((f) => /^(src|test|scripts|bench|proto|dist\/test)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'));
     assert.deepEqual(stray, []);
@@ -54,6 +55,8 @@ describe('the npm package', { timeout: 300_000 }, () => {
     const bin = path.join(prefix, 'bin');
     const v = await run(path.join(bin, 'etcdctl'), ['version'], { cwd: dir });
     assert.equal(v.stdout, 'etcdctl version: 3.4.23\nAPI version: 3.4\n');
+    const v2 = await run(path.join(bin, 'etcdctl'), ['--version'], { cwd: dir, env: { ...process.env, ETCDCTL_API: '2' } });
+    assert.equal(v2.stdout, 'etcdctl version: 3.4.23\nAPI version: 2\n');
     const ev = await run(path.join(bin, 'etcd'), ['--version'], { cwd: dir });
     assert.match(ev.stdout, /^etcd Version: 3\.4\.23\n/);
     const [client, peer] = await getFreePorts(2);

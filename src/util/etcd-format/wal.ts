@@ -181,6 +181,8 @@ export interface EtcdWalContents {
   readonly files: string[];
   /** True when the last segment ended in a torn record (not an error: etcd repairs it). */
   readonly tornTail: boolean;
+  /** False when `start` was not among the snapshot markers (only with `allowMissingSnapshot`). */
+  readonly snapshotFound: boolean;
 }
 
 /**
@@ -190,8 +192,10 @@ export interface EtcdWalContents {
  *   `wal: crc mismatch`, `wal: conflicting metadata found`, `wal: snapshot mismatch`,
  *   `wal: snapshot not found`, `wal: slice bounds out of range`, and
  *   `wal: segments out of sequence` for a gap in the sequence numbers
+ * @param opts.allowMissingSnapshot return what was read instead of throwing
+ *   `wal: snapshot not found` (etcdctl backup goes on after ErrSnapshotNotFound)
  */
-export function readEtcdWal(walDir: string, start: EtcdWalSnapshot = { index: 0n, term: 0n }): EtcdWalContents {
+export function readEtcdWal(walDir: string, start: EtcdWalSnapshot = { index: 0n, term: 0n }, opts: { allowMissingSnapshot?: boolean } = {}): EtcdWalContents {
   const names = readdirSync(walDir)
     .map((n) => ({ n, p: parseWalName(n) }))
     .filter((x): x is { n: string; p: { seq: bigint; index: bigint } } => x.p !== undefined)
@@ -261,6 +265,6 @@ export function readEtcdWal(walDir: string, start: EtcdWalSnapshot = { index: 0n
       }
     }
   }
-  if (!match) throw new EtcdWalError('wal: snapshot not found');
-  return { metadata: metadata ?? new Uint8Array(0), hardState, entries, snapshots, files: picked.map((x) => x.n), tornTail };
+  if (!match && !opts.allowMissingSnapshot) throw new EtcdWalError('wal: snapshot not found');
+  return { metadata: metadata ?? new Uint8Array(0), hardState, entries, snapshots, files: picked.map((x) => x.n), tornTail, snapshotFound: match };
 }
