@@ -108,7 +108,8 @@ export const HTTP2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'la
 /**
  * Reads the first bytes of `socket` until they either equal the HTTP/2 preface
  * or diverge from it, puts them back, and hands the socket to `onH2` or
- * `onHttp1`. A socket closed before that is dropped.
+ * `onHttp1`. A socket closed before that is dropped, and so is one that starts with a
+ * TLS handshake record (0x16), as etcd's cmux closes what no matcher takes.
  */
 export function sniffConnection(socket: net.Socket, onH2: (s: net.Socket) => void, onHttp1: (s: net.Socket) => void): void {
   let buf: Buffer = Buffer.alloc(0);
@@ -124,6 +125,12 @@ export function sniffConnection(socket: net.Socket, onH2: (s: net.Socket) => voi
     const prefix = buf.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
     if (prefix && buf.length < HTTP2_PREFACE.length) return;
     cleanup();
+    if (buf[0] === 0x16) {
+      // a TLS handshake on a plaintext listener: neither HTTP/2 nor HTTP/1, so etcd's cmux
+      // matches nothing and closes the connection (a TLS client sees EOF or a reset)
+      socket.destroy();
+      return;
+    }
     socket.pause();
     socket.unshift(buf);
     if (prefix) onH2(socket);
