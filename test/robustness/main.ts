@@ -152,7 +152,10 @@ export async function main(o: MainOptions, out: (s: string) => void = (s) => pro
 }
 
 const THIS_FILE = fileURLToPath(import.meta.url);
-if (process.argv[1] && path.resolve(process.argv[1]) === THIS_FILE) {
+// `node --test dist/test/` runs every file under a test/ directory as a test file, this one
+// too (NODE_TEST_CONTEXT is set for it): the batch runs only through npm run test:robustness
+const UNDER_TEST_RUNNER = process.env['NODE_TEST_CONTEXT'] !== undefined;
+if (process.argv[1] && path.resolve(process.argv[1]) === THIS_FILE && !UNDER_TEST_RUNNER) {
   if (process.env['ETCDTS_NETNS'] !== '1') {
     if (process.getuid?.() !== 0) {
       process.stderr.write('robustness runs need root (unshare -n, ip netns, iptables)\n');
