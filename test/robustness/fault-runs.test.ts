@@ -22,7 +22,13 @@ test('robustness: seeded fault runs against a 3-member cluster of ours find no v
     const w = spawnSync('sh', ['-c', `command -v ${tool}`]);
     assert.equal(w.status, 0, `${tool} is missing: install it (.ci/run installs iproute2 and iptables)`);
   }
-  const r = spawnSync(process.execPath, [MAIN, '--target', 'ours', '--seeds', '0,4,6', '--min-rate', '0', '--clients', '12'], { encoding: 'utf8', timeout: 230_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, [MAIN, '--target', 'ours', '--seeds', '0,4,6', '--min-rate', '0', '--clients', '12'], {
+    encoding: 'utf8',
+    timeout: 230_000,
+    maxBuffer: 64 * 1024 * 1024,
+    // main.js stays idle when it sees the test runner's NODE_TEST_CONTEXT (see main.ts)
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT')),
+  });
   const out = `${r.stdout}${r.stderr}`;
   for (const line of out.split('\n')) if (/^(ours|SUMMARY)/.test(line)) t.diagnostic(line);
   assert.equal(r.status, 0, `robustness runs failed:\n${out.slice(-20_000)}`);
