@@ -16,6 +16,7 @@
  */
 
 import { formatGoDuration, goQuote, parseGoBool, parseGoDuration, parseGoInt } from '../go-format.js';
+import { tabwrite, type TabwriterOptions } from '../tabwriter.js';
 
 /** A flag as urfave/cli declares it: `name` may list aliases (`"output, o"`). */
 export interface V2Flag {
@@ -190,48 +191,8 @@ export function flagHelp(f: V2Flag): string {
   return `${parts.join(', ')}\t${usage}${def}`;
 }
 
-/**
- * Go's text/tabwriter with padchar ' ', minwidth 1, padding 2 (urfave's help writer):
- * tab-terminated cells of consecutive lines form a column padded to its widest cell.
- */
-export function tabwriteSpaces(text: string, padding = 2): string {
-  const lines = text.split('\n').map((l) => l.split('\t'));
-  const out: string[] = [];
-  const widths: number[] = [];
-  const width = (s: string) => [...s].length;
-  const writeLines = (a: number, b: number) => {
-    for (let i = a; i < b; i++) {
-      const cells = lines[i]!;
-      let s = '';
-      for (let j = 0; j < cells.length; j++) {
-        s += cells[j];
-        if (j < cells.length - 1 && j < widths.length) s += ' '.repeat(Math.max(0, widths[j]! - width(cells[j]!)));
-      }
-      out.push(s);
-    }
-  };
-  const format = (line0: number, line1: number) => {
-    const column = widths.length;
-    for (let t = line0; t < line1; t++) {
-      if (column >= lines[t]!.length - 1) continue;
-      writeLines(line0, t);
-      line0 = t;
-      let w = 1;
-      for (; t < line1; t++) {
-        const cells = lines[t]!;
-        if (column >= cells.length - 1) break;
-        w = Math.max(w, width(cells[column]!) + padding);
-      }
-      widths.push(w);
-      format(line0, t);
-      widths.pop();
-      line0 = t;
-    }
-    writeLines(line0, line1);
-  };
-  format(0, lines.length);
-  return out.join('\n');
-}
+/** urfave/cli's help writer: `tabwriter.NewWriter(out, 1, 8, 2, ' ', 0)`. */
+const HELP_TABWRITER: TabwriterOptions = { minwidth: 1, tabwidth: 8, padding: 2, padchar: ' ' };
 
 /** Context of a running command: its args, its flags and the app's global flags. */
 export interface V2Context {
@@ -293,7 +254,7 @@ function appHelp(name: string, usage: string, version: string, flags: V2Flag[], 
   if (version) s += `\n\nVERSION:\n   ${version}`;
   if (cmds.length) s += `\n\nCOMMANDS:${commandList(cmds)}`;
   if (flags.length) s += `\n\nGLOBAL OPTIONS:\n   ${flags.map(flagHelp).join('\n   ')}`;
-  return tabwriteSpaces(s + '\n');
+  return tabwrite(s + '\n', HELP_TABWRITER);
 }
 
 /** CommandHelpTemplate. */
@@ -302,7 +263,7 @@ function commandHelp(helpName: string, c: V2Command): string {
   let s = `NAME:\n   ${helpName} - ${c.usage}\n\nUSAGE:\n   ${helpName}${flags.length ? ' [command options]' : ''} ${c.argsUsage ? c.argsUsage : '[arguments...]'}`;
   if (c.description) s += `\n\nDESCRIPTION:\n   ${c.description}`;
   if (flags.length) s += `\n\nOPTIONS:\n   ${flags.map((f) => flagHelp(f) + '\n   ').join('')}`;
-  return tabwriteSpaces(s + '\n');
+  return tabwrite(s + '\n', HELP_TABWRITER);
 }
 
 /** SubcommandHelpTemplate. */
@@ -311,7 +272,7 @@ function subcommandHelp(helpName: string, c: V2Command): string {
   let s = `NAME:\n   ${helpName} - ${c.description ? c.description : c.usage}\n\nUSAGE:\n   ${helpName} command [command options] ${c.argsUsage ? c.argsUsage : '[arguments...]'}`;
   s += `\n\nCOMMANDS:${commandList(c.subcommands ?? [])}`;
   s += `\n\nOPTIONS:\n   ${flags.map((f) => flagHelp(f) + '\n   ').join('')}`;
-  return tabwriteSpaces(s + '\n');
+  return tabwrite(s + '\n', HELP_TABWRITER);
 }
 
 function findCommand(cmds: V2Command[], name: string): V2Command | undefined {

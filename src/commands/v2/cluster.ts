@@ -13,6 +13,7 @@ import { goNetError, type V2Client } from '../../client/v2/http.js';
 import { MembersAPI, type V2Member } from '../../client/v2/api.js';
 import { err, ExitClusterNotHealthy, ExitServerError, fail, handleError, membersAPI, mustNewClientNoSync, out, totalTimeout } from './common.js';
 
+/** Runs `f` with the signal of the command's --total-timeout, cancelled when `f` settles. */
 async function withTimeout<T>(c: V2Context, f: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const t = totalTimeout(c);
   try {
@@ -26,6 +27,18 @@ function errText(e: unknown): string {
   return (e as Error).message;
 }
 
+/**
+ * Awaits one members API call; on any error prints `prefix` and the error's message on
+ * stderr and exits 1 (member_commands.go's `fmt.Fprintln(os.Stderr, ...); os.Exit(1)`).
+ */
+async function orFail<T>(f: () => Promise<T>, prefix = ''): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    fail(prefix + errText(e));
+  }
+}
+
 const list: V2Command = {
   name: 'list',
   usage: 'enumerate existing cluster members',
@@ -33,29 +46,16 @@ const list: V2Command = {
   async action(c) {
     if (c.args.length !== 0) fail('No arguments accepted');
     const api = await membersAPI(c);
-    const t = totalTimeout(c);
-    try {
-      let members: V2Member[];
-      try {
-        members = await api.list({ signal: t.signal });
-      } catch (e) {
-        fail(errText(e));
-      }
-      let leader: V2Member;
-      try {
-        leader = await api.leader({ signal: t.signal });
-      } catch (e) {
-        fail(`Failed to get leader:  ${errText(e)}`);
-      }
+    await withTimeout(c, async (signal) => {
+      const members = await orFail(() => api.list({ signal }));
+      const leader = await orFail(() => api.leader({ signal }), 'Failed to get leader:  ');
       let s = '';
       for (const m of members) {
         if (m.name.length === 0) s += `${m.id}[unstarted]: peerURLs=${m.peerURLs.join(',')}\n`;
         else s += `${m.id}: name=${m.name} peerURLs=${m.peerURLs.join(',')} clientURLs=${m.clientURLs.join(',')} isLeader=${m.id === leader.id}\n`;
       }
       out(s);
-    } finally {
-      t.cancel();
-    }
+    });
   },
 };
 
@@ -67,29 +67,16 @@ const add: V2Command = {
     if (c.args.length !== 2) fail('Provide a name and a single member peerURL');
     const api = await membersAPI(c);
     const [newName, url] = c.args as [string, string];
-    const t = totalTimeout(c);
-    try {
-      let m: V2Member;
-      try {
-        m = await api.add(url, { signal: t.signal });
-      } catch (e) {
-        fail(errText(e));
-      }
+    await withTimeout(c, async (signal) => {
+      const m = await orFail(() => api.add(url, { signal }));
       out(`Added member named ${newName} with ID ${m.id} to cluster\n`);
-      let members: V2Member[];
-      try {
-        members = await api.list({ signal: t.signal });
-      } catch (e) {
-        fail(errText(e));
-      }
+      const members = await orFail(() => api.list({ signal }));
       const conf: string[] = [];
       for (const mb of members) {
         for (const u of mb.peerURLs) conf.push(`${mb.id === m.id ? newName : mb.name}=${u}`);
       }
       out(`\nETCD_NAME=${goQuote(newName)}\nETCD_INITIAL_CLUSTER=${goQuote(conf.join(','))}\nETCD_INITIAL_CLUSTER_STATE="existing"\n`);
-    } finally {
-      t.cancel();
-    }
+    });
   },
 };
 
@@ -101,14 +88,8 @@ const remove: V2Command = {
     if (c.args.length !== 1) fail('Provide a single member ID');
     const id = c.args[0]!;
     const api = await membersAPI(c);
-    const t = totalTimeout(c);
-    try {
-      let members: V2Member[];
-      try {
-        members = await api.list({ signal: t.signal });
-      } catch (e) {
-        fail(`Error while verifying ID against known members: ${errText(e)}`);
-      }
+    await withTimeout(c, async (signal) => {
+      const members = await orFail(() => api.list({ signal }), 'Error while verifying ID against known members: ');
       let found = false;
       for (const m of members) {
         if (m.id === id) found = true;
@@ -122,15 +103,13 @@ const remove: V2Command = {
         throw new V2Exit(1);
       }
       try {
-        await api.remove(id, { signal: t.signal });
+        await api.remove(id, { signal });
       } catch (e) {
         err(`Received an error trying to remove member ${id}: ${errText(e)}`);
         throw new V2Exit(1);
       }
       out(`Removed member ${id} from cluster\n`);
-    } finally {
-      t.cancel();
-    }
+    });
   },
 };
 
@@ -142,11 +121,7 @@ const update: V2Command = {
     if (c.args.length !== 2) fail('Provide an ID and a list of comma separated peerURL (0xabcd http://example.com,http://example1.com)');
     const api = await membersAPI(c);
     const [id, urls] = c.args as [string, string];
-    try {
-      await withTimeout(c, (signal) => api.update(id, urls.split(','), { signal }));
-    } catch (e) {
-      fail(errText(e));
-    }
+    await orFail(() => withTimeout(c, (signal) => api.update(id, urls.split(','), { signal })));
     out(`Updated member with ID ${id} in cluster\n`);
   },
 };

@@ -38,6 +38,19 @@ export class RawClient {
     return md;
   }
 
+  /** Opens a bidi stream of method `path` with the token's metadata and call `options`. */
+  private bidi<I extends DescMessage, O extends DescMessage>(
+    path: string, inSchema: I, outSchema: O, token: string | undefined, options: grpc.CallOptions = {},
+  ): grpc.ClientDuplexStream<MessageShape<I>, MessageShape<O>> {
+    return this.c.makeBidiStreamRequest(
+      path,
+      (m: MessageShape<I>) => Buffer.from(toBinary(inSchema, m)),
+      (b: Buffer) => fromBinary(outSchema, b),
+      this.md(token),
+      options,
+    );
+  }
+
   /** One unary call; resolves with the response or rejects with the grpc ServiceError. */
   unary<I extends DescMessage, O extends DescMessage>(
     path: string, inSchema: I, req: MessageInitShape<I>, outSchema: O, token?: string, extraMd?: Record<string, string>,
@@ -88,13 +101,7 @@ export class RawClient {
     path: string, inSchema: I, reqs: MessageInitShape<I>[], outSchema: O, token: string | undefined, show: (r: MessageShape<O>) => string,
   ): Promise<Outcome> {
     return new Promise((resolve) => {
-      const call = this.c.makeBidiStreamRequest(
-        path,
-        (m: MessageShape<I>) => Buffer.from(toBinary(inSchema, m)),
-        (b: Buffer) => fromBinary(outSchema, b),
-        this.md(token),
-        { deadline: Date.now() + 15_000 },
-      );
+      const call = this.bidi(path, inSchema, outSchema, token, { deadline: Date.now() + 15_000 });
       const got: string[] = [];
       let done = false;
       const finish = (o: Outcome) => { if (!done) { done = true; resolve(o); } };
@@ -118,12 +125,7 @@ export class RawClient {
     path: string, inSchema: I, reqs: MessageInitShape<I>[], outSchema: O, token: string | undefined, show: (r: MessageShape<O>) => string, n: number, waitMs = 3000,
   ): Promise<Outcome> {
     return new Promise((resolve) => {
-      const call = this.c.makeBidiStreamRequest(
-        path,
-        (m: MessageShape<I>) => Buffer.from(toBinary(inSchema, m)),
-        (b: Buffer) => fromBinary(outSchema, b),
-        this.md(token),
-      );
+      const call = this.bidi(path, inSchema, outSchema, token);
       const got: string[] = [];
       let done = false;
       const finish = (o: Outcome) => {

@@ -3,23 +3,15 @@
 // and exit code compared (client ports normalised). Also the seed command of the v2
 // docs, `curl -L http://127.0.0.1:PORT/v2/keys/message -XPUT -d value="Hello world"`.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startEtcd, stopAll, type EtcdProcess } from '../../harness/etcd.js';
+import type { EtcdProcess } from '../../harness/etcd.js';
 import { runCli, REAL } from '../../harness/run.js';
+import { useV2Pair } from './common.js';
 import { v2Request } from './v2-http.js';
 
-let real: EtcdProcess | undefined;
-let ours: EtcdProcess | undefined;
-
-before(async () => {
-  [real, ours] = await Promise.all([
-    startEtcd({ serverKind: 'real', extraArgs: ['--enable-v2'] }),
-    startEtcd({ serverKind: 'ours', extraArgs: ['--enable-v2'] }),
-  ]);
-});
-after(() => stopAll(real, ours));
+const pair = useV2Pair();
 
 function norm(s: EtcdProcess, text: string): string {
   return text.split(s.clientURL).join('http://127.0.0.1:<port>').split(s.endpoint).join('127.0.0.1:<port>');
@@ -33,8 +25,8 @@ async function ctl(s: EtcdProcess, args: string[]): Promise<string> {
 async function sequence(cmds: string[][]): Promise<void> {
   const diffs: string[] = [];
   for (const c of cmds) {
-    const a = await ctl(real!, c);
-    const b = await ctl(ours!, c);
+    const a = await ctl(pair.real!, c);
+    const b = await ctl(pair.ours!, c);
     if (a !== b) diffs.push(`real:\n${a}\nours:\n${b}`);
   }
   assert.equal(diffs.join('\n----\n'), '');
@@ -50,8 +42,8 @@ test('curl -L .../v2/keys/message -XPUT -d value="Hello world" (the seed command
       c.on('error', reject);
       c.on('close', (code) => resolve(`${code} ${out}`));
     });
-  const a = await run(real!);
-  const b = await run(ours!);
+  const a = await run(pair.real!);
+  const b = await run(pair.ours!);
   assert.equal(b, a);
   assert.match(a, /"value":"Hello world"/);
 });
@@ -115,8 +107,8 @@ test('ETCDCTL_API=2 etcdctl watch and exec-watch see the next change', async () 
     const rr = await wr;
     return `[${r.code}] ${r.stdout.toString()}${r.stderr}\n[${rr.code}] ${rr.stdout.toString()}${rr.stderr}`;
   };
-  const a = await run(real!);
-  const b = await run(ours!);
+  const a = await run(pair.real!);
+  const b = await run(pair.ours!);
   assert.equal(b, a);
   assert.match(a, /seen/);
 });

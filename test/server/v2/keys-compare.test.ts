@@ -5,21 +5,13 @@
 // members are started with the same name, peer URL and token, so member and
 // cluster IDs match. Also: without --enable-v2 both answer 404 on /v2/keys.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startEtcd, stopAll, type EtcdProcess } from '../../harness/etcd.js';
+import { useV2Pair } from './common.js';
 import { normaliseV2, v2Headers, v2Request, v2Watch, type V2Answer } from './v2-http.js';
 
-let real: EtcdProcess | undefined;
-let ours: EtcdProcess | undefined;
-
-before(async () => {
-  [real, ours] = await Promise.all([
-    startEtcd({ serverKind: 'real', extraArgs: ['--enable-v2'] }),
-    startEtcd({ serverKind: 'ours', extraArgs: ['--enable-v2'] }),
-  ]);
-});
-after(() => stopAll(real, ours));
+const pair = useV2Pair();
 
 interface Req {
   method: string;
@@ -39,10 +31,10 @@ function view(a: V2Answer, urls: string[], r: Req): unknown {
 }
 
 async function both(r: Req): Promise<{ real: unknown; ours: unknown; realRaw: V2Answer }> {
-  const urls = [real!.clientURL, ours!.clientURL];
+  const urls = [pair.real!.clientURL, pair.ours!.clientURL];
   const opts = { ...(r.body !== undefined ? { body: r.body } : {}), ...(r.contentType !== undefined ? { contentType: r.contentType } : {}) };
-  const a = await v2Request(real!.clientURL, r.method, r.path, opts);
-  const b = await v2Request(ours!.clientURL, r.method, r.path, opts);
+  const a = await v2Request(pair.real!.clientURL, r.method, r.path, opts);
+  const b = await v2Request(pair.ours!.clientURL, r.method, r.path, opts);
   return { real: view(a, urls, r), ours: view(b, urls, r), realRaw: a };
 }
 
@@ -206,8 +198,8 @@ test('v2 members, machines and stats endpoints', async () => {
     { method: 'GET', path: '/v2/nothing' },
   ]);
   // self stats: same fields and member identity
-  const urls = [real!.clientURL, ours!.clientURL];
-  for (const s of [real!, ours!]) {
+  const urls = [pair.real!.clientURL, pair.ours!.clientURL];
+  for (const s of [pair.real!, pair.ours!]) {
     const a = await v2Request(s.clientURL, 'GET', '/v2/stats/self');
     const o = JSON.parse(a.body) as Record<string, unknown>;
     assert.deepEqual(Object.keys(o), ['name', 'id', 'state', 'startTime', 'leaderInfo', 'recvAppendRequestCnt', 'sendAppendRequestCnt']);
@@ -217,7 +209,7 @@ test('v2 members, machines and stats endpoints', async () => {
 });
 
 test('v2 watches: long poll, waitIndex from the history, recursive, stream, as real etcd', async () => {
-  const urls = [real!.clientURL, ours!.clientURL];
+  const urls = [pair.real!.clientURL, pair.ours!.clientURL];
   const run = async (s: EtcdProcess): Promise<string[]> => {
     const out: string[] = [];
     const put = (p: string, v: string) => v2Request(s.clientURL, 'PUT', p, { body: form({ value: v }) });
@@ -248,13 +240,13 @@ test('v2 watches: long poll, waitIndex from the history, recursive, stream, as r
     out.push(...(await w3.lines(1)));
     return out.map((l) => normaliseV2(l, urls));
   };
-  const a = await run(real!);
-  const b = await run(ours!);
+  const a = await run(pair.real!);
+  const b = await run(pair.ours!);
   assert.deepEqual(b, a);
 });
 
 test('v2 watch: an index older than the 1000-event history is 401', async () => {
-  const urls = [real!.clientURL, ours!.clientURL];
+  const urls = [pair.real!.clientURL, pair.ours!.clientURL];
   const run = async (s: EtcdProcess): Promise<string[]> => {
     for (let i = 0; i < 1010; i += 10) {
       await Promise.all(Array.from({ length: 10 }, (_, j) => v2Request(s.clientURL, 'PUT', `/v2/keys/hist/k${(i + j) % 7}`, { body: 'value=v' })));
@@ -263,7 +255,7 @@ test('v2 watch: an index older than the 1000-event history is 401', async () => 
     const cur = Number(a.headers['x-etcd-index']);
     return [String(a.status), JSON.stringify(v2Headers(a)), normaliseV2(a.body, urls), String(cur > 1000)];
   };
-  const [a, b] = await Promise.all([run(real!), run(ours!)]);
+  const [a, b] = await Promise.all([run(pair.real!), run(pair.ours!)]);
   assert.deepEqual(b, a);
   assert.match(a[2]!, /"errorCode":401,"message":"The event in requested index is outdated and cleared","cause":"the requested history has been cleared \[\d+\/2\]"/);
 });
