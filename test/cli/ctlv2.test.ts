@@ -234,6 +234,24 @@ describe('etcdctl ETCDCTL_API=2 against etcd --enable-v2', () => {
     ]);
   });
 
+});
+
+describe('etcdctl ETCDCTL_API=2 watch and exec-watch', () => {
+  // servers of their own: the TTL keys of the keys test expire while the watches run, at
+  // different moments on the two servers, which would shift one side's v2 indexes
+  let A: EtcdProcess;
+  let B: EtcdProcess;
+  let ref: Side;
+  let sut: Side;
+  let v2 = true;
+  before(async () => {
+    [A, B] = await startTwinEtcds({ extraArgs: ['--enable-v2'] });
+    ref = { bin: REAL, server: A };
+    sut = { bin: SUBJECT_BIN, server: B };
+    v2 = await servesV2(B);
+  });
+  after(() => stopAll(A, B));
+
   test('watch and exec-watch', async (t) => {
     if (!v2) return t.skip(NO_V2);
     /** Starts `args` on a side, waits until its watch request is pending, makes the writes, then collects its outcome. */
