@@ -380,9 +380,8 @@ export class V3Server {
    * ErrLeaseNotFound, ErrNoLeader, ErrTimeout, ErrCanceled.
    */
   async leaseRenew(ctx: CallContext, id: bigint): Promise<bigint> {
-    const ai = await this.requireLogin(ctx);
     // write permission on every attached key (etcd checkLeaseRenew): a renewal keeps them alive
-    for (const k of this.d.lessor.lookup(id)?.keys() ?? []) this.d.authStore.isPutPermitted(ai, k);
+    this.checkLeaseKeys(await this.requireLogin(ctx), id, (ai, k) => this.d.authStore.isPutPermitted(ai, k));
     await this.waitLeader(ctx);
     if (this.d.raft.isLeader()) {
       await this.d.applyWait.wait(this.d.raft.committedIndex());
@@ -422,7 +421,7 @@ export class V3Server {
   async leaseTimeToLive(ctx: CallContext, r: LeaseTimeToLiveRequest): Promise<LeaseTimeToLiveResponse> {
     const ai = await this.requireLogin(ctx);
     // the key names need read permission on every attached key (etcd checkLeaseTimeToLive, CVE-2023-32082)
-    if (r.keys) for (const k of this.d.lessor.lookup(r.ID)?.keys() ?? []) this.d.authStore.isRangePermitted(ai, k, undefined);
+    if (r.keys) this.checkLeaseKeys(ai, r.ID, (a, k) => this.d.authStore.isRangePermitted(a, k, undefined));
     await this.waitLeader(ctx);
     if (this.d.raft.isLeader()) {
       await this.d.applyWait.wait(this.d.raft.committedIndex());
@@ -439,9 +438,7 @@ export class V3Server {
   async leaseLeases(ctx: CallContext): Promise<LeaseLeasesResponse> {
     const ai = await this.requireLogin(ctx);
     // read permission on every key of every lease (etcd checkLeaseLeases)
-    if (this.d.authStore.isAuthEnabled()) {
-      for (const l of this.d.lessor.leases()) for (const k of l.keys()) this.d.authStore.isRangePermitted(ai, k, undefined);
-    }
+    for (const l of this.d.lessor.leases()) this.checkLeaseKeys(ai, l.id, (a, k) => this.d.authStore.isRangePermitted(a, k, undefined));
     return create(LeaseLeasesResponseSchema, {
       header: create(ResponseHeaderSchema, {}),
       leases: this.d.lessor.leases().map((l) => ({ ID: l.id })),
@@ -557,14 +554,6 @@ export class V3Server {
   }
 
   /**
-   * The root-role check of membership and maintenance requests made before
-   * anything else (etcd checkMembershipOperationPermission and
-   * authMaintenanceServer.isAuthenticated): an invalid token throws
-   * ErrInvalidAuthToken even with auth disabled; with auth enabled, no user
-   * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
-   * root role ErrPermissionDenied.
-   */
-  /**
    * The caller's auth info, which must name a user when auth is enabled (etcd's
    * requireAuthInfo, which later 3.4 releases put in front of the lease, member
    * list, alarm and compaction requests: GHSA-q8m4-xhhv-38mg). Throws
@@ -576,6 +565,24 @@ export class V3Server {
     return ai;
   }
 
+  /**
+   * `check` (the auth store's put or range permission of one key) on every key attached
+   * to lease `id`, when auth is enabled (etcd checkLeaseRenew / checkLeaseTimeToLive):
+   * the keys are not even listed otherwise, since keep-alives are a hot path.
+   */
+  private checkLeaseKeys(ai: AuthInfo | undefined, id: bigint, check: (ai: AuthInfo | undefined, key: Uint8Array) => void): void {
+    if (!this.d.authStore.isAuthEnabled()) return;
+    for (const k of this.d.lessor.lookup(id)?.keys() ?? []) check(ai, k);
+  }
+
+  /**
+   * The root-role check of membership and maintenance requests made before
+   * anything else (etcd checkMembershipOperationPermission and
+   * authMaintenanceServer.isAuthenticated): an invalid token throws
+   * ErrInvalidAuthToken even with auth disabled; with auth enabled, no user
+   * throws ErrUserEmpty, an unknown user ErrUserNotFound, a user without the
+   * root role ErrPermissionDenied.
+   */
   private async checkAdmin(ctx: CallContext): Promise<void> {
     const ai = await this.authInfo(ctx);
     this.d.authStore.isAdminPermitted(ai);

@@ -26,7 +26,7 @@ interface BoundCounter {
 /**
  * A plain running total standing for one label set of a prom-client counter: the
  * hot path adds to a number (prom-client's own children hash their label object on
- * every `inc`, about 2 % of the server's CPU under a put load); the counter copies
+ * every `inc`: 0.6-0.8 us, six per unary call, about 3 % of a put's server CPU); the counter copies
  * the totals in when it is collected (scraped).
  */
 class Tally implements BoundCounter {
@@ -96,21 +96,20 @@ export class MethodMetrics {
   }
 }
 
-/** The grpc_server_* counters. */
+/** The grpc_server_* counters: prom-client counters fed from tallies at scrape time. */
 export class GrpcMetrics {
-  private readonly started: Counter<string>;
-  private readonly handled: Counter<string>;
-  private readonly msgReceived: Counter<string>;
-  private readonly msgSent: Counter<string>;
-  private readonly receivedBytes: Counter<string>;
-  private readonly sentBytes: Counter<string>;
-
-  private readonly tallies = new Map<Counter<string>, TallySet>();
+  private readonly started: TallySet;
+  private readonly handled: TallySet;
+  private readonly msgReceived: TallySet;
+  private readonly msgSent: TallySet;
+  private readonly receivedTotal: Tally;
+  private readonly sentTotal: Tally;
 
   constructor(m: EtcdMetrics) {
     const registers = [m.registry];
     const labelNames = ['grpc_type', 'grpc_service', 'grpc_method'];
-    const counter = (name: string, help: string, names?: string[]): Counter<string> => {
+    /** Registers counter `name` and returns the tallies its collect() copies in. */
+    const counter = (name: string, help: string, names?: string[]): TallySet => {
       const set = new TallySet();
       const c: Counter<string> = new Counter({
         name,
@@ -121,24 +120,14 @@ export class GrpcMetrics {
           set.copyInto(c);
         },
       });
-      this.tallies.set(c, set);
-      return c;
+      return set;
     };
     this.started = counter('grpc_server_started_total', 'Total number of RPCs started on the server.', labelNames);
     this.handled = counter('grpc_server_handled_total', 'Total number of RPCs completed on the server, regardless of success or failure.', [...labelNames, 'grpc_code']);
     this.msgReceived = counter('grpc_server_msg_received_total', 'Total number of RPC stream messages received on the server.', labelNames);
     this.msgSent = counter('grpc_server_msg_sent_total', 'Total number of gRPC stream messages sent by the server.', labelNames);
-    this.receivedBytes = counter('etcd_network_client_grpc_received_bytes_total', 'The total number of bytes received from grpc clients.');
-    this.sentBytes = counter('etcd_network_client_grpc_sent_bytes_total', 'The total number of bytes sent to grpc clients.');
-    this.receivedTotal = this.tallies.get(this.receivedBytes)!.bind();
-    this.sentTotal = this.tallies.get(this.sentBytes)!.bind();
-  }
-
-  private readonly receivedTotal: Tally;
-  private readonly sentTotal: Tally;
-
-  private bind(c: Counter<string>, labels: Record<string, string>): Tally {
-    return this.tallies.get(c)!.bind(labels);
+    this.receivedTotal = counter('etcd_network_client_grpc_received_bytes_total', 'The total number of bytes received from grpc clients.').bind();
+    this.sentTotal = counter('etcd_network_client_grpc_sent_bytes_total', 'The total number of bytes sent to grpc clients.').bind();
   }
 
   /**
@@ -147,18 +136,18 @@ export class GrpcMetrics {
    */
   register(l: MethodLabels): MethodMetrics {
     const base = { grpc_type: l.type, grpc_service: l.service, grpc_method: l.method };
-    const handled = GO_CODE_NAMES.map((code) => this.bind(this.handled, { ...base, grpc_code: code }));
+    const handled = GO_CODE_NAMES.map((code) => this.handled.bind({ ...base, grpc_code: code }));
     const others = new Map<number, Tally>();
     const other = (code: number) => {
       let t = others.get(code);
       if (!t) {
-        t = this.bind(this.handled, { ...base, grpc_code: String(code) });
+        t = this.handled.bind({ ...base, grpc_code: String(code) });
         others.set(code, t);
       }
       return t;
     };
     return new MethodMetrics(
-      this.bind(this.started, base), handled, other, this.bind(this.msgReceived, base), this.bind(this.msgSent, base), this.receivedTotal, this.sentTotal,
+      this.started.bind(base), handled, other, this.msgReceived.bind(base), this.msgSent.bind(base), this.receivedTotal, this.sentTotal,
     );
   }
 }
