@@ -51,21 +51,8 @@ const v2Separate = {
       args.importer.endsWith(join('src', 'cli', 'main.ts')) ? { path: './etcdctl-v2.cjs', external: true } : undefined);
   },
 };
-const v2Bundle = await build({
-  entryPoints: [join(root, 'src/cli/v2/main.ts')],
-  outfile: join(root, 'dist/etcdctl-v2.cjs'),
-  write: false,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
-const bundle = await build({
-  entryPoints: [join(root, 'src/cli/main.ts')],
-  outfile: join(root, 'dist/etcdctl.cjs'),
+/** Options both CLI bundles share. */
+const cliBundle = {
   // written below with a rename, so a CLI starting during a build never reads half a file
   write: false,
   bundle: true,
@@ -74,11 +61,21 @@ const bundle = await build({
   target: 'node20',
   minify: true,
   legalComments: 'none',
+  logLevel: 'warning',
+};
+const v2Bundle = await build({
+  ...cliBundle,
+  entryPoints: [join(root, 'src/cli/v2/main.ts')],
+  outfile: join(root, 'dist/etcdctl-v2.cjs'),
+});
+const bundle = await build({
+  ...cliBundle,
+  entryPoints: [join(root, 'src/cli/main.ts')],
+  outfile: join(root, 'dist/etcdctl.cjs'),
   // the code cache is only used with the bundle it was made from (bin/etcdctl checks this id)
   banner: { js: `// build ${randomUUID()}` },
   // keep gRPC's module initialisation lazy: import() becomes a deferred require()
   supported: { 'dynamic-import': false },
-  logLevel: 'warning',
   plugins: [prebuiltDescriptors, v2Separate],
   // native bindings: required from node_modules at run time (only `defrag --data-dir` loads it)
   external: ['lmdb'],
