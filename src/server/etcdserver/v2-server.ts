@@ -19,10 +19,10 @@
  */
 import type { Request as V2RequestPb } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { attributesJson, raftAttributesJson, type EtcdMember } from '../../util/etcd-format/members.js';
-import { V2Error } from './api/v2store/errors.js';
-import type { V2Event } from './api/v2store/event.js';
-import { V2Store, type TtlOptions } from './api/v2store/store.js';
-import type { V2Watcher } from './api/v2store/watcher.js';
+import { V2Error } from '../../util/v2store/errors.js';
+import type { V2Event } from '../../util/v2store/event.js';
+import { V2Store, type TtlOptions } from '../../util/v2store/store.js';
+import type { V2Watcher } from '../../util/v2store/watcher.js';
 import { ErrUnknownMethod } from './errors.js';
 import { idHex } from './membership/member.js';
 

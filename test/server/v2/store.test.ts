@@ -1,12 +1,12 @@
-// Unit tests of the v2 store (src/server/etcdserver/api/v2store): etcd 3.4's
+// Unit tests of the v2 store (src/util/v2store): etcd 3.4's
 // semantics as read in etcdserver/api/v2store (store.go, node.go, watcher_hub.go,
 // event_history.go) and checked against real etcd by keys-compare.test.ts.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { V2Store, cleanPath } from '../../../src/server/etcdserver/api/v2store/store.js';
-import { V2Error } from '../../../src/server/etcdserver/api/v2store/errors.js';
-import { eventJson, rfc3339Nano, type V2Event } from '../../../src/server/etcdserver/api/v2store/event.js';
+import { V2Store, cleanPath } from '../../../src/util/v2store/store.js';
+import { V2Error } from '../../../src/util/v2store/errors.js';
+import { eventJson, rfc3339Nano, type V2Event } from '../../../src/util/v2store/event.js';
 import { goDuration } from '../../../src/server/etcdserver/api/v2stats.js';
 
 const SEC = 1_000_000_000n;

@@ -6,7 +6,7 @@
  * counts of appends. Not measured (left out, as etcd's omitempty does for zero):
  * the package and bandwidth rates; follower latencies are reported as 0.
  */
-import { rfc3339Nano } from './v2store/event.js';
+import { rfc3339Nano } from '../../../util/v2store/event.js';
 import { goJsonString } from '../../../util/etcd-format/members.js';
 
 /** Go's time.Duration.String() of `ns` nanoseconds (e.g. "2.629493426s", "1m2.5s", "1h0m0s", "350ms"). */

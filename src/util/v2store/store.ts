@@ -1,5 +1,5 @@
 /**
- * @module server/etcdserver/api/v2store/store
+ * @module util/v2store/store
  * The v2 store (etcd 3.4 etcdserver/api/v2store: store.go, node.go, stats.go,
  * ttl_key_heap.go): a tree of directories and keys with created/modified
  * indexes, TTLs, compare-and-swap/-delete, in-order keys, hidden (`_`) nodes,

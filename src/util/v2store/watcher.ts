@@ -1,5 +1,5 @@
 /**
- * @module server/etcdserver/api/v2store/watcher
+ * @module util/v2store/watcher
  * v2 watches (etcd 3.4 v2store/watcher.go, watcher_hub.go, event_history.go,
  * event_queue.go): the history of the last 1000 events, from which a watch with
  * a past `waitIndex` is answered at once (or refused with 401 once that index

@@ -1,11 +1,11 @@
 /**
- * @module server/etcdserver/api/v2store/errors
+ * @module util/v2store/errors
  * etcd 3.4's v2 API errors (etcdserver/api/v2error/error.go): every error code,
  * its message, its HTTP status and the JSON body etcd writes for it
  * (`{"errorCode":N,"message":"...","cause":"...","index":N}` + "\n", `cause`
  * left out when empty).
  */
-import { goJsonString } from '../../../../util/etcd-format/members.js';
+import { goJsonString } from '../etcd-format/members.js';
 
 /** Error codes (v2error Ecode*; the unexported ones kept for completeness). */
 export const V2Code = {

@@ -1,11 +1,11 @@
 /**
- * @module server/etcdserver/api/v2store/event
+ * @module util/v2store/event
  * The v2 store's events and external node form (etcd 3.4 v2store/event.go,
  * node_extern.go) and their JSON as etcd's encoding/json writes it: fields in
  * the Go structs' order, `omitempty` fields left out when empty, Go's string
  * escaping, times in RFC 3339 with nanoseconds.
  */
-import { goJsonString } from '../../../../util/etcd-format/members.js';
+import { goJsonString } from '../etcd-format/members.js';
 
 /** Event actions (v2store Get, Create, Set, ...). */
 export const V2Action = {
