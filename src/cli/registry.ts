@@ -24,6 +24,7 @@ import { lockCommand } from '../commands/lock.js';
 import { electCommand } from '../commands/elect.js';
 import { makeMirrorCommand } from '../commands/make-mirror.js';
 import { memberCommand } from '../commands/member.js';
+import { migrateCommand } from '../commands/migrate.js';
 import { moveLeaderCommand } from '../commands/move-leader.js';
 import { putCommand } from '../commands/put.js';
 import { versionCommand } from '../commands/version.js';
@@ -33,5 +34,5 @@ import { watchCommand } from '../commands/watch.js';
 export const ROOT: CommandSpec = {
   use: 'etcdctl',
   short: 'A simple command line client for etcd3.',
-  subcommands: [checkCommand, completionCommand, getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand, lockCommand, electCommand, makeMirrorCommand],
+  subcommands: [checkCommand, completionCommand, getCommand, putCommand, delCommand, txnCommand, compactionCommand, versionCommand, watchCommand, helpCommand, alarmCommand, defragCommand, endpointCommand, memberCommand, migrateCommand, moveLeaderCommand, leaseCommand, authCommand, userCommand, roleCommand, snapshotCommand, lockCommand, electCommand, makeMirrorCommand],
 };

@@ -24,7 +24,7 @@ import { syncDirSync } from '../util/fs-sync.js';
 import { goPathError } from '../util/go-errors.js';
 
 /** True when a process other than this one holds a lock on `path` (Linux /proc/locks). */
-function lockedByOther(path: string): boolean {
+export function lockedByOther(path: string): boolean {
   let ino: number;
   try {
     ino = statSync(path).ino;
