@@ -23,7 +23,9 @@
  * where etcdctl crashes or leaves things to chance: a backend file that is not a bbolt
  * database is `Error: cannot open database at <db> (<why>)`, exit 1 (etcdctl panics,
  * exit 2); when the transformer fails, the backend is left unchanged (etcdctl's
- * uncommitted batch may or may not have reached the file).
+ * uncommitted batch may or may not have reached the file); every frame the transformer
+ * wrote is read, where etcdctl loses those it has not read yet when the transformer
+ * exits (its cmd.Wait closes the pipe).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
