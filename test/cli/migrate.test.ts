@@ -288,6 +288,9 @@ describe('etcdctl migrate', { skip: SKIP }, () => {
     assertSameRun(r, 'migrate v3only');
     assert.match(bytesToText(r.real.stdout), /no v2 keys to migrate\n$/);
     assertSameBackend('v3');
+    const t = await runBoth(['--data-dir', 'v3', '--transformer', transformer]);
+    assertSameRun(t, 'migrate v3only --transformer');
+    assert.match(bytesToText(t.real.stdout), /no v2 keys to migrate\n$/);
   });
 
   test('an external transformer: its input, its frames, its failure', async () => {

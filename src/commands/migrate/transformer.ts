@@ -21,6 +21,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { GO_ERRNO_TEXT } from '../../util/go-errors.js';
 import { nodeJson, type NodeExtern } from '../../util/v2store/event.js';
@@ -169,7 +170,8 @@ export class ExternalTransformer {
   /** Leaves the transformer running on its own, its stdin closed (etcdctl exiting early). */
   abandon(): void {
     this.child.stdin!.end();
-    this.child.stdout!.destroy();
+    // its output is no longer wanted, but its pipe stays open until we exit (as etcdctl's)
+    (this.child.stdout as Socket).unref();
     this.child.unref();
   }
 }
