@@ -6,11 +6,16 @@
 // guest roles, basic auth on /v2/keys (role globs, recursive access, the guest role) and
 // on /v2/members writes, and bad input (bad JSON, wrong names, unknown users and roles,
 // wrong passwords, malformed credentials, duplicate grants, revoking what was not granted).
-// Also: the auth data survives kill -9 and a restart (WAL and snapshots).
+// Also: the auth data survives kill -9 and a restart (WAL and snapshots), and with
+// --client-cert-auth the CommonName of a certificate of the client's verified chain names
+// the user (real etcdctl and ours).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ServerUnderTest, realTarget, oursTarget, type ServerTarget } from '../../harness/server-under-test.js';
+import { makeTestCerts } from '../../harness/certs.js';
+import { startEtcd, stopAll, type EtcdProcess } from '../../harness/etcd.js';
+import { OURS, REAL, runCli } from '../../harness/run.js';
 import { useV2Pair } from './common.js';
 import { normaliseV2, v2Headers, v2Request, type V2Answer } from './v2-http.js';
 
@@ -285,4 +290,74 @@ test('v2 auth data survives kill -9 and restart (WAL, snapshots), as real etcd',
   assert.deepEqual(b, a);
   assert.match(a[0]!, /"enabled":true/);
   assert.match(a[7]!, /"enabled":true/);
+});
+
+// ---- --client-cert-auth: the CommonName of the client's verified chain names the user ----
+
+test('v2 auth with --client-cert-auth: the certificate CommonName is the user (real etcdctl and ours), as real etcd', async () => {
+  const certs = await makeTestCerts();
+  const tls = { certFile: certs.serverCert, keyFile: certs.serverKey, trustedCAFile: certs.caCert, clientCertAuth: true };
+  const [real, ours] = await Promise.all([
+    startEtcd({ serverKind: 'real', tls, extraArgs: ['--enable-v2'] }),
+    startEtcd({ serverKind: 'ours', tls, extraArgs: ['--enable-v2'] }),
+  ]);
+  try {
+    // the client certificate's CN is "root", its CA's "etcd-test-ca"
+    const tlsArgs = ['--ca-file', certs.caCert, '--cert-file', certs.clientCert, '--key-file', certs.clientKey];
+    const steps: string[][] = [
+      ['role', 'add', 'testrole'],
+      ['role', 'grant', 'testrole', '--rw', '--path=/foo'],
+      ['user', 'add', 'etcd-test-ca:123'],
+      ['user', 'grant', 'etcd-test-ca', '--roles', 'testrole'],
+      ['set', '/foo', 'bar'],
+      ['user', 'add', 'root:123'],
+      ['auth', 'enable'],
+      // the leaf's CN (root) is the user: root may do anything
+      ['set', '/foo', 'bar2'],
+      ['set', '/other', 'x'],
+      ['user', 'list'],
+      ['user', 'remove', 'root'],
+      // basic auth wins over the certificate
+      ['-u', 'etcd-test-ca:123', 'set', '/foo', 'bar3'],
+      ['-u', 'etcd-test-ca:123', 'set', '/other', 'y'],
+      ['-u', 'etcd-test-ca:123', 'user', 'list'],
+      ['-u', 'etcd-test-ca:bad', 'get', '/foo'],
+      ['get', '/foo'],
+      ['auth', 'disable'],
+      ['user', 'remove', 'root'],
+      ['user', 'list'],
+    ];
+    const run = async (bin: string, s: EtcdProcess): Promise<string[]> => {
+      const out: string[] = [];
+      for (const a of steps) {
+        const r = await runCli(bin, ['--endpoints', s.clientURL, ...tlsArgs, ...a], { env: { ETCDCTL_API: '2' } });
+        out.push(`${a.join(' ')} [${r.code}] ${r.stdout.toString().split(s.clientURL).join('<url>')}${r.stderr.split(s.clientURL).join('<url>')}`);
+      }
+      return out;
+    };
+    const a = await run(REAL, real);
+    const b = await run(REAL, ours);
+    assert.deepEqual(b, a);
+    assert.match(a[8]!, /\[0\]/);
+    assert.match(a[10]!, /Cannot delete root user while auth is enabled/);
+    assert.match(a[12]!, /\[4\]/);
+    // our etcdctl, on both servers, restarted from the same state
+    for (const s of [real, ours]) {
+      await runCli(REAL, ['--endpoints', s.clientURL, ...tlsArgs, 'user', 'add', 'root:123'], { env: { ETCDCTL_API: '2' } });
+    }
+    const more: string[][] = [['auth', 'enable'], ['set', '/other', 'z'], ['-u', 'etcd-test-ca:123', 'set', '/other', 'y'], ['role', 'get', 'testrole'], ['auth', 'disable']];
+    const run2 = async (bin: string, s: EtcdProcess): Promise<string[]> => {
+      const out: string[] = [];
+      for (const x of more) {
+        const r = await runCli(bin, ['--endpoints', s.clientURL, ...tlsArgs, ...x], { env: { ETCDCTL_API: '2' } });
+        out.push(`${x.join(' ')} [${r.code}] ${r.stdout.toString().split(s.clientURL).join('<url>')}${r.stderr.split(s.clientURL).join('<url>')}`);
+      }
+      return out;
+    };
+    const c = await run2(REAL, real);
+    const d = await run2(OURS, ours);
+    assert.deepEqual(d, c);
+  } finally {
+    await stopAll(real, ours);
+  }
 });
