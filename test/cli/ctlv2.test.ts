@@ -208,7 +208,6 @@ describe('etcdctl ETCDCTL_API=2 against etcd --enable-v2', () => {
 
   test('users, roles and auth: grant, revoke, basic auth, password prompt', async (t) => {
     if (!v2) return t.skip(NO_V2);
-    if (sut.server.kind === 'ours') return t.skip('our server does not serve the v2 auth API (/v2/auth; README "v2 API")');
     await compareSteps(ref, sut, [
       s('user', 'list'), s('role', 'list'), s('user', 'add', 'root:rootpw'), { args: [...EP, 'user', 'add', 'bob'], stdin: 'bobpw\n' },
       s('user', 'add'), s('user', 'list'), s('user', 'get', 'root'), s('user', 'get', 'nobody'),

@@ -259,6 +259,8 @@ export class ApplyLoop {
     const fresh = index > d.consistIndex.consistentIndex();
     if (fresh) d.consistIndex.set(index);
     let err: unknown;
+    // etcd's validation reads the members from the v2 store first (its statistics count that)
+    d.v2.countMembershipReads();
     // validation against the membership as of this entry; a rejected change is applied to raft as a no-op
     try {
       if (fresh) this.validateConfChange(cc);

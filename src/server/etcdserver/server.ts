@@ -1159,6 +1159,9 @@ export class EtcdServer implements EtcdServerApi {
       storeStatsJson: () => this.v2.store.statsJson(),
       stats: this.v2Stats,
       clusterId: () => this.clusterId,
+      clientCertAuth: this.cfg.clientTls.clientCertAuth,
+      // etcd enables its capabilities (auth among them) once the cluster version is known
+      authCapable: () => this.cluster.clusterVersion() !== '',
       members: () => this.cluster.memberList(),
       leader: () => this.r.leader(),
       memberAdd: async (peerUrls) => {

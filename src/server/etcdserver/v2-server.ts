@@ -173,6 +173,21 @@ export class V2Server {
     }
   }
 
+  /**
+   * The v2 store reads of etcd's membersFromStore (`/0/members`, then
+   * `/0/removed_members` when the first is there), made only for the store
+   * statistics (/v2/stats/store gets): etcd makes them while validating every
+   * conf change it applies.
+   */
+  countMembershipReads(): void {
+    try {
+      this.store.get(`${STORE_CLUSTER_PREFIX}/members`, true, true);
+      this.store.get(`${STORE_CLUSTER_PREFIX}/removed_members`, true, true);
+    } catch {
+      // not found: counted as a failed get, as etcd's
+    }
+  }
+
   /** Whether `/0/members/<id>/raftAttributes` exists (a ConfChangeAddNode of it is then a promotion). */
   hasMember(id: bigint): boolean {
     return this.store.exists(`/0/members/${idHex(id)}/raftAttributes`);

@@ -18,13 +18,15 @@ export interface V2RequestOptions {
   contentType?: string;
   /** ms before the request is aborted (default 15000). */
   timeoutMs?: number;
+  /** More request headers (e.g. Authorization). */
+  headers?: Record<string, string>;
 }
 
 /** Sends one request to `baseUrl` + `path` (the path is sent as is, not re-encoded). */
 export function v2Request(baseUrl: string, method: string, path: string, opts: V2RequestOptions = {}): Promise<V2Answer> {
   const u = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = {};
+    const headers: Record<string, string | number> = { ...opts.headers };
     if (opts.body !== undefined) {
       headers['Content-Type'] = opts.contentType ?? 'application/x-www-form-urlencoded';
       headers['Content-Length'] = Buffer.byteLength(opts.body);

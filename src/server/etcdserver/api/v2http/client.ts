@@ -6,9 +6,9 @@
  * parses them (Go's ParseForm: the urlencoded body first, then the query;
  * strconv.ParseBool/ParseUint), errors are etcd's v2 error JSON or HTTPError
  * JSON with the same statuses, and successful answers carry X-Etcd-Index,
- * X-Raft-Index, X-Raft-Term and X-Etcd-Cluster-Id.
- *
- * Not served (etcd has them): /v2/auth (the v2 auth store).
+ * X-Raft-Index, X-Raft-Term and X-Etcd-Cluster-Id. /v2/auth is ./client-auth.ts;
+ * its checks also guard /v2/keys (the key's permissions) and /v2/members writes
+ * (root) once v2 auth is enabled.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { posix } from 'node:path';
@@ -18,6 +18,9 @@ import { httpError } from '../etcdhttp/base.js';
 import { V2Code, V2Error, requestError } from '../../../../util/v2store/errors.js';
 import { cloneEvent, eventJson, isCreated, type NodeExtern, type V2Event } from '../../../../util/v2store/event.js';
 import { cleanPath } from '../../../../util/v2store/store.js';
+import { parseQuery, type Form } from './form.js';
+import { V2AuthStore } from '../v2auth/auth.js';
+import { hasKeyPrefixAccess, hasWriteRootAccess, V2AuthHandler, writeNoAuth, type V2AuthHttpDeps } from './client-auth.js';
 import type { V2RequestInit, V2Response } from '../../v2-server.js';
 import { STORE_KEYS_PREFIX } from '../../v2-server.js';
 import type { ServerStats } from '../v2stats.js';
@@ -25,14 +28,13 @@ import type { ServerStats } from '../v2stats.js';
 const KEYS_PREFIX = '/v2/keys';
 const MEMBERS_PREFIX = '/v2/members';
 
-/** What the v2 handlers need from the member. */
-export interface V2HttpDeps {
+/** What the v2 handlers need from the member (clusterId, clientCertAuth, authCapable and warn serve /v2/auth too). */
+export interface V2HttpDeps extends V2AuthHttpDeps {
   /** Serves a keys request (V2Server.do). */
   do(r: V2RequestInit): Promise<V2Response>;
   /** /v2/stats/store's JSON. */
   storeStatsJson(): string;
   stats: ServerStats;
-  clusterId(): bigint;
   /** The members, sorted by ID. */
   members(): readonly EtcdMember[];
   /** Leader ID, 0n during an election. */
@@ -43,7 +45,6 @@ export interface V2HttpDeps {
   memberRemove(id: bigint): Promise<void>;
   /** Changes a member's peer URLs. Rejects ErrPeerURLExists, ErrIDNotFound, ... */
   memberUpdate(id: bigint, peerUrls: string[]): Promise<void>;
-  warn(msg: string, fields: Record<string, unknown>): void;
 }
 
 /** The X-Etcd-Cluster-Id value: types.ID's String (hex without padding). */
@@ -84,62 +85,6 @@ function writeKeyError(res: ServerResponse, err: unknown, deps: V2HttpDeps): voi
   const text = String((err as Error)?.message ?? err);
   deps.warn('unexpected v2 response error', { 'internal-server-error': text });
   writeV2Error(res, new V2Error(V2Code.RaftInternal, text, 0));
-}
-
-// ---- Go's url.ParseQuery / strconv ----
-
-/** url.QueryUnescape; throws Error with Go's text for a bad escape. */
-function queryUnescape(s: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c === '%') {
-      const h = s.slice(i + 1, i + 3);
-      if (!/^[0-9a-fA-F]{2}$/.test(h)) {
-        throw new Error(`invalid URL escape ${JSON.stringify(s.slice(i, i + 3))}`);
-      }
-      bytes.push(parseInt(h, 16));
-      i += 2;
-    } else if (c === '+') {
-      bytes.push(0x20);
-    } else {
-      // raw bytes arrive as latin1 characters (the body, Node's request line)
-      const code = c.charCodeAt(0);
-      if (code < 256) bytes.push(code);
-      else for (const b of Buffer.from(c, 'utf8')) bytes.push(b);
-    }
-  }
-  return Buffer.from(bytes).toString('utf8');
-}
-
-type Form = Map<string, string[]>;
-
-/** url.ParseQuery into `form` (appending); returns the first error's text, if any. */
-function parseQuery(form: Form, query: string): string | undefined {
-  let first: string | undefined;
-  for (const part of query.split('&')) {
-    if (part === '') continue;
-    if (part.includes(';')) {
-      first ??= 'invalid semicolon separator in query';
-      continue;
-    }
-    const eq = part.indexOf('=');
-    const rawKey = eq < 0 ? part : part.slice(0, eq);
-    const rawVal = eq < 0 ? '' : part.slice(eq + 1);
-    let key: string;
-    let val: string;
-    try {
-      key = queryUnescape(rawKey);
-      val = queryUnescape(rawVal);
-    } catch (e) {
-      first ??= (e as Error).message;
-      continue;
-    }
-    const l = form.get(key);
-    if (l) l.push(val);
-    else form.set(key, [val]);
-  }
-  return first;
 }
 
 /** strconv.ParseBool. */
@@ -346,7 +291,7 @@ function handleKeyWatch(req: IncomingMessage, res: ServerResponse, resp: V2Respo
 }
 
 /** GET/PUT/POST/DELETE/HEAD /v2/keys[/...] (keysHandler.ServeHTTP). */
-async function serveKeys(req: IncomingMessage, res: ServerResponse, path: string, deps: V2HttpDeps): Promise<void> {
+async function serveKeys(req: IncomingMessage, res: ServerResponse, path: string, deps: V2HttpDeps, sec: V2AuthStore): Promise<void> {
   if (!allowMethod(res, req.method, ['HEAD', 'GET', 'PUT', 'POST', 'DELETE'])) return;
   res.setHeader('X-Etcd-Cluster-Id', idString(deps.clusterId()));
   let parsed;
@@ -354,6 +299,10 @@ async function serveKeys(req: IncomingMessage, res: ServerResponse, path: string
     parsed = await parseKeyRequest(req, path);
   } catch (e) {
     return writeKeyError(res, e, deps);
+  }
+  // the path as requested (not cleaned of a trailing slash) is the key permissions match
+  if (!(await hasKeyPrefixAccess(sec, req, path.slice(KEYS_PREFIX.length), parsed.r.recursive ?? false, deps))) {
+    return writeV2Error(res, new V2Error(V2Code.Unauthorized, 'Insufficient credentials', 0));
   }
   let resp: V2Response;
   try {
@@ -450,8 +399,12 @@ function errName(e: unknown): string {
 }
 
 /** membersHandler.ServeHTTP. */
-async function serveMembers(req: IncomingMessage, res: ServerResponse, path: string, deps: V2HttpDeps): Promise<void> {
+async function serveMembers(req: IncomingMessage, res: ServerResponse, path: string, deps: V2HttpDeps, sec: V2AuthStore): Promise<void> {
   if (!allowMethod(res, req.method, ['GET', 'POST', 'DELETE', 'PUT'])) return;
+  if (!(await hasWriteRootAccess(sec, req, deps))) {
+    req.resume();
+    return writeNoAuth(res);
+  }
   res.setHeader('X-Etcd-Cluster-Id', idString(deps.clusterId()));
   const internal = (e: unknown) => {
     deps.warn('unexpected v2 response error', { 'internal-server-error': String((e as Error)?.message ?? e) });
@@ -535,10 +488,14 @@ function htmlEscape(s: string): string {
 /**
  * The v2 handler of the client port: serves `req` and returns true when its
  * path is one of the v2 API's (etcd's mux patterns /v2/keys, /v2/keys/...,
- * /v2/members, /v2/members/..., /v2/machines, /v2/stats/{store,self,leader});
+ * /v2/members, /v2/members/..., /v2/machines, /v2/stats/{store,self,leader},
+ * /v2/auth/{enable,users,users/...,roles,roles/...});
  * false leaves it to the other handlers.
  */
 export function newV2Handler(deps: V2HttpDeps): (req: IncomingMessage, res: ServerResponse) => boolean {
+  // one auth store for every listener, as etcd's one client handler has
+  const sec = new V2AuthStore(deps);
+  const auth = new V2AuthHandler(sec, deps);
   return (req, res) => {
     const path = requestPath(req);
     if (path === undefined || !path.startsWith('/v2/')) return false;
@@ -562,13 +519,17 @@ export function newV2Handler(deps: V2HttpDeps): (req: IncomingMessage, res: Serv
         .then(f)
         .catch((e) => {
           deps.warn('v2 request failed', { error: String((e as Error)?.message ?? e) });
-          if (!res.headersSent) httpError(res, 'Internal Server Error', 500);
+          // a panic in etcd's handler: net/http drops the connection without an answer
+          if ((e as Error)?.name === 'GoPanic') res.destroy();
+          else if (!res.headersSent) httpError(res, 'Internal Server Error', 500);
           else res.destroy();
         });
       return true;
     };
-    if (path === KEYS_PREFIX || path.startsWith(KEYS_PREFIX + '/')) return run(() => serveKeys(req, res, path, deps));
-    if (path === MEMBERS_PREFIX || path.startsWith(MEMBERS_PREFIX + '/')) return run(() => serveMembers(req, res, path, deps));
+    if (path === KEYS_PREFIX || path.startsWith(KEYS_PREFIX + '/')) return run(() => serveKeys(req, res, path, deps, sec));
+    if (path === MEMBERS_PREFIX || path.startsWith(MEMBERS_PREFIX + '/')) return run(() => serveMembers(req, res, path, deps, sec));
+    const authRoute = auth.route(path);
+    if (authRoute) return run(() => authRoute(req, res));
     if (path === '/v2/machines') {
       return run(() => {
         req.resume();
