@@ -30,7 +30,7 @@ interface Frame {
  * ours (src/server/wal/doc.md: u32 length, type byte 1 = metadata at offset 4, a 16-byte
  * header, 8-byte alignment; no preallocation) and etcd's (wal/encoder.go: an int64
  * little-endian length field whose top byte holds the padding, 0x80 | pad, then the
- * protobuf walpb.Record; segments preallocated to 64 MiB with zeros, a zero length ends
+ * protobuf walpb.Record; segments preallocated to 64,000,000 bytes of zeros, a zero length ends
  * the records).
  */
 export function walFrames(buf: Buffer): { format: 'ours' | 'etcd'; frames: Frame[] } {

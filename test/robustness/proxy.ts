@@ -28,6 +28,8 @@ import { fileURLToPath } from 'node:url';
 /** One listener: connections to it go on to `host:port` (a member's peer URL). */
 export interface ProxyRoute {
   listenPort: number;
+  /** Address to listen on (default 0.0.0.0: the runner's namespace, reached through DNAT). */
+  listenHost?: string;
   host: string;
   port: number;
 }
@@ -105,7 +107,7 @@ function serve(routes: ProxyRoute[]): void {
       pump(client, upstream, src, r.host);
       pump(upstream, client, r.host, src);
     });
-    server.listen(r.listenPort, '0.0.0.0', () => {
+    server.listen(r.listenPort, r.listenHost ?? '0.0.0.0', () => {
       if (++listening === routes.length) process.stdout.write('ready\n');
     });
   }
