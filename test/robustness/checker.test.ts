@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { checkHistory, type CheckReport } from './check.js';
+import { buildCommitted, resolveAmbiguous } from './committed.js';
 import { eventsOf, HistoryBuilder, randomHistory, Rng } from './corpus.js';
 import type { History, KV, Request, WatchEvent } from './history.js';
 import { checkLinearizable } from './linearizability.js';
@@ -117,6 +118,21 @@ describe('robustness checker: known-good histories pass', () => {
     refWatch(b, [A1, { type: 'delete', key: '/rb/a' }, A2]);
     const r = assertOk(b.history());
     assert.equal(r.ambiguous, 2);
+  });
+  test('ambiguous deletes of one key, with and without prev_kv, competing for one revision: the first sent makes it', () => {
+    // real etcd, partition-follower (README ledger): the search ran out of time while two
+    // such deletes (prev_kv differs, the effect does not) were both free
+    const b = new HistoryBuilder();
+    b.ok(1, 0, 1, A1, { type: 'put', revision: 2 });
+    b.ambiguous(2, 2, { type: 'delete', key: '/rb/a', prevKv: true });
+    b.ambiguous(3, 3, { type: 'delete', key: '/rb/a' });
+    b.ok(1, 10, 11, A2, { type: 'put', revision: 4 });
+    refWatch(b, [A1, { type: 'delete', key: '/rb/a' }, A2]);
+    const h = b.history();
+    const committed = buildCommitted(h, [])!;
+    const hints = resolveAmbiguous(h.operations, committed).filter((o) => o.request.type === 'delete').map((o) => o.revisionHint);
+    assert.deepEqual(hints, [3, 'none']);
+    assertOk(h);
   });
   test('a request that was not sent (no connection) has no effect', () => {
     const b = new HistoryBuilder();
