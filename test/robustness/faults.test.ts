@@ -93,7 +93,7 @@ test('peer proxy: delayed chunks keep their order', { timeout: 60_000 }, async (
   const listenPort = await getFreePort();
   const proxy = await PeerProxy.start([{ listenPort, listenHost: '127.0.0.1', host: '127.0.0.1', port }]);
   try {
-    await proxy.setFault({ delay: [1, 40] });
+    assert.equal(await proxy.setFault({ delay: [1, 40] }), 0);
     const c = net.connect({ host: '127.0.0.1', port: listenPort });
     c.setNoDelay(true);
     await new Promise<void>((r) => c.once('connect', () => r()));
@@ -107,6 +107,7 @@ test('peer proxy: delayed chunks keep their order', { timeout: 60_000 }, async (
     c.destroy();
     const got = Buffer.concat(received);
     for (let i = 0; i < N; i++) assert.equal(got.readUInt32BE(i * 4), i, `chunk ${i} out of order`);
+    assert.equal(await proxy.setFault({}), 1);
   } finally {
     proxy.close();
     server.close();

@@ -46,6 +46,8 @@ export interface ProxyFault {
 
 function serve(routes: ProxyRoute[]): void {
   let fault: ProxyFault = {};
+  /** Connections accepted so far (told with each answer on stdout). */
+  let accepted = 0;
   const applies = (a: string, b: string) => fault.host === undefined || fault.host === a || fault.host === b;
   const reset = (s: net.Socket) => {
     if (typeof s.resetAndDestroy === 'function' && s.readyState !== 'opening' && !s.destroyed) s.resetAndDestroy();
@@ -91,6 +93,7 @@ function serve(routes: ProxyRoute[]): void {
   let listening = 0;
   for (const r of routes) {
     const server = net.createServer({ allowHalfOpen: true }, (client) => {
+      accepted++;
       const src = client.remoteAddress?.replace(/^::ffff:/, '') ?? '';
       if (fault.drop !== undefined && applies(src, r.host) && Math.random() < fault.drop) {
         reset(client);
@@ -113,7 +116,7 @@ function serve(routes: ProxyRoute[]): void {
   }
   readline.createInterface({ input: process.stdin }).on('line', (line) => {
     fault = JSON.parse(line) as ProxyFault;
-    process.stdout.write('ok\n');
+    process.stdout.write(`ok ${accepted}\n`);
   });
   process.stdin.on('end', () => process.exit(0));
 }
@@ -146,11 +149,12 @@ export class PeerProxy {
     });
   }
 
-  /** Sets the fault (`{}`: pass through); resolves when the proxy has taken it. */
-  async setFault(f: ProxyFault): Promise<void> {
+  /** Sets the fault (`{}`: pass through); resolves, once the proxy has taken it, with the number of connections it has accepted so far. */
+  async setFault(f: ProxyFault): Promise<number> {
     const answered = this.next(5000, 'a fault change');
     this.child.stdin!.write(`${JSON.stringify(f)}\n`);
     await answered;
+    return Number(/^ok (\d+)$/.exec(this.lines[this.lines.length - 1] ?? '')?.[1] ?? -1);
   }
 
   /** Stops the proxy process (its connections close). */

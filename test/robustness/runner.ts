@@ -230,10 +230,12 @@ async function injectFault(kind: FaultKind, cluster: RealCluster, conns: Conn[],
       if (mode !== 'delay') f.drop = (1 + rng.int(5)) / 100;
       const scope = rng.int(2) === 0 ? 'all links' : `the links of ${role} ${target.name}`;
       if (scope !== 'all links') f.host = host;
-      await proxy.setFault(f);
+      const before = await proxy.setFault(f);
       await sleep(hold);
-      await proxy.setFault({});
-      return { note: `${mode} (${JSON.stringify(f)}) on ${scope}` };
+      const during = (await proxy.setFault({})) - before;
+      const note = `${mode} (${JSON.stringify(f)}) on ${scope}; ${before} peer connections through the proxy before, ${during} during the fault`;
+      // a redirection that did not take would leave the fault without effect
+      return before > 0 ? { note } : { note, failure: 'peer-proxy: no peer connection went through the proxy' };
     }
     case 'member-replace': {
       const id = await replaceMember(cluster, conns, target, hold / 2, log);
