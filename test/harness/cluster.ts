@@ -56,6 +56,14 @@ export interface ClusterMember {
   args(): readonly string[];
   /** Resolves with the exit status (or signal name) of the current process when it exits by itself or is killed. */
   exited(): Promise<number | string>;
+  /**
+   * For a member that was removed (MemberRemove) and added again (MemberAdd) under the
+   * same peer URL: stops the process, empties the data dir and starts it again on the same
+   * ports with --initial-cluster-state=existing and `initialCluster` ("name=peerURL,...",
+   * this member included); later restarts keep those flags. `memberIdHex` is the ID
+   * MemberAdd gave it. Waits until it serves clients.
+   */
+  rejoin(initialCluster: string, memberIdHex: string): Promise<void>;
 }
 
 /** A running cluster; also usable as a harness ServerLike (endpoint = all client endpoints). */
@@ -128,6 +136,8 @@ export interface StartClusterOptions {
    * arguments in the same process, as `ip netns exec NS` does, so signals reach etcd).
    */
   spawnPrefix?: (index: number) => string[];
+  /** Peer ports of the initial members, by index (default: free ports picked here). */
+  peerPorts?: number[];
 }
 
 const MAX_LOG = 4 * 1024 * 1024;
@@ -297,7 +307,7 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
   const peerPorts: number[] = [];
   for (let i = 0; i < n; i++) {
     clientPorts.push(await getFreePort());
-    peerPorts.push(await getFreePort());
+    peerPorts.push(opts.peerPorts?.[i] ?? (await getFreePort()));
   }
   const host = opts.host ?? '127.0.0.1';
   /** The host of each port (member i's client and peer ports are on opts.hosts[i]). */
@@ -388,6 +398,17 @@ export async function startRealCluster(n: number, opts: StartClusterOptions = {}
         return p.status ?? 'unknown';
       },
       args: () => args,
+      async rejoin(initialCluster: string, memberIdHex: string) {
+        await killProc(proc);
+        fs.rmSync(dataDir, { recursive: true, force: true });
+        fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+        for (const [i, a] of args.entries()) {
+          if (a.startsWith('--initial-cluster=')) args[i] = `--initial-cluster=${initialCluster}`;
+          if (a.startsWith('--initial-cluster-state=')) args[i] = '--initial-cluster-state=existing';
+        }
+        m.memberIdHex = memberIdHex;
+        await m.start(Date.now() + timeoutMs);
+      },
     };
     return m;
   };

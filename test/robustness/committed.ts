@@ -11,7 +11,7 @@
 //   acknowledged one with that revision, or an ambiguous one with the same effect.
 // The states after each revision are kept for the snapshot-read checks.
 
-import { describeOp, kvText, type History, type KV, type Operation, type TxnOp, type WatchEvent } from './history.js';
+import { describeOp, kvText, type History, type KV, type Operation, type Request, type TxnOp, type WatchEvent } from './history.js';
 import { kvEqual } from './model.js';
 
 /** A violation found by a checker: its kind (ledger name) and a readable explanation. */
@@ -181,8 +181,8 @@ function checkWrites(ops: readonly Operation[], c: Committed, violations: Violat
  * whose ID no other operation names (nothing can observe it). The other ambiguous
  * writes get a revision hint (Operation.revisionHint) where the committed history
  * allows: 'none' if no unexplained revision has their effect, the revision if exactly
- * one has and nothing else could have made it (identical requests competing for the
- * same revisions get them in the order they were sent). Returns the operations to check
+ * one has and nothing else could have made it (requests with the same effect competing
+ * for the same revisions get them in the order they were sent). Returns the operations to check
  * (copies where changed).
  */
 export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Operation[] {
@@ -233,15 +233,17 @@ export function resolveAmbiguous(ops: readonly Operation[], c: Committed): Opera
       l.push(op);
     }
   }
-  // identical requests (e.g. two ambiguous deletes of one key) competing for the same
-  // revisions: the earliest sent makes the earliest revision, the next the next, the
+  // requests with the same effect (e.g. two ambiguous deletes of one key, with or without
+  // prev_kv: an ambiguous answer is unknown, so prev_kv changes nothing) competing for the
+  // same revisions: the earliest sent makes the earliest revision, the next the next, the
   // rest none (any valid assignment can be reordered into this one: each was sent
   // before the revision it gets)
   const assigned = new Map<Operation, number | 'none'>();
   const groups = new Map<string, Operation[]>();
   for (const [op, rs] of cands) {
     if (rs.length === 0) continue;
-    const sig = JSON.stringify(op.request);
+    const { prevKv: _answerOnly, ...effect } = op.request as Request & { prevKv?: boolean };
+    const sig = JSON.stringify(effect);
     let g = groups.get(sig);
     if (!g) groups.set(sig, (g = []));
     g.push(op);

@@ -143,7 +143,11 @@ export function checkLinearizable(history: readonly Operation[], opts: { firstRe
    * (an operation that has returned must precede everything invoked after that).
    * Tried in this order: first the acknowledged operations whose answer carries the
    * current revision (reads and other operations that do not move the revision: they
-   * must go before the next write), then the rest in invoke order. The order changes
+   * must go before the next write), then the other answered ones in invoke order, then
+   * the ambiguous ones (never answered, they block nothing: one is tried at a point only
+   * when what was answered cannot go on without it; tried in invoke order, an ambiguous
+   * lease grant went in first, long before a "lease not found" answer that must precede
+   * it, and the search undid it from hundreds of positions). The order changes
    * only how fast the search finds an answer, not the answer. None when one of them
    * was answered with a revision older than every state here (revisions never go
    * back, so it can never be placed).
@@ -154,6 +158,7 @@ export function checkLinearizable(history: readonly Operation[], opts: { firstRe
     const rev = Math.min(...states.map((s) => s.rev));
     const first: Entry[] = [];
     const later: Entry[] = [];
+    const ambiguous: Entry[] = [];
     for (let e: Entry | undefined = head.next; e && e.call; e = e.next) {
       const op = ops[e.op]!;
       // an answer older than every state here can never fit any more: a dead end
@@ -163,9 +168,10 @@ export function checkLinearizable(history: readonly Operation[], opts: { firstRe
         return [];
       }
       if (op.status === 'ok' && op.response && op.response.revision === rev) first.push(e);
+      else if (op.status === 'ambiguous') ambiguous.push(e);
       else later.push(e);
     }
-    return first.length ? first.concat(later) : later;
+    return first.concat(later, ambiguous);
   };
   const stepSet = (states: State[], op: Operation): State[] => {
     const next: State[] = [];

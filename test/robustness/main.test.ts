@@ -8,7 +8,7 @@ import { FAULTS } from './runner.js';
 test('robustness main: defaults, ROBUSTNESS_RUNS, flags and bad input', () => {
   const d = parseArgs([], {});
   assert.deepEqual(d.targets.map((t) => t.name), ['ours']);
-  assert.equal(d.seeds.length, 35);
+  assert.equal(d.seeds.length, 36);
   assert.equal(d.minRate, 200);
   assert.equal(d.strictBookmarks, false);
   assert.equal(parseArgs([], { ROBUSTNESS_RUNS: '100' }).seeds.length, 100);
@@ -22,6 +22,6 @@ test('robustness main: defaults, ROBUSTNESS_RUNS, flags and bad input', () => {
   assert.throws(() => parseArgs(['--runs', '-1'], {}), /non-negative integer/);
   assert.throws(() => parseArgs(['--bogus', '1'], {}), /unknown flag --bogus/);
   assert.throws(() => parseArgs(['--runs'], {}), /--runs needs a value/);
-  assert.equal(FAULTS.length, 7);
+  assert.equal(FAULTS.length, 12);
   assert.deepEqual(summarize([]), { runs: 0, operations: 0, linearizabilityChecked: 0, watchEvents: 0, ambiguous: 0, faults: {}, violations: 0, known: 0, slowRuns: 0, rateRange: [0, 0], failedRuns: 0 });
 });

@@ -4,7 +4,7 @@
 //        [--seeds 1,2,3] [--fault KIND] [--min-rate OPS] [--rate OPS] [--clients N] [--out DIR]
 //        [--strict-bookmarks yes]
 //
-// Defaults: --target ours, --runs $ROBUSTNESS_RUNS or 35 (five of each fault), seeds
+// Defaults: --target ours, --runs $ROBUSTNESS_RUNS or 36 (three of each fault), seeds
 // S, S+1, ... from --seed (default 1), --min-rate 200, --out /work/robustness-out or
 // $TMPDIR/etcd-robustness. Exit status 0 only if no run found a violation or failed.
 //
@@ -63,7 +63,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (target !== 'ours') targets.push({ name: 'real', binary: ETCD_BIN });
   if (target !== 'real') targets.push({ name: 'ours', binary: OUR_ETCD_BIN });
   const envRuns = env['ROBUSTNESS_RUNS'];
-  const runs = num('runs', envRuns !== undefined && envRuns !== '' ? Number(envRuns) : 35);
+  const runs = num('runs', envRuns !== undefined && envRuns !== '' ? Number(envRuns) : 36);
   const first = num('seed', 1);
   const seeds = flags.has('seeds') ? flags.get('seeds')!.split(',').map((s) => {
     const n = Number(s);
@@ -142,6 +142,7 @@ export async function main(o: MainOptions, out: (s: string) => void = (s) => pro
       for (const v of r.report.violations.slice(0, 20)) out(`  VIOLATION ${v.kind}: ${v.message.split('\n').join('\n    ')}`);
       for (const f of r.failures) out(`  RUN FAILURE: ${f}`);
       if (r.report.known.length) out(`  known (${r.report.known.length}, see --strict-bookmarks): ${r.report.known[0]!.kind}: ${r.report.known[0]!.message}`);
+      if (r.faultNote) out(`  fault: ${r.faultNote}`);
       if (r.historyFile) out(`  history: ${r.historyFile}`);
     }
     const s = summarize(results);

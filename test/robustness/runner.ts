@@ -14,7 +14,11 @@
 //
 // Faults (FAULTS): kill -9 of the leader / a follower and restart on the same data
 // dir; SIGSTOP then SIGCONT of the leader / a follower; the leader / a follower cut off
-// from the other members with iptables; every member killed and restarted at once.
+// from the other members with iptables; every member killed and restarted at once; a
+// member cut off and healed several times in a row (flapping); peer traffic delayed or
+// its connections reset by a userspace proxy (proxy.ts); a follower removed, wiped and
+// added again; the last WAL record of a killed member torn before its restart; the
+// fsyncs of a member failing (strace fault injection). See README.md "Faults".
 //
 // Everything random (fault, timings, each client's requests, watches) comes from the
 // seed. The schedule of the machine and the servers is not: a seed replays the same
@@ -27,13 +31,19 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startRealCluster, type ClusterMember, type RealCluster } from '../harness/cluster.js';
+import { getFreePort } from '../harness/ports.js';
 import { checkHistory, type CheckReport } from './check.js';
 import { Rng } from './corpus.js';
+import { failFsyncs, lastFatal, replaceMember, tearWalTail, type TearMode } from './faults.js';
+import { PeerProxy, type ProxyFault } from './proxy.js';
 import type { History, MemberFinal, Request } from './history.js';
 import { Conn, Recorder, Traffic, Watcher, compact, hashKV, statusOf, untilOk, type WatchSpec } from './traffic.js';
 
 /** The faults a run can inject (the seed picks one: FAULTS[seed % FAULTS.length]). */
-export const FAULTS = ['kill-leader', 'kill-follower', 'pause-leader', 'pause-follower', 'partition-leader', 'partition-follower', 'restart-all'] as const;
+export const FAULTS = [
+  'kill-leader', 'kill-follower', 'pause-leader', 'pause-follower', 'partition-leader', 'partition-follower', 'restart-all',
+  'flapping-partition', 'peer-proxy', 'member-replace', 'torn-wal', 'fsync-fail',
+] as const;
 export type FaultKind = (typeof FAULTS)[number];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,6 +83,8 @@ export interface RunResult {
   report: CheckReport;
   /** Problems of the run that are not checker violations (no write after healing, too little traffic, ...). */
   failures: string[];
+  /** What the fault did, when there is more to say than its kind (the member's answer to a torn WAL, ...). */
+  faultNote?: string;
   durationMs: number;
   historyFile?: string;
 }
@@ -124,6 +136,22 @@ class Network {
   heal(): void {
     spawnSync('iptables', ['-F', 'FORWARD']);
   }
+  /**
+   * Sends the peer connections from member j to member k (k's address, port
+   * `peerPorts[k-1]`) to the proxy's listener for k, `proxyPorts[k-1]` on 10.98.j.1
+   * (DNAT in PREROUTING; the proxy's own connections to k leave through OUTPUT).
+   */
+  redirectPeers(peerPorts: number[], proxyPorts: number[]): void {
+    for (const j of [1, 2, 3]) {
+      for (const k of [1, 2, 3]) {
+        if (j === k) continue;
+        sh('iptables', ['-t', 'nat', '-A', 'PREROUTING', '-i', `rb${j}`, '-p', 'tcp', '-d', this.addr(k), '--dport', String(peerPorts[k - 1]), '-j', 'DNAT', '--to-destination', `10.98.${j}.1:${proxyPorts[k - 1]}`]);
+      }
+    }
+  }
+  unredirect(): void {
+    spawnSync('iptables', ['-t', 'nat', '-F', 'PREROUTING']);
+  }
 }
 
 /** The current leader's member, asking each member's Status (undefined if they do not agree). */
@@ -135,7 +163,13 @@ async function leaderOf(cluster: RealCluster, conns: Conn[]): Promise<ClusterMem
   return cluster.members.find((m) => m.memberIdHex === id);
 }
 
-async function injectFault(kind: FaultKind, cluster: RealCluster, conns: Conn[], net: Network, rng: Rng, log: (s: string) => void): Promise<void> {
+/** What a fault left to report: a note for the run line, a failure of the run. */
+interface FaultOutcome {
+  note?: string;
+  failure?: string;
+}
+
+async function injectFault(kind: FaultKind, cluster: RealCluster, conns: Conn[], net: Network, proxy: PeerProxy | undefined, rng: Rng, log: (s: string) => void): Promise<FaultOutcome> {
   let leader: ClusterMember | undefined;
   for (let i = 0; i < 50 && !leader; i++) {
     leader = await leaderOf(cluster, conns);
@@ -143,9 +177,12 @@ async function injectFault(kind: FaultKind, cluster: RealCluster, conns: Conn[],
   }
   if (!leader) throw new Error('no agreed leader before the fault');
   const followers = cluster.members.filter((m) => m !== leader);
-  const target = kind.endsWith('leader') ? leader : rng.pick(followers);
+  // kinds without a role in their name hit the leader or a follower, by seed
+  const role = kind.endsWith('leader') ? 'leader' : kind.endsWith('follower') || kind === 'member-replace' ? 'follower' : rng.pick(['leader', 'follower'] as const);
+  const target = role === 'leader' ? leader : rng.pick(followers);
   const hold = 1500 + rng.int(2000);
-  log(`fault ${kind} on ${target.name} for ${hold} ms`);
+  log(`fault ${kind} on ${target.name} (${role}) for ${hold} ms`);
+  const host = new URL(target.clientURL).hostname;
   switch (kind) {
     case 'kill-leader':
     case 'kill-follower':
@@ -161,7 +198,7 @@ async function injectFault(kind: FaultKind, cluster: RealCluster, conns: Conn[],
       break;
     case 'partition-leader':
     case 'partition-follower':
-      net.partition(new URL(target.clientURL).hostname);
+      net.partition(host);
       await sleep(hold);
       net.heal();
       break;
@@ -170,24 +207,111 @@ async function injectFault(kind: FaultKind, cluster: RealCluster, conns: Conn[],
       await sleep(hold / 3);
       await Promise.all(cluster.members.map((m) => m.restart()));
       break;
+    case 'flapping-partition': {
+      // cut off and healed 3..5 times, 200..1000 ms each way
+      const cycles = 3 + rng.int(3);
+      const spans: number[] = [];
+      for (let i = 0; i < cycles; i++) {
+        const on = 200 + rng.int(800);
+        const off = 200 + rng.int(800);
+        spans.push(on, off);
+        net.partition(host);
+        await sleep(on);
+        net.heal();
+        await sleep(off);
+      }
+      return { note: `${role} ${target.name} cut off / healed ${cycles} times (ms: ${spans.join(',')})` };
+    }
+    case 'peer-proxy': {
+      if (!proxy) throw new Error('peer-proxy without a proxy');
+      const mode = rng.pick(['delay', 'drop', 'delay+drop'] as const);
+      const f: ProxyFault = {};
+      if (mode !== 'drop') f.delay = [50, 300];
+      if (mode !== 'delay') f.drop = (1 + rng.int(5)) / 100;
+      const scope = rng.int(2) === 0 ? 'all links' : `the links of ${role} ${target.name}`;
+      if (scope !== 'all links') f.host = host;
+      const before = await proxy.setFault(f);
+      await sleep(hold);
+      const during = (await proxy.setFault({})) - before;
+      const note = `${mode} (${JSON.stringify(f)}) on ${scope}; ${before} peer connections through the proxy before, ${during} during the fault`;
+      // a redirection that did not take would leave the fault without effect
+      return before > 0 ? { note } : { note, failure: 'peer-proxy: no peer connection went through the proxy' };
+    }
+    case 'member-replace': {
+      const id = await replaceMember(cluster, conns, target, hold / 2, log);
+      return { note: `follower ${target.name} removed, wiped, added again as ${id}` };
+    }
+    case 'torn-wal': {
+      const mode = rng.pick(['truncate', 'zero', 'garble'] as TearMode[]);
+      await target.stop();
+      const what = tearWalTail(target.dataDir, mode, rng);
+      log(`torn WAL of ${target.name}: ${what}`);
+      await sleep(hold / 2);
+      try {
+        await target.restart();
+        const repair = target.log().split('\n').find((l) => /repair|truncat|torn/i.test(l));
+        const said = repair ? /"msg":"([^"]*)"/.exec(repair)?.[1] ?? repair.slice(0, 200) : undefined;
+        return { note: `${role} ${target.name}, ${mode}: ${what}; restarted (${said ? `logged: ${said}` : 'no repair logged'})` };
+      } catch {
+        // refused to start: wiped and added again
+        const why = lastFatal(target.log());
+        log(`${target.name} refused to start: ${why}`);
+        const id = await replaceMember(cluster, conns, target, 0, log);
+        return { note: `${role} ${target.name}, ${mode}: ${what}; refused to start (${why}); wiped and added again as ${id}` };
+      }
+    }
+    case 'fsync-fail': {
+      const pid = target.pid();
+      if (pid === undefined) throw new Error(`${target.name} is not running`);
+      const exited = target.exited();
+      const detach = await failFsyncs(pid);
+      const status = await Promise.race([exited, sleep(hold).then(() => undefined)]);
+      await detach();
+      if (status === undefined) {
+        await target.stop();
+        await target.restart();
+        return { note: `${role} ${target.name} still running ${hold} ms after its fsyncs began to fail`, failure: `fsync-fail: ${target.name} did not stop within ${hold} ms of its fsyncs failing (EIO)` };
+      }
+      const why = lastFatal(target.log());
+      await sleep(hold / 3);
+      await target.restart();
+      return { note: `${role} ${target.name} stopped (exit ${status}): ${why}` };
+    }
   }
+  return {};
 }
 
 /** Runs one seeded run (see the module comment). Throws only on harness errors (the cluster does not start, ...). */
 export async function runOnce(o: RunOptions): Promise<RunResult> {
   const t0 = Date.now();
   const rng = new Rng(o.seed * 2_654_435_761);
+  // the fault's own draws (when, what, on whom) from a stream of their own: the watches
+  // draw from `rng` while the fault waits, so a shared stream would depend on timing
+  const faultRng = new Rng((o.seed * 2_654_435_761) ^ 0x5bd1e995);
+  const before = 1000 + faultRng.int(1000);
+  const after = 1500 + faultRng.int(1000);
   const fault = o.fault ?? FAULTS[o.seed % FAULTS.length]!;
   const log = o.log ?? (() => {});
   const failures: string[] = [];
   const net = new Network();
   net.heal();
+  net.unredirect();
   net.setup();
   let cluster: RealCluster | undefined;
+  let proxy: PeerProxy | undefined;
   const conns: Conn[] = [];
   const watchers: Watcher[] = [];
+  let watchesStarted: Promise<void> | undefined;
   try {
-    cluster = await startRealCluster(3, { binary: o.binary, hosts: [1, 2, 3].map((j) => net.addr(j)), spawnPrefix: (i) => ['ip', 'netns', 'exec', net.ns(i + 1)], startupTimeoutMs: 60_000 });
+    let peerPorts: number[] | undefined;
+    if (fault === 'peer-proxy') {
+      // peers reach each other through the proxy from the start (proxy.ts)
+      peerPorts = [await getFreePort(), await getFreePort(), await getFreePort()];
+      const proxyPorts = [await getFreePort(), await getFreePort(), await getFreePort()];
+      proxy = await PeerProxy.start(proxyPorts.map((listenPort, i) => ({ listenPort, host: net.addr(i + 1), port: peerPorts![i]! })));
+      net.redirectPeers(peerPorts, proxyPorts);
+    }
+    cluster = await startRealCluster(3, { binary: o.binary, hosts: [1, 2, 3].map((j) => net.addr(j)), spawnPrefix: (i) => ['ip', 'netns', 'exec', net.ns(i + 1)], startupTimeoutMs: 60_000, ...(peerPorts ? { peerPorts } : {}) });
     for (const m of cluster.members) conns.push(new Conn({ name: m.name, endpoint: m.endpoint }));
     const rec = new Recorder();
     // healthy: an agreed leader and a write
@@ -215,10 +339,11 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
         watchers.push(new Watcher(i, conns, spec, rng.int(3)));
       }
     };
-    const watchesStarted = moreWatches();
-    await sleep(1000 + rng.int(1000));
-    await injectFault(fault, cluster, conns, net, rng, log);
-    await sleep(1500 + rng.int(1000));
+    watchesStarted = moreWatches();
+    await sleep(before);
+    const outcome = await injectFault(fault, cluster, conns, net, proxy, faultRng, log);
+    if (outcome.failure) failures.push(outcome.failure);
+    await sleep(after);
     await watchesStarted;
     await traffic.stop();
     const trafficMs = Date.now() - trafficStart;
@@ -307,23 +432,28 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       watchEvents: report.watchEventsChecked,
       report,
       failures,
+      ...(outcome.note ? { faultNote: outcome.note } : {}),
       durationMs: Date.now() - t0,
     };
     if ((report.violations.length > 0 || report.known.length > 0 || failures.length > 0) && o.outDir) {
       fs.mkdirSync(o.outDir, { recursive: true });
       const file = path.join(o.outDir, `history-seed${o.seed}-${path.basename(o.binary)}-${Date.now()}.json`);
-      fs.writeFileSync(file, JSON.stringify({ seed: o.seed, fault, binary: o.binary, failures, violations: report.violations, known: report.known, history, logs: Object.fromEntries(cluster.members.map((m) => [m.name, m.log().slice(-200_000)])) }, (_k, v) => (v === Infinity ? 'Infinity' : v)));
+      fs.writeFileSync(file, JSON.stringify({ seed: o.seed, fault, faultNote: outcome.note, binary: o.binary, failures, violations: report.violations, known: report.known, history, logs: Object.fromEntries(cluster.members.map((m) => [m.name, m.log().slice(-200_000)])) }, (_k, v) => (v === Infinity ? 'Infinity' : v)));
       result.historyFile = file;
     }
     return result;
   } finally {
     net.heal();
+    // after a harness error, the watches still to be opened are opened before everything is closed
+    await watchesStarted?.catch(() => {});
     for (const w of watchers) await w.close().catch(() => {});
     for (const c of conns) c.close();
     if (cluster) {
       for (const m of cluster.members) m.signal('SIGCONT');
       await cluster.stopAll();
     }
+    proxy?.close();
+    net.unredirect();
     net.teardown();
   }
 }
