@@ -33,8 +33,8 @@ export interface V2AuthHttpDeps {
 
 const AUTH_PREFIX = '/v2/auth';
 
-/** httptypes.HTTPError.WriteTo: `{"message":...}` without a newline. */
-function writeHttpError(res: ServerResponse, status: number, message: string): void {
+/** httptypes.HTTPError.WriteTo: application/json `{"message":...}` without a newline (shared with client.ts). */
+export function writeHttpError(res: ServerResponse, status: number, message: string): void {
   const body = `{"message":${goJsonString(message)}}`;
   res.setHeader('Content-Type', 'application/json');
   res.setHeader('Content-Length', Buffer.byteLength(body));
@@ -42,8 +42,8 @@ function writeHttpError(res: ServerResponse, status: number, message: string): v
   res.end(body);
 }
 
-/** v2error.Error.WriteTo. */
-function writeV2Error(res: ServerResponse, e: V2Error): void {
+/** v2error.Error.WriteTo (shared with client.ts). */
+export function writeV2Error(res: ServerResponse, e: V2Error): void {
   const body = e.toJson() + '\n';
   res.setHeader('X-Etcd-Index', String(e.index));
   res.setHeader('Content-Type', 'application/json');
@@ -286,6 +286,25 @@ export class V2AuthHandler {
     return pieces[2]!;
   }
 
+  /**
+   * The common gate of `/v2/auth/roles/NAME` and `/v2/auth/users/NAME` (etcd's
+   * handleRoles/handleUsers): GET, PUT or DELETE by a root user; false once the
+   * refusal is written.
+   */
+  private async admitNamed(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    if (!allowMethod(res, req.method, ['GET', 'PUT', 'DELETE'])) {
+      req.resume();
+      return false;
+    }
+    if (!(await hasRootAccess(this.sec, req, this.d))) {
+      req.resume();
+      writeNoAuth(res);
+      return false;
+    }
+    setAuthHeaders(res, this.d);
+    return true;
+  }
+
   private async handleRoles(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     const name = this.piece(res, path);
     if (name === null) return this.baseRoles(req, res);
@@ -293,12 +312,7 @@ export class V2AuthHandler {
       req.resume();
       return;
     }
-    if (!allowMethod(res, req.method, ['GET', 'PUT', 'DELETE'])) return void req.resume();
-    if (!(await hasRootAccess(this.sec, req, this.d))) {
-      req.resume();
-      return writeNoAuth(res);
-    }
-    setAuthHeaders(res, this.d);
+    if (!(await this.admitNamed(req, res))) return;
     try {
       switch (req.method) {
         case 'GET':
@@ -365,12 +379,7 @@ export class V2AuthHandler {
       req.resume();
       return;
     }
-    if (!allowMethod(res, req.method, ['GET', 'PUT', 'DELETE'])) return void req.resume();
-    if (!(await hasRootAccess(this.sec, req, this.d))) {
-      req.resume();
-      return writeNoAuth(res);
-    }
-    setAuthHeaders(res, this.d);
+    if (!(await this.admitNamed(req, res))) return;
     try {
       switch (req.method) {
         case 'GET': {

@@ -20,7 +20,7 @@ import { cloneEvent, eventJson, isCreated, type NodeExtern, type V2Event } from 
 import { cleanPath } from '../../../../util/v2store/store.js';
 import { parseQuery, type Form } from './form.js';
 import { V2AuthStore } from '../v2auth/auth.js';
-import { hasKeyPrefixAccess, hasWriteRootAccess, V2AuthHandler, writeNoAuth, type V2AuthHttpDeps } from './client-auth.js';
+import { hasKeyPrefixAccess, hasWriteRootAccess, V2AuthHandler, writeHttpError, writeNoAuth, writeV2Error, type V2AuthHttpDeps } from './client-auth.js';
 import type { V2RequestInit, V2Response } from '../../v2-server.js';
 import { STORE_KEYS_PREFIX } from '../../v2-server.js';
 import type { ServerStats } from '../v2stats.js';
@@ -58,25 +58,6 @@ function allowMethod(res: ServerResponse, m: string | undefined, ms: readonly st
   res.setHeader('Allow', ms.join(','));
   httpError(res, 'Method Not Allowed', 405);
   return false;
-}
-
-/** httptypes.HTTPError.WriteTo: application/json `{"message":...}` without a newline. */
-function writeHttpError(res: ServerResponse, status: number, message: string): void {
-  const body = `{"message":${goJsonString(message)}}`;
-  res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.writeHead(status);
-  res.end(body);
-}
-
-/** v2error.Error.WriteTo. */
-function writeV2Error(res: ServerResponse, e: V2Error): void {
-  const body = e.toJson() + '\n';
-  res.setHeader('X-Etcd-Index', String(e.index));
-  res.setHeader('Content-Type', 'application/json');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.writeHead(e.statusCode());
-  res.end(body);
 }
 
 /** writeKeyError: a V2Error as is, anything else as 300 Raft Internal Error with its text (index 0). */
