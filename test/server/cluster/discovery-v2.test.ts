@@ -109,9 +109,20 @@ for (const s of SERVERS) {
       const durl = await newToken(3);
       const ports = await getFreePorts(6);
       const args = [1, 2, 3].map((i) => [...memberArgs(`m${i}`, path.join(tmp, `${s.kind}-m${i}`), ports[i - 1]!, ports[i + 2]!), `--discovery=${durl}`]);
-      for (const a of args) {
-        procs.push(spawnEtcdProcess(s.binary, a));
-        await sleep(300);
+      // start the next member only once the previous one has registered, so the order in
+      // which the members find each other is fixed (a loaded machine could swap them)
+      const token = new URL(durl).pathname.replace(/^\/v2\/keys/, '');
+      for (const [i, a] of args.entries()) {
+        const p = spawnEtcdProcess(s.binary, a);
+        procs.push(p);
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const r = await v2('GET', `${token}?recursive=false`);
+          const nodes = r.status === 200 ? ((JSON.parse(r.body) as { node?: { nodes?: Array<{ key: string }> } }).node?.nodes ?? []) : [];
+          if (nodes.filter((n) => !n.key.endsWith('/_config')).length >= i + 1) break;
+          assert.ok(!p.exited() && Date.now() < deadline, `member ${i + 1} did not register:\n${p.log()}`);
+          await sleep(100);
+        }
       }
       const eps = [0, 1, 2].map((i) => `http://127.0.0.1:${ports[i]}`);
       const waitLeader = async (): Promise<void> => {
@@ -138,15 +149,11 @@ for (const s of SERVERS) {
       assert.equal(get.stdout.toString(), 'disc-key\nv1\n', get.stderr);
       // the last member found the other two registered before it, then itself
       const last = zapLines(procs[2]!.log()).filter((e) => DISCOVERY_MSGS.has(e['msg'] as string)).map(norm);
-      // the two peers are listed in the order they registered, which a loaded machine can swap
-      // (each member is started 300 ms after the previous one): compare them in a fixed order
-      const peerOf = (e: Record<string, unknown>): string => String(e['peer'] ?? '');
-      if (last.length >= 2 && peerOf(last[0]!) > peerOf(last[1]!)) [last[0], last[1]] = [last[1]!, last[0]!];
+      // (etcd lists the registrations in creation order: m1, then m2)
       const host = serviceUrl;
       assert.deepEqual(last, [
         ...[3, 4]
           .map((j) => computeMemberId([`http://127.0.0.1:${ports[j]}`], durl).toString(16))
-          .sort()
           .map((peer) => ({ level: 'info', msg: 'found peer from discovery server', 'discovery-url': host, peer })),
         { level: 'info', msg: 'found self from discovery server', 'discovery-url': host, self: computeMemberId([`http://127.0.0.1:${ports[5]}`], durl).toString(16) },
         { level: 'info', msg: 'found all needed peers from discovery server', 'discovery-url': host, 'found-peers': 3 },
