@@ -133,7 +133,7 @@ import { newUrlsMap, urlsMapString } from '../embed/urls.js';
 import { PendingProposals } from './proposals.js';
 import { V3Server, requestTimeoutMs } from './v3-server.js';
 import { SYNC_INTERVAL_MS, V2Server } from './v2-server.js';
-import { ServerStats } from './api/v2stats.js';
+import { goDuration, ServerStats } from './api/v2stats.js';
 import type { V2HttpDeps } from './api/v2http/client.js';
 import { ApplyLoop, ConsistentIndex, snapDbName, withBatchTx, type BatchTx, type ProposalResult } from './apply-loop.js';
 import { RaftNode } from './raft-node.js';
@@ -622,6 +622,49 @@ export class EtcdServer implements EtcdServerApi {
     for (const t of this.timers) t.unref?.();
     // a lone voter does not wait for an election timeout
     setImmediate(() => this.maybeCampaignAlone());
+    if (this.cluster.memberList().length > 1 || (this.bootstrapped.isNew && this.bootstrapped.initialMembers.length > 1)) this.adjustTicks();
+  }
+
+  /**
+   * etcd 3.4 EtcdServer.adjustTicks for a multi-member cluster: with
+   * --initial-election-tick-advance (default true), once more than one remote peer is
+   * active (checked every 50 ms for up to rafthttp's 5 s read timeout), fast-forwards
+   * electionTicks - 2 ticks, so a restarted cluster elects a leader about one election
+   * timeout sooner; without it, logs that it skips. A lone member campaigns at once
+   * instead (maybeCampaignAlone).
+   */
+  private adjustTicks(): void {
+    const electionTicks = Math.max(1, Math.round(this.cfg.electionMs / this.cfg.heartbeatMs));
+    if (!this.cfg.initialElectionTickAdvance) {
+      this.log.info('skipping initial election tick advance', { 'election-ticks': electionTicks });
+      return;
+    }
+    this.log.info('starting initial election tick advance', { 'election-ticks': electionTicks });
+    const intervalMs = 50;
+    let tries = 5000 / intervalMs;
+    const timer = setInterval(() => {
+      if (this.stopped || this.fatalError !== undefined || --tries < 0) {
+        clearInterval(timer);
+        return;
+      }
+      const peers = this.transport.activePeers();
+      if (peers <= 1) return;
+      clearInterval(timer);
+      const ticks = electionTicks - 2;
+      const dur = (ms: number): string => goDuration(BigInt(ms) * 1_000_000n);
+      this.log.info(
+        'initialized peer connections; fast-forwarding election ticks',
+        { 'local-member-id': idHex(this.memberId), 'forward-ticks': ticks, 'forward-duration': dur(ticks * this.cfg.heartbeatMs), 'election-ticks': electionTicks, 'election-timeout': dur(electionTicks * this.cfg.heartbeatMs), 'active-remote-members': peers },
+        { pkg: 'etcdserver', text: `${idHex(this.memberId)} initialized peer connection; fast-forwarding ${ticks} ticks (election ticks ${electionTicks}) with ${peers} active peer(s)` },
+      );
+      try {
+        if (ticks > 0) this.r.advanceTicks(ticks);
+      } catch {
+        /* stopped meanwhile */
+      }
+    }, intervalMs);
+    timer.unref?.();
+    this.timers.push(timer);
   }
 
   private maybeCampaignAlone(): void {

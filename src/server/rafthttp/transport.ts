@@ -720,6 +720,13 @@ export class Transport {
     return this.peers.get(id)?.status.since ?? 0;
   }
 
+  /** How many remote peers are active now (etcd Transport.ActivePeers). */
+  activePeers(): number {
+    let n = 0;
+    for (const p of this.peers.values()) if (p.status.since !== 0) n++;
+    return n;
+  }
+
   /** The IDs of the remote peers (etcd's peers map). */
   peerIds(): bigint[] {
     return [...this.peers.keys()];
