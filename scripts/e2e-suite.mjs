@@ -66,7 +66,7 @@ function runPairing(label, etcd, etcdctl, out, tests) {
 
 function main() {
   const o = parseArgs(process.argv.slice(2));
-  for (const f of ['dist/src/server/etcdmain/main.js', 'dist/etcdctl.cjs']) {
+  for (const f of ['dist/etcd.cjs', 'dist/etcdctl.cjs']) {
     if (!fs.existsSync(path.join(ROOT, f))) throw new Error(`e2e-suite: ${f} is missing: run npm run build`);
   }
   const tests = o.quick ? quickTests() : undefined;

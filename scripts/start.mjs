@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = [join(root, 'dist/etcdctl.cjs'), join(root, 'dist/src/server/etcdmain/main.js')];
+const built = [join(root, 'dist/etcdctl.cjs'), join(root, 'dist/etcd.cjs')];
 
 /** Newest modification time (ms) of the files under `dir`. */
 function newest(dir) {

@@ -22,7 +22,7 @@
  * Server code depends only on the `Logger` interface; tests use `nopLogger` or
  * `MemoryLogger`. This interface also satisfies the Raft core's logger (raft/logger.ts).
  */
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger as PinoLogger, type DestinationStream } from 'pino';
@@ -154,13 +154,52 @@ function callerOf(depth: number): string {
   const holder: { stack?: string } = {};
   Error.captureStackTrace(holder);
   Error.stackTraceLimit = saved;
-  const line = (holder.stack ?? '').split('\n')[depth + 1] ?? '';
-  const m = /\(?(?:file:\/\/)?([^()\s]+):(\d+):\d+\)?$/.exec(line.trim());
+  const frame = (holder.stack ?? '').split('\n')[depth + 1] ?? '';
+  const m = /\(?(?:file:\/\/)?([^()\s]+):(\d+):\d+\)?$/.exec(frame.trim());
   if (!m) return 'unknown';
   let file = m[1];
+  let line = Number(m[2]);
+  if (file.endsWith('.cjs')) {
+    const at = bundleModuleAt(file, line);
+    if (at) [file, line] = at;
+  }
   if (file.startsWith(SERVER_DIR)) file = file.slice(SERVER_DIR.length);
+  else if (file.startsWith('src/server/')) file = file.slice('src/server/'.length);
   else file = file.split(sep).slice(-2).join('/');
-  return `${file.replace(/\.js$/, '.ts').split(sep).join('/')}:${m[2]}`;
+  return `${file.replace(/\.js$/, '.ts').split(sep).join('/')}:${line}`;
+}
+
+/** Per bundle file: the first line of each module in it, ascending, with its source path. */
+const bundleModules = new Map<string, Array<[number, string]>>();
+
+/**
+ * For a line of a bundle built by scripts/build.mjs (dist/etcd.cjs, not minified): the
+ * source module it belongs to and the line counted from the module's start; undefined
+ * outside a src/ module or without the bundle's module table (`<bundle>.modules.json`,
+ * `[[firstLine, "src/...ts"], ...]` ascending, written by the build), read once.
+ */
+function bundleModuleAt(bundle: string, line: number): [string, number] | undefined {
+  let mods = bundleModules.get(bundle);
+  if (!mods) {
+    try {
+      mods = JSON.parse(readFileSync(`${bundle}.modules.json`, 'utf8')) as Array<[number, string]>;
+    } catch {
+      mods = []; // not readable: callers stay bundle lines
+    }
+    bundleModules.set(bundle, mods);
+  }
+  let lo = 0;
+  let hi = mods.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (mods[mid]![0] <= line) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (found < 0 || !mods[found]![1].startsWith('src/')) return undefined;
+  return [mods[found]![1], line - mods[found]![0]];
 }
 
 /** Field values as zap writes them: Error → message, bigint → number text, URL → string. */

@@ -95,7 +95,7 @@ export interface EtcdProcess extends TestServer {
 export type RealEtcd = EtcdProcess;
 
 export const ETCD_BIN = process.env.ETCD_BIN || '/usr/bin/etcd';
-/** Our server: bin/etcd of this repository (runs dist/src/server/etcdmain/main.js; build first). */
+/** Our server: bin/etcd of this repository (runs the bundle dist/etcd.cjs; build first). */
 export const OUR_ETCD_BIN = process.env.OUR_ETCD_BIN ||
   path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'etcd');
 /** Advertised (never listened on) peer URL used by default so IDs are stable. */

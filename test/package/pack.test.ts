@@ -44,7 +44,7 @@ describe('the npm package', { timeout: 300_000 }, () => {
   test('the tarball ships only what runs', async () => {
     const { stdout } = await run('tar', ['tzf', tarball]);
     const files = stdout.trim().split('\n').map((f) => f.replace(/^package\//, ''));
-    assert.ok(files.includes('bin/etcdctl') && files.includes('bin/etcd') && files.includes('dist/etcdctl.cjs'));
+    assert.ok(files.includes('bin/etcdctl') && files.includes('bin/etcd') && files.includes('dist/etcdctl.cjs') && files.includes('dist/etcd.cjs') && files.includes('dist/etcd.cjs.cache'));
     assert.ok(files.includes('dist/etcdctl-v2.cjs'), 'the v2 client bundle (ETCDCTL_API=2)');
     assert.ok(files.includes('dist/src/server/etcdmain/main.js') && files.includes('dist/src/embed/index.js') && files.includes('dist/src/embed/index.d.ts'));
     const stray = files.filter((f) => /^(src|test|scripts|bench|proto|dist\/test)\//.test(f) || f.endsWith('.ts') && !f.endsWith('.d.ts'));

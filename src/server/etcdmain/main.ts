@@ -56,7 +56,8 @@ export async function loadStartEtcd(): Promise<StartEtcd> {
   const modPath = '../embed/etcd.js';
   let mod: { startEtcd?: StartEtcd };
   try {
-    mod = (await import(modPath)) as { startEtcd?: StartEtcd };
+    // a literal specifier, so the bundle (dist/etcd.cjs) holds the server too
+    mod = (await import('../embed/etcd.js')) as { startEtcd?: StartEtcd };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && (e as Error).message.includes('embed/etcd.js')) {
       throw new Error('the etcd server module (src/server/embed/etcd.ts) is not built: run `npm run build`');
