@@ -232,6 +232,11 @@ export class ServerUnderTest {
     return this.pid === undefined ? 0 : processTreeCpuSeconds(this.pid);
   }
 
+  /** Resident memory (VmRSS, bytes) of the running process and its descendants, from /proc. */
+  rssBytes(): number {
+    return this.pid === undefined ? 0 : processTreeRssBytes(this.pid);
+  }
+
   /** Kills the process and removes the data dir if start() created it. Idempotent. */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -272,10 +277,10 @@ function linearizableRangeOk(endpoint: string, timeoutMs: number): Promise<boole
 
 const CLK_TCK = 100; // USER_HZ on Linux (sysconf(_SC_CLK_TCK)), the unit of /proc/<pid>/stat times
 
-/** utime + stime of `pid` and all its descendants, seconds (0 for processes that are gone). */
-export function processTreeCpuSeconds(pid: number): number {
+/** `pid` and its descendants (from the parent ids in /proc/<n>/stat), with their stat fields after comm. */
+function processTree(pid: number): Array<{ pid: number; fields: string[] }> {
   const parentOf = new Map<number, number>();
-  const ticks = new Map<number, number>();
+  const fieldsOf = new Map<number, string[]>();
   for (const ent of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(ent)) continue;
     let stat: string;
@@ -287,16 +292,37 @@ export function processTreeCpuSeconds(pid: number): number {
     // comm (field 2) may contain spaces and parentheses: fields restart after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     parentOf.set(Number(ent), Number(rest[1]));
-    ticks.set(Number(ent), Number(rest[11]) + Number(rest[12]));
+    fieldsOf.set(Number(ent), rest);
   }
-  let total = 0;
-  for (const [p, t] of ticks) {
+  const tree: Array<{ pid: number; fields: string[] }> = [];
+  for (const [p, fields] of fieldsOf) {
     for (let q: number | undefined = p; q !== undefined && q > 1; q = parentOf.get(q)) {
       if (q === pid) {
-        total += t;
+        tree.push({ pid: p, fields });
         break;
       }
     }
   }
+  return tree;
+}
+
+/** utime + stime of `pid` and all its descendants, seconds (0 for processes that are gone). */
+export function processTreeCpuSeconds(pid: number): number {
+  let total = 0;
+  for (const { fields } of processTree(pid)) total += Number(fields[11]) + Number(fields[12]);
   return total / CLK_TCK;
+}
+
+/** VmRSS of `pid` and all its descendants, bytes (/proc/<n>/status; 0 for processes that are gone). */
+export function processTreeRssBytes(pid: number): number {
+  let total = 0;
+  for (const { pid: p } of processTree(pid)) {
+    try {
+      const m = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${p}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }
