@@ -1,16 +1,31 @@
 /**
- * Hand-written codecs for the messages of the hottest RPC, KV.Put: decoding
- * PutRequest and encoding PutResponse without protobuf-es reflection (which
- * costs more per call than the rest of the gRPC layer). The bytes are
- * protobuf's (rpc.proto: PutRequest key 1, value 2, lease 3, prev_kv 4,
+ * Hand-written codecs for the messages of the hottest RPCs, without protobuf-es
+ * reflection (which costs more per call than the rest of the gRPC layer):
+ * decoding PutRequest, encoding PutResponse, RangeResponse and WatchResponse
+ * (whose events are encoded once however many watchers they go to). The bytes
+ * are protobuf's (rpc.proto: PutRequest key 1, value 2, lease 3, prev_kv 4,
  * ignore_value 5, ignore_lease 6; PutResponse header 1, prev_kv 2;
- * ResponseHeader cluster_id 1, member_id 2, revision 3, raft_term 4); the
- * tests compare them with the generated code. Anything unusual (unknown or
- * repeated fields, malformed bytes) goes to the generated decoder, which also
- * produces its error.
+ * RangeResponse header 1, kvs 2, more 3, count 4; WatchResponse header 1,
+ * watch_id 2, created 3, canceled 4, compact_revision 5, cancel_reason 6,
+ * fragment 7, events 11; kv.proto Event type 1, kv 2, prev_kv 3;
+ * ResponseHeader cluster_id 1, member_id 2, revision 3, raft_term 4), fields
+ * in number order as protobuf-es writes them; the tests compare them with the
+ * generated code. Anything unusual (unknown or repeated fields, malformed
+ * bytes) goes to the generated code, which also produces its error.
  */
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { PutRequestSchema, PutResponseSchema, type PutRequest, type PutResponse, type ResponseHeader } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import {
+  PutRequestSchema,
+  PutResponseSchema,
+  RangeResponseSchema,
+  WatchResponseSchema,
+  type PutRequest,
+  type PutResponse,
+  type RangeResponse,
+  type ResponseHeader,
+  type WatchResponse,
+} from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { EventSchema, type Event, type KeyValue } from '../../../../gen/mvccpb/kv_pb.js';
 import { encodeKeyValue } from '../../../mvcc/kv-codec.js';
 import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../../../util/protowire.js';
 
@@ -104,5 +119,140 @@ export function encodePutResponse(r: PutResponse): Uint8Array {
     p = putUvarint(b, p, kv.length);
     b.set(kv, p);
   }
+  return b;
+}
+
+const hasUnknown = (m: object): boolean => ((m as { $unknown?: unknown[] }).$unknown?.length ?? 0) > 0;
+const utf8 = new TextEncoder();
+
+/** Bytes of a length-delimited field holding `n` bytes (tag of one byte). */
+const fieldSize = (n: number): number => 1 + uvarintSize(n) + n;
+
+/** Writes the length-delimited field `tag` holding `body` at `p`; returns the position after it. */
+function putBytesField(b: Uint8Array, p: number, tag: number, body: Uint8Array): number {
+  b[p++] = tag;
+  p = putUvarint(b, p, body.length);
+  b.set(body, p);
+  return p + body.length;
+}
+
+/** The ResponseHeader field (tag 0x0a) of `h`, or undefined without one. */
+function headerField(h: ResponseHeader | undefined): Uint8Array | undefined {
+  if (!h) return undefined;
+  if (hasUnknown(h)) return undefined;
+  const hs = headerSize(h);
+  const b = new Uint8Array(1 + uvarintSize(hs) + hs);
+  b[0] = 0x0a;
+  const p = putUvarint(b, 1, hs);
+  putHeader(b, p, h);
+  return b;
+}
+
+/**
+ * Encodes a RangeResponse (same bytes as `toBinary(RangeResponseSchema, r)`);
+ * unknown fields anywhere go through the generated encoder.
+ */
+export function encodeRangeResponse(r: RangeResponse): Uint8Array {
+  if (hasUnknown(r) || (r.header && hasUnknown(r.header)) || r.kvs.some(hasUnknown)) return toBinary(RangeResponseSchema, r);
+  const h = headerField(r.header);
+  const kvs = r.kvs.map((kv: KeyValue) => encodeKeyValue(kv));
+  let size = h ? h.length : 0;
+  for (const kv of kvs) size += fieldSize(kv.length);
+  if (r.more) size += 2;
+  if (r.count !== 0n) size += 1 + uvarintSize(r.count);
+  const b = new Uint8Array(size);
+  let p = 0;
+  if (h) {
+    b.set(h, 0);
+    p = h.length;
+  }
+  for (const kv of kvs) p = putBytesField(b, p, 0x12, kv);
+  if (r.more) {
+    b[p++] = 0x18;
+    b[p++] = 1;
+  }
+  if (r.count !== 0n) {
+    b[p++] = 0x20;
+    p = putUvarint(b, p, r.count);
+  }
+  return b;
+}
+
+/**
+ * Encoded mvccpb.Event bytes, once per Event object: the watch fan-out sends the same
+ * Event objects to every watcher of a key, and events are never changed once made (a
+ * watcher that wants prev_kv gets a copy, mvcc/watcher.ts and v3rpc/watch.ts).
+ */
+const eventBytes = new WeakMap<Event, Uint8Array>();
+
+/** The protobuf bytes of `e` (same as `toBinary(EventSchema, e)`), cached per object. */
+export function encodeEvent(e: Event): Uint8Array {
+  let b = eventBytes.get(e);
+  if (b) return b;
+  if (hasUnknown(e) || (e.kv && hasUnknown(e.kv)) || (e.prevKv && hasUnknown(e.prevKv))) {
+    b = toBinary(EventSchema, e);
+  } else {
+    const kv = e.kv ? encodeKeyValue(e.kv) : undefined;
+    const prev = e.prevKv ? encodeKeyValue(e.prevKv) : undefined;
+    const size = (e.type !== 0 ? 1 + uvarintSize(e.type) : 0) + (kv ? fieldSize(kv.length) : 0) + (prev ? fieldSize(prev.length) : 0);
+    b = new Uint8Array(size);
+    let p = 0;
+    if (e.type !== 0) {
+      b[p++] = 0x08;
+      p = putUvarint(b, p, e.type);
+    }
+    if (kv) p = putBytesField(b, p, 0x12, kv);
+    if (prev) putBytesField(b, p, 0x1a, prev);
+  }
+  eventBytes.set(e, b);
+  return b;
+}
+
+/**
+ * Encodes a WatchResponse (same bytes as `toBinary(WatchResponseSchema, r)`), each event
+ * through {@link encodeEvent}; unknown fields go through the generated encoder.
+ */
+export function encodeWatchResponse(r: WatchResponse): Uint8Array {
+  if (hasUnknown(r) || (r.header && hasUnknown(r.header))) return toBinary(WatchResponseSchema, r);
+  const h = headerField(r.header);
+  const reason = r.cancelReason.length > 0 ? utf8.encode(r.cancelReason) : undefined;
+  const events = r.events.map(encodeEvent);
+  let size = h ? h.length : 0;
+  if (r.watchId !== 0n) size += 1 + uvarintSize(r.watchId);
+  if (r.created) size += 2;
+  if (r.canceled) size += 2;
+  if (r.compactRevision !== 0n) size += 1 + uvarintSize(r.compactRevision);
+  if (reason) size += fieldSize(reason.length);
+  if (r.fragment) size += 2;
+  for (const e of events) size += fieldSize(e.length);
+  const b = new Uint8Array(size);
+  let p = 0;
+  if (h) {
+    b.set(h, 0);
+    p = h.length;
+  }
+  if (r.watchId !== 0n) {
+    b[p++] = 0x10;
+    p = putUvarint(b, p, r.watchId);
+  }
+  if (r.created) {
+    b[p++] = 0x18;
+    b[p++] = 1;
+  }
+  if (r.canceled) {
+    b[p++] = 0x20;
+    b[p++] = 1;
+  }
+  if (r.compactRevision !== 0n) {
+    b[p++] = 0x28;
+    p = putUvarint(b, p, r.compactRevision);
+  }
+  if (reason) p = putBytesField(b, p, 0x32, reason);
+  if (r.fragment) {
+    b[p++] = 0x38;
+    b[p++] = 1;
+  }
+  // events: field 11, wire type 2 -> tag 0x5a
+  for (const e of events) p = putBytesField(b, p, 0x5a, e);
   return b;
 }

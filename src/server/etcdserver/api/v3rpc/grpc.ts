@@ -22,9 +22,9 @@
  */
 import { fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import type net from 'node:net';
-import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, TxnRequestSchema, Watch, type PutResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnRequestSchema, Watch, WatchResponseSchema, type PutResponse, type RangeResponse, type WatchResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { wireBytes } from '../../proposals.js';
-import { decodePutRequest, encodePutResponse } from './fast-codec.js';
+import { decodePutRequest, encodePutResponse, encodeRangeResponse, encodeWatchResponse } from './fast-codec.js';
 import { decodeTxnRequest } from './txn-codec.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
@@ -199,7 +199,14 @@ export class V3rpcServer {
         return fromBinary(m.input, b);
       },
       encode: (v: unknown): Uint8Array => {
-        const u = m.output === PutResponseSchema ? encodePutResponse(v as PutResponse) : toBinary(m.output, v as never);
+        const u =
+          m.output === PutResponseSchema
+            ? encodePutResponse(v as PutResponse)
+            : m.output === RangeResponseSchema
+              ? encodeRangeResponse(v as RangeResponse)
+              : m.output === WatchResponseSchema
+                ? encodeWatchResponse(v as WatchResponse)
+                : toBinary(m.output, v as never);
         mm?.onSent(u.length);
         return u;
       },

@@ -26,6 +26,7 @@ import { Header } from './header.js';
 import * as rpctypes from './rpctypes/error.js';
 import { GrpcStatusError } from './rpctypes/error.js';
 import type { ServerStream } from './transport/stream.js';
+import { encodeEvent } from './fast-codec.js';
 
 /** Smallest progress notify interval, ms (watch.go minWatchProgressInterval). */
 export const MIN_WATCH_PROGRESS_INTERVAL_MS = 100;
@@ -71,7 +72,7 @@ function varintSize(n: number): number {
 export function fragmentResponse(wr: WatchResponse, maxBytes: number): WatchResponse[] {
   if (wr.events.length < 2) return [wr];
   const evSizes = wr.events.map((e) => {
-    const n = toBinary(EventSchema, e).length;
+    const n = encodeEvent(e).length;
     return 1 + varintSize(n) + n;
   });
   const base = toBinary(WatchResponseSchema, { ...wr, events: [] }).length;
