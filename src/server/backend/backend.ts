@@ -56,6 +56,12 @@ export interface ReadOps {
   /** The value stored under `key`, or undefined. */
   get(bucket: string, key: Uint8Array): Uint8Array | undefined;
   /**
+   * The values stored under `keys` (undefined where missing), in the order of `keys`: what
+   * `get` gives for each, with the values copied out in one piece (one allocation for the
+   * lot instead of one per value; a range answer holds them together anyway).
+   */
+  getMany(bucket: string, keys: readonly Uint8Array[]): Array<Uint8Array | undefined>;
+  /**
    * Calls `visitor` for every entry of `bucket` in key order. The visitor may
    * return `false` to stop early. A missing bucket visits nothing.
    */

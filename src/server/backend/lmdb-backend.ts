@@ -155,6 +155,12 @@ function createPrivateFile(path: string): void {
 }
 
 /** A Buffer from LMDB as a plain Uint8Array over the same bytes (lmdb returns a fresh copy per value). */
+/** Placeholder in getMany's result for a value copied into its scratch area. */
+const EMPTY_MARK = new Uint8Array(0);
+/** getMany's scratch area, kept between calls while it is at most GET_MANY_SCRATCH_MAX bytes. */
+let getManyScratch = new Uint8Array(64 * 1024);
+const GET_MANY_SCRATCH_MAX = 4 * 1024 * 1024;
+
 function plain(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -288,6 +294,64 @@ class View implements ReadOps {
     return this.lookup(bucket, key);
   }
 
+  getMany(bucket: string, keys: readonly Uint8Array[]): Array<Uint8Array | undefined> {
+    this.check();
+    const out: Array<Uint8Array | undefined> = new Array(keys.length);
+    // values of committed entries: copied from lmdb-js's reused read buffer (getBinaryFast,
+    // valid until the next read) into a scratch area, then into one exact-size buffer
+    const pb = this.overlay.get(bucket);
+    const k = bucketKeys(bucket);
+    const opts = this.txn ? { transaction: this.txn } : undefined;
+    const starts: number[] = new Array(keys.length).fill(-1);
+    let scratch = getManyScratch;
+    let used = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (pb) {
+        if (!pb.exists) {
+          out[i] = undefined;
+          continue;
+        }
+        const v = pb.entries.get(key);
+        if (v !== undefined || pb.cleared) {
+          out[i] = v ?? undefined;
+          continue;
+        }
+      }
+      // (lmdb-js takes the read transaction as get's options; its typings omit the argument)
+      const fast = (this.db.getBinaryFast as (id: Buffer, o?: object) => Buffer | undefined).call(this.db, k.encode(key), opts);
+      if (fast === undefined) {
+        out[i] = undefined;
+        continue;
+      }
+      // the value's size: lmdb-js reuses one large buffer and records the size it read
+      const n = (this.db as unknown as { lastSize: number }).lastSize;
+      if (used + n > scratch.length) {
+        const bigger = new Uint8Array(Math.max(scratch.length * 2, used + n));
+        bigger.set(scratch.subarray(0, used));
+        scratch = bigger;
+      }
+      scratch.set(new Uint8Array(fast.buffer, fast.byteOffset, n), used);
+      starts[i] = used;
+      used += n;
+      out[i] = EMPTY_MARK;
+    }
+    if (scratch.length <= GET_MANY_SCRATCH_MAX) getManyScratch = scratch;
+    if (used === 0) {
+      for (let i = 0; i < keys.length; i++) if (out[i] === EMPTY_MARK) out[i] = new Uint8Array(0);
+      return out;
+    }
+    const all = scratch.slice(0, used);
+    let end = used;
+    // each value ends where the next copied one starts
+    for (let i = keys.length - 1; i >= 0; i--) {
+      if (out[i] !== EMPTY_MARK) continue;
+      out[i] = all.subarray(starts[i]!, end);
+      end = starts[i]!;
+    }
+    return out;
+  }
+
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void {
     this.check();
     if (!this.overlay.has(bucket)) {
@@ -340,6 +404,10 @@ class LmdbReadTx implements ReadTx {
 
   get(bucket: string, key: Uint8Array): Uint8Array | undefined {
     return this.view.get(bucket, key);
+  }
+
+  getMany(bucket: string, keys: readonly Uint8Array[]): Array<Uint8Array | undefined> {
+    return this.view.getMany(bucket, keys);
   }
 
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void {
@@ -421,6 +489,10 @@ class LmdbBatchTx implements BatchTx {
 
   get(bucket: string, key: Uint8Array): Uint8Array | undefined {
     return this.view().get(bucket, key);
+  }
+
+  getMany(bucket: string, keys: readonly Uint8Array[]): Array<Uint8Array | undefined> {
+    return this.view().getMany(bucket, keys);
   }
 
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void {

@@ -112,6 +112,10 @@ class MemoryReadTx implements ReadTx {
     return this.state.buckets.get(bucket)?.get(key);
   }
 
+  getMany(bucket: string, keys: readonly Uint8Array[]): Array<Uint8Array | undefined> {
+    return keys.map((k) => this.get(bucket, k));
+  }
+
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void {
     this.check();
     forEachBucket(this.state.buckets.get(bucket), visitor);
@@ -191,6 +195,10 @@ class MemoryBatchTx implements BatchTx {
 
   get(bucket: string, key: Uint8Array): Uint8Array | undefined {
     return this.readable().get(bucket)?.get(key);
+  }
+
+  getMany(bucket: string, keys: readonly Uint8Array[]): Array<Uint8Array | undefined> {
+    return keys.map((k) => this.get(bucket, k));
   }
 
   forEach(bucket: string, visitor: (key: Uint8Array, value: Uint8Array) => boolean | void): void {

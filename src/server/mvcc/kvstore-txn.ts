@@ -42,8 +42,9 @@ function rangeKeys(s: Store, tx: ReadOps, key: Uint8Array, end: Uint8Array | und
   const limit = ro.limit ?? 0;
   const { revs, total } = s.index.revisions(key, end, rev, limit > 0 ? limit : 0);
   const kvs: KeyValue[] = new Array(revs.length);
+  const vals = revs.length === 1 ? [tx.get(Buckets.key, revToBytes(revs[0]!))] : tx.getMany(Buckets.key, revs.map((r) => revToBytes(r)));
   for (let i = 0; i < revs.length; i++) {
-    const v = tx.get(Buckets.key, revToBytes(revs[i]!));
+    const v = vals[i];
     if (v === undefined) {
       throw new MvccInvariantError(`mvcc: range failed to find revision pair ${revs[i]!.main}.${revs[i]!.sub}`);
     }

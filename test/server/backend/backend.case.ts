@@ -64,6 +64,43 @@ export function runBackendSuite(opts: BackendSuiteOptions): void {
       r.release();
     }));
 
+    test('getMany gives what get gives for each key: committed, pending in the batch, deleted, missing, empty and large values', withBackend((be) => {
+      const big = 'x'.repeat(200_000); // larger than any scratch area a backend starts with
+      write(be, 'kv', [['a', '1'], ['b', ''], ['c', big], ['d', '4'], ['e', '5']]);
+      for (let i = 0; i < 300; i++) write(be, 'kv', [[`m${String(i).padStart(3, '0')}`, `value-${i}-${'y'.repeat(i)}`]]);
+      const keys = ['e', 'missing', 'a', 'b', 'c', 'd', 'zz', ...Array.from({ length: 300 }, (_, i) => `m${String(299 - i).padStart(3, '0')}`)].map(b);
+      const check = (r: { get(bucket: string, k: Uint8Array): Uint8Array | undefined; getMany(bucket: string, ks: readonly Uint8Array[]): Array<Uint8Array | undefined> }) => {
+        const many = r.getMany('kv', keys);
+        assert.equal(many.length, keys.length);
+        keys.forEach((k, i) => {
+          const one = r.get('kv', k);
+          assert.deepEqual(many[i] === undefined ? undefined : Buffer.from(many[i]!), one === undefined ? undefined : Buffer.from(one), dec.decode(k));
+        });
+        assert.deepEqual(r.getMany('kv', []), []);
+        assert.deepEqual(r.getMany('nobucket', [b('a')]), [undefined]);
+      };
+      const r = be.readTx();
+      check(r);
+      // values stay valid after later reads (they are copies)
+      const first = r.getMany('kv', [b('a'), b('d')]);
+      r.getMany('kv', keys);
+      assert.deepEqual(strs(first as Uint8Array[]), ['1', '4']);
+      r.release();
+      // the batch transaction sees its own pending writes and deletes
+      const tx = be.batchTx();
+      tx.lock();
+      tx.put('kv', b('a'), b('changed'));
+      tx.delete('kv', b('d'));
+      tx.put('kv', b('zz'), b('new'));
+      check(tx);
+      assert.deepEqual(strs(tx.getMany('kv', [b('a'), b('zz')]) as Uint8Array[]), ['changed', 'new']);
+      assert.equal(tx.getMany('kv', [b('d')])[0], undefined);
+      tx.unlock();
+      const r2 = be.readTx();
+      check(r2);
+      r2.release();
+    }));
+
     test('range: [key, end) in byte order, limit, and exact lookup without an end', withBackend((be) => {
       write(be, 'kv', [['b', '2'], ['a', '1'], ['c', '3'], ['ab', '12'], ['d', '4']]);
       const r = be.readTx();
