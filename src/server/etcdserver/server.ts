@@ -206,6 +206,11 @@ function urlText(u: URL): string {
 
 
 /** An etcd member; see the module comment. Create with {@link EtcdServer.start}. */
+/** Raft election ticks of `cfg`: --election-timeout over --heartbeat-interval, rounded, at least 1. */
+function electionTicksOf(cfg: Pick<EmbedConfig, 'electionMs' | 'heartbeatMs'>): number {
+  return Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
+}
+
 export class EtcdServer implements EtcdServerApi {
   readonly memberId: bigint;
   readonly clusterId: bigint;
@@ -274,7 +279,7 @@ export class EtcdServer implements EtcdServerApi {
     this.backend = backend;
     this.idGen = IdGenerator.fromClock(this.memberId, this.clock);
 
-    const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
+    const electionTicks = electionTicksOf(cfg);
     this.lessor = new Lessor({
       backend,
       clock: this.clock,
@@ -474,7 +479,7 @@ export class EtcdServer implements EtcdServerApi {
     } catch (e) {
       throw new Error(`create snapshot directory error: ${(e as Error).message}`);
     }
-    const electionTicks = Math.max(1, Math.round(cfg.electionMs / cfg.heartbeatMs));
+    const electionTicks = electionTicksOf(cfg);
     const raftLog = {
       debug: (m: string) => log.debug(m, undefined, { pkg: 'raft', text: m }),
       info: (m: string) => log.info(m, undefined, { pkg: 'raft', text: m }),
@@ -622,7 +627,7 @@ export class EtcdServer implements EtcdServerApi {
     for (const t of this.timers) t.unref?.();
     // a lone voter does not wait for an election timeout
     setImmediate(() => this.maybeCampaignAlone());
-    if (this.cluster.memberList().length > 1 || (this.bootstrapped.isNew && this.bootstrapped.initialMembers.length > 1)) this.adjustTicks();
+    if (known.length > 1) this.adjustTicks();
   }
 
   /**
@@ -634,7 +639,7 @@ export class EtcdServer implements EtcdServerApi {
    * instead (maybeCampaignAlone).
    */
   private adjustTicks(): void {
-    const electionTicks = Math.max(1, Math.round(this.cfg.electionMs / this.cfg.heartbeatMs));
+    const electionTicks = electionTicksOf(this.cfg);
     if (!this.cfg.initialElectionTickAdvance) {
       this.log.info('skipping initial election tick advance', { 'election-ticks': electionTicks });
       return;
