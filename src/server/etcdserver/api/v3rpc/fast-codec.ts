@@ -100,28 +100,6 @@ function putHeader(b: Uint8Array, p: number, h: ResponseHeader): number {
   return p;
 }
 
-/** Encodes a PutResponse (same bytes as `toBinary(PutResponseSchema, r)`); unknown fields go through the generated encoder. */
-export function encodePutResponse(r: PutResponse): Uint8Array {
-  if ((r as { $unknown?: unknown[] }).$unknown?.length) return toBinary(PutResponseSchema, r);
-  const h = r.header;
-  const hs = h ? headerSize(h) : 0;
-  const kv = r.prevKv ? encodeKeyValue(r.prevKv) : undefined;
-  const size = (h ? 1 + uvarintSize(hs) + hs : 0) + (kv ? 1 + uvarintSize(kv.length) + kv.length : 0);
-  const b = new Uint8Array(size);
-  let p = 0;
-  if (h) {
-    b[p++] = 0x0a;
-    p = putUvarint(b, p, hs);
-    p = putHeader(b, p, h);
-  }
-  if (kv) {
-    b[p++] = 0x12;
-    p = putUvarint(b, p, kv.length);
-    b.set(kv, p);
-  }
-  return b;
-}
-
 const hasUnknown = (m: object): boolean => ((m as { $unknown?: unknown[] }).$unknown?.length ?? 0) > 0;
 const utf8 = new TextEncoder();
 
@@ -136,15 +114,23 @@ function putBytesField(b: Uint8Array, p: number, tag: number, body: Uint8Array):
   return p + body.length;
 }
 
-/** The ResponseHeader field (tag 0x0a) of `h`, or undefined without one. */
-function headerField(h: ResponseHeader | undefined): Uint8Array | undefined {
-  if (!h) return undefined;
-  if (hasUnknown(h)) return undefined;
-  const hs = headerSize(h);
-  const b = new Uint8Array(1 + uvarintSize(hs) + hs);
-  b[0] = 0x0a;
-  const p = putUvarint(b, 1, hs);
-  putHeader(b, p, h);
+/** Writes the ResponseHeader field (tag 0x0a) of `h`, whose body is `hs` = headerSize(h) bytes, at `p`; returns the position after it. */
+function putHeaderField(b: Uint8Array, p: number, h: ResponseHeader, hs: number): number {
+  b[p++] = 0x0a;
+  p = putUvarint(b, p, hs);
+  return putHeader(b, p, h);
+}
+
+/** Encodes a PutResponse (same bytes as `toBinary(PutResponseSchema, r)`); unknown fields go through the generated encoder. */
+export function encodePutResponse(r: PutResponse): Uint8Array {
+  if (hasUnknown(r)) return toBinary(PutResponseSchema, r);
+  const h = r.header;
+  const hs = h ? headerSize(h) : 0;
+  const kv = r.prevKv ? encodeKeyValue(r.prevKv) : undefined;
+  const b = new Uint8Array((h ? fieldSize(hs) : 0) + (kv ? fieldSize(kv.length) : 0));
+  let p = 0;
+  if (h) p = putHeaderField(b, p, h, hs);
+  if (kv) putBytesField(b, p, 0x12, kv);
   return b;
 }
 
@@ -154,18 +140,16 @@ function headerField(h: ResponseHeader | undefined): Uint8Array | undefined {
  */
 export function encodeRangeResponse(r: RangeResponse): Uint8Array {
   if (hasUnknown(r) || (r.header && hasUnknown(r.header)) || r.kvs.some(hasUnknown)) return toBinary(RangeResponseSchema, r);
-  const h = headerField(r.header);
+  const h = r.header;
+  const hs = h ? headerSize(h) : 0;
   const kvs = r.kvs.map((kv: KeyValue) => encodeKeyValue(kv));
-  let size = h ? h.length : 0;
+  let size = h ? fieldSize(hs) : 0;
   for (const kv of kvs) size += fieldSize(kv.length);
   if (r.more) size += 2;
   if (r.count !== 0n) size += 1 + uvarintSize(r.count);
   const b = new Uint8Array(size);
   let p = 0;
-  if (h) {
-    b.set(h, 0);
-    p = h.length;
-  }
+  if (h) p = putHeaderField(b, p, h, hs);
   for (const kv of kvs) p = putBytesField(b, p, 0x12, kv);
   if (r.more) {
     b[p++] = 0x18;
@@ -214,10 +198,11 @@ export function encodeEvent(e: Event): Uint8Array {
  */
 export function encodeWatchResponse(r: WatchResponse): Uint8Array {
   if (hasUnknown(r) || (r.header && hasUnknown(r.header))) return toBinary(WatchResponseSchema, r);
-  const h = headerField(r.header);
+  const h = r.header;
+  const hs = h ? headerSize(h) : 0;
   const reason = r.cancelReason.length > 0 ? utf8.encode(r.cancelReason) : undefined;
   const events = r.events.map(encodeEvent);
-  let size = h ? h.length : 0;
+  let size = h ? fieldSize(hs) : 0;
   if (r.watchId !== 0n) size += 1 + uvarintSize(r.watchId);
   if (r.created) size += 2;
   if (r.canceled) size += 2;
@@ -227,10 +212,7 @@ export function encodeWatchResponse(r: WatchResponse): Uint8Array {
   for (const e of events) size += fieldSize(e.length);
   const b = new Uint8Array(size);
   let p = 0;
-  if (h) {
-    b.set(h, 0);
-    p = h.length;
-  }
+  if (h) p = putHeaderField(b, p, h, hs);
   if (r.watchId !== 0n) {
     b[p++] = 0x10;
     p = putUvarint(b, p, r.watchId);
