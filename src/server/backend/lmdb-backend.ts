@@ -85,6 +85,22 @@ interface PendingBucket {
 type Overlay = ReadonlyMap<string, PendingBucket>;
 
 const EMPTY_OVERLAY: Overlay = new Map();
+
+/** {@link pendingValue}'s answer when the committed (LMDB) value decides. */
+const COMMITTED = Symbol('committed');
+
+/**
+ * What the pending writes `pb` of a bucket say of `key`: its pending value, undefined
+ * (deleted, or the bucket is gone or was cleared), or {@link COMMITTED} when they say
+ * nothing and the committed value stands.
+ */
+function pendingValue(pb: PendingBucket | undefined, key: Uint8Array): Uint8Array | undefined | typeof COMMITTED {
+  if (!pb) return COMMITTED;
+  if (!pb.exists) return undefined;
+  const v = pb.entries.get(key);
+  if (v !== undefined) return v ?? undefined;
+  return pb.cleared ? undefined : COMMITTED;
+}
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: true });
 const REGISTRY = 0x00;
@@ -155,8 +171,6 @@ function createPrivateFile(path: string): void {
 }
 
 /** A Buffer from LMDB as a plain Uint8Array over the same bytes (lmdb returns a fresh copy per value). */
-/** Placeholder in getMany's result for a value copied into its scratch area. */
-const EMPTY_MARK = new Uint8Array(0);
 /** getMany's scratch area, kept between calls while it is at most GET_MANY_SCRATCH_MAX bytes. */
 let getManyScratch = new Uint8Array(64 * 1024);
 const GET_MANY_SCRATCH_MAX = 4 * 1024 * 1024;
@@ -277,13 +291,8 @@ class View implements ReadOps {
 
   /** The value of `key` in `bucket` in this view (no released check). */
   private lookup(bucket: string, key: Uint8Array): Uint8Array | undefined {
-    const pb = this.overlay.get(bucket);
-    if (pb) {
-      if (!pb.exists) return undefined;
-      const v = pb.entries.get(key);
-      if (v !== undefined) return v ?? undefined;
-      if (pb.cleared) return undefined;
-    }
+    const pending = pendingValue(this.overlay.get(bucket), key);
+    if (pending !== COMMITTED) return pending;
     const k = bucketKeys(bucket);
     const v = this.db.get(k.encode(key), this.txn ? { transaction: this.txn } : undefined);
     return v === undefined ? undefined : plain(v);
@@ -298,34 +307,28 @@ class View implements ReadOps {
     this.check();
     const out: Array<Uint8Array | undefined> = new Array(keys.length);
     // values of committed entries: copied from lmdb-js's reused read buffer (getBinaryFast,
-    // valid until the next read) into a scratch area, then into one exact-size buffer
+    // valid until the next read) into a scratch area, then into one exact-size buffer;
+    // value i is [starts[i], ends[i]) there (starts[i] = -1: none)
     const pb = this.overlay.get(bucket);
     const k = bucketKeys(bucket);
     const opts = this.txn ? { transaction: this.txn } : undefined;
-    const starts: number[] = new Array(keys.length).fill(-1);
+    const starts = new Float64Array(keys.length).fill(-1);
+    const ends = new Float64Array(keys.length);
     let scratch = getManyScratch;
     let used = 0;
     for (let i = 0; i < keys.length; i++) {
-      const key = keys[i]!;
-      if (pb) {
-        if (!pb.exists) {
-          out[i] = undefined;
-          continue;
-        }
-        const v = pb.entries.get(key);
-        if (v !== undefined || pb.cleared) {
-          out[i] = v ?? undefined;
-          continue;
-        }
+      const pending = pendingValue(pb, keys[i]!);
+      if (pending !== COMMITTED) {
+        out[i] = pending;
+        continue;
       }
       // (lmdb-js takes the read transaction as get's options; its typings omit the argument)
-      const fast = (this.db.getBinaryFast as (id: Buffer, o?: object) => Buffer | undefined).call(this.db, k.encode(key), opts);
+      const fast = (this.db.getBinaryFast as (id: Buffer, o?: object) => Buffer | undefined).call(this.db, k.encode(keys[i]!), opts);
       if (fast === undefined) {
         out[i] = undefined;
         continue;
       }
-      // the value's size: lmdb-js reuses one large buffer and records the size it read
-      const n = (this.db as unknown as { lastSize: number }).lastSize;
+      const n = fast.length;
       if (used + n > scratch.length) {
         const bigger = new Uint8Array(Math.max(scratch.length * 2, used + n));
         bigger.set(scratch.subarray(0, used));
@@ -334,21 +337,11 @@ class View implements ReadOps {
       scratch.set(new Uint8Array(fast.buffer, fast.byteOffset, n), used);
       starts[i] = used;
       used += n;
-      out[i] = EMPTY_MARK;
+      ends[i] = used;
     }
     if (scratch.length <= GET_MANY_SCRATCH_MAX) getManyScratch = scratch;
-    if (used === 0) {
-      for (let i = 0; i < keys.length; i++) if (out[i] === EMPTY_MARK) out[i] = new Uint8Array(0);
-      return out;
-    }
     const all = scratch.slice(0, used);
-    let end = used;
-    // each value ends where the next copied one starts
-    for (let i = keys.length - 1; i >= 0; i--) {
-      if (out[i] !== EMPTY_MARK) continue;
-      out[i] = all.subarray(starts[i]!, end);
-      end = starts[i]!;
-    }
+    for (let i = 0; i < keys.length; i++) if (starts[i]! >= 0) out[i] = all.subarray(starts[i], ends[i]);
     return out;
   }
 
