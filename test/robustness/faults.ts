@@ -160,13 +160,15 @@ export function lastFatal(logText: string): string {
 
 /**
  * Makes every fdatasync and fsync of process `pid` (all its threads) fail with EIO, by
- * attaching `strace -f -e inject=...` to it. Resolves once strace has attached (or the
+ * attaching `strace -f -e inject=...` to it; positioned writes (pwrite64, pwritev) fail
+ * too, since a write through a descriptor opened with O_DSYNC is a data sync (our WAL
+ * appends so; LMDB writes its meta page so). Resolves once strace has attached (or the
  * process is gone, maybe from a first failed fsync); the
  * returned function detaches (the process goes on unharmed if it is still running).
  * @throws Error if strace does not attach within 10 s
  */
 export async function failFsyncs(pid: number): Promise<() => Promise<void>> {
-  const st = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync,fsync', '-e', 'inject=fdatasync,fsync:error=EIO', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const st = spawn('strace', ['-f', '-qq', '-o', '/dev/null', '-e', 'trace=fdatasync,fsync,pwrite64,pwritev', '-e', 'inject=fdatasync,fsync,pwrite64,pwritev:error=EIO', '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   st.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
   st.on('error', (e) => { err += `${e.message} (is strace installed?)`; });

@@ -3,7 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile, appendFile, cp } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdtemp, readdir, readFile, readlink, rm, stat, truncate, writeFile, appendFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
@@ -49,6 +50,56 @@ test('wal: round trip, and the segment layout doc.md shows', async (t) => {
   assert.deepEqual(r.entries, [e(1, 1, 'a')]);
   assert.equal(r.truncatedTail, undefined);
   await r.wal.close();
+});
+
+/** Open descriptors of this process whose file is `path`, with their open flags (octal in /proc). */
+async function openFlagsOf(path: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const fd of await readdir('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = await readlink(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile
+    }
+    if (target !== path) continue;
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8');
+    out.push(parseInt(/^flags:\s*([0-7]+)/m.exec(info)![1]!, 8));
+  }
+  return out;
+}
+
+test('wal: without a sync hook, batches go through an O_DSYNC descriptor of the tail segment, also after a cut and a reopen', { skip: process.platform !== 'linux' && 'reads /proc' }, async (t) => {
+  const dir = await tempDir(t);
+  const dsyncOf = async (name: string) => (await openFlagsOf(join(dir, name))).filter((f) => (f & fsConstants.O_DSYNC) === fsConstants.O_DSYNC && (f & 0o3) === fsConstants.O_WRONLY).length;
+  const w = await Wal.create(dir, META, { segmentBytes: 300 });
+  assert.equal(await dsyncOf(segmentName(0, 0)), 1);
+  await w.save(hs(1, 1), [e(1, 1, 'x'.repeat(400))]); // fills the first segment: cut
+  await w.flush();
+  const files = await walFiles(dir);
+  assert.equal(files.length, 2);
+  assert.equal(await dsyncOf(files[0]!), 0, 'the old segment\'s O_DSYNC descriptor is closed at the cut');
+  assert.equal(await dsyncOf(files[1]!), 1);
+  await w.close();
+  assert.equal(await dsyncOf(files[1]!), 0);
+  const r = await Wal.open(dir, SNAP0, { segmentBytes: 300 });
+  assert.equal(await dsyncOf(files[1]!), 1);
+  await r.wal.save(hs(1, 2), [e(1, 2)]);
+  await r.wal.close();
+  const again = await Wal.open(dir, SNAP0);
+  assert.deepEqual(idx(again.entries), [1, 2]);
+  await again.wal.close();
+
+  // with a hook every batch is synced through it instead, and no O_DSYNC descriptor is opened
+  const dir2 = `${dir}-hook`;
+  let syncs = 0;
+  const h = await Wal.create(dir2, META, { fdatasync: async (fh) => { syncs++; await fh.datasync(); } });
+  const before = syncs;
+  await h.save(hs(1, 1), [e(1, 1)]);
+  assert.equal(syncs, before + 1);
+  assert.equal((await openFlagsOf(join(dir2, segmentName(0, 0)))).filter((f) => (f & fsConstants.O_DSYNC) === fsConstants.O_DSYNC).length, 0);
+  await h.close();
+  await rm(dir2, { recursive: true, force: true });
 });
 
 test('wal: create refuses a directory with segments; open refuses an empty one', async (t) => {
