@@ -16,6 +16,7 @@
  *   between (only one write transaction can be open; a second `write()` throws).
  */
 
+import type { KeyIndexGet } from './key-index.js';
 import type { KeyValue } from '../../gen/mvccpb/kv_pb.js';
 import type { Backend } from '../backend/backend.js';
 
@@ -53,6 +54,14 @@ export interface ReadView {
    * compaction revision.
    */
   range(key: Uint8Array, end: Uint8Array | undefined, ro?: RangeOptions): RangeResult;
+  /**
+   * The index entry of `key` as of the view's revision, read from the key index alone
+   * (no backend read): its mod_revision (`modified.main`), create_revision
+   * (`created.main`) and version (`ver`), the same numbers `range` returns in the
+   * KeyValue; undefined when the key is not live then. For txn compares on those
+   * targets, which etcd answers with a range.
+   */
+  keyRevisions(key: Uint8Array): KeyIndexGet | undefined;
 }
 
 /** A read transaction (etcd `TxnRead`): a {@link ReadView} to be ended. */

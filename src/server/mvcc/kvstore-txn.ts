@@ -25,6 +25,7 @@ import { ErrCompacted, ErrFutureRev, MvccInvariantError } from './errors.js';
 import type { DeleteResult, RangeOptions, RangeResult, TxnRead, TxnWrite } from './kv.js';
 import type { Store } from './kvstore.js';
 import { revToBytes, type Revision } from './revision.js';
+import type { KeyIndexGet } from './key-index.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -83,6 +84,11 @@ export class StoreTxnRead implements TxnRead {
     return rangeKeys(this.s, this.tx, key, end, this.revAtOpen, ro);
   }
 
+  keyRevisions(key: Uint8Array): KeyIndexGet | undefined {
+    if (this.ended) throw new MvccInvariantError('mvcc: keyRevisions on an ended read txn');
+    return this.s.index.get(key, this.revAtOpen);
+  }
+
   end(): void {
     if (this.ended) return;
     this.ended = true;
@@ -124,6 +130,12 @@ export class StoreTxnWrite implements TxnWrite {
     this.check();
     const rev = this.changed.length > 0 ? this.beginRev + 1 : this.beginRev;
     return rangeKeys(this.s, this.tx, key, end, rev, ro);
+  }
+
+  /** At the txn's own revision, like {@link range}. */
+  keyRevisions(key: Uint8Array): KeyIndexGet | undefined {
+    this.check();
+    return this.s.index.get(key, this.changed.length > 0 ? this.beginRev + 1 : this.beginRev);
   }
 
   deleteRange(key: Uint8Array, end: Uint8Array | undefined): DeleteResult {

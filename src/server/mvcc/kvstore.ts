@@ -26,6 +26,7 @@
  * compaction again.
  */
 
+import type { KeyIndexGet } from './key-index.js';
 import { Buckets, type Backend, type BatchTx } from '../backend/backend.js';
 import { ErrClosed, ErrCompacted, ErrFutureRev, ErrRevisionNotFound } from './errors.js';
 import { hashBackend, hashKeyBucket } from './hash.js';
@@ -149,6 +150,10 @@ export class Store implements KV {
     } finally {
       t.end();
     }
+  }
+
+  keyRevisions(key: Uint8Array): KeyIndexGet | undefined {
+    return this.index.get(key, this.currentRev);
   }
 
   put(key: Uint8Array, value: Uint8Array, lease?: bigint): number {

@@ -22,6 +22,7 @@
  * then call {@link WatchableStore.syncWatchers} and {@link WatchableStore.moveVictims}.
  */
 
+import type { KeyIndexGet } from './key-index.js';
 import { create } from '@bufbuild/protobuf';
 import { EventSchema, Event_EventType, type Event, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
 import { decodeKeyValue } from './kv-codec.js';
@@ -63,6 +64,10 @@ class WatchableStoreTxnWrite implements TxnWrite {
 
   range(key: Uint8Array, end: Uint8Array | undefined, ro?: RangeOptions): RangeResult {
     return this.inner.range(key, end, ro);
+  }
+
+  keyRevisions(key: Uint8Array): KeyIndexGet | undefined {
+    return this.inner.keyRevisions(key);
   }
 
   deleteRange(key: Uint8Array, end: Uint8Array | undefined): DeleteResult {

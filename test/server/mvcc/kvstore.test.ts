@@ -381,3 +381,38 @@ describe('store: close', () => {
     assert.throws(() => s.put(b('a'), b('1')), { message: 'mvcc: closed' });
   });
 });
+
+test('keyRevisions answers what range answers (mod, create, version), in read and write txns, across deletes and a compaction', async () => {
+  const { s } = newStore();
+  let seed = 5;
+  const r = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % n;
+  };
+  const keys = ['a', 'b', 'c', 'd', 'e'].map(b);
+  const check = (view: { range: Store['range']; keyRevisions: Store['keyRevisions'] }, label: string): void => {
+    for (const k of [...keys, b('never')]) {
+      const kv = view.range(k, undefined).kvs[0];
+      const ki = view.keyRevisions(k);
+      const got = ki ? `c:${ki.created.main} m:${ki.modified.main} v:${ki.ver}` : 'none';
+      const want = kv ? `c:${kv.createRevision} m:${kv.modRevision} v:${kv.version}` : 'none';
+      assert.equal(got, want, `${label}: key ${dec.decode(k)}`);
+    }
+  };
+  for (let round = 0; round < 200; round++) {
+    const w = s.write();
+    for (let n = 1 + r(3); n > 0; n--) {
+      const k = keys[r(keys.length)]!;
+      if (r(4) === 0) w.deleteRange(k, undefined);
+      else w.put(k, b(`v${round}`));
+      check(w, `round ${round}, inside the write txn`);
+    }
+    w.end();
+    const rd = s.read();
+    check(rd, `round ${round}, read txn`);
+    rd.end();
+    check(s, `round ${round}, store`);
+    if (round === 199) assert.ok(s.rev() > 150, `the random ops changed the store (rev ${s.rev()})`);
+    if (round === 120) await s.compact(s.rev() - 3).done;
+  }
+});

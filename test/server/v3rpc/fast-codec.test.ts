@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { create, equals, toBinary } from '@bufbuild/protobuf';
-import { PutRequestSchema, PutResponseSchema, RangeResponseSchema, WatchResponseSchema } from '../../../src/gen/etcdserverpb/rpc_pb.js';
+import { DeleteRangeResponseSchema, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnResponseSchema, WatchResponseSchema, type ResponseOp, type TxnResponse } from '../../../src/gen/etcdserverpb/rpc_pb.js';
 import { EventSchema, Event_EventType, KeyValueSchema, type KeyValue } from '../../../src/gen/mvccpb/kv_pb.js';
-import { decodePutRequest, encodeEvent, encodePutResponse, encodeRangeResponse, encodeWatchResponse } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
+import { decodePutRequest, encodeDeleteRangeResponse, encodeEvent, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
 
 const enc = new TextEncoder();
 
@@ -104,5 +104,34 @@ test('WatchResponse encoding equals the generated encoder (random responses; eve
     });
     // the same event objects in many responses (as a fan-out to many watchers sends them)
     assert.deepEqual(Buffer.from(encodeWatchResponse(res)), Buffer.from(toBinary(WatchResponseSchema, res)), `case ${i}`);
+  }
+});
+
+test('DeleteRangeResponse and TxnResponse encodings equal the generated encoder (random responses, nested txns, empty ops)', () => {
+  const r = rng(13);
+  const header = () => (r(5) ? { header: { clusterId: U64[r(U64.length)]!, memberId: U64[r(U64.length)]!, revision: BIG[r(8)]!, raftTerm: BIG[r(5)]! } } : {});
+  const del = () => create(DeleteRangeResponseSchema, { ...header(), deleted: BIG[r(6)]!, prevKvs: Array.from({ length: r(3) === 0 ? 0 : r(5) }, () => randomKv(r)) });
+  const txn = (depth: number): TxnResponse => {
+    const responses: ResponseOp['response'][] = Array.from({ length: r(5) }, () => {
+      switch (r(depth > 0 ? 5 : 4)) {
+        case 0:
+          return { case: 'responseRange', value: create(RangeResponseSchema, { ...header(), kvs: Array.from({ length: r(4) }, () => randomKv(r)), more: r(2) === 0, count: BIG[r(BIG.length)]! }) };
+        case 1:
+          return { case: 'responsePut', value: create(PutResponseSchema, { ...header(), ...(r(2) ? { prevKv: randomKv(r) } : {}) }) };
+        case 2:
+          return { case: 'responseDeleteRange', value: del() };
+        case 3:
+          return { case: undefined };
+        default:
+          return { case: 'responseTxn', value: txn(depth - 1) };
+      }
+    });
+    return create(TxnResponseSchema, { ...header(), succeeded: r(2) === 0, responses: responses.map((response) => ({ response })) });
+  };
+  for (let i = 0; i < 300; i++) {
+    const d = del();
+    assert.deepEqual(Buffer.from(encodeDeleteRangeResponse(d)), Buffer.from(toBinary(DeleteRangeResponseSchema, d)), `delete case ${i}`);
+    const t = txn(3);
+    assert.deepEqual(Buffer.from(encodeTxnResponse(t)), Buffer.from(toBinary(TxnResponseSchema, t)), `txn case ${i}`);
   }
 });

@@ -207,6 +207,24 @@ export function applyCompares(rv: ReadView, cmps: readonly Compare[]): boolean {
  * against a zero KeyValue (version/create/mod/lease 0).
  */
 export function applyCompare(rv: ReadView, c: Compare): boolean {
+  if (c.rangeEnd.length === 0 && (c.target === Compare_CompareTarget.MOD || c.target === Compare_CompareTarget.CREATE || c.target === Compare_CompareTarget.VERSION)) {
+    // one key, a revision or version target: the key index has the numbers (no backend read)
+    const ki = rv.keyRevisions(c.key);
+    const u = c.targetUnion;
+    let have: bigint;
+    let want: bigint;
+    if (c.target === Compare_CompareTarget.MOD) {
+      have = ki ? BigInt(ki.modified.main) : 0n;
+      want = u.case === 'modRevision' ? u.value : 0n;
+    } else if (c.target === Compare_CompareTarget.CREATE) {
+      have = ki ? BigInt(ki.created.main) : 0n;
+      want = u.case === 'createRevision' ? u.value : 0n;
+    } else {
+      have = ki ? BigInt(ki.ver) : 0n;
+      want = u.case === 'version' ? u.value : 0n;
+    }
+    return compareResult(c, cmpBig(have, want));
+  }
   let kvs: KeyValue[];
   try {
     kvs = rv.range(c.key, mkGteRange(c.rangeEnd)).kvs;
@@ -247,6 +265,11 @@ function compareKV(c: Compare, kv: KeyValue | undefined): boolean {
       result = cmpBig(kv?.lease ?? 0n, u.case === 'lease' ? u.value : 0n);
       break;
   }
+  return compareResult(c, result);
+}
+
+/** Whether `result` (the sign of have - want) satisfies the compare's result (EQUAL, NOT_EQUAL, GREATER, LESS). */
+function compareResult(c: Compare, result: number): boolean {
   switch (c.result) {
     case Compare_CompareResult.EQUAL:
       return result === 0;

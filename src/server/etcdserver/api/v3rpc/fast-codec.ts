@@ -1,11 +1,14 @@
 /**
  * Hand-written codecs for the messages of the hottest RPCs, without protobuf-es
  * reflection (which costs more per call than the rest of the gRPC layer):
- * decoding PutRequest, encoding PutResponse, RangeResponse and WatchResponse
- * (whose events are encoded once however many watchers they go to). The bytes
- * are protobuf's (rpc.proto: PutRequest key 1, value 2, lease 3, prev_kv 4,
- * ignore_value 5, ignore_lease 6; PutResponse header 1, prev_kv 2;
- * RangeResponse header 1, kvs 2, more 3, count 4; WatchResponse header 1,
+ * decoding PutRequest, encoding PutResponse, RangeResponse, DeleteRangeResponse,
+ * TxnResponse and WatchResponse (whose events are encoded once however many
+ * watchers they go to). The bytes are protobuf's (rpc.proto: PutRequest key 1,
+ * value 2, lease 3, prev_kv 4, ignore_value 5, ignore_lease 6; PutResponse
+ * header 1, prev_kv 2; RangeResponse header 1, kvs 2, more 3, count 4;
+ * DeleteRangeResponse header 1, deleted 2, prev_kvs 3; TxnResponse header 1,
+ * succeeded 2, responses 3; ResponseOp response_range 1, response_put 2,
+ * response_delete_range 3, response_txn 4; WatchResponse header 1,
  * watch_id 2, created 3, canceled 4, compact_revision 5, cancel_reason 6,
  * fragment 7, events 11; kv.proto Event type 1, kv 2, prev_kv 3;
  * ResponseHeader cluster_id 1, member_id 2, revision 3, raft_term 4), fields
@@ -15,14 +18,18 @@
  */
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
+  DeleteRangeResponseSchema,
   PutRequestSchema,
   PutResponseSchema,
   RangeResponseSchema,
+  TxnResponseSchema,
   WatchResponseSchema,
+  type DeleteRangeResponse,
   type PutRequest,
   type PutResponse,
   type RangeResponse,
   type ResponseHeader,
+  type TxnResponse,
   type WatchResponse,
 } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { EventSchema, type Event, type KeyValue } from '../../../../gen/mvccpb/kv_pb.js';
@@ -158,6 +165,88 @@ export function encodeRangeResponse(r: RangeResponse): Uint8Array {
   if (r.count !== 0n) {
     b[p++] = 0x20;
     p = putUvarint(b, p, r.count);
+  }
+  return b;
+}
+
+/**
+ * Encodes a DeleteRangeResponse (same bytes as `toBinary(DeleteRangeResponseSchema, r)`);
+ * unknown fields anywhere go through the generated encoder.
+ */
+export function encodeDeleteRangeResponse(r: DeleteRangeResponse): Uint8Array {
+  if (hasUnknown(r) || (r.header && hasUnknown(r.header)) || r.prevKvs.some(hasUnknown)) return toBinary(DeleteRangeResponseSchema, r);
+  const h = r.header;
+  const hs = h ? headerSize(h) : 0;
+  const kvs = r.prevKvs.map((kv: KeyValue) => encodeKeyValue(kv));
+  let size = h ? fieldSize(hs) : 0;
+  if (r.deleted !== 0n) size += 1 + uvarintSize(BigInt.asUintN(64, r.deleted));
+  for (const kv of kvs) size += fieldSize(kv.length);
+  const b = new Uint8Array(size);
+  let p = 0;
+  if (h) p = putHeaderField(b, p, h, hs);
+  if (r.deleted !== 0n) {
+    b[p++] = 0x10;
+    p = putUvarint(b, p, BigInt.asUintN(64, r.deleted));
+  }
+  for (const kv of kvs) p = putBytesField(b, p, 0x1a, kv);
+  return b;
+}
+
+/**
+ * Encodes a TxnResponse (same bytes as `toBinary(TxnResponseSchema, r)`): each
+ * ResponseOp's response through the encoders above, nested txns recursively (their
+ * depth is bounded by --max-txn-ops, checked before the txn was applied). Unknown
+ * fields in the txn or its ops go through the generated encoder.
+ */
+export function encodeTxnResponse(r: TxnResponse): Uint8Array {
+  if (hasUnknown(r) || (r.header && hasUnknown(r.header)) || r.responses.some(hasUnknown)) return toBinary(TxnResponseSchema, r);
+  const h = r.header;
+  const hs = h ? headerSize(h) : 0;
+  const ops: Uint8Array[] = [];
+  const tags: number[] = [];
+  for (const op of r.responses) {
+    const res = op.response;
+    switch (res.case) {
+      case 'responseRange':
+        ops.push(encodeRangeResponse(res.value));
+        tags.push(0x0a);
+        break;
+      case 'responsePut':
+        ops.push(encodePutResponse(res.value));
+        tags.push(0x12);
+        break;
+      case 'responseDeleteRange':
+        ops.push(encodeDeleteRangeResponse(res.value));
+        tags.push(0x1a);
+        break;
+      case 'responseTxn':
+        ops.push(encodeTxnResponse(res.value));
+        tags.push(0x22);
+        break;
+      default:
+        ops.push(EMPTY); // a ResponseOp with no response: an empty message
+        tags.push(0);
+    }
+  }
+  let size = h ? fieldSize(hs) : 0;
+  if (r.succeeded) size += 2;
+  for (let i = 0; i < ops.length; i++) size += fieldSize(tags[i] === 0 ? 0 : fieldSize(ops[i]!.length));
+  const b = new Uint8Array(size);
+  let p = 0;
+  if (h) p = putHeaderField(b, p, h, hs);
+  if (r.succeeded) {
+    b[p++] = 0x10;
+    b[p++] = 1;
+  }
+  for (let i = 0; i < ops.length; i++) {
+    const body = ops[i]!;
+    b[p++] = 0x1a;
+    if (tags[i] === 0) {
+      b[p++] = 0;
+      continue;
+    }
+    p = putUvarint(b, p, fieldSize(body.length));
+    p = putBytesField(b, p, tags[i]!, body);
   }
   return b;
 }

@@ -20,11 +20,11 @@
  * The server is not bound to ports: embed/serve.ts hands it connections
  * (HTTP/2 sniffed on the client port) with {@link V3rpcServer.handleConnection}.
  */
-import { fromBinary, toBinary, type DescMethod, type DescService } from '@bufbuild/protobuf';
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import type net from 'node:net';
-import { Auth, Cluster, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnRequestSchema, Watch, WatchResponseSchema, type PutResponse, type RangeResponse, type WatchResponse } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, DeleteRangeRequestSchema, DeleteRangeResponseSchema, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnRequestSchema, TxnResponseSchema, Watch, WatchResponseSchema } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { wireBytes } from '../../proposals.js';
-import { decodePutRequest, encodePutResponse, encodeRangeResponse, encodeWatchResponse } from './fast-codec.js';
+import { decodePutRequest, encodeDeleteRangeResponse, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse } from './fast-codec.js';
 import { decodeTxnRequest } from './txn-codec.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
@@ -46,6 +46,15 @@ import { WatchServer } from './watch.js';
 import { ElectionServer, LockServer } from './concurrency.js';
 import { Election } from '../../../../gen/v3electionpb/v3election_pb.js';
 import { Lock } from '../../../../gen/v3lockpb/v3lock_pb.js';
+
+/** Response messages encoded by hand (fast-codec.ts, byte-equal to protobuf-es), by schema. */
+const FAST_ENCODERS = new Map<DescMessage, (v: never) => Uint8Array>([
+  [PutResponseSchema, encodePutResponse],
+  [RangeResponseSchema, encodeRangeResponse],
+  [DeleteRangeResponseSchema, encodeDeleteRangeResponse],
+  [TxnResponseSchema, encodeTxnResponse],
+  [WatchResponseSchema, encodeWatchResponse],
+]);
 
 /** Bytes allowed on top of --max-request-bytes for gRPC framing (grpc.go grpcOverheadBytes). */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -185,6 +194,8 @@ export class V3rpcServer {
 
   /** Message coding of `m`, counting messages and bytes (v3rpc/metrics.go, go-grpc-prometheus). */
   private codec(m: DescMethod, mm: MethodMetrics | undefined) {
+    const encode: (v: unknown) => Uint8Array =
+      (FAST_ENCODERS.get(m.output) as ((v: unknown) => Uint8Array) | undefined) ?? ((v) => toBinary(m.output, v as never));
     return {
       decode: (b: Uint8Array): unknown => {
         mm?.onReceived(b.length);
@@ -194,19 +205,19 @@ export class V3rpcServer {
           wireBytes.set(r, b);
           return r;
         }
-        // nested txns of any depth, without protobuf-es's 100-level limit or recursion (txn-codec.ts)
-        if (m.input === TxnRequestSchema) return decodeTxnRequest(b, this.s.limits().maxTxnOps);
-        return fromBinary(m.input, b);
+        // nested txns of any depth, without protobuf-es's 100-level limit or recursion (txn-codec.ts);
+        // proposed as received too (the handlers check a txn but never change it)
+        if (m.input === TxnRequestSchema) {
+          const r = decodeTxnRequest(b, this.s.limits().maxTxnOps);
+          wireBytes.set(r, b);
+          return r;
+        }
+        const r = fromBinary(m.input, b);
+        if (m.input === DeleteRangeRequestSchema) wireBytes.set(r, b);
+        return r;
       },
       encode: (v: unknown): Uint8Array => {
-        const u =
-          m.output === PutResponseSchema
-            ? encodePutResponse(v as PutResponse)
-            : m.output === RangeResponseSchema
-              ? encodeRangeResponse(v as RangeResponse)
-              : m.output === WatchResponseSchema
-                ? encodeWatchResponse(v as WatchResponse)
-                : toBinary(m.output, v as never);
+        const u = encode(v);
         mm?.onSent(u.length);
         return u;
       },
