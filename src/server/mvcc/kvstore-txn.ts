@@ -153,7 +153,9 @@ export class StoreTxnWrite implements TxnWrite {
     let created = rev;
     let ver = 0;
     let oldLease = 0n;
-    const prev = this.s.index.get(key, rev);
+    // one index lookup for both the read and the update (a btree search is ~3 % of a put)
+    const ki = this.s.index.keyIndex(key);
+    const prev = ki?.get(rev);
     if (prev) {
       created = prev.created.main;
       ver = prev.ver;
@@ -162,7 +164,8 @@ export class StoreTxnWrite implements TxnWrite {
     const idxRev: Revision = { main: rev, sub: this.changed.length };
     const kv = newKeyValue(key.slice(), BigInt(created), BigInt(rev), BigInt(ver + 1), value.slice(), lease);
     this.tx.seqPut(Buckets.key, revToBytes(idxRev), encodeKeyValue(kv));
-    this.s.index.put(key, idxRev);
+    if (ki) ki.put(idxRev.main, idxRev.sub);
+    else this.s.index.put(key, idxRev);
     this.changed.push(kv);
 
     const le = this.s.lessor;
