@@ -137,6 +137,17 @@ export interface Backend {
    * transaction is locked.
    */
   forceCommit(): void;
+  /**
+   * Runs `fn` (synchronously) with publishing deferred: batch transactions locked and
+   * unlocked inside it keep writing into one private copy of the pending state instead
+   * of publishing a new version at every `unlock()` (each version costs a copy-on-write
+   * of the touched tree nodes). Anything that reads the published state meanwhile (a new
+   * read view, an unlocked read of the batch tx, a commit) publishes the writes made so
+   * far first, so readers see exactly what they would have seen; the rest is published
+   * when `fn` returns or throws. Nested calls join the outer one. Returns what `fn` returns.
+   * For the apply loop: the entries of one batch are applied back to back.
+   */
+  deferPublish<T>(fn: () => T): T;
   /** Approximate bytes used by the stored data (etcd's `Size`; for bolt the file size). */
   size(): number;
   /** Approximate bytes in use, without free pages (etcd's `SizeInUse`). */

@@ -425,6 +425,10 @@ class LmdbBatchTx implements BatchTx {
   private working = new Map<string, PendingBucket>();
   private readonly cloned = new Set<string>();
   private pendingWrites = 0;
+  /** Nesting depth of {@link LmdbBackend.deferPublish}: while > 0, `unlock()` keeps `working` private. */
+  private deferDepth = 0;
+  /** `working` holds unlocked writes not published yet (only while deferring). */
+  private unpublished = false;
 
   constructor(private readonly backend: LmdbBackend) {}
 
@@ -432,6 +436,7 @@ class LmdbBatchTx implements BatchTx {
     this.backend.checkOpen();
     if (this.locked) throw new BackendError('backend: batch transaction is already locked');
     this.locked = true;
+    if (this.unpublished) return; // go on writing into the trees cloned since the last publish
     this.working = new Map(this.backend.publishedOverlay());
     this.cloned.clear();
   }
@@ -439,10 +444,32 @@ class LmdbBatchTx implements BatchTx {
   unlock(): void {
     this.checkLocked();
     this.locked = false;
+    if (this.deferDepth > 0) this.unpublished = true;
+    else this.publishWorking();
+    this.backend.afterUnlock();
+  }
+
+  private publishWorking(): void {
     this.backend.publish(this.working);
     this.working = new Map();
     this.cloned.clear();
-    this.backend.afterUnlock();
+    this.unpublished = false;
+  }
+
+  /** @internal publishes writes held back by {@link deferPublish} (before anything reads the published state). */
+  flushDeferred(): void {
+    if (this.unpublished && !this.locked) this.publishWorking();
+  }
+
+  /** @internal see {@link LmdbBackend.deferPublish}. */
+  deferPublish<T>(fn: () => T): T {
+    this.deferDepth++;
+    try {
+      return fn();
+    } finally {
+      this.deferDepth--;
+      if (this.deferDepth === 0) this.flushDeferred();
+    }
   }
 
   /** True while `lock()` is held. */
@@ -609,6 +636,7 @@ export class LmdbBackend implements Backend {
 
   /** @internal the pending writes new readers see. */
   publishedOverlay(): Overlay {
+    this.tx.flushDeferred();
     return this.published;
   }
 
@@ -649,6 +677,7 @@ export class LmdbBackend implements Backend {
       this.commitHeld = true;
       return;
     }
+    this.tx.flushDeferred();
     const overlay = this.published;
     if (overlay.size > 0) {
       const db = this.db;
@@ -686,6 +715,7 @@ export class LmdbBackend implements Backend {
 
   readTx(): ReadTx {
     this.checkOpen();
+    this.tx.flushDeferred();
     const txn = this.db.useReadTransaction();
     this.readers++;
     return new LmdbReadTx(this.db, txn, this.published, this);
@@ -697,6 +727,10 @@ export class LmdbBackend implements Backend {
 
   forceCommit(): void {
     this.tx.commit();
+  }
+
+  deferPublish<T>(fn: () => T): T {
+    return this.tx.deferPublish(fn);
   }
 
   /**

@@ -144,10 +144,16 @@ class MemoryBatchTx implements BatchTx {
 
   constructor(private readonly backend: MemoryBackend) {}
 
+  /** Nesting depth of {@link MemoryBackend.deferPublish}: while > 0, `unlock()` keeps `working` private. */
+  private deferDepth = 0;
+  /** `working` holds unlocked writes not published yet (only while deferring). */
+  private unpublished = false;
+
   lock(): void {
     this.backend.checkOpen();
     if (this.locked) throw new BackendError('backend: batch transaction is already locked');
     this.locked = true;
+    if (this.unpublished) return; // go on writing into the trees cloned since the last publish
     const pub = this.backend.publishedState();
     this.working = new Map(pub.buckets);
     this.cloned.clear();
@@ -157,10 +163,32 @@ class MemoryBatchTx implements BatchTx {
   unlock(): void {
     this.checkLocked();
     this.locked = false;
+    if (this.deferDepth > 0) this.unpublished = true;
+    else this.publishWorking();
+    this.backend.afterUnlock();
+  }
+
+  private publishWorking(): void {
     this.backend.publish({ buckets: this.working, size: this.workingSize });
     this.working = new Map();
     this.cloned.clear();
-    this.backend.afterUnlock();
+    this.unpublished = false;
+  }
+
+  /** @internal publishes writes held back by {@link deferPublish} (before anything reads the published state). */
+  flushDeferred(): void {
+    if (this.unpublished && !this.locked) this.publishWorking();
+  }
+
+  /** @internal see {@link MemoryBackend.deferPublish}. */
+  deferPublish<T>(fn: () => T): T {
+    this.deferDepth++;
+    try {
+      return fn();
+    } finally {
+      this.deferDepth--;
+      if (this.deferDepth === 0) this.flushDeferred();
+    }
   }
 
   /** True while `lock()` is held. */
@@ -288,6 +316,7 @@ export class MemoryBackend implements Backend {
 
   /** @internal the state new readers see. */
   publishedState(): State {
+    this.tx.flushDeferred();
     return this.published;
   }
 
@@ -303,6 +332,7 @@ export class MemoryBackend implements Backend {
 
   /** @internal makes the published state the durable one. */
   commitPublished(): void {
+    this.tx.flushDeferred();
     this.committed = this.published;
     this.commits++;
   }
@@ -314,6 +344,7 @@ export class MemoryBackend implements Backend {
 
   readTx(): ReadTx {
     this.checkOpen();
+    this.tx.flushDeferred();
     this.readers++;
     return new MemoryReadTx(this.published, () => {
       this.readers--;
@@ -326,6 +357,10 @@ export class MemoryBackend implements Backend {
 
   forceCommit(): void {
     this.tx.commit();
+  }
+
+  deferPublish<T>(fn: () => T): T {
+    return this.tx.deferPublish(fn);
   }
 
   size(): number {

@@ -167,6 +167,12 @@ export class ApplyLoop {
    * invariant (fatal, as etcd panics).
    */
   applyEntries(ents: readonly Entry[], applyCC: (cc: ConfChange) => ConfState): void {
+    // one version of the backend's pending state for the whole batch (Backend.deferPublish)
+    this.d.backend.deferPublish(() => this.applyBatch(ents, applyCC));
+    this.d.applyWait.trigger(this.appliedIndex);
+  }
+
+  private applyBatch(ents: readonly Entry[], applyCC: (cc: ConfChange) => ConfState): void {
     const d = this.d;
     for (const e of ents) {
       if (e.index <= this.appliedIndex && e.type !== EntryType.EntryConfChange) continue;
@@ -187,7 +193,6 @@ export class ApplyLoop {
     }
     // the consistent index of non-mvcc applies (lease, auth, alarms, members) goes in the same backend batch
     withBatchTx(d.backend, (tx) => d.kv.saveIndex(tx));
-    d.applyWait.trigger(this.appliedIndex);
   }
 
   /** etcd applyEntryNormal: one InternalRaftRequest, its result to the proposer's waiter. */

@@ -101,6 +101,60 @@ export function runBackendSuite(opts: BackendSuiteOptions): void {
       r2.release();
     }));
 
+    test('deferPublish: readers opened inside see every write unlocked before them, old views keep their version, a commit inside publishes first, nesting joins', withBackend((be) => {
+      write(be, 'kv', [['a', '0']]);
+      const before = be.readTx();
+      const put = (k: string, v: string) => {
+        const tx = be.batchTx();
+        tx.lock();
+        tx.put('kv', b(k), b(v));
+        tx.unlock();
+      };
+      const seen = (k: string): string | undefined => {
+        const r = be.readTx();
+        try {
+          const v = r.get('kv', b(k));
+          return v === undefined ? undefined : dec.decode(v);
+        } finally {
+          r.release();
+        }
+      };
+      const out = be.deferPublish(() => {
+        put('a', '1');
+        put('b', '1');
+        assert.equal(seen('a'), '1', 'a read view opened after an unlock sees the write');
+        put('a', '2');
+        const mid = be.readTx();
+        put('a', '3');
+        assert.equal(dec.decode(mid.get('kv', b('a'))!), '2', 'a view keeps the version it was opened on');
+        mid.release();
+        // the batch tx unlocked reads the published state: it sees the writes too
+        assert.equal(dec.decode(be.batchTx().get('kv', b('a'))!), '3');
+        put('c', '1');
+        be.forceCommit(); // publishes what was written, then commits it
+        put('c', '2');
+        const nested = be.deferPublish(() => {
+          put('d', '1');
+          return 'inner';
+        });
+        assert.equal(nested, 'inner');
+        put('d', '2');
+        return 'outer';
+      });
+      assert.equal(out, 'outer');
+      assert.equal(dec.decode(before.get('kv', b('a'))!), '0', 'a view opened before the scope keeps its version');
+      before.release();
+      assert.deepEqual([seen('a'), seen('b'), seen('c'), seen('d')], ['3', '1', '2', '2']);
+      // a throw inside still publishes what was unlocked before it
+      assert.throws(() => be.deferPublish(() => {
+        put('e', '1');
+        throw new Error('boom');
+      }), /boom/);
+      assert.equal(seen('e'), '1');
+      be.forceCommit();
+      assert.equal(seen('e'), '1');
+    }));
+
     test('range: [key, end) in byte order, limit, and exact lookup without an end', withBackend((be) => {
       write(be, 'kv', [['b', '2'], ['a', '1'], ['c', '3'], ['ab', '12'], ['d', '4']]);
       const r = be.readTx();
