@@ -426,7 +426,10 @@ export class ApplierV3Backend implements ApplierV3 {
 
   txn(rt: TxnRequest): Res<TxnResponse> {
     const isWrite = !isTxnReadonly(rt);
-    let tx: TxnRead | TxnWrite = this.deps.kv.read();
+    // etcd compares on a read txn and then opens the write txn; the apply loop is the only
+    // writer, so a write txn opened first reads the same state, and no read view (which would
+    // publish the backend's deferred writes, Backend.deferPublish) is needed
+    const tx: TxnRead | TxnWrite = isWrite ? this.deps.kv.write() : this.deps.kv.read();
     try {
       const path = compareToPath(tx, rt);
       if (isWrite) {
@@ -436,13 +439,9 @@ export class ApplierV3Backend implements ApplierV3 {
       const err = checkRequests(tx, rt, path, { i: 0 }, checkRequestRange);
       if (err) return { err };
       const resp = newTxnResp(rt, path, { i: 0 });
-      if (isWrite) {
-        tx.end();
-        tx = this.deps.kv.write();
-      }
       this.applyTxn(tx, rt, path, { i: 0 }, resp);
       let rev = tx.rev();
-      if ('changes' in tx && tx.changes().length !== 0) rev++;
+      if (isWrite && (tx as TxnWrite).changes().length !== 0) rev++;
       resp.header = header(rev);
       return { resp };
     } finally {
