@@ -43,12 +43,12 @@ export class Crc32c {
     this.crc = (initial ^ 0xffffffff) >>> 0;
   }
 
-  /** Adds `data` to the checksum. */
-  update(data: Uint8Array): this {
+  /** Adds `data[start, end)` (the whole of `data` by default) to the checksum. */
+  update(data: Uint8Array, start = 0, end = data.length): this {
     const [t0, t1, t2, t3, t4, t5, t6, t7] = TABLES as [Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
     let c = this.crc;
-    let i = 0;
-    const n = data.length;
+    let i = start;
+    const n = end;
     for (; i + 8 <= n; i += 8) {
       const a = (c ^ (data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24))) >>> 0;
       c =
@@ -66,7 +66,7 @@ export class Crc32c {
   }
 }
 
-/** CRC-32C of one buffer. */
-export function crc32c(data: Uint8Array): number {
-  return new Crc32c().update(data).sum();
+/** CRC-32C of `data[start, end)` (of all of `data` by default). */
+export function crc32c(data: Uint8Array, start = 0, end = data.length): number {
+  return new Crc32c().update(data, start, end).sum();
 }

@@ -170,11 +170,11 @@ function createPrivateFile(path: string): void {
   }
 }
 
-/** A Buffer from LMDB as a plain Uint8Array over the same bytes (lmdb returns a fresh copy per value). */
 /** getMany's scratch area, kept between calls while it is at most GET_MANY_SCRATCH_MAX bytes. */
 let getManyScratch = new Uint8Array(64 * 1024);
 const GET_MANY_SCRATCH_MAX = 4 * 1024 * 1024;
 
+/** A Buffer from LMDB as a plain Uint8Array over the same bytes (lmdb returns a fresh copy per value). */
 function plain(b: Uint8Array): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
@@ -271,10 +271,15 @@ class View implements ReadOps {
     }
     if (compareBytes(key, endKey) >= 0) return { keys, values };
     const max = limit > 0 ? limit : Infinity;
-    if (max === Infinity && !this.overlay.has(bucket)) {
+    if (!this.overlay.has(bucket)) {
       // the common case without pending writes: no generator overhead
       const k = bucketKeys(bucket);
-      const opts = { start: k.encode(key), end: k.encode(endKey), ...(this.txn ? { transaction: this.txn } : {}) };
+      const opts = {
+        start: k.encode(key),
+        end: k.encode(endKey),
+        ...(limit > 0 ? { limit } : {}),
+        ...(this.txn ? { transaction: this.txn } : {}),
+      };
       for (const { key: lk, value } of this.db.getRange(opts)) {
         keys.push(plain(k.decode(lk)));
         values.push(plain(value));

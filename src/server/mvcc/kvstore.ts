@@ -353,7 +353,7 @@ export class Store implements KV {
   private restoreFromBackend(): void {
     const tx = this.b.readTx();
     let scheduledCompact = 0;
-    const keyToLease = new Map<string, { key: Uint8Array; lease: bigint }>();
+    const keyToLease = new Map<KeyIndex, bigint>();
     try {
       const finished = tx.get(Buckets.meta, MetaKeys.finishedCompactRev);
       if (finished) this.compactMainRev = bytesToRev(finished).main;
@@ -363,7 +363,6 @@ export class Store implements KV {
       let min = revToBytes({ main: 1, sub: 0 });
       const max = Uint8Array.of(0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x5f, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff);
       let currentRev = 1;
-      const keyStr = new TextDecoder('latin1');
       for (;;) {
         const { keys, values } = tx.range(Buckets.key, min, max, this.restoreChunkKeys);
         for (let i = 0; i < keys.length; i++) {
@@ -372,11 +371,7 @@ export class Store implements KV {
           const r = bytesToRev(bk);
           currentRev = r.main;
           const tomb = isTombstone(bk);
-          const ks = keyStr.decode(kv.key);
-          if (tomb || kv.lease === 0n) keyToLease.delete(ks);
-          else keyToLease.set(ks, { key: kv.key, lease: kv.lease });
-
-          const ki = this.index.keyIndex(kv.key);
+          let ki = this.index.keyIndex(kv.key);
           if (ki) {
             if (tomb) {
               try {
@@ -388,9 +383,15 @@ export class Store implements KV {
               ki.put(r.main, r.sub);
             }
           } else if (!tomb) {
-            const nki = new KeyIndex(kv.key);
-            nki.restore({ main: Number(kv.createRevision), sub: 0 }, r, Number(kv.version));
-            this.index.insert(nki);
+            // the key index keeps the key: a copy, not a view into the value's buffer
+            ki = new KeyIndex(kv.key.slice());
+            ki.restore({ main: Number(kv.createRevision), sub: 0 }, r, Number(kv.version));
+            this.index.insert(ki);
+          }
+          // the lease of a key's newest revision wins; keyed by the key's index (one per key)
+          if (ki) {
+            if (tomb || kv.lease === 0n) keyToLease.delete(ki);
+            else keyToLease.set(ki, kv.lease);
           }
         }
         if (keys.length < this.restoreChunkKeys) break;
@@ -405,9 +406,9 @@ export class Store implements KV {
     }
 
     if (this.lessor) {
-      for (const { key, lease } of keyToLease.values()) {
+      for (const [ki, lease] of keyToLease) {
         try {
-          this.lessor.attach(lease, [key]);
+          this.lessor.attach(lease, [ki.key]);
         } catch {
           // etcd logs "failed to attach a lease" and goes on (the lease may have been revoked)
         }

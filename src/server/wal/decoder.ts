@@ -17,10 +17,14 @@ import { crc32c } from '../../util/crc32c.js';
 import { ALIGN_BYTES, HEADER_BYTES, framedSize } from './encoder.js';
 import { WalCorruptError } from './errors.js';
 
-/** One framed record: its type byte, its payload (a view into the segment buffer) and its offset. */
+/**
+ * One framed record: its type byte, where its payload lies in the segment buffer
+ * (`[start, end)`) and its offset.
+ */
 export interface RawRecord {
   readonly type: number;
-  readonly payload: Buffer;
+  readonly start: number;
+  readonly end: number;
   /** Byte offset of the record header inside its segment. */
   readonly offset: number;
 }
@@ -41,7 +45,7 @@ export interface SegmentScan {
 }
 
 type Probe =
-  | { readonly ok: true; readonly type: number; readonly payload: Buffer; readonly next: number }
+  | { readonly ok: true; readonly type: number; readonly start: number; readonly end: number; readonly next: number }
   /** `skipTo`: the first offset at which a later record may start (past a trusted header's payload). */
   | { readonly ok: false; readonly reason: string; readonly skipTo: number };
 
@@ -49,16 +53,16 @@ type Probe =
 export function probeRecord(buf: Buffer, off: number): Probe {
   if (buf.length - off < HEADER_BYTES) return { ok: false, reason: `only ${buf.length - off} bytes left, a header needs ${HEADER_BYTES}`, skipTo: off + ALIGN_BYTES };
   const headerCrc = buf.readUInt32LE(off + 12);
-  if (crc32c(buf.subarray(off, off + 12)) !== headerCrc) return { ok: false, reason: 'header CRC mismatch', skipTo: off + ALIGN_BYTES };
+  if (crc32c(buf, off, off + 12) !== headerCrc) return { ok: false, reason: 'header CRC mismatch', skipTo: off + ALIGN_BYTES };
   const len = buf.readUInt32LE(off);
   const end = off + framedSize(len);
   if (off + HEADER_BYTES + len > buf.length) {
     return { ok: false, reason: `record of ${len} payload bytes runs past the end of the file (${buf.length} bytes)`, skipTo: end };
   }
-  const payload = buf.subarray(off + HEADER_BYTES, off + HEADER_BYTES + len);
-  if (crc32c(payload) !== buf.readUInt32LE(off + 8)) return { ok: false, reason: 'payload CRC mismatch', skipTo: end };
+  const start = off + HEADER_BYTES;
+  if (crc32c(buf, start, start + len) !== buf.readUInt32LE(off + 8)) return { ok: false, reason: 'payload CRC mismatch', skipTo: end };
   // `next` may lie past the end of the buffer when only padding is missing; the record is whole
-  return { ok: true, type: buf[off + 4]!, payload, next: end };
+  return { ok: true, type: buf[off + 4]!, start, end: start + len, next: end };
 }
 
 /** The offset of the first valid record at or after `from` (8-byte aligned), or -1. */
@@ -80,7 +84,7 @@ export function decodeSegment(buf: Buffer, file: string, last: boolean): Segment
   while (off < buf.length) {
     const p = probeRecord(buf, off);
     if (p.ok) {
-      records.push({ type: p.type, payload: p.payload, offset: off });
+      records.push({ type: p.type, start: p.start, end: p.end, offset: off });
       off = p.next;
       continue;
     }

@@ -63,9 +63,10 @@ function putU64(b: Buffer, off: number, v: number | bigint, what: string): void 
 }
 
 function getNum(b: Buffer, off: number, what: string): number {
-  const v = b.readBigUInt64LE(off);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new RecordDecodeError(`${what} ${v} exceeds 2^53-1`);
-  return Number(v);
+  const hi = b.readUInt32LE(off + 4);
+  // 2^53-1 has 21 bits in the high word
+  if (hi >= 0x200000) throw new RecordDecodeError(`${what} ${b.readBigUInt64LE(off)} exceeds 2^53-1`);
+  return hi * 0x100000000 + b.readUInt32LE(off);
 }
 
 function expectLen(p: Buffer, n: number, what: string): void {
@@ -114,8 +115,29 @@ export function encodeEntry(e: WalEntry): Buffer {
 
 /** Inverse of {@link encodeEntry} (copies `data`); throws RecordDecodeError. */
 export function decodeEntry(p: Buffer): WalEntry {
-  if (p.length < 17) throw new RecordDecodeError(`entry payload is ${p.length} bytes, expected at least 17`);
-  return { term: getNum(p, 0, 'entry term'), index: getNum(p, 8, 'entry index'), type: p[16]!, data: new Uint8Array(p.subarray(17)) };
+  return decodeEntryAt(p, 0, p.length);
+}
+
+/**
+ * {@link decodeEntry} of the payload at `buf[start, end)` (a record inside a segment
+ * buffer), without making a view of it; `data` is copied. Throws RecordDecodeError.
+ */
+export function decodeEntryAt(buf: Buffer, start: number, end: number): WalEntry {
+  const index = entryIndexAt(buf, start, end);
+  const from = buf.byteOffset + start + 17;
+  const data = new Uint8Array(buf.buffer.slice(from, from + (end - start - 17)));
+  return { term: getNum(buf, start, 'entry term'), index, type: buf[start + 16]!, data };
+}
+
+/**
+ * The index of the entry whose payload is at `buf[start, end)`, checking the payload
+ * as far as {@link decodeEntryAt} does but not copying its data (replay skips entries
+ * at or before the snapshot this way). Throws RecordDecodeError.
+ */
+export function entryIndexAt(buf: Buffer, start: number, end: number): number {
+  if (end - start < 17) throw new RecordDecodeError(`entry payload is ${end - start} bytes, expected at least 17`);
+  getNum(buf, start, 'entry term');
+  return getNum(buf, start + 8, 'entry index');
 }
 
 /** Snapshot marker payload: term u64 | index u64 (16 bytes). Throws RangeError. */

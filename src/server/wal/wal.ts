@@ -28,7 +28,8 @@ import { WalClosedError, WalCorruptError, WalError, WalExistsError, WalNotFoundE
 import {
   RecordDecodeError,
   RecordType,
-  decodeEntry,
+  decodeEntryAt,
+  entryIndexAt,
   decodeHardState,
   decodeMetadata,
   decodeSnapshot,
@@ -290,27 +291,28 @@ export class Wal {
         try {
           switch (rec.type) {
             case RecordType.Metadata: {
-              const m = decodeMetadata(rec.payload);
+              const m = decodeMetadata(buf.subarray(rec.start, rec.end));
               if (metadata && (metadata.nodeId !== m.nodeId || metadata.clusterId !== m.clusterId)) throw bad('metadata differs from an earlier segment');
               metadata = m;
               break;
             }
             case RecordType.HardState:
-              hardState = decodeHardState(rec.payload);
+              hardState = decodeHardState(buf.subarray(rec.start, rec.end));
               break;
             case RecordType.Entry: {
-              const e = decodeEntry(rec.payload);
-              if (e.index > snap.index) {
-                const at = e.index - snap.index - 1;
-                if (at > entries.length) throw bad(`entry index ${e.index} leaves a gap after index ${snap.index + entries.length}`);
+              // entries the snapshot covers are checked but not kept (their data is not copied)
+              const index = entryIndexAt(buf, rec.start, rec.end);
+              if (index > snap.index) {
+                const at = index - snap.index - 1;
+                if (at > entries.length) throw bad(`entry index ${index} leaves a gap after index ${snap.index + entries.length}`);
                 if (at < entries.length) entries = entries.slice(0, at);
-                entries.push(e);
+                entries.push(decodeEntryAt(buf, rec.start, rec.end));
               }
-              lastIndex = e.index;
+              lastIndex = index;
               break;
             }
             case RecordType.Snapshot: {
-              const s = decodeSnapshot(rec.payload);
+              const s = decodeSnapshot(buf.subarray(rec.start, rec.end));
               if (s.index === snap.index) {
                 if (s.term !== snap.term) throw new WalSnapshotNotFoundError(`wal: snapshot marker at index ${s.index} has term ${s.term}, expected ${snap.term} (${seg.name} offset ${rec.offset})`);
                 matched = true;
