@@ -15,8 +15,18 @@ import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } fro
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
+/** The fields of a KeyValue that are encoded. */
+type KeyValueFields = Pick<KeyValue, 'key' | 'createRevision' | 'modRevision' | 'version' | 'value' | 'lease'>;
+
 /** The protobuf encoding of `kv` (same bytes as `toBinary(KeyValueSchema, kv)`). */
-export function encodeKeyValue(kv: Pick<KeyValue, 'key' | 'createRevision' | 'modRevision' | 'version' | 'value' | 'lease'>): Uint8Array {
+export function encodeKeyValue(kv: KeyValueFields): Uint8Array {
+  const b = new Uint8Array(keyValueSize(kv));
+  putKeyValue(b, 0, kv);
+  return b;
+}
+
+/** Bytes of {@link encodeKeyValue}'s encoding of `kv`, without making it. */
+export function keyValueSize(kv: KeyValueFields): number {
   let size = 0;
   if (kv.key.length > 0) size += 1 + uvarintSize(kv.key.length) + kv.key.length;
   if (kv.createRevision !== 0n) size += 1 + uvarintSize(kv.createRevision);
@@ -24,8 +34,14 @@ export function encodeKeyValue(kv: Pick<KeyValue, 'key' | 'createRevision' | 'mo
   if (kv.version !== 0n) size += 1 + uvarintSize(kv.version);
   if (kv.value.length > 0) size += 1 + uvarintSize(kv.value.length) + kv.value.length;
   if (kv.lease !== 0n) size += 1 + uvarintSize(kv.lease);
-  const b = new Uint8Array(size);
-  let p = 0;
+  return size;
+}
+
+/**
+ * Writes {@link encodeKeyValue}'s encoding of `kv` into `b` at `p` (which must have
+ * {@link keyValueSize} bytes of room); returns the position after it.
+ */
+export function putKeyValue(b: Uint8Array, p: number, kv: KeyValueFields): number {
   if (kv.key.length > 0) {
     b[p++] = 0x0a;
     p = putUvarint(b, p, kv.key.length);
@@ -54,7 +70,7 @@ export function encodeKeyValue(kv: Pick<KeyValue, 'key' | 'createRevision' | 'mo
     b[p++] = 0x30;
     p = putUvarint(b, p, kv.lease);
   }
-  return b;
+  return p;
 }
 
 /** A KeyValue message object with the given fields (what `create(KeyValueSchema, ...)` gives, without reflection). */

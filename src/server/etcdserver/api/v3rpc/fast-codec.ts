@@ -33,7 +33,7 @@ import {
   type WatchResponse,
 } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { EventSchema, type Event, type KeyValue } from '../../../../gen/mvccpb/kv_pb.js';
-import { encodeKeyValue } from '../../../mvcc/kv-codec.js';
+import { encodeKeyValue, keyValueSize, putKeyValue } from '../../../mvcc/kv-codec.js';
 import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../../../util/protowire.js';
 
 const EMPTY: Uint8Array = new Uint8Array(0);
@@ -149,15 +149,25 @@ export function encodeRangeResponse(r: RangeResponse): Uint8Array {
   if (hasUnknown(r) || (r.header && hasUnknown(r.header)) || r.kvs.some(hasUnknown)) return toBinary(RangeResponseSchema, r);
   const h = r.header;
   const hs = h ? headerSize(h) : 0;
-  const kvs = r.kvs.map((kv: KeyValue) => encodeKeyValue(kv));
+  // each KeyValue is written straight into the response: its size first, then its bytes
+  const n = r.kvs.length;
+  const kvSizes = new Array<number>(n);
   let size = h ? fieldSize(hs) : 0;
-  for (const kv of kvs) size += fieldSize(kv.length);
+  for (let i = 0; i < n; i++) {
+    const ks = keyValueSize(r.kvs[i]!);
+    kvSizes[i] = ks;
+    size += fieldSize(ks);
+  }
   if (r.more) size += 2;
   if (r.count !== 0n) size += 1 + uvarintSize(r.count);
   const b = new Uint8Array(size);
   let p = 0;
   if (h) p = putHeaderField(b, p, h, hs);
-  for (const kv of kvs) p = putBytesField(b, p, 0x12, kv);
+  for (let i = 0; i < n; i++) {
+    b[p++] = 0x12;
+    p = putUvarint(b, p, kvSizes[i]!);
+    p = putKeyValue(b, p, r.kvs[i]!);
+  }
   if (r.more) {
     b[p++] = 0x18;
     b[p++] = 1;
