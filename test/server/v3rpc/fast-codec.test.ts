@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { create, equals, toBinary } from '@bufbuild/protobuf';
 import { DeleteRangeResponseSchema, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnResponseSchema, WatchResponseSchema, type ResponseOp, type TxnResponse } from '../../../src/gen/etcdserverpb/rpc_pb.js';
 import { EventSchema, Event_EventType, KeyValueSchema, type KeyValue } from '../../../src/gen/mvccpb/kv_pb.js';
-import { decodePutRequest, encodeDeleteRangeResponse, encodeEvent, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
+import { decodePutRequest, encodeDeleteRangeResponse, encodeEvent, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse, WatchEventsFramer } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
+import { encodeMessage } from '../../../src/util/grpc/message.js';
 
 const enc = new TextEncoder();
 
@@ -105,6 +106,30 @@ test('WatchResponse encoding equals the generated encoder (random responses; eve
     // the same event objects in many responses (as a fan-out to many watchers sends them)
     assert.deepEqual(Buffer.from(encodeWatchResponse(res)), Buffer.from(toBinary(WatchResponseSchema, res)), `case ${i}`);
   }
+});
+
+test('WatchEventsFramer: framed event responses equal the generated encoder, also when header and events bytes are reused', () => {
+  const r = rng(13);
+  const events = Array.from({ length: 12 }, () =>
+    create(EventSchema, { type: r(2) ? Event_EventType.PUT : Event_EventType.DELETE, kv: randomKv(r), ...(r(3) === 0 ? { prevKv: randomKv(r) } : {}) }),
+  );
+  const framer = new WatchEventsFramer();
+  let header = { clusterId: U64[4]!, memberId: U64[3]!, revision: 5n, raftTerm: 2n };
+  let batch = [events[0]!];
+  let reused = 0;
+  for (let i = 0; i < 400; i++) {
+    // mostly the same revision and event objects for many watch IDs, as a fan-out sends them
+    if (r(10) === 0) header = { clusterId: U64[r(U64.length)]!, memberId: U64[r(U64.length)]!, revision: BIG[r(8)]!, raftTerm: BIG[r(5)]! };
+    else if (r(6) === 0) header = { ...header, revision: header.revision + 1n }; // the next revision
+    else if (r(20) === 0) header = { ...header, raftTerm: header.raftTerm + 1n }; // a new leader's term
+    if (r(8) === 0) batch = Array.from({ length: 1 + r(4) }, () => events[r(events.length)]!);
+    else if (r(8) === 0) batch = batch.slice(); // equal objects in a new array: still reused
+    else reused++;
+    const watchId = BIG[r(BIG.length)]!;
+    const want = encodeMessage(toBinary(WatchResponseSchema, create(WatchResponseSchema, { header, watchId, events: batch })));
+    assert.deepEqual(Buffer.from(framer.frame({ ...header }, watchId, batch)), want, `case ${i}`);
+  }
+  assert.ok(reused > 100);
 });
 
 test('DeleteRangeResponse and TxnResponse encodings equal the generated encoder (random responses, nested txns, empty ops)', () => {

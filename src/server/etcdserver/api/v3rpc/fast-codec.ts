@@ -78,7 +78,10 @@ export function decodePutRequest(b: Uint8Array): PutRequest {
   return { $typeName: 'etcdserverpb.PutRequest', key, value, lease, prevKv, ignoreValue, ignoreLease } as PutRequest;
 }
 
-function headerSize(h: ResponseHeader): number {
+/** The header fields encoded (a ResponseHeader or the same values). */
+type HeaderFields = Pick<ResponseHeader, 'clusterId' | 'memberId' | 'revision' | 'raftTerm'>;
+
+function headerSize(h: HeaderFields): number {
   let n = 0;
   if (h.clusterId !== 0n) n += 1 + uvarintSize(h.clusterId);
   if (h.memberId !== 0n) n += 1 + uvarintSize(h.memberId);
@@ -87,7 +90,7 @@ function headerSize(h: ResponseHeader): number {
   return n;
 }
 
-function putHeader(b: Uint8Array, p: number, h: ResponseHeader): number {
+function putHeader(b: Uint8Array, p: number, h: HeaderFields): number {
   if (h.clusterId !== 0n) {
     b[p++] = 0x08;
     p = putUvarint(b, p, h.clusterId);
@@ -122,7 +125,7 @@ function putBytesField(b: Uint8Array, p: number, tag: number, body: Uint8Array):
 }
 
 /** Writes the ResponseHeader field (tag 0x0a) of `h`, whose body is `hs` = headerSize(h) bytes, at `p`; returns the position after it. */
-function putHeaderField(b: Uint8Array, p: number, h: ResponseHeader, hs: number): number {
+function putHeaderField(b: Uint8Array, p: number, h: HeaderFields, hs: number): number {
   b[p++] = 0x0a;
   p = putUvarint(b, p, hs);
   return putHeader(b, p, h);
@@ -336,4 +339,63 @@ export function encodeWatchResponse(r: WatchResponse): Uint8Array {
   // events: field 11, wire type 2 -> tag 0x5a
   for (const e of events) p = putBytesField(b, p, 0x5a, e);
   return b;
+}
+
+/**
+ * Frames the responses that carry events to watchers: the bytes of
+ * `encodeMessage(encodeWatchResponse(create(WatchResponseSchema, { header, watchId,
+ * events })))`, the gRPC message prefix (uncompressed flag, big-endian length)
+ * included. The responses of one revision to many watchers share their header and
+ * events, so the last call's header and events bytes are kept and reused while the
+ * header values and the Event objects are the same. One per watch stream.
+ */
+export class WatchEventsFramer {
+  private header: HeaderFields | undefined;
+  private headerBytes: Uint8Array = new Uint8Array(0);
+  private events: readonly Event[] = [];
+  private eventBytes: Uint8Array = new Uint8Array(0);
+
+  frame(h: HeaderFields, watchId: bigint, events: readonly Event[]): Uint8Array {
+    const hb = this.headerField(h);
+    const eb = this.eventFields(events);
+    const idSize = watchId !== 0n ? 1 + uvarintSize(watchId) : 0;
+    const n = hb.length + idSize + eb.length;
+    const b = Buffer.allocUnsafe(5 + n);
+    b[0] = 0;
+    b.writeUInt32BE(n, 1);
+    b.set(hb, 5);
+    let p = 5 + hb.length;
+    if (watchId !== 0n) {
+      b[p++] = 0x10;
+      p = putUvarint(b, p, watchId);
+    }
+    b.set(eb, p);
+    return b;
+  }
+
+  private headerField(h: HeaderFields): Uint8Array {
+    const c = this.header;
+    if (c && c.revision === h.revision && c.clusterId === h.clusterId && c.memberId === h.memberId && c.raftTerm === h.raftTerm) return this.headerBytes;
+    const hs = headerSize(h);
+    const b = new Uint8Array(fieldSize(hs));
+    putHeaderField(b, 0, h, hs);
+    this.header = { clusterId: h.clusterId, memberId: h.memberId, revision: h.revision, raftTerm: h.raftTerm };
+    this.headerBytes = b;
+    return b;
+  }
+
+  private eventFields(events: readonly Event[]): Uint8Array {
+    const c = this.events;
+    if (c.length === events.length && events.every((e, i) => e === c[i])) return this.eventBytes;
+    const enc = events.map(encodeEvent);
+    let size = 0;
+    for (const e of enc) size += fieldSize(e.length);
+    const b = new Uint8Array(size);
+    let p = 0;
+    // events: field 11, wire type 2 -> tag 0x5a
+    for (const e of enc) p = putBytesField(b, p, 0x5a, e);
+    this.events = events.slice();
+    this.eventBytes = b;
+    return b;
+  }
 }

@@ -221,6 +221,7 @@ export class V3rpcServer {
         mm?.onSent(u.length);
         return u;
       },
+      onSentEncoded: (n: number): void => mm?.onSent(n),
     };
   }
 

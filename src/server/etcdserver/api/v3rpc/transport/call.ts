@@ -153,13 +153,22 @@ export abstract class ServerCall {
    */
   writeMessage(payload: Uint8Array): boolean {
     if (this.finished) return false;
+    return this.writeFramed(encodeMessage(payload));
+  }
+
+  /**
+   * {@link writeMessage} of a message already framed for gRPC (its 5-byte prefix
+   * included, as `encodeMessage` makes it).
+   */
+  writeFramed(framed: Uint8Array): boolean {
+    if (this.finished) return false;
     const s = this.stream;
     if (!this.headersSent) {
       this.headersSent = true;
       s.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
       s.once('wantTrailers', onWantTrailers);
     }
-    return s.write(encodeMessage(payload));
+    return s.write(framed);
   }
 
   /**

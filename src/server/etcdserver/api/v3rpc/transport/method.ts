@@ -18,6 +18,11 @@ export type MethodKind = 'unary' | 'server_streaming' | 'client_streaming' | 'bi
 export interface MethodCodec<Req, Resp> {
   decode(bytes: Uint8Array): Req;
   encode(msg: Resp): Uint8Array;
+  /**
+   * Told of each response sent already encoded (`ServerStream.writeFramed`), with
+   * its message size in bytes, as `encode` would have counted it.
+   */
+  onSentEncoded?(bytes: number): void;
 }
 
 /**

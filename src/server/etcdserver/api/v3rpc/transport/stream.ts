@@ -190,6 +190,29 @@ export class ServerStream<Req, Resp> extends EventEmitter {
     return this.call.writeMessage(this.method.encode(msg));
   }
 
+  /**
+   * {@link write} of a response already encoded and framed for gRPC: `framed` is
+   * the 5-byte message prefix (not compressed, big-endian length) and the message.
+   */
+  writeFramed(framed: Uint8Array): boolean {
+    if (this.call.finished) return false;
+    this.method.onSentEncoded?.(framed.length - 5);
+    return this.call.writeFramed(framed);
+  }
+
+  /**
+   * Holds the messages written until {@link uncork}, which hands them to HTTP/2 in
+   * one write (Node's Writable cork; Http2Stream writes them with one writev).
+   */
+  cork(): void {
+    if (!this.call.finished) this.call.stream.cork();
+  }
+
+  /** Sends what was written since {@link cork}. */
+  uncork(): void {
+    if (this.call.stream.writableCorked > 0) this.call.stream.uncork();
+  }
+
   /** Ends the call with status OK after the messages written. */
   end(): void {
     this.call.sendStatus(STATUS_OK);
