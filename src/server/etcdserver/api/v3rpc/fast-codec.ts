@@ -355,6 +355,11 @@ export class WatchEventsFramer {
   private events: readonly Event[] = [];
   private eventBytes: Uint8Array = new Uint8Array(0);
 
+  /**
+   * The framed response for watch `watchId` (0 is omitted, as protobuf does) with header
+   * `h` and `events` (not empty, not fragmented, not canceled: other responses go
+   * through `encodeWatchResponse`). A new Buffer of 5 + message bytes.
+   */
   frame(h: HeaderFields, watchId: bigint, events: readonly Event[]): Uint8Array {
     const hb = this.headerField(h);
     const eb = this.eventFields(events);
