@@ -123,10 +123,12 @@ export function decodeEntry(p: Buffer): WalEntry {
  * buffer), without making a view of it; `data` is copied. Throws RecordDecodeError.
  */
 export function decodeEntryAt(buf: Buffer, start: number, end: number): WalEntry {
-  const index = entryIndexAt(buf, start, end);
+  expectEntryLen(start, end);
+  const term = getNum(buf, start, 'entry term');
+  const index = getNum(buf, start + 8, 'entry index');
   const from = buf.byteOffset + start + 17;
   const data = new Uint8Array(buf.buffer.slice(from, from + (end - start - 17)));
-  return { term: getNum(buf, start, 'entry term'), index, type: buf[start + 16]!, data };
+  return { term, index, type: buf[start + 16]!, data };
 }
 
 /**
@@ -135,9 +137,14 @@ export function decodeEntryAt(buf: Buffer, start: number, end: number): WalEntry
  * at or before the snapshot this way). Throws RecordDecodeError.
  */
 export function entryIndexAt(buf: Buffer, start: number, end: number): number {
-  if (end - start < 17) throw new RecordDecodeError(`entry payload is ${end - start} bytes, expected at least 17`);
+  expectEntryLen(start, end);
   getNum(buf, start, 'entry term');
   return getNum(buf, start + 8, 'entry index');
+}
+
+/** An entry payload holds term, index and type: at least 17 bytes. */
+function expectEntryLen(start: number, end: number): void {
+  if (end - start < 17) throw new RecordDecodeError(`entry payload is ${end - start} bytes, expected at least 17`);
 }
 
 /** Snapshot marker payload: term u64 | index u64 (16 bytes). Throws RangeError. */

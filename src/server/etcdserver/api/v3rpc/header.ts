@@ -29,14 +29,13 @@ export class Header {
    * A new header with cluster_id, member_id, raft_term and the given revision
    * (watch.go newResponseHeader; member.go header() passes 0).
    */
+  make(revision: bigint): ResponseHeader {
+    return create(ResponseHeaderSchema, this.fields(revision));
+  }
+
   /** The values of {@link make}'s header, as a plain object (for encoders that need no message). */
   fields(revision: bigint): { clusterId: bigint; memberId: bigint; raftTerm: bigint; revision: bigint } {
     const info = this.s.header();
     return { clusterId: info.clusterId, memberId: info.memberId, raftTerm: info.raftTerm, revision };
-  }
-
-  make(revision: bigint): ResponseHeader {
-    const info = this.s.header();
-    return create(ResponseHeaderSchema, { clusterId: info.clusterId, memberId: info.memberId, raftTerm: info.raftTerm, revision });
   }
 }

@@ -346,20 +346,19 @@ class ServerWatchStream {
     if (!canceled && events.length > 0 && !this.fragment.has(id)) {
       // the common response: events for one watcher, framed with the bytes shared by its revision
       this.call.writeFramed(this.framer.frame(this.hdr.fields(BigInt(r.revision)), BigInt(id), events));
-      if (this.progress.get(id)) this.progress.set(id, false);
-      return;
-    }
-    const wr = create(WatchResponseSchema, {
-      header: this.hdr.make(BigInt(r.revision)),
-      watchId: BigInt(id),
-      events,
-      compactRevision: BigInt(r.compactRevision),
-      canceled,
-    });
-    if (this.fragment.has(id)) {
-      for (const part of fragmentResponse(wr, this.opts.maxRequestBytes)) this.write(part);
     } else {
-      this.write(wr);
+      const wr = create(WatchResponseSchema, {
+        header: this.hdr.make(BigInt(r.revision)),
+        watchId: BigInt(id),
+        events,
+        compactRevision: BigInt(r.compactRevision),
+        canceled,
+      });
+      if (this.fragment.has(id)) {
+        for (const part of fragmentResponse(wr, this.opts.maxRequestBytes)) this.write(part);
+      } else {
+        this.write(wr);
+      }
     }
     if (events.length > 0 && this.progress.get(id)) this.progress.set(id, false);
     if (canceled) this.forget(id);
