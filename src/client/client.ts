@@ -35,6 +35,7 @@ import { BinaryReader } from '@bufbuild/protobuf/wire';
 import { CanceledError, DeadlineExceededError, EtcdError, fromStatus, goStatusString, isContextError } from './errors.js';
 import { NOP_LOGGER, type ClientLogger } from './log.js';
 import { goPathError } from '../util/go-errors.js';
+import { ALARM_RPC, PUT_RPC, RANGE_RPC, type UnaryRpc } from './fast-kv.js';
 
 /** etcd 3.5's AuthStatusResponse (not in our 3.4 protos). */
 export interface AuthStatusResponse {
@@ -139,6 +140,12 @@ export function goEndpointHost(ep: string): string {
       return '';
   }
 }
+
+/** What `unary` sends: a protobuf-es method, or a UnaryRpc with its own codec (client/fast-kv). */
+export type UnaryMethod<I extends DescMessage, O extends DescMessage> = (DescMethod & { input: I; output: O }) | UnaryRpc<I, O>;
+
+/** protobuf-es methods as UnaryRpcs, made once per method */
+const genericRpcs = new WeakMap<DescMethod, UnaryRpc<DescMessage, DescMessage>>();
 
 /** How one unary call is sent (clientv3 interceptor options and context). */
 interface InvokeOptions {
@@ -381,13 +388,28 @@ export class EtcdClient {
     return `/${method.parent.typeName}/${method.name}`;
   }
 
+  /** `method` as a UnaryRpc: its own if it is one (client/fast-kv), else protobuf-es's codec of a DescMethod. */
+  private rpcOf<I extends DescMessage, O extends DescMessage>(method: UnaryMethod<I, O>): UnaryRpc<I, O> {
+    if ('encode' in method) return method;
+    let rpc = genericRpcs.get(method) as UnaryRpc<I, O> | undefined;
+    if (!rpc) {
+      rpc = {
+        path: this.methodPath(method),
+        encode: (req) => toBinary(method.input, create(method.input, req)),
+        decode: (b) => fromBinary(method.output, b),
+      };
+      genericRpcs.set(method, rpc);
+    }
+    return rpc;
+  }
+
   /**
    * Sends one unary RPC as clientv3's retry interceptor does (see the module comment).
    * @throws EtcdError (server status, as clientv3 reports it), DeadlineExceededError,
    *   CanceledError
    */
   async unary<I extends DescMessage, O extends DescMessage>(
-    method: DescMethod & { input: I; output: O },
+    method: UnaryMethod<I, O>,
     req: MessageInitShape<I>,
     opts: CallOptions = {},
   ): Promise<MessageShape<O>> {
@@ -405,17 +427,18 @@ export class EtcdClient {
    * backoff.
    */
   private async invoke<I extends DescMessage, O extends DescMessage>(
-    method: DescMethod & { input: I; output: O },
+    method: UnaryMethod<I, O>,
     req: MessageInitShape<I>,
     o: InvokeOptions,
     authRetry: boolean,
   ): Promise<MessageShape<O>> {
-    const bytes = toBinary(method.input, create(method.input, req));
+    const rpc = this.rpcOf(method);
+    const bytes = rpc.encode(req);
     let lastErr: EtcdError | undefined;
     for (let attempt = 0; attempt < UNARY_MAX_ATTEMPTS; attempt++) {
       if (attempt > 0) await this.waitRetryBackoff(attempt, o.deadline, o.signal);
       try {
-        return await this.attempt(method, bytes, o);
+        return await this.attempt(rpc, bytes, o);
       } catch (e) {
         if (!(e instanceof EtcdError)) throw e;
         lastErr = e;
@@ -456,7 +479,7 @@ export class EtcdClient {
   }
 
   /** One attempt: wait for a connected endpoint, then send. */
-  private async attempt<O extends DescMessage>(method: DescMethod & { output: O }, bytes: Uint8Array, o: InvokeOptions): Promise<MessageShape<O>> {
+  private async attempt<O extends DescMessage>(rpc: UnaryRpc<DescMessage, O>, bytes: Uint8Array, o: InvokeOptions): Promise<MessageShape<O>> {
     if (this.closed) throw new CanceledError();
     if (o.signal?.aborted) throw new CanceledError();
     const ep = await this.readyEndpoint(o.deadline);
@@ -465,7 +488,7 @@ export class EtcdClient {
     if (bytes.length > maxSend) {
       throw fromStatus(8, `trying to send message larger than max (${bytes.length} vs. ${maxSend})`);
     }
-    return this.sendUnary(ep, method, bytes, o.deadline, o.signal, this.metadata(o.withToken));
+    return this.sendUnary(ep, rpc, bytes, o.deadline, o.signal, this.metadata(o.withToken));
   }
 
   /**
@@ -498,14 +521,14 @@ export class EtcdClient {
 
   private sendUnary<O extends DescMessage>(
     ep: Endpoint,
-    method: DescMethod & { output: O },
+    rpc: UnaryRpc<DescMessage, O>,
     bytes: Uint8Array,
     deadline: number,
     signal: AbortSignal | undefined,
     md: [string, string][],
   ): Promise<MessageShape<O>> {
     return new Promise((resolve, reject) => {
-      const call = this.channel(ep).startCall(this.methodPath(method), md, deadline === Number.MAX_SAFE_INTEGER ? undefined : deadline);
+      const call = this.channel(ep).startCall(rpc.path, md, deadline === Number.MAX_SAFE_INTEGER ? undefined : deadline);
       let reply: Uint8Array | undefined;
       call.on('message', (b: Uint8Array) => {
         reply ??= b;
@@ -521,7 +544,7 @@ export class EtcdClient {
           return;
         }
         try {
-          resolve(fromBinary(method.output, reply));
+          resolve(rpc.decode(reply));
         } catch (e) {
           const st = unmarshalFailure(e);
           reject(fromStatus(st.code, st.details));
@@ -589,10 +612,10 @@ export class EtcdClient {
 
   // ---- KV ----
   range(req: MessageInitShape<typeof KV.method.range.input>, opts: CallOptions = {}) {
-    return this.unary(KV.method.range, req, { idempotent: true, ...opts });
+    return this.unary(RANGE_RPC, req, { idempotent: true, ...opts });
   }
   put(req: MessageInitShape<typeof KV.method.put.input>, opts: CallOptions = {}) {
-    return this.unary(KV.method.put, req, opts);
+    return this.unary(PUT_RPC, req, opts);
   }
   deleteRange(req: MessageInitShape<typeof KV.method.deleteRange.input>, opts: CallOptions = {}) {
     return this.unary(KV.method.deleteRange, req, opts);
@@ -648,7 +671,7 @@ export class EtcdClient {
   }
   /** Maintenance.Alarm (GET, ACTIVATE or DEACTIVATE). The server leaves the header unset. */
   alarm(req: MessageInitShape<typeof Maintenance.method.alarm.input>, opts: CallOptions = {}) {
-    return this.unary(Maintenance.method.alarm, req, opts);
+    return this.unary(ALARM_RPC, req, opts);
   }
   /**
    * Maintenance.Snapshot: the member's backend database followed by its sha256 (32

@@ -14,6 +14,7 @@
  */
 
 import { createFileRegistry, type DescFile } from '@bufbuild/protobuf';
+import { unwrapLazy } from './lazy-desc.js';
 
 interface Packed {
   p: Record<string, Record<string, unknown>>;
@@ -23,9 +24,11 @@ interface Packed {
 /**
  * Hydrates a file descriptor from the JSON written by the build.
  * @param json `{p, r}` as above
- * @param imports the descriptors of the files this one depends on
+ * @param imports the descriptors of the files this one depends on (lazy ones are built
+ *   here: the registry gets the real objects)
  */
-export function fileDescJson(json: string, imports?: DescFile[]): DescFile {
+export function fileDescJson(json: string, lazyImports?: DescFile[]): DescFile {
+  const imports = lazyImports?.map(unwrapLazy);
   const packed = JSON.parse(json) as Packed;
   const protos = new Map<string, object>();
   // gives every typed object its type's prototype in place (copying the tree costs

@@ -13,7 +13,6 @@
  * `i/o timeout`, without Go's `read udp <addresses>:` prefix.
  */
 
-import { promises as dnsp } from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
@@ -65,6 +64,14 @@ function dnsErrorText(name: string, e: unknown): string {
 }
 
 /**
+ * node:dns's promise API, loaded on first use: the CLI imports this module at every
+ * start, and only --discovery-srv and host names that are not IPs need a resolver.
+ */
+async function dnsPromises(): Promise<typeof import('node:dns').promises> {
+  return (await import('node:dns')).promises;
+}
+
+/**
  * Go net.LookupSRV(service, proto, name): queries `_service._proto.name` and returns
  * the records sorted by priority, shuffled by weight within a priority (RFC 2782, as Go
  * does), targets absolute.
@@ -74,7 +81,7 @@ export async function lookupSrv(service: string, proto: string, name: string): P
   const q = `_${service}._${proto}.${name}`;
   let recs: { name: string; port: number; priority: number; weight: number }[];
   try {
-    recs = await dnsp.resolveSrv(q);
+    recs = await (await dnsPromises()).resolveSrv(q);
   } catch (e) {
     throw new Error(dnsErrorText(q, e));
   }
@@ -118,7 +125,7 @@ export async function resolveTcpAddr(hostport: string): Promise<string> {
   if (host === '' || isIP(bare) !== 0) return joinHostPort(host, port);
   let addrs: { address: string; family: number }[];
   try {
-    addrs = await dnsp.lookup(host.endsWith('.') ? host.slice(0, -1) : host, { all: true, verbatim: true });
+    addrs = await (await dnsPromises()).lookup(host.endsWith('.') ? host.slice(0, -1) : host, { all: true, verbatim: true });
   } catch (e) {
     throw new Error(dnsErrorText(host, e));
   }

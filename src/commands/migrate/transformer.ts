@@ -19,7 +19,7 @@
  * $PATH when its name has no slash) with the JSON on its stdin, the frames on its
  * stdout and its stderr passed through.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -141,6 +141,8 @@ export class ExternalTransformer {
    */
   static async start(program: string, env: NodeJS.ProcessEnv): Promise<ExternalTransformer> {
     const path = program.includes('/') ? program : lookPath(program, env);
+    // loaded here, not at the CLI's every start (node:child_process also loads node:dgram)
+    const { spawn } = await import('node:child_process');
     const child = spawn(path, [], { stdio: ['pipe', 'pipe', 'inherit'], env });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
