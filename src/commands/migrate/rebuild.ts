@@ -17,20 +17,19 @@
  * `out` (see ./zap-example.ts). The index returned is the highest raft index seen
  * (the snapshot's or the last entry's), which becomes the backend's consistent index.
  */
-import { readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32c } from '../../util/crc32c.js';
 import { attributesJson, raftAttributesJson } from '../../util/etcd-format/members.js';
 import { bytesField, readFields, uintField, type ProtoField } from '../../util/etcd-format/proto.js';
 import {
   CONF_CHANGE_ADD_LEARNER_NODE, CONF_CHANGE_ADD_NODE, CONF_CHANGE_REMOVE_NODE, CONF_CHANGE_UPDATE_NODE,
-  decodeConfChange, decodeRaftSnapshot, ENTRY_CONF_CHANGE, type EtcdConfChange, type EtcdEntry, type EtcdRaftSnapshot,
+  decodeConfChange, ENTRY_CONF_CHANGE, type EtcdConfChange, type EtcdEntry, type EtcdRaftSnapshot,
 } from '../../util/etcd-format/raft.js';
 import { parseWalName, readEtcdWal } from '../../util/etcd-format/wal.js';
-import { goPathError } from '../../util/go-errors.js';
 import { V2Code, V2Error } from '../../util/v2store/errors.js';
 import { V2Store, type TtlOptions } from '../../util/v2store/store.js';
 import { zapExampleLine, type ZapFields } from './zap-example.js';
+import { loadSnapshot, readDirError, SnapshotterError, type LogSink } from './snapshotter.js';
 
 /** etcdctl's version, as etcd's version.Version (mustDetectDowngrade compares with it). */
 const LOCAL_VERSION = '3.4.23';
@@ -59,8 +58,7 @@ export class MigrateFatal extends Error {
   override name = 'MigrateFatal';
 }
 
-/** Where etcd's zap example logger writes (stdout). */
-export type LogSink = (line: string) => void;
+export type { LogSink };
 
 /** What {@link rebuildStoreV2} returns. */
 export interface RebuiltStore {
@@ -72,112 +70,6 @@ export interface RebuiltStore {
 /** etcd's types.ID.String(): lower-case hex without padding. */
 function idString(id: bigint): string {
   return id.toString(16);
-}
-
-/** The error text of a failed directory listing, as Go's os.Open + Readdirnames gives it. */
-function readDirError(dir: string, e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  if (code === 'ENOTDIR') {
-    // the directory itself is a file: open succeeds and getdents fails
-    try {
-      if (statSync(dir).isFile()) return goPathError('readdirent', dir, e);
-    } catch {
-      /* a path component is the file: open fails */
-    }
-  }
-  return goPathError('open', dir, e);
-}
-
-// ---------------------------------------------------------------- snapshot
-
-/** The valid non-snapshot file of a snap directory (snap.validFiles). */
-const VALID_FILES = new Set(['db']);
-
-/**
- * etcd's Snapshotter.Load on `snapDir` with its zap lines: the newest snap file that
- * reads, or undefined (ErrNoSnapshot).
- * @throws MigrateError when the directory cannot be listed
- */
-function loadSnapshot(snapDir: string, log: LogSink): EtcdRaftSnapshot | undefined {
-  let names: string[];
-  try {
-    names = readdirSync(snapDir);
-  } catch (e) {
-    throw new MigrateError(readDirError(snapDir, e));
-  }
-  const kept: string[] = [];
-  for (const name of names) {
-    if (name.startsWith('db.tmp')) {
-      log(zapExampleLine('info', 'found orphaned defragmentation file; deleting', [['path', name]]));
-      try {
-        rmSync(join(snapDir, name));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new MigrateError(`failed to remove orphaned .snap.db file ${name}: ${goPathError('remove', join(snapDir, name), e)}`);
-      }
-      continue;
-    }
-    kept.push(name);
-  }
-  const snaps: string[] = [];
-  for (const name of kept) {
-    if (name.endsWith('.snap')) snaps.push(name);
-    else if (!VALID_FILES.has(name)) log(zapExampleLine('warn', 'found unexpected non-snap file; skipping', [['path', name]]));
-  }
-  snaps.sort().reverse();
-  for (const name of snaps) {
-    const path = join(snapDir, name);
-    const r = readSnap(path, log);
-    if (typeof r !== 'string') return r;
-    const broken = path + '.broken';
-    log(zapExampleLine('warn', 'failed to read a snap file', [['path', path], ['error', r]]));
-    try {
-      renameSync(path, broken);
-      log(zapExampleLine('warn', 'renamed to a broken snap file', [['path', path], ['broken-path', broken]]));
-    } catch (e) {
-      log(zapExampleLine('warn', 'failed to rename a broken snap file', [['path', path], ['broken-path', broken], ['error', goPathError('rename', path, e)]]));
-    }
-  }
-  return undefined;
-}
-
-/** snap.Read: the snapshot, or the error text after logging etcd's warning. */
-function readSnap(path: string, log: LogSink): EtcdRaftSnapshot | string {
-  let b: Buffer;
-  try {
-    b = readFileSync(path);
-  } catch (e) {
-    const err = goPathError('open', path, e);
-    log(zapExampleLine('warn', 'failed to read a snap file', [['path', path], ['error', err]]));
-    return err;
-  }
-  if (b.length === 0) {
-    log(zapExampleLine('warn', 'failed to read empty snapshot file', [['path', path]]));
-    return 'snap: empty snapshot';
-  }
-  let fields: ProtoField[];
-  try {
-    fields = readFields(b, 'snappb.Snapshot');
-  } catch (e) {
-    log(zapExampleLine('warn', 'failed to unmarshal snappb.Snapshot', [['path', path], ['error', (e as Error).message]]));
-    return (e as Error).message;
-  }
-  const data = bytesField(fields, 2);
-  const crc = Number(uintField(fields, 1));
-  if (data === undefined || data.length === 0 || crc === 0) {
-    log(zapExampleLine('warn', 'failed to read empty snapshot data', [['path', path]]));
-    return 'snap: empty snapshot';
-  }
-  const sum = crc32c(data);
-  if (sum !== crc) {
-    log(zapExampleLine('warn', 'snap file is corrupt', [['path', path], ['prev-crc', crc], ['new-crc', sum]]));
-    return 'snap: crc mismatch';
-  }
-  try {
-    return decodeRaftSnapshot(data);
-  } catch (e) {
-    log(zapExampleLine('warn', 'failed to unmarshal raftpb.Snapshot', [['path', path], ['error', (e as Error).message]]));
-    return (e as Error).message;
-  }
 }
 
 // ---------------------------------------------------------------- WAL
@@ -595,7 +487,12 @@ function applyRequest(st: V2Store, cl: Cluster, r: V2Request): void {
 export function rebuildStoreV2(dataDir: string, walDir: string, log: LogSink): RebuiltStore {
   const waldir = walDir.length > 0 ? walDir : join(dataDir, 'member', 'wal');
   const snapdir = join(dataDir, 'member', 'snap');
-  const snapshot = loadSnapshot(snapdir, log);
+  let snapshot: EtcdRaftSnapshot | undefined;
+  try {
+    snapshot = loadSnapshot(snapdir, log);
+  } catch (e) {
+    throw e instanceof SnapshotterError ? new MigrateError(e.message) : e;
+  }
   const start = snapshot ? { index: snapshot.index, term: snapshot.term } : { index: 0n, term: 0n };
   let index = start.index;
   const ents = readWal(waldir, start, log);

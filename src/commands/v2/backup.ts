@@ -24,24 +24,26 @@ import { readFields, bytesField, ProtoDecodeError } from '../../util/etcd-format
 import {
   decodeWalMetadata, encodeEntry, encodeHardState, encodeWalMetadata, encodeWalSnapshot, ENTRY_CONF_CHANGE, type EtcdEntry,
 } from '../../util/etcd-format/raft.js';
-import { loadNewestSnap, writeSnapFile } from '../../util/etcd-format/snap.js';
+import { writeSnapFile } from '../../util/etcd-format/snap.js';
+import { loadSnapshot, SnapshotterError } from '../migrate/snapshotter.js';
 import { ENTRY_TYPE, readEtcdWal, SNAPSHOT_TYPE, STATE_TYPE, writeNewEtcdWal } from '../../util/etcd-format/wal.js';
-import { err } from './common.js';
+import { err, out } from './common.js';
 
 /**
- * A line of Go's standard logger as etcdctl routes it through capnslog:
- * `2006-01-02 15:04:05.000000 I | <msg>` (C for log.Fatal).
+ * A line of Go's standard logger as etcdctl routes it through capnslog, which hijacks
+ * the standard logger at level INFO, log.Fatal included:
+ * `2006-01-02 15:04:05.000000 I | <msg>`.
  */
-function logLine(msg: string, level = 'I'): void {
+function logLine(msg: string): void {
   const d = new Date();
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   const micros = p(d.getMilliseconds() * 1000 + Math.floor((performance.now() % 1) * 1000), 6);
-  err(`${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${micros} ${level} | ${msg}\n`);
+  err(`${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${micros} I | ${msg}\n`);
 }
 
 /** log.Fatal: the line, exit 1. */
 function fatal(msg: string): never {
-  logLine(msg, 'C');
+  logLine(msg);
   throw new V2Exit(1);
 }
 
@@ -103,11 +105,20 @@ export const backupCommand: V2Command = {
     }
 
     // the newest raft snapshot and where the WAL is read from
+    // (snap.New(zap.NewExample(), srcSnap).Load(): etcd's JSON warnings on stdout for a
+    // snap file that does not read, which is renamed to *.broken; log.Fatal on an error
+    // other than ErrNoSnapshot)
     let walsnap = { index: 0n, term: 0n };
-    const snap = loadNewestSnap(srcSnap);
+    let snap;
+    try {
+      snap = loadSnapshot(srcSnap, out);
+    } catch (e) {
+      if (!(e instanceof SnapshotterError)) throw e;
+      fatal(e.message);
+    }
     if (snap) {
-      walsnap = { index: snap.snapshot.index, term: snap.snapshot.term };
-      writeSnapFile(destSnap, snap.snapshot);
+      walsnap = { index: snap.index, term: snap.term };
+      writeSnapFile(destSnap, snap);
     }
 
     let wal;
