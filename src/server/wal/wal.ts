@@ -17,9 +17,12 @@
  * Concurrency: one process owns the directory (there is no file lock; the caller, the
  * server's data-dir handling, must ensure it). Inside the process, `save()` calls may
  * overlap: they are written in call order, and calls made while a write+fsync is in
- * flight are written together and share the next fsync (group commit).
+ * flight are written together and share the next fsync (group commit). Writes go
+ * through libuv's thread pool, except a lone small batch while the WAL is idle (one
+ * request in flight), which is written on the event loop before `save()` returns
+ * (see Wal.writesOnLoop); its promise still resolves asynchronously.
  */
-import { constants as fsConstants, fdatasync, write } from 'node:fs';
+import { constants as fsConstants, fdatasync, write, writeSync } from 'node:fs';
 import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSegment } from './decoder.js';
@@ -62,7 +65,20 @@ export interface WalOptions {
    * inject a counting or gating hook. Every data sync of the WAL goes through it.
    */
   readonly fdatasync?: (fh: FileHandle) => Promise<void>;
+  /**
+   * Lone small batches are written on the event loop only while the moving average of
+   * batch write times is at most this many ms (default {@link LOOP_WRITE_SLOW_MS}; a
+   * test sets 0 to see the fallback). See Wal.writesOnLoop.
+   */
+  readonly loopWriteSlowMs?: number;
 }
+
+/** A lone batch up to this many bytes (one put of a few hundred bytes) may be written on the event loop. */
+export const LOOP_WRITE_MAX_BYTES = 1024;
+/** Default {@link WalOptions.loopWriteSlowMs}: a disk slower than this is not waited for on the event loop. */
+export const LOOP_WRITE_SLOW_MS = 2;
+/** Weight of the newest batch in the moving average of write times. */
+const WRITE_TIME_WEIGHT = 0.1;
 
 /** What {@link Wal.open} replays. */
 export interface WalReplay {
@@ -85,6 +101,8 @@ interface Segment {
 
 interface Pending {
   readonly buf: Buffer;
+  /** Number of entries in `buf`. */
+  readonly entries: number;
   readonly hardState?: WalHardState;
   /** Index of the last entry in `buf`, if it holds entries. */
   readonly lastIndex?: number;
@@ -143,6 +161,15 @@ function writeFully(fh: FileHandle, buf: Buffer, position: number): Promise<void
   });
 }
 
+/** {@link writeFully} on the event loop: all of `buf` at `position`, synchronously. */
+function writeFullySync(fh: FileHandle, buf: Buffer, position: number): void {
+  for (let done = 0; done < buf.length; ) {
+    const n = writeSync(fh.fd, buf, done, buf.length - done, position + done);
+    if (n <= 0) throw new WalError(`wal: write returned ${n}`);
+    done += n;
+  }
+}
+
 /**
  * Opens `path` (a segment just created or replayed) for writing with O_DSYNC; closes
  * `owner` (the segment's other handle) when that fails, as the callers would have to.
@@ -195,6 +222,12 @@ export class Wal {
    * batch is written through `tail` and synced through the hook.
    */
   private appendFh: FileHandle | undefined;
+  /** Moving average of batch write times (ms), on the loop and in the pool alike. */
+  private writeMs = 0;
+  /** {@link WalOptions.loopWriteSlowMs} */
+  private loopWriteSlowMs = LOOP_WRITE_SLOW_MS;
+  /** Batches written so far: on the event loop, and through the thread pool. */
+  private readonly writes = { onLoop: 0, inPool: 0 };
 
   private constructor(
     private readonly dir: string,
@@ -226,6 +259,7 @@ export class Wal {
     const fh = await createSegmentFile(dir, name, buf, sync);
     const wal = new Wal(dir, segmentBytesOf(options), sync, metadata, [{ name, seq: 0, index: 0 }], fh, buf.length, EMPTY_HS, 0);
     if (options.fdatasync === undefined) wal.appendFh = await openDsync(join(dir, name), fh);
+    wal.loopWriteSlowMs = options.loopWriteSlowMs ?? LOOP_WRITE_SLOW_MS;
     return wal;
   }
 
@@ -345,6 +379,7 @@ export class Wal {
     }
     const wal = new Wal(dir, segmentBytesOf(options), sync, metadata, segments, tail, tailValidBytes, hardState, Math.max(lastIndex, snap.index));
     if (options.fdatasync === undefined) wal.appendFh = await openDsync(join(dir, tailSeg.name), tail);
+    wal.loopWriteSlowMs = options.loopWriteSlowMs ?? LOOP_WRITE_SLOW_MS;
     return truncatedTail ? { wal, metadata, hardState, entries, truncatedTail } : { wal, metadata, hardState, entries };
   }
 
@@ -375,7 +410,7 @@ export class Wal {
       return Promise.reject(e);
     }
     const last = entries[entries.length - 1];
-    return this.enqueue(Buffer.concat(bufs), empty ? undefined : hardState, last?.index);
+    return this.enqueue(Buffer.concat(bufs), entries.length, empty ? undefined : hardState, last?.index);
   }
 
   /**
@@ -390,7 +425,7 @@ export class Wal {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.enqueue(buf, undefined, undefined, snap.index);
+    return this.enqueue(buf, 0, undefined, undefined, snap.index);
   }
 
   /**
@@ -450,12 +485,13 @@ export class Wal {
     await this.tail.close();
   }
 
-  private enqueue(buf: Buffer, hardState: WalHardState | undefined, lastIndex: number | undefined, snapIndex?: number): Promise<void> {
+  private enqueue(buf: Buffer, entries: number, hardState: WalHardState | undefined, lastIndex: number | undefined, snapIndex?: number): Promise<void> {
     if (this.closed) return Promise.reject(new WalClosedError('wal: closed'));
     if (this.failure !== undefined) return Promise.reject(new WalClosedError(`wal: an earlier write failed: ${String(this.failure)}`));
     return new Promise<void>((resolve, reject) => {
       const item: Pending = {
         buf,
+        entries,
         ...(hardState ? { hardState } : {}),
         ...(lastIndex !== undefined ? { lastIndex } : {}),
         ...(snapIndex !== undefined ? { markerIndex: snapIndex } : {}),
@@ -478,8 +514,16 @@ export class Wal {
         this.pending = [];
         try {
           const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf));
-          if (this.appendFh) {
+          if (this.appendFh && this.writesOnLoop(batch, buf)) {
+            this.writes.onLoop++;
+            const start = performance.now();
+            writeFullySync(this.appendFh, buf, this.tailBytes); // O_DSYNC: durable when written
+            this.timed(start);
+          } else if (this.appendFh) {
+            this.writes.inPool++;
+            const start = performance.now();
             await writeFully(this.appendFh, buf, this.tailBytes); // O_DSYNC: durable when written
+            this.timed(start);
           } else {
             await writeFully(this.tail, buf, this.tailBytes);
             await this.sync(this.tail);
@@ -508,6 +552,30 @@ export class Wal {
     } finally {
       this.busy = false;
     }
+  }
+
+  /** How many batches were written on the event loop and how many through the thread pool (with the default sync; for tests). */
+  writeCounts(): { onLoop: number; inPool: number } {
+    return { ...this.writes };
+  }
+
+  /**
+   * Whether `batch` is written on the event loop instead of in libuv's thread pool: a
+   * lone save of at most one entry (or a hard state alone) of up to
+   * {@link LOOP_WRITE_MAX_BYTES}, while batches take at most `loopWriteSlowMs` on
+   * average. That is a member with one request in flight, which has nothing else to do
+   * while its disk syncs: writing on the loop saves the hand-off to a pool thread and
+   * back (bench/README.md). With more in flight, saves made during a write queue up and
+   * go to the pool together, so the loop keeps serving while the disk syncs; on a slow
+   * disk the loop is not held up (one slow write raises the average past the limit).
+   */
+  private writesOnLoop(batch: readonly Pending[], buf: Buffer): boolean {
+    return batch.length === 1 && batch[0]!.entries <= 1 && buf.length <= LOOP_WRITE_MAX_BYTES && this.writeMs <= this.loopWriteSlowMs;
+  }
+
+  /** Adds the write that started at `start` (performance.now()) to the moving average. */
+  private timed(start: number): void {
+    this.writeMs += WRITE_TIME_WEIGHT * (performance.now() - start - this.writeMs);
   }
 
   private fail(e: unknown, batch: Pending[]): void {

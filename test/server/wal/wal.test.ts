@@ -3,12 +3,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, stat, truncate, writeFile, appendFile, cp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
-import { Wal, segmentName, type WalEntry, type WalHardState } from '../../../src/server/wal/wal.js';
+import { LOOP_WRITE_MAX_BYTES, Wal, segmentName, type WalEntry, type WalHardState } from '../../../src/server/wal/wal.js';
 import { WalClosedError, WalCorruptError, WalExistsError, WalNotFoundError, WalSnapshotNotFoundError } from '../../../src/server/wal/errors.js';
 import { HEADER_BYTES, encodeRecord, framedSize } from '../../../src/server/wal/encoder.js';
 import { RecordType, encodeEntry } from '../../../src/server/wal/record.js';
@@ -100,6 +100,39 @@ test('wal: without a sync hook, batches go through an O_DSYNC descriptor of the 
   assert.equal((await openFlagsOf(join(dir2, segmentName(0, 0)))).filter((f) => (f & fsConstants.O_DSYNC) === fsConstants.O_DSYNC).length, 0);
   await h.close();
   await rm(dir2, { recursive: true, force: true });
+});
+
+test('wal: a lone small batch is written on the event loop, others in the thread pool; a slow loop write turns that off', async (t) => {
+  const dir = await tempDir(t);
+  // synchronous: the loop's write is in the file when save() returns
+  const sizeNow = () => statSync(join(dir, readdirSync(dir).filter((n) => n.endsWith('.wal')).sort().at(-1)!)).size;
+  const w = await Wal.create(dir, META);
+  const size = sizeNow();
+  const p1 = w.save(hs(1, 1), [e(1, 1)]);
+  assert.ok(sizeNow() > size, 'written before save() returned');
+  await p1;
+  assert.deepEqual(w.writeCounts(), { onLoop: 1, inPool: 0 });
+  // two entries, or more than LOOP_WRITE_MAX_BYTES: the pool
+  await w.save(hs(1, 3), [e(1, 2), e(1, 3)]);
+  await w.save(hs(1, 4), [e(1, 4, 'x'.repeat(LOOP_WRITE_MAX_BYTES))]);
+  assert.deepEqual(w.writeCounts(), { onLoop: 1, inPool: 2 });
+  // saves made while a write is in flight are one batch: the pool
+  await Promise.all([w.save(hs(1, 6), [e(1, 5), e(1, 6)]), w.save(hs(1, 7), [e(1, 7)]), w.save(hs(1, 8), [e(1, 8)])]);
+  assert.deepEqual(w.writeCounts(), { onLoop: 1, inPool: 4 }, 'the two made during the first write go together');
+  // a hard state alone is a lone small batch too
+  await w.save(hs(2, 8), []);
+  assert.deepEqual(w.writeCounts(), { onLoop: 2, inPool: 4 });
+  await w.close();
+  const r = await Wal.open(dir, SNAP0, { loopWriteSlowMs: 0 }); // any write time is too slow
+  assert.deepEqual(idx(r.entries), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(r.hardState, hs(2, 8));
+  await r.wal.save(hs(2, 9), [e(2, 9)]);
+  await r.wal.save(hs(2, 10), [e(2, 10)]);
+  assert.deepEqual(r.wal.writeCounts(), { onLoop: 1, inPool: 1 }, 'after a slow one, lone batches go to the pool');
+  await r.wal.close();
+  const again = await Wal.open(dir, SNAP0);
+  assert.deepEqual(idx(again.entries), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  await again.wal.close();
 });
 
 test('wal: create refuses a directory with segments; open refuses an empty one', async (t) => {
