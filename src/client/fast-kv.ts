@@ -126,6 +126,24 @@ function readHeader(r: BinaryReader, len: number): ResponseHeader {
 }
 
 /**
+ * Encodes `req` with `fast` into a fresh writer; a created message (`$typeName` set) or
+ * anything `fast` throws on (a value of the wrong type) goes to protobuf-es, which
+ * encodes it or throws its own error for it.
+ */
+function encodeOr<I extends DescMessage>(schema: I, req: MessageInitShape<I>, fast: (w: BinaryWriter) => void): Uint8Array {
+  if (!('$typeName' in req)) {
+    try {
+      const w = new BinaryWriter();
+      fast(w);
+      return w.finish();
+    } catch {
+      // below
+    }
+  }
+  return toBinary(schema, create(schema, req));
+}
+
+/**
  * Decodes with `fast`; whatever it does not handle (it throws) goes to fromBinary, which
  * decodes the message or throws protobuf-es's own error for it.
  */
@@ -141,22 +159,21 @@ function decodeOr<O extends DescMessage>(schema: O, bytes: Uint8Array, fast: (r:
 export const RANGE_RPC: UnaryRpc<typeof RangeRequestSchema, typeof RangeResponseSchema> = {
   path: '/etcdserverpb.KV/Range',
   encode(req) {
-    if ('$typeName' in req) return toBinary(RangeRequestSchema, create(RangeRequestSchema, req));
-    const w = new BinaryWriter();
-    putBytes(w, 1, req.key);
-    putBytes(w, 2, req.rangeEnd);
-    putInt64(w, 3, req.limit);
-    putInt64(w, 4, req.revision);
-    putEnum(w, 5, req.sortOrder);
-    putEnum(w, 6, req.sortTarget);
-    putBool(w, 7, req.serializable);
-    putBool(w, 8, req.keysOnly);
-    putBool(w, 9, req.countOnly);
-    putInt64(w, 10, req.minModRevision);
-    putInt64(w, 11, req.maxModRevision);
-    putInt64(w, 12, req.minCreateRevision);
-    putInt64(w, 13, req.maxCreateRevision);
-    return w.finish();
+    return encodeOr(RangeRequestSchema, req, (w) => {
+      putBytes(w, 1, req.key);
+      putBytes(w, 2, req.rangeEnd);
+      putInt64(w, 3, req.limit);
+      putInt64(w, 4, req.revision);
+      putEnum(w, 5, req.sortOrder);
+      putEnum(w, 6, req.sortTarget);
+      putBool(w, 7, req.serializable);
+      putBool(w, 8, req.keysOnly);
+      putBool(w, 9, req.countOnly);
+      putInt64(w, 10, req.minModRevision);
+      putInt64(w, 11, req.maxModRevision);
+      putInt64(w, 12, req.minCreateRevision);
+      putInt64(w, 13, req.maxCreateRevision);
+    });
   },
   decode(bytes) {
     return decodeOr(RangeResponseSchema, bytes, (r) => {
@@ -179,15 +196,14 @@ export const RANGE_RPC: UnaryRpc<typeof RangeRequestSchema, typeof RangeResponse
 export const PUT_RPC: UnaryRpc<typeof PutRequestSchema, typeof PutResponseSchema> = {
   path: '/etcdserverpb.KV/Put',
   encode(req) {
-    if ('$typeName' in req) return toBinary(PutRequestSchema, create(PutRequestSchema, req));
-    const w = new BinaryWriter();
-    putBytes(w, 1, req.key);
-    putBytes(w, 2, req.value);
-    putInt64(w, 3, req.lease);
-    putBool(w, 4, req.prevKv);
-    putBool(w, 5, req.ignoreValue);
-    putBool(w, 6, req.ignoreLease);
-    return w.finish();
+    return encodeOr(PutRequestSchema, req, (w) => {
+      putBytes(w, 1, req.key);
+      putBytes(w, 2, req.value);
+      putInt64(w, 3, req.lease);
+      putBool(w, 4, req.prevKv);
+      putBool(w, 5, req.ignoreValue);
+      putBool(w, 6, req.ignoreLease);
+    });
   },
   decode(bytes) {
     return decodeOr(PutResponseSchema, bytes, (r) => {
@@ -223,12 +239,11 @@ function readAlarmMember(r: BinaryReader, len: number): AlarmMember {
 export const ALARM_RPC: UnaryRpc<typeof AlarmRequestSchema, typeof AlarmResponseSchema> = {
   path: '/etcdserverpb.Maintenance/Alarm',
   encode(req) {
-    if ('$typeName' in req) return toBinary(AlarmRequestSchema, create(AlarmRequestSchema, req));
-    const w = new BinaryWriter();
-    putEnum(w, 1, req.action);
-    if (!isZero64(req.memberID)) w.tag(2, WireType.Varint).uint64(req.memberID!);
-    putEnum(w, 3, req.alarm);
-    return w.finish();
+    return encodeOr(AlarmRequestSchema, req, (w) => {
+      putEnum(w, 1, req.action);
+      if (!isZero64(req.memberID)) w.tag(2, WireType.Varint).uint64(req.memberID!);
+      putEnum(w, 3, req.alarm);
+    });
   },
   decode(bytes) {
     return decodeOr(AlarmResponseSchema, bytes, (r) => {

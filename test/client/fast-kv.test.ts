@@ -85,6 +85,17 @@ test('Range: random requests and responses equal protobuf-es both ways', () => {
   check(RANGE_RPC, RangeRequestSchema, RangeResponseSchema, { key: Uint8Array.of(1), limit: 5 as unknown as bigint }, {});
   const made = create(RangeRequestSchema, { key: Uint8Array.of(1), revision: 9n });
   assert.deepEqual(Buffer.from(RANGE_RPC.encode(made)), Buffer.from(toBinary(RangeRequestSchema, made)));
+  // values of the wrong type: protobuf-es's answer, bytes or error
+  for (const bad of [{ limit: 'x' }, { limit: 1.5 }, { key: 'k' }, { revision: '12' }] as unknown as MessageInitShape<typeof RangeRequestSchema>[]) {
+    let want: Buffer | Error;
+    try {
+      want = Buffer.from(toBinary(RangeRequestSchema, create(RangeRequestSchema, bad)));
+    } catch (e) {
+      want = e as Error;
+    }
+    if (want instanceof Error) assert.throws(() => RANGE_RPC.encode(bad), { message: want.message }, JSON.stringify(bad));
+    else assert.deepEqual(Buffer.from(RANGE_RPC.encode(bad)), want, JSON.stringify(bad));
+  }
 });
 
 test('Put: random requests and responses equal protobuf-es both ways', () => {
