@@ -9,8 +9,9 @@
  * The bytes written are exactly what `toBinary(schema, create(schema, init))` writes
  * (proto3: fields in number order, zero values left out) and the messages read are
  * exactly what `fromBinary` returns (same properties, `$typeName`, bigints for 64-bit
- * integers, byte fields as views of the response). Anything the hand decoder does not
- * expect — a field number it does not know (kept by fromBinary as `$unknown`), a wrong
+ * integers, byte fields as views of the response). A request the hand encoder cannot
+ * write (an already created message, a value of the wrong type) is encoded by protobuf-es.
+ * Anything the hand decoder does not expect — a field number it does not know (kept by fromBinary as `$unknown`), a wrong
  * wire type, a repeated singular message (merged by fromBinary) — makes it hand the
  * whole message to `fromBinary`, which decodes it or throws its own error. Field numbers
  * are those of etcd's api/etcdserverpb/rpc.proto and mvcc/mvccpb/kv.proto. A test
