@@ -24,7 +24,7 @@ interface Packed {
 /**
  * Hydrates a file descriptor from the JSON written by the build.
  * @param json `{p, r}` as above
- * @param imports the descriptors of the files this one depends on (lazy ones are built
+ * @param lazyImports the descriptors of the files this one depends on (lazy ones are built
  *   here: the registry gets the real objects)
  */
 export function fileDescJson(json: string, lazyImports?: DescFile[]): DescFile {

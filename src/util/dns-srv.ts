@@ -13,6 +13,7 @@
  * `i/o timeout`, without Go's `read udp <addresses>:` prefix.
  */
 
+import type * as dnsNs from 'node:dns';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 
@@ -64,11 +65,12 @@ function dnsErrorText(name: string, e: unknown): string {
 }
 
 /**
- * node:dns's promise API, loaded on first use: the CLI imports this module at every
- * start, and only --discovery-srv and host names that are not IPs need a resolver.
+ * node:dns's promise API, loaded on first use (process.getBuiltinModule, as elsewhere in
+ * the CLI): the CLI imports this module at every start, and only --discovery-srv and
+ * host names that are not IPs need a resolver.
  */
-async function dnsPromises(): Promise<typeof import('node:dns').promises> {
-  return (await import('node:dns')).promises;
+function dnsPromises(): typeof dnsNs.promises {
+  return (process.getBuiltinModule('node:dns') as typeof dnsNs).promises;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function lookupSrv(service: string, proto: string, name: string): P
   const q = `_${service}._${proto}.${name}`;
   let recs: { name: string; port: number; priority: number; weight: number }[];
   try {
-    recs = await (await dnsPromises()).resolveSrv(q);
+    recs = await dnsPromises().resolveSrv(q);
   } catch (e) {
     throw new Error(dnsErrorText(q, e));
   }
@@ -125,7 +127,7 @@ export async function resolveTcpAddr(hostport: string): Promise<string> {
   if (host === '' || isIP(bare) !== 0) return joinHostPort(host, port);
   let addrs: { address: string; family: number }[];
   try {
-    addrs = await (await dnsPromises()).lookup(host.endsWith('.') ? host.slice(0, -1) : host, { all: true, verbatim: true });
+    addrs = await dnsPromises().lookup(host.endsWith('.') ? host.slice(0, -1) : host, { all: true, verbatim: true });
   } catch (e) {
     throw new Error(dnsErrorText(host, e));
   }

@@ -19,6 +19,7 @@
  * $PATH when its name has no slash) with the JSON on its stdin, the frames on its
  * stdout and its stderr passed through.
  */
+import type * as childProcessNs from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -142,7 +143,7 @@ export class ExternalTransformer {
   static async start(program: string, env: NodeJS.ProcessEnv): Promise<ExternalTransformer> {
     const path = program.includes('/') ? program : lookPath(program, env);
     // loaded here, not at the CLI's every start (node:child_process also loads node:dgram)
-    const { spawn } = await import('node:child_process');
+    const { spawn } = process.getBuiltinModule('node:child_process') as typeof childProcessNs;
     const child = spawn(path, [], { stdio: ['pipe', 'pipe', 'inherit'], env });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', () => resolve());
