@@ -14,21 +14,10 @@ import {
 } from '../../src/gen/etcdserverpb/rpc_pb.js';
 import type { KeyValue, KeyValueSchema } from '../../src/gen/mvccpb/kv_pb.js';
 import { ALARM_RPC, PUT_RPC, RANGE_RPC, type UnaryRpc } from '../../src/client/fast-kv.js';
+import { INT64_SAMPLES, rng, UINT64_SAMPLES } from '../harness/codec-samples.js';
 
-/** deterministic generator: tests make no use of Math.random */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
-const I64 = [0n, 1n, 127n, 128n, 300n, 0x7fffffffn, 0x80000000n, 0x694d7a1f2b3c4d5en, -1n, -5n];
-const U64 = [0n, 1n, 300n, 0x80000000n, 0xcdf818194e3a8c32n, 0xffffffffffffffffn];
+const I64 = INT64_SAMPLES;
+const U64 = UINT64_SAMPLES;
 
 const pick = <T>(r: (n: number) => number, xs: readonly T[]): T => xs[r(xs.length)]!;
 const bytes = (r: (n: number) => number, max: number) => Uint8Array.from({ length: r(max + 1) }, () => r(256));

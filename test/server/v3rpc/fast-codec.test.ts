@@ -6,6 +6,7 @@ import { DeleteRangeResponseSchema, PutRequestSchema, PutResponseSchema, RangeRe
 import { EventSchema, Event_EventType, KeyValueSchema, type KeyValue } from '../../../src/gen/mvccpb/kv_pb.js';
 import { decodePutRequest, encodeDeleteRangeResponse, encodeEvent, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse, WatchEventsFramer } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
 import { encodeMessage } from '../../../src/util/grpc/message.js';
+import { INT64_SAMPLES, rng, UINT64_SAMPLES } from '../../harness/codec-samples.js';
 
 const enc = new TextEncoder();
 
@@ -40,21 +41,8 @@ test('PutResponse encoding equals the generated encoder', () => {
   for (const r of cases) assert.deepEqual(Buffer.from(encodePutResponse(r)), Buffer.from(toBinary(PutResponseSchema, r)));
 });
 
-/** A small deterministic generator (tests make no use of Math.random). */
-function rng(seed: number): (n: number) => number {
-  let x = seed >>> 0 || 1;
-  return (n) => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x % n;
-  };
-}
-const BIG = [0n, 1n, 127n, 128n, 300n, 0x7fffffffn, 0x80000000n, 0x694d7a1f2b3c4d5en, -1n, -5n];
-/** uint64 values (cluster and member IDs) */
-const U64 = [0n, 1n, 300n, 0x80000000n, 0xcdf818194e3a8c32n, 0xffffffffffffffffn];
+const BIG = INT64_SAMPLES;
+const U64 = UINT64_SAMPLES;
 
 function randomKv(r: (n: number) => number): KeyValue {
   const bytes = (n: number) => Uint8Array.from({ length: n }, () => r(256));
