@@ -70,6 +70,12 @@ export interface LmdbBackendOptions {
    * timer: commit explicitly or with `forceCommit()` for an earlier durable point.
    */
   batchLimit?: number;
+  /**
+   * Told after each commit that wrote something, with how long the LMDB transaction took
+   * in seconds (etcd's etcd_disk_backend_commit_duration_seconds, observed in
+   * mvcc/backend batch_tx.go commit only when writes were pending).
+   */
+  onCommit?: (seconds: number) => void;
 }
 
 /** Pending (uncommitted) state of one bucket. Published versions are never modified. */
@@ -608,6 +614,7 @@ export class LmdbBackend implements Backend {
   /** A commit was asked for while defragging; it runs when the defrag ends. */
   private commitHeld = false;
   private readonly batchLimit: number;
+  private readonly onCommit: LmdbBackendOptions['onCommit'];
   private published: Overlay = EMPTY_OVERLAY;
   /** Names of the buckets as of the last commit. */
   private readonly buckets = new Set<string>();
@@ -621,6 +628,7 @@ export class LmdbBackend implements Backend {
   constructor(opts: LmdbBackendOptions) {
     this.path = opts.path;
     this.batchLimit = opts.batchLimit ?? 10000;
+    this.onCommit = opts.onCommit;
     mkdirSync(dirname(opts.path), { recursive: true, mode: 0o700 });
     // etcd opens its bolt file with mode 0600 (mvcc/backend bolt.Open(path, 0600, ...));
     // LMDB would create the file and its lock file with 0664 & ~umask: create them first
@@ -686,6 +694,7 @@ export class LmdbBackend implements Backend {
     const overlay = this.published;
     if (overlay.size > 0) {
       const db = this.db;
+      const start = performance.now();
       try {
         db.transactionSync(() => {
           for (const [name, pb] of overlay) {
@@ -708,6 +717,7 @@ export class LmdbBackend implements Backend {
       } catch (err) {
         throw new BackendError(`backend: commit failed: ${(err as Error).message}`, { cause: err });
       }
+      this.onCommit?.((performance.now() - start) / 1000);
       for (const [name, pb] of overlay) {
         if (pb.exists) this.buckets.add(name);
         else this.buckets.delete(name);

@@ -84,6 +84,16 @@ export interface EmbedConfig {
   readonly enableV2?: boolean;
   /** bytes, 0 = default 2 GiB */
   readonly quotaBackendBytes: number;
+  /**
+   * --backend-batch-interval: longest time between backend commits, ms (0 or absent: etcd's
+   * default 100; a negative value commits on every timer turn, as Go's timer fires at once).
+   */
+  readonly backendBatchIntervalMs?: number;
+  /**
+   * --backend-batch-limit: pending backend writes that force a commit (0 or absent: etcd's
+   * default 10000; a negative value commits after every write transaction).
+   */
+  readonly backendBatchLimit?: number;
   /** bytes, default 1.5 MiB */
   readonly maxRequestBytes: number;
   /** default 128 */

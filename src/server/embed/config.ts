@@ -698,6 +698,8 @@ class GoConfig {
       heartbeatMs: n['heartbeat-interval'],
       electionMs: n['election-timeout'],
       quotaBackendBytes: n['quota-backend-bytes'],
+      backendBatchIntervalMs: ms('backend-batch-interval'),
+      backendBatchLimit: n['backend-batch-limit'],
       maxRequestBytes: n['max-request-bytes'],
       maxTxnOps: n['max-txn-ops'],
       autoCompactionMode: (this.s['auto-compaction-mode'] || 'periodic') as 'periodic' | 'revision',

@@ -344,6 +344,7 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
   }
   const slog: ServerLogger = log;
   let server: EtcdServer;
+  const metrics = new EtcdMetrics();
   try {
     // etcd embed.StartEtcd: a member without a WAL takes its initial cluster from DNS SRV records
     const d = cfg.discovery;
@@ -359,13 +360,22 @@ export async function startEtcd(cfg: EmbedConfig, log: Logger): Promise<Etcd> {
       if (cfg.initialClusterState === 'new') await verifyBootstrapResolved(cfg);
     }
     const localAddress = peerLocalAddress(cfg);
-    server = await EtcdServer.start(cfg, slog, { ...(peerTls ? { peerTls } : {}), ...(localAddress ? { peerLocalAddress: localAddress } : {}) });
+    server = await EtcdServer.start(cfg, slog, {
+      ...(peerTls ? { peerTls } : {}),
+      ...(localAddress ? { peerLocalAddress: localAddress } : {}),
+      disk: {
+        walWritten: (sec, bytes) => {
+          metrics.walFsyncDuration.observe(sec);
+          metrics.walWriteBytes.inc(bytes);
+        },
+        backendCommitted: (sec) => metrics.backendCommitDuration.observe(sec),
+      },
+    });
   } catch (e) {
     await closePeers();
     throw e;
   }
   route.handler = server.peerHandler;
-  const metrics = new EtcdMetrics();
   metrics.setServerId(server.memberId);
   watchMetrics(metrics, server);
   let clients: ClientServers;

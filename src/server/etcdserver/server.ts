@@ -149,8 +149,10 @@ export { ErrMemberRemoved };
 /** How often the leader probes the members' /version, ms (etcd monitorVersionInterval: ConnWriteTimeout − 1 s). */
 const MONITOR_VERSION_INTERVAL_MS = 4000;
 
-/** Backend commit interval, ms (etcd --backend-batch-interval default). */
+/** Backend commit interval, ms, when --backend-batch-interval is 0 (etcd mvcc/backend defaultBatchInterval). */
 const BACKEND_BATCH_INTERVAL_MS = 100;
+/** Pending backend writes that force a commit when --backend-batch-limit is 0 (etcd defaultBatchLimit). */
+const BACKEND_BATCH_LIMIT = 10000;
 /** Lease expiry / checkpoint scan interval, ms (etcd: 500 ms revoke loop). */
 const LEASE_LOOP_MS = 500;
 
@@ -196,6 +198,16 @@ export interface ServerOptions {
    * whatever --logger says (pkg/fileutil logs through capnslog only).
    */
   readonly fileutilWarn?: (text: string) => void;
+  /** Receives the disk timings behind etcd's etcd_disk_* metrics (embed/etcd.ts feeds them to /metrics). */
+  readonly disk?: DiskObserver;
+}
+
+/** Disk timings of a member, as etcd observes them (wal/wal.go sync, mvcc/backend/batch_tx.go commit). */
+export interface DiskObserver {
+  /** A WAL write was made durable in `syncSeconds`; `bytes` were written. */
+  walWritten(syncSeconds: number, bytes: number): void;
+  /** A backend commit with pending writes took `seconds`. */
+  backendCommitted(seconds: number): void;
 }
 
 
@@ -487,7 +499,10 @@ export class EtcdServer implements EtcdServerApi {
       error: (m: string) => log.error(m, undefined, { pkg: 'raft', text: m }),
     };
     const fdatasync = opts.walFdatasync ?? (cfg.unsafeNoFsync ? async () => undefined : undefined);
-    const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog, walOptions: fdatasync ? { fdatasync } : {} };
+    const disk = opts.disk;
+    const onWrite = disk ? (sec: number, bytes: number) => disk.walWritten(sec, bytes) : undefined;
+    const walOptions = { ...(fdatasync ? { fdatasync } : {}), ...(onWrite ? { onWrite } : {}) };
+    const settings = { electionTicks, heartbeatTicks: 1, preVote: cfg.preVote, logger: raftLog, walOptions };
     // a real etcd 3.4 member's files: imported into ours first (originals kept, renamed)
     if (!resumeEtcdImport(dirs, log) && isEtcdWal(dirs.walDir)) await importEtcdDataDir(dirs, log);
     const haveWal = walExists(dirs.walDir);
@@ -527,7 +542,12 @@ export class EtcdServer implements EtcdServerApi {
       await b.wal.close();
       throw new Error(`cannot access member directory: ${(e as Error).message}`);
     }
-    const backend = new LmdbBackend({ path: dirs.backendPath });
+    // etcd etcdserver/backend.go newBackend: a flag of 0 keeps the backend's default
+    const backend = new LmdbBackend({
+      path: dirs.backendPath,
+      batchLimit: cfg.backendBatchLimit || BACKEND_BATCH_LIMIT,
+      ...(disk ? { onCommit: (sec: number) => disk.backendCommitted(sec) } : {}),
+    });
     const s = new EtcdServer(cfg, log, b, backend, opts, tokenProvider);
     applied.s = s;
     try {
@@ -597,7 +617,7 @@ export class EtcdServer implements EtcdServerApi {
     this.timers.push(
       setInterval(() => {
         if (!this.stopped) this.commitBackend();
-      }, BACKEND_BATCH_INTERVAL_MS),
+      }, this.cfg.backendBatchIntervalMs || BACKEND_BATCH_INTERVAL_MS),
     );
     this.timers.push(setInterval(() => this.leaseLoop(), LEASE_LOOP_MS));
     // etcd's SyncTicker: the leader expires v2 TTL keys through the log

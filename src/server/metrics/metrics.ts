@@ -6,7 +6,7 @@
  * sets the gauges and increments the counters; v3rpc adds the grpc_server_*
  * family (v3rpc/metrics.ts) to the same registry. Uses prom-client.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The etcd release this server reports being compatible with (version.Version). */
 export const ETCD_SERVER_VERSION = '3.4.23';
@@ -36,6 +36,11 @@ export class EtcdMetrics {
   readonly serverId = this.gauge('etcd_server_id', "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.", ['server_id']);
   readonly serverVersion = this.gauge('etcd_server_version', "Which version is running. 1 for 'server_version' label with current version.", ['server_version']);
   readonly clusterVersion = this.gauge('etcd_cluster_version', "Which version is running. 1 for 'cluster_version' label with current cluster version", ['cluster_version']);
+
+  // wal/metrics.go, mvcc/backend/metrics.go: 1 ms to 8.192 s (prometheus.ExponentialBuckets(0.001, 2, 14))
+  readonly walFsyncDuration = this.histogram('etcd_disk_wal_fsync_duration_seconds', 'The latency distributions of fsync called by WAL.');
+  readonly walWriteBytes = this.gauge('etcd_disk_wal_write_bytes_total', 'Total number of bytes written in WAL.');
+  readonly backendCommitDuration = this.histogram('etcd_disk_backend_commit_duration_seconds', 'The latency distributions of commit called by backend.');
 
   // etcdhttp/metrics.go
   readonly healthSuccess = this.counter('etcd_server_health_success', 'The total number of successful health checks');
@@ -102,6 +107,12 @@ export class EtcdMetrics {
 
   private gauge(name: string, help: string, labelNames: string[] = []): Gauge<string> {
     return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  /** A histogram with etcd's disk buckets: 0.001 s doubling 14 times (0.001 … 8.192 s). */
+  private histogram(name: string, help: string): Histogram<string> {
+    const buckets = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+    return new Histogram({ name, help, buckets, registers: [this.registry] });
   }
 
   private counter(name: string, help: string): Counter<string> {

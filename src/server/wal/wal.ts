@@ -71,6 +71,13 @@ export interface WalOptions {
    * test sets 0 to see the fallback). See Wal.writesOnLoop.
    */
   readonly loopWriteSlowMs?: number;
+  /**
+   * Told after each durable write: `syncSeconds` is how long making it durable took (the
+   * O_DSYNC write, or the sync hook's call when {@link fdatasync} is given; a new
+   * segment's creation for a cut) and `bytes` how many bytes were written. For etcd's
+   * etcd_disk_wal_fsync_duration_seconds and etcd_disk_wal_write_bytes_total.
+   */
+  readonly onWrite?: (syncSeconds: number, bytes: number) => void;
 }
 
 /** A lone batch up to this many bytes (one put of a few hundred bytes) may be written on the event loop. */
@@ -226,6 +233,8 @@ export class Wal {
   private writeMs = 0;
   /** {@link WalOptions.loopWriteSlowMs} */
   private loopWriteSlowMs = LOOP_WRITE_SLOW_MS;
+  /** {@link WalOptions.onWrite} */
+  private onWrite: WalOptions['onWrite'];
   /** Batches written so far: on the event loop, and through the thread pool. */
   private readonly writes = { onLoop: 0, inPool: 0 };
 
@@ -260,6 +269,7 @@ export class Wal {
     const wal = new Wal(dir, segmentBytesOf(options), sync, metadata, [{ name, seq: 0, index: 0 }], fh, buf.length, EMPTY_HS, 0);
     if (options.fdatasync === undefined) wal.appendFh = await openDsync(join(dir, name), fh);
     wal.loopWriteSlowMs = options.loopWriteSlowMs ?? LOOP_WRITE_SLOW_MS;
+    wal.onWrite = options.onWrite;
     return wal;
   }
 
@@ -380,6 +390,7 @@ export class Wal {
     const wal = new Wal(dir, segmentBytesOf(options), sync, metadata, segments, tail, tailValidBytes, hardState, Math.max(lastIndex, snap.index));
     if (options.fdatasync === undefined) wal.appendFh = await openDsync(join(dir, tailSeg.name), tail);
     wal.loopWriteSlowMs = options.loopWriteSlowMs ?? LOOP_WRITE_SLOW_MS;
+    wal.onWrite = options.onWrite;
     return truncatedTail ? { wal, metadata, hardState, entries, truncatedTail } : { wal, metadata, hardState, entries };
   }
 
@@ -514,20 +525,23 @@ export class Wal {
         this.pending = [];
         try {
           const buf = batch.length === 1 ? batch[0]!.buf : Buffer.concat(batch.map((b) => b.buf));
+          let syncStart: number;
           if (this.appendFh && this.writesOnLoop(batch, buf)) {
             this.writes.onLoop++;
-            const start = performance.now();
+            syncStart = performance.now();
             writeFullySync(this.appendFh, buf, this.tailBytes); // O_DSYNC: durable when written
-            this.timed(start);
+            this.timed(syncStart);
           } else if (this.appendFh) {
             this.writes.inPool++;
-            const start = performance.now();
+            syncStart = performance.now();
             await writeFully(this.appendFh, buf, this.tailBytes); // O_DSYNC: durable when written
-            this.timed(start);
+            this.timed(syncStart);
           } else {
             await writeFully(this.tail, buf, this.tailBytes);
+            syncStart = performance.now();
             await this.sync(this.tail);
           }
+          this.onWrite?.((performance.now() - syncStart) / 1000, buf.length);
           this.tailBytes += buf.length;
         } catch (e) {
           this.fail(e, batch);
@@ -597,7 +611,9 @@ export class Wal {
     const parts = [encodeRecord(RecordType.Metadata, encodeMetadata(this.metadata))];
     if (!isEmptyHardState(this.hardState)) parts.push(encodeRecord(RecordType.HardState, encodeHardState(this.hardState)));
     const buf = Buffer.concat(parts);
+    const start = performance.now();
     const fh = await createSegmentFile(this.dir, seg.name, buf, this.sync);
+    this.onWrite?.((performance.now() - start) / 1000, buf.length);
     const oldAppend = this.appendFh;
     if (oldAppend) this.appendFh = await openDsync(join(this.dir, seg.name), fh);
     const old = this.tail;

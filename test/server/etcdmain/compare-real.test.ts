@@ -90,6 +90,8 @@ const cases: Case[] = [
   { args: ['--snapshot-count=99999999999999999999999'] },
   { args: ['--heartbeat-interval', '-5'] },
   { args: ['--quota-backend-bytes=1x'] },
+  { args: ['--backend-batch-interval=abc'] },
+  { args: ['--backend-batch-limit=1.5'] },
   { args: ['-name'] },
   { args: ['---name'] },
   { args: ['--enable-v2=maybe'] },

@@ -135,6 +135,35 @@ test('wal: a lone small batch is written on the event loop, others in the thread
   await again.wal.close();
 });
 
+test('wal: onWrite is told each durable write and its bytes: the file grows by exactly what it was told, on every write path', async (t) => {
+  const dir = await tempDir(t);
+  const seen: Array<[number, number]> = [];
+  const onWrite = (sec: number, bytes: number) => seen.push([sec, bytes]);
+  const total = async () => {
+    let n = 0;
+    for (const f of await walFiles(dir)) n += (await stat(join(dir, f))).size;
+    return n;
+  };
+  const w = await Wal.create(dir, META, { onWrite, segmentBytes: 400 });
+  const start = await total();
+  await w.save(hs(1, 1), [e(1, 1)]); // lone: on the loop
+  await Promise.all([w.save(hs(1, 2), [e(1, 2)]), w.save(hs(1, 3), [e(1, 3)])]); // the pool
+  await w.save(hs(1, 4), [e(1, 4, 'y'.repeat(500))]); // fills the segment: a cut follows
+  await w.close();
+  assert.ok(seen.length >= 4, `writes told: ${seen.length}`);
+  assert.ok(seen.every(([sec, bytes]) => sec >= 0 && sec < 60 && bytes > 0), JSON.stringify(seen));
+  assert.equal(seen.reduce((a, [, b]) => a + b, 0), (await total()) - start, 'bytes told = bytes added to the segments');
+  // with a sync hook, the hook's time is what is told
+  const dir2 = `${dir}-hook`;
+  const told: number[] = [];
+  const h = await Wal.create(dir2, META, { fdatasync: (fh) => new Promise((r) => setTimeout(() => void fh.datasync().then(r), 30)), onWrite: (sec) => told.push(sec) });
+  await h.save(hs(1, 1), [e(1, 1)]);
+  await h.close();
+  await rm(dir2, { recursive: true, force: true });
+  assert.equal(told.length, 1);
+  assert.ok(told[0]! >= 0.025, `sync hook time told: ${told[0]}`);
+});
+
 test('wal: create refuses a directory with segments; open refuses an empty one', async (t) => {
   const dir = await tempDir(t);
   await (await Wal.create(dir, META)).close();
