@@ -5,18 +5,25 @@
  * protobuf spec's ("Encoding", developers.google.com/protocol-buffers).
  */
 
-/** Bytes the varint encoding of `v` takes (1..10); `v` is read as uint64. */
+/** 2^28: the value of the fifth varint group's lowest bit. */
+const TWO_28 = 0x10000000;
+
+/**
+ * Bytes the varint encoding of `v` takes (1..10); `v` is read as uint64. Values of 2^31
+ * and up (member and request IDs) are split into two 32-bit halves with two BigInt
+ * operations instead of being shifted 7 bits at a time, which allocates a BigInt per step.
+ */
 export function uvarintSize(v: bigint | number): number {
-  if (typeof v === 'number' && v >= 0 && v < 0x80000000) {
-    return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
-  }
-  let x = BigInt.asUintN(64, BigInt(v));
-  let n = 1;
-  while (x >= 0x80n) {
-    x >>= 7n;
-    n++;
-  }
-  return n;
+  if (typeof v === 'number' && v >= 0 && v < 0x80000000) return smallSize(v);
+  const x = BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(v));
+  if (x < 0x80000000n) return smallSize(Number(x));
+  const hi = Number(x >> 32n);
+  // 32 bits of the low half plus the significant bits of the high half, 7 per byte
+  return hi === 0 ? 5 : Math.ceil((64 - Math.clz32(hi)) / 7);
+}
+
+function smallSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
 }
 
 /** Writes `v` (read as uint64) as a varint at `pos`; returns the position after it. */
@@ -30,12 +37,21 @@ export function putUvarint(buf: Uint8Array, pos: number, v: bigint | number): nu
     buf[pos++] = x;
     return pos;
   }
-  let x = BigInt.asUintN(64, BigInt(v));
-  while (x >= 0x80n) {
-    buf[pos++] = Number(x & 0x7fn) | 0x80;
-    x >>= 7n;
+  const x = BigInt.asUintN(64, typeof v === 'bigint' ? v : BigInt(v));
+  let lo = Number(x & 0xffffffffn);
+  const hi = Number(x >> 32n);
+  // x >= 2^31: the four low groups (28 bits) all carry the continuation bit
+  for (let i = 0; i < 4; i++) {
+    buf[pos++] = (lo & 0x7f) | 0x80;
+    lo >>>= 7;
   }
-  buf[pos++] = Number(x);
+  // the rest, bits 28..63: under 2^36, exact as a double
+  let rest = hi * 16 + lo;
+  while (rest >= 0x80) {
+    buf[pos++] = (rest % 0x80) | 0x80;
+    rest = Math.floor(rest / 0x80);
+  }
+  buf[pos++] = rest;
   return pos;
 }
 
@@ -47,22 +63,59 @@ export interface WireCursor {
 /**
  * Reads a varint at `c.pos` as uint64 and advances past it; -1n when the
  * bytes end first or the varint is longer than 10 bytes (then `c.pos` is
- * meaningless). The first 4 groups are summed as numbers, the rest as bigint.
+ * meaningless). Bits past the 64th (in a 10th byte) are dropped, as protobuf
+ * does. The groups are summed as numbers (the first 4 as an int, bits 28..63 as
+ * a double, exact under 2^36) and made a BigInt once at the end.
  */
 export function readUvarint(b: Uint8Array, c: WireCursor): bigint {
   let p = c.pos;
   let lo = 0;
-  let hi = 0n;
-  for (let i = 0; ; i++) {
-    if (p >= b.length || i >= 10) return -1n;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (p >= b.length) return -1n;
     const x = b[p++]!;
-    if (i < 4) lo |= (x & 0x7f) << (7 * i);
-    else hi |= BigInt(x & 0x7f) << BigInt(7 * i);
+    lo |= (x & 0x7f) << shift;
     if (x < 0x80) {
       c.pos = p;
-      return i < 4 ? BigInt(lo >>> 0) : BigInt.asUintN(64, hi | BigInt(lo >>> 0));
+      return BigInt(lo);
     }
   }
+  let hi = 0;
+  let scale = 1;
+  for (let i = 4; ; i++) {
+    if (p >= b.length || i >= 10) return -1n;
+    const x = b[p++]!;
+    // the 10th byte holds bit 63 in its lowest bit; the rest would be bits 64..69
+    hi += (i === 9 ? x & 0x01 : x & 0x7f) * scale;
+    scale *= 0x80;
+    if (x < 0x80) break;
+  }
+  c.pos = p;
+  // hi * 2^28 + lo: exact as a double while hi < 2^25 (the sum is under 2^53)
+  return hi < 0x2000000 ? BigInt(hi * TWO_28 + lo) : (BigInt(hi) << 28n) | BigInt(lo);
+}
+
+/**
+ * Reads a field key (tag) at `c.pos` as a number and advances past it; -1 when the
+ * bytes end first or the varint takes more than 5 bytes or exceeds 2^32 - 1 (no
+ * valid key does: field numbers are under 2^29). For the hand decoders that fall
+ * back to the generated decoder on anything unusual.
+ */
+export function readTag(b: Uint8Array, c: WireCursor): number {
+  let p = c.pos;
+  let v = 0;
+  let scale = 1;
+  for (let i = 0; i < 5; i++) {
+    if (p >= b.length) return -1;
+    const x = b[p++]!;
+    v += (x & 0x7f) * scale;
+    if (x < 0x80) {
+      if (v > 0xffffffff) return -1;
+      c.pos = p;
+      return v;
+    }
+    scale *= 0x80;
+  }
+  return -1;
 }
 
 /**

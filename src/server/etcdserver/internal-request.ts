@@ -15,7 +15,7 @@
 import { create, isMessage, toBinary, type DescMessage, type Message } from '@bufbuild/protobuf';
 import type { InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
 import { InternalRaftRequestSchema } from '../../gen/etcdserverpb/raft_internal_pb.js';
-import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../util/protowire.js';
+import { putUvarint, readLength, readTag, readUvarint, uvarintSize, type WireCursor } from '../../util/protowire.js';
 import { wireBytes } from './proposals.js';
 
 const utf8 = new TextEncoder();
@@ -111,10 +111,10 @@ export function encodeInternalRequest<F extends InternalRequestField>(header: In
 export function readRequestId(b: Uint8Array): bigint {
   const c: WireCursor = { pos: 0 };
   while (c.pos < b.length) {
-    const key = readUvarint(b, c);
-    if (key < 0n) return 0n;
-    const field = Number(key >> 3n);
-    const wire = Number(key & 7n);
+    const key = readTag(b, c);
+    if (key < 0) return 0n;
+    const field = key >>> 3;
+    const wire = key & 7;
     if (wire === 0) {
       if (readUvarint(b, c) < 0n) return 0n;
     } else if (wire === 2) {
@@ -133,10 +133,10 @@ export function readRequestId(b: Uint8Array): bigint {
 function headerId(h: Uint8Array): bigint {
   const c: WireCursor = { pos: 0 };
   while (c.pos < h.length) {
-    const key = readUvarint(h, c);
-    if (key < 0n) return 0n;
-    const wire = Number(key & 7n);
-    if (key === 0x08n) {
+    const key = readTag(h, c);
+    if (key < 0) return 0n;
+    const wire = key & 7;
+    if (key === 0x08) {
       const id = readUvarint(h, c);
       return id < 0n ? 0n : id;
     }
