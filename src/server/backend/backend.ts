@@ -106,6 +106,13 @@ export interface BatchTx extends ReadOps {
    * `UnsafeSeqPut`, which raises bolt's fill percent). Semantics are the same.
    */
   seqPut(bucket: string, key: Uint8Array, value: Uint8Array): void;
+  /**
+   * Like `seqPut`, but the backend keeps `key` and `value` themselves instead of copies:
+   * the caller hands them over and must not modify them afterwards (mvcc's writes, whose
+   * revision key and encoded KeyValue are made for that one write). Saves two copies per
+   * write, which would live until the next commit.
+   */
+  seqPutOwned(bucket: string, key: Uint8Array, value: Uint8Array): void;
   /** Removes `key` (a missing key is not an error); throws {@link BackendError} if the bucket does not exist. */
   delete(bucket: string, key: Uint8Array): void;
   /** Number of writes since the last commit (etcd's `pending`). */

@@ -565,6 +565,13 @@ class LmdbBatchTx implements BatchTx {
     this.put(bucket, key, value);
   }
 
+  seqPutOwned(bucket: string, key: Uint8Array, value: Uint8Array): void {
+    const pb = this.writable(bucket);
+    bucketKeys(bucket).check(key); // fail now, not at commit
+    pb.entries.set(key, value, true);
+    this.pendingWrites++;
+  }
+
   delete(bucket: string, key: Uint8Array): void {
     const pb = this.writable(bucket);
     pb.entries.set(key.slice(), null, true);

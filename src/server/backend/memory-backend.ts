@@ -271,6 +271,15 @@ class MemoryBatchTx implements BatchTx {
     this.put(bucket, key, value);
   }
 
+  seqPutOwned(bucket: string, key: Uint8Array, value: Uint8Array): void {
+    const b = this.writable(bucket);
+    const old = b.get(key);
+    if (old !== undefined) this.workingSize -= key.length + old.length;
+    b.set(key, value, true);
+    this.workingSize += key.length + value.length;
+    this.pendingWrites++;
+  }
+
   delete(bucket: string, key: Uint8Array): void {
     const b = this.writable(bucket);
     const old = b.get(key);

@@ -244,14 +244,23 @@ export class V3Server {
       if (!info) throw new ErrInvalidAuthToken();
       return info;
     }
+    return this.authInfoWithoutToken(ctx);
+  }
+
+  /** {@link authInfo} of a call that sent no token: the client certificate's user, or no one. */
+  private authInfoWithoutToken(ctx: CallContext): AuthInfo | undefined {
     if (!this.d.cfg.clientTls.clientCertAuth) return undefined;
     const cn = ctx.tlsCommonName?.();
     return cn === undefined ? undefined : { username: cn, revision: this.d.authStore.revision() };
   }
 
-  /** Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response. */
-  private async proposeAs<T, F extends InternalRequestField = InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>): Promise<T> {
-    return (await this.raftRequest(ctx, field, request, await this.authInfo(ctx))) as T;
+  /**
+   * Proposes `request` as the InternalRaftRequest field `field` for the caller of `ctx` and returns the applied response.
+   * A call without a token needs no await before proposing (one promise and one microtask turn less per write).
+   */
+  private proposeAs<T, F extends InternalRequestField = InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>): Promise<T> {
+    if (ctx.token) return this.authInfo(ctx).then((ai) => this.raftRequest(ctx, field, request, ai)) as Promise<T>;
+    return this.raftRequest(ctx, field, request, this.authInfoWithoutToken(ctx)) as Promise<T>;
   }
 
   /**
@@ -260,27 +269,49 @@ export class V3Server {
    * ErrRequestTooLarge, ErrNoLeader, ErrTimeout, ErrCanceled, ErrStopped, or the
    * apply error.
    */
-  async raftRequest<F extends InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>, ai?: AuthInfo): Promise<unknown> {
-    if (this.d.isStopped()) throw new ErrStopped();
-    if (this.d.raft.committedIndex() - this.d.appliedIndex() > MAX_GAP_APPLY_COMMIT) throw new ErrTooManyRequests();
+  raftRequest<F extends InternalRequestField>(ctx: CallContext, field: F, request: InternalRequestInit<F>, ai?: AuthInfo): Promise<unknown> {
+    if (this.d.isStopped()) return Promise.reject(new ErrStopped());
+    if (this.d.raft.committedIndex() - this.d.appliedIndex() > MAX_GAP_APPLY_COMMIT) return Promise.reject(new ErrTooManyRequests());
     const id = this.d.idGen.next();
-    const { data, request: req } = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
-    if (data.length > this.d.cfg.maxRequestBytes) throw new ErrRequestTooLarge();
-    const p = this.d.wait.register(id);
-    // the proposer applies the object it holds instead of decoding its own entry
-    this.d.proposals.register(id, req);
+    let encoded: ReturnType<typeof encodeInternalRequest>;
     try {
-      this.d.raft.propose(data);
+      encoded = encodeInternalRequest({ ID: id, username: ai?.username ?? '', authRevision: ai?.revision ?? 0n }, field, request);
     } catch (e) {
-      this.d.wait.trigger(id, { err: e instanceof ErrProposalDropped ? (this.d.raft.leader() === 0n ? new ErrNoLeader() : e) : new ErrStopped() });
+      return Promise.reject(e);
     }
-    const res = await this.withTimeout(ctx, p, (err) => this.d.wait.trigger(id, { err }));
-    if (res.err !== undefined) {
-      // a proposal that was dropped or timed out may never be applied
-      this.d.proposals.delete(id);
-      throw res.err;
-    }
-    return res.resp!;
+    const { data, request: req } = encoded;
+    if (data.length > this.d.cfg.maxRequestBytes) return Promise.reject(new ErrRequestTooLarge());
+    // One promise per proposal: the waiter is a callback settling it, and the timeout and
+    // the caller's cancellation give up by triggering that same waiter with their error.
+    return new Promise<unknown>((resolve, reject) => {
+      const signal = ctx.signal;
+      const onAbort = (): void => {
+        const reason = signal?.reason as { name?: string } | undefined;
+        this.d.wait.trigger(id, { err: reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled() });
+      };
+      const timer = setTimeout(() => this.d.wait.trigger(id, { err: new ErrTimeout() }), this.reqTimeoutMs());
+      this.d.wait.listen(id, (res) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (res.err !== undefined) {
+          // a proposal that was dropped, timed out or canceled may never be applied
+          this.d.proposals.delete(id);
+          reject(res.err);
+        } else resolve(res.resp);
+      });
+      // the proposer applies the object it holds instead of decoding its own entry
+      this.d.proposals.register(id, req);
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        this.d.raft.propose(data);
+      } catch (e) {
+        this.d.wait.trigger(id, { err: e instanceof ErrProposalDropped ? (this.d.raft.leader() === 0n ? new ErrNoLeader() : e) : new ErrStopped() });
+      }
+    });
   }
 
   /**
@@ -337,7 +368,7 @@ export class V3Server {
     return unwrap(this.d.applyV3Base.range(undefined, r));
   }
 
-  async put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
+  put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
     return this.proposeAs<PutResponse>(ctx, 'put', r);
   }
 

@@ -14,6 +14,16 @@ export class Wait<T> {
     return new Promise<T>((resolve) => this.pending.set(id, resolve));
   }
 
+  /**
+   * Registers `id` with a callback instead of a promise: {@link trigger} calls `fn` once
+   * with its value (the proposal path, which settles a promise of its own). Throws if `id`
+   * is already registered.
+   */
+  listen(id: bigint, fn: (v: T) => void): void {
+    if (this.pending.has(id)) throw new Error(`dup id ${id.toString(16)}`);
+    this.pending.set(id, fn);
+  }
+
   /** Resolves `id`'s waiter with `v` (no-op if nobody waits, e.g. an entry proposed by another member). */
   trigger(id: bigint, v: T): void {
     const f = this.pending.get(id);

@@ -163,7 +163,7 @@ export class StoreTxnWrite implements TxnWrite {
     }
     const idxRev: Revision = { main: rev, sub: this.changed.length };
     const kv = newKeyValue(key.slice(), BigInt(created), BigInt(rev), BigInt(ver + 1), value.slice(), lease);
-    this.tx.seqPut(Buckets.key, revToBytes(idxRev), encodeKeyValue(kv));
+    this.tx.seqPutOwned(Buckets.key, revToBytes(idxRev), encodeKeyValue(kv));
     if (ki) ki.put(idxRev.main, idxRev.sub);
     else this.s.index.put(key, idxRev);
     this.changed.push(kv);
@@ -180,7 +180,7 @@ export class StoreTxnWrite implements TxnWrite {
   private delete(key: Uint8Array): void {
     const idxRev: Revision = { main: this.beginRev + 1, sub: this.changed.length };
     const kv = newKeyValue(key.slice(), 0n, 0n, 0n, EMPTY, 0n);
-    this.tx.seqPut(Buckets.key, revToBytes(idxRev, true), encodeKeyValue(kv));
+    this.tx.seqPutOwned(Buckets.key, revToBytes(idxRev, true), encodeKeyValue(kv));
     this.s.index.tombstone(key, idxRev);
     this.changed.push(kv);
     const le = this.s.lessor;

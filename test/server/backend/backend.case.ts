@@ -300,6 +300,31 @@ export function runBackendSuite(opts: BackendSuiteOptions): void {
       r.release();
     }));
 
+    test('seqPut copies like put; seqPutOwned keeps the given arrays, sorted, read back, overwritten and committed like any write', withBackend((be) => {
+      const tx = be.batchTx();
+      tx.lock();
+      tx.createBucket('kv');
+      const copied = b('c');
+      tx.seqPut('kv', b('k1'), copied);
+      copied[0] = 0x41;
+      const owned = b('o');
+      tx.seqPutOwned('kv', b('k3'), owned);
+      tx.seqPutOwned('kv', b('k2'), b('x'));
+      tx.seqPutOwned('kv', b('k2'), b('y')); // overwrite
+      tx.unlock();
+      const r = be.readTx();
+      assert.equal(dec.decode(r.get('kv', b('k1'))!), 'c');
+      const got = r.range('kv', b('k'), b('l'), 0);
+      assert.deepEqual(strs(got.keys), ['k1', 'k2', 'k3']);
+      assert.deepEqual(strs(got.values), ['c', 'y', 'o']);
+      r.release();
+      assert.equal(be.batchTx().pending(), 5);
+      be.forceCommit();
+      const r2 = be.readTx();
+      assert.deepEqual(strs(r2.range('kv', b('k'), b('l'), 0).values), ['c', 'y', 'o']);
+      r2.release();
+    }));
+
     test('openReadTxN counts open read views; a released view cannot be used', withBackend((be) => {
       assert.equal(be.openReadTxN(), 0);
       const r1 = be.readTx();

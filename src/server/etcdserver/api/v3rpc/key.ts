@@ -174,7 +174,12 @@ export class KVServer {
 
   async put(ctx: CallContext, r: PutRequest): Promise<PutResponse> {
     checkPutRequest(r);
-    const resp = await this.s.put(ctx, r).catch(rethrow);
+    let resp: PutResponse;
+    try {
+      resp = await this.s.put(ctx, r);
+    } catch (e) {
+      rethrow(e);
+    }
     this.hdr.fill(resp);
     return resp;
   }
