@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TreeIndex } from '../../../src/server/mvcc/tree-index.js';
+import { TreeIndex, hashKey } from '../../../src/server/mvcc/tree-index.js';
 import { ErrRevisionNotFound } from '../../../src/server/mvcc/errors.js';
 import type { Revision } from '../../../src/server/mvcc/revision.js';
 
@@ -101,4 +101,44 @@ test('equal and insert', () => {
   assert.ok(!a.equal(c));
   a.put(b('zzz'), { main: 10, sub: 0 });
   assert.ok(a.equal(c));
+});
+
+test('keys whose hashes collide: each is found, replaced, compacted away and missed on its own', () => {
+  // pairs of keys with the same 30-bit hash (found by search; checked here)
+  const pairs: [string, string][] = [['key-287858', 'key-312325'], ['key-287857', 'key-312326'], ['key-287839', 'key-312344']];
+  for (const [x, y] of pairs) assert.equal(hashKey(b(x)), hashKey(b(y)), `${x} and ${y} collide`);
+  const [[a1, a2], [c1, c2], [d1, d2]] = pairs as [[string, string], [string, string], [string, string]];
+  const ti = new TreeIndex();
+  ti.put(b(a1), { main: 2, sub: 0 });
+  ti.put(b(a2), { main: 3, sub: 0 });
+  ti.put(b(c1), { main: 4, sub: 0 });
+  ti.put(b(c2), { main: 5, sub: 0 });
+  ti.put(b(d1), { main: 6, sub: 0 });
+  assert.equal(ti.get(b(d2), 10), undefined, 'a key missing beside one with its hash');
+  assert.equal(ti.keyIndex(b(d2)), undefined);
+  for (const [k, rev] of [[a1, 2], [a2, 3], [c1, 4], [c2, 5], [d1, 6]] as const) {
+    assert.deepEqual(ti.get(b(k), 10)?.modified, { main: rev, sub: 0 }, k);
+    assert.equal(dec.decode(ti.keyIndex(b(k))!.key), k);
+  }
+  assert.deepEqual(ti.rangeSince(b(a2), undefined, 1).map(fmt), ['3']);
+  // a tombstone, then a compaction that empties a1 only: a2 stays
+  ti.tombstone(b(a1), { main: 7, sub: 0 });
+  ti.put(b(a2), { main: 8, sub: 0 });
+  ti.compact(8);
+  assert.equal(ti.keyIndex(b(a1)), undefined, 'a1 compacted away');
+  assert.deepEqual(ti.get(b(a2), 10)?.modified, { main: 8, sub: 0 });
+  assert.throws(() => ti.tombstone(b(a1), { main: 9, sub: 0 }), ErrRevisionNotFound);
+  // insert replaces the index of the same key and keeps its colliding neighbour
+  const other = new TreeIndex();
+  other.put(b(c2), { main: 20, sub: 0 });
+  ti.insert(other.keyIndex(b(c2))!);
+  assert.deepEqual(ti.get(b(c2), 30)?.modified, { main: 20, sub: 0 });
+  assert.deepEqual(ti.get(b(c1), 30)?.modified, { main: 4, sub: 0 });
+  assert.equal(ti.size(), 4);
+  // an index holding the same key indexes is equal (equal also checks the hash lookup)
+  const again = new TreeIndex();
+  for (const k of [a2, c1, c2]) again.insert(ti.keyIndex(b(k))!);
+  assert.ok(!again.equal(ti));
+  again.insert(ti.keyIndex(b(d1))!);
+  assert.ok(again.equal(ti));
 });
