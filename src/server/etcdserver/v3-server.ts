@@ -397,7 +397,8 @@ export class V3Server {
     let id = r.ID;
     // etcd: a server-generated id is a request id with the sign bit cleared
     while (id === 0n) id = this.d.idGen.next() & ((1n << 63n) - 1n);
-    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, await this.requireLogin(ctx))) as LeaseGrantResponse;
+    const ai = ctx.token ? await this.requireLogin(ctx) : this.requireLoginWithoutToken(ctx);
+    return (await this.raftRequest(ctx, 'leaseGrant', { TTL: r.TTL, ID: id }, ai)) as LeaseGrantResponse;
   }
 
   async leaseRevoke(ctx: CallContext, r: LeaseRevokeRequest): Promise<LeaseRevokeResponse> {
@@ -592,6 +593,13 @@ export class V3Server {
    */
   private async requireLogin(ctx: CallContext): Promise<AuthInfo | undefined> {
     const ai = await this.authInfo(ctx);
+    if (this.d.authStore.isAuthEnabled() && (!ai || ai.username === '')) throw new ErrUserEmpty();
+    return ai;
+  }
+
+  /** {@link requireLogin} of a call that sent no token, without a promise. */
+  private requireLoginWithoutToken(ctx: CallContext): AuthInfo | undefined {
+    const ai = this.authInfoWithoutToken(ctx);
     if (this.d.authStore.isAuthEnabled() && (!ai || ai.username === '')) throw new ErrUserEmpty();
     return ai;
   }

@@ -2,9 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { create, equals, toBinary } from '@bufbuild/protobuf';
-import { DeleteRangeResponseSchema, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnResponseSchema, WatchResponseSchema, type ResponseOp, type TxnResponse } from '../../../src/gen/etcdserverpb/rpc_pb.js';
+import { DeleteRangeResponseSchema, LeaseGrantResponseSchema, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnResponseSchema, WatchResponseSchema, type ResponseOp, type TxnResponse } from '../../../src/gen/etcdserverpb/rpc_pb.js';
 import { EventSchema, Event_EventType, KeyValueSchema, type KeyValue } from '../../../src/gen/mvccpb/kv_pb.js';
-import { decodePutRequest, encodeDeleteRangeResponse, encodeEvent, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse, WatchEventsFramer } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
+import { decodePutRequest, encodeDeleteRangeResponse, encodeEvent, encodeLeaseGrantResponse, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse, WatchEventsFramer } from '../../../src/server/etcdserver/api/v3rpc/fast-codec.js';
 import { encodeMessage } from '../../../src/util/grpc/message.js';
 import { INT64_SAMPLES, rng, UINT64_SAMPLES } from '../../harness/codec-samples.js';
 
@@ -39,6 +39,24 @@ test('PutResponse encoding equals the generated encoder', () => {
     }),
   ];
   for (const r of cases) assert.deepEqual(Buffer.from(encodePutResponse(r)), Buffer.from(toBinary(PutResponseSchema, r)));
+});
+
+test('LeaseGrantResponse encoding equals the generated encoder (IDs and TTLs around the varint sizes, negatives, errors, headers)', () => {
+  const r = rng(11);
+  const cases = [create(LeaseGrantResponseSchema, {}), create(LeaseGrantResponseSchema, { error: 'lease already exists ✓' })];
+  for (let i = 0; i < 200; i++) {
+    cases.push(create(LeaseGrantResponseSchema, {
+      ...(r(4) ? { header: { clusterId: UINT64_SAMPLES[r(UINT64_SAMPLES.length)]!, memberId: UINT64_SAMPLES[r(UINT64_SAMPLES.length)]!, revision: INT64_SAMPLES[r(8)]!, raftTerm: INT64_SAMPLES[r(5)]! } } : {}),
+      ID: INT64_SAMPLES[r(INT64_SAMPLES.length)]!,
+      TTL: INT64_SAMPLES[r(INT64_SAMPLES.length)]!,
+      ...(r(5) === 0 ? { error: 'x'.repeat(r(200)) } : {}),
+    }));
+  }
+  for (const m of cases) assert.deepEqual(Buffer.from(encodeLeaseGrantResponse(m)), Buffer.from(toBinary(LeaseGrantResponseSchema, m)), JSON.stringify(m, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+  // unknown fields: the generated encoder, which keeps them
+  const withUnknown = create(LeaseGrantResponseSchema, { ID: 5n });
+  (withUnknown as { $unknown?: unknown[] }).$unknown = [{ no: 99, wireType: 0, data: Uint8Array.of(1) }];
+  assert.deepEqual(Buffer.from(encodeLeaseGrantResponse(withUnknown)), Buffer.from(toBinary(LeaseGrantResponseSchema, withUnknown)));
 });
 
 const BIG = INT64_SAMPLES;

@@ -2,11 +2,12 @@
  * Hand-written codecs for the messages of the hottest RPCs, without protobuf-es
  * reflection (which costs more per call than the rest of the gRPC layer):
  * decoding PutRequest, encoding PutResponse, RangeResponse, DeleteRangeResponse,
- * TxnResponse and WatchResponse (whose events are encoded once however many
+ * LeaseGrantResponse, TxnResponse and WatchResponse (whose events are encoded once however many
  * watchers they go to). The bytes are protobuf's (rpc.proto: PutRequest key 1,
  * value 2, lease 3, prev_kv 4, ignore_value 5, ignore_lease 6; PutResponse
  * header 1, prev_kv 2; RangeResponse header 1, kvs 2, more 3, count 4;
- * DeleteRangeResponse header 1, deleted 2, prev_kvs 3; TxnResponse header 1,
+ * DeleteRangeResponse header 1, deleted 2, prev_kvs 3; LeaseGrantResponse header 1,
+ * ID 2, TTL 3, error 4; TxnResponse header 1,
  * succeeded 2, responses 3; ResponseOp response_range 1, response_put 2,
  * response_delete_range 3, response_txn 4; WatchResponse header 1,
  * watch_id 2, created 3, canceled 4, compact_revision 5, cancel_reason 6,
@@ -19,12 +20,14 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   DeleteRangeResponseSchema,
+  LeaseGrantResponseSchema,
   PutRequestSchema,
   PutResponseSchema,
   RangeResponseSchema,
   TxnResponseSchema,
   WatchResponseSchema,
   type DeleteRangeResponse,
+  type LeaseGrantResponse,
   type PutRequest,
   type PutResponse,
   type RangeResponse,
@@ -141,6 +144,29 @@ export function encodePutResponse(r: PutResponse): Uint8Array {
   let p = 0;
   if (h) p = putHeaderField(b, p, h, hs);
   if (kv) putBytesField(b, p, 0x12, kv);
+  return b;
+}
+
+/** Encodes a LeaseGrantResponse (same bytes as `toBinary(LeaseGrantResponseSchema, r)`); unknown fields go through the generated encoder. */
+export function encodeLeaseGrantResponse(r: LeaseGrantResponse): Uint8Array {
+  if (hasUnknown(r) || (r.header && hasUnknown(r.header))) return toBinary(LeaseGrantResponseSchema, r);
+  const h = r.header;
+  const hs = h ? headerSize(h) : 0;
+  const err = r.error === '' ? undefined : utf8.encode(r.error);
+  const b = new Uint8Array(
+    (h ? fieldSize(hs) : 0) + (r.ID !== 0n ? 1 + uvarintSize(r.ID) : 0) + (r.TTL !== 0n ? 1 + uvarintSize(r.TTL) : 0) + (err ? fieldSize(err.length) : 0),
+  );
+  let p = 0;
+  if (h) p = putHeaderField(b, p, h, hs);
+  if (r.ID !== 0n) {
+    b[p++] = 0x10;
+    p = putUvarint(b, p, r.ID);
+  }
+  if (r.TTL !== 0n) {
+    b[p++] = 0x18;
+    p = putUvarint(b, p, r.TTL);
+  }
+  if (err) putBytesField(b, p, 0x22, err);
   return b;
 }
 

@@ -22,9 +22,9 @@
  */
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from '@bufbuild/protobuf';
 import type net from 'node:net';
-import { Auth, Cluster, DeleteRangeRequestSchema, DeleteRangeResponseSchema, KV, Lease, Maintenance, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnRequestSchema, TxnResponseSchema, Watch, WatchResponseSchema } from '../../../../gen/etcdserverpb/rpc_pb.js';
+import { Auth, Cluster, DeleteRangeRequestSchema, DeleteRangeResponseSchema, KV, Lease, LeaseGrantResponseSchema, Maintenance, PutRequestSchema, PutResponseSchema, RangeResponseSchema, TxnRequestSchema, TxnResponseSchema, Watch, WatchResponseSchema } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { wireBytes } from '../../proposals.js';
-import { decodePutRequest, encodeDeleteRangeResponse, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse } from './fast-codec.js';
+import { decodePutRequest, encodeDeleteRangeResponse, encodeLeaseGrantResponse, encodePutResponse, encodeRangeResponse, encodeTxnResponse, encodeWatchResponse } from './fast-codec.js';
 import { decodeTxnRequest } from './txn-codec.js';
 import type { EtcdMetrics } from '../../../metrics/metrics.js';
 import type { CallContext, EtcdServerApi } from '../../api.js';
@@ -52,6 +52,7 @@ const FAST_ENCODERS = new Map<DescMessage, (v: never) => Uint8Array>([
   [PutResponseSchema, encodePutResponse],
   [RangeResponseSchema, encodeRangeResponse],
   [DeleteRangeResponseSchema, encodeDeleteRangeResponse],
+  [LeaseGrantResponseSchema, encodeLeaseGrantResponse],
   [TxnResponseSchema, encodeTxnResponse],
   [WatchResponseSchema, encodeWatchResponse],
 ]);

@@ -27,7 +27,12 @@ export class LeaseServer {
   }
 
   async leaseGrant(ctx: CallContext, r: LeaseGrantRequest): Promise<LeaseGrantResponse> {
-    const resp = await this.s.leaseGrant(ctx, r).catch((e) => { throw togRPCError(e); });
+    let resp: LeaseGrantResponse;
+    try {
+      resp = await this.s.leaseGrant(ctx, r);
+    } catch (e) {
+      throw togRPCError(e);
+    }
     this.hdr.fill(resp);
     return resp;
   }
