@@ -39,11 +39,31 @@ export function framedSize(n: number): number {
  */
 export function encodeRecord(type: number, payload: Uint8Array): Buffer {
   if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`wal: record payload of ${payload.length} bytes is too large`);
-  const out = Buffer.alloc(framedSize(payload.length));
-  out.writeUInt32LE(payload.length, 0);
-  out[4] = type;
-  out.writeUInt32LE(crc32c(payload), 8);
-  out.writeUInt32LE(crc32c(out.subarray(0, 12)), 12);
+  const out = Buffer.allocUnsafe(framedSize(payload.length));
   out.set(payload, HEADER_BYTES);
+  frameInPlace(out, 0, type, payload.length);
   return out;
+}
+
+/**
+ * Frames a record whose payload of `payloadLength` bytes is already in `out` at
+ * `pos + HEADER_BYTES`: writes the header at `pos` and the zero padding after the
+ * payload (what {@link encodeRecord} makes, without a buffer of its own). Returns the
+ * position after the record. Throws RangeError when the payload is larger than
+ * {@link MAX_PAYLOAD_BYTES} or does not fit in `out`.
+ */
+export function frameInPlace(out: Buffer, pos: number, type: number, payloadLength: number): number {
+  if (payloadLength > MAX_PAYLOAD_BYTES) throw new RangeError(`wal: record payload of ${payloadLength} bytes is too large`);
+  const start = pos + HEADER_BYTES;
+  const end = start + payloadLength + paddingFor(payloadLength);
+  if (end > out.length) throw new RangeError(`wal: a record of ${payloadLength} bytes does not fit at ${pos} of ${out.length}`);
+  out.writeUInt32LE(payloadLength, pos);
+  out[pos + 4] = type;
+  out[pos + 5] = 0;
+  out[pos + 6] = 0;
+  out[pos + 7] = 0;
+  out.writeUInt32LE(crc32c(out, start, start + payloadLength), pos + 8);
+  out.writeUInt32LE(crc32c(out, pos, pos + 12), pos + 12);
+  out.fill(0, start + payloadLength, end);
+  return end;
 }

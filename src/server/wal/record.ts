@@ -55,7 +55,10 @@ const MAX_U64 = (1n << 64n) - 1n;
 function putU64(b: Buffer, off: number, v: number | bigint, what: string): void {
   if (typeof v === 'number') {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`wal: ${what} ${v} is not a non-negative safe integer`);
-    v = BigInt(v);
+    // two 32-bit halves: no BigInt for the common case (terms and indexes are numbers)
+    b.writeUInt32LE(v % 0x1_0000_0000, off);
+    b.writeUInt32LE(Math.floor(v / 0x1_0000_0000), off + 4);
+    return;
   } else if (v < 0n || v > MAX_U64) {
     throw new RangeError(`wal: ${what} ${v} does not fit in 64 bits`);
   }
@@ -102,15 +105,23 @@ export function decodeHardState(p: Buffer): WalHardState {
   return { term: getNum(p, 0, 'term'), vote: p.readBigUInt64LE(8), commit: getNum(p, 16, 'commit') };
 }
 
+/** Bytes of an entry payload before its data: term u64, index u64, type u8. */
+export const ENTRY_HEADER_BYTES = 17;
+
 /** Entry payload: term u64 | index u64 | type u8 | data (17 + data.length bytes). Throws RangeError. */
 export function encodeEntry(e: WalEntry): Buffer {
-  if (!Number.isInteger(e.type) || e.type < 0 || e.type > 255) throw new RangeError(`wal: entry type ${e.type} is not 0..255`);
   const b = Buffer.allocUnsafe(17 + e.data.length);
-  putU64(b, 0, e.term, 'entry term');
-  putU64(b, 8, e.index, 'entry index');
-  b[16] = e.type;
-  b.set(e.data, 17);
+  putEntry(b, 0, e);
   return b;
+}
+
+/** Writes {@link encodeEntry}'s payload of `e` into `b` at `off` (17 + data.length bytes). Throws RangeError. */
+export function putEntry(b: Buffer, off: number, e: WalEntry): void {
+  if (!Number.isInteger(e.type) || e.type < 0 || e.type > 255) throw new RangeError(`wal: entry type ${e.type} is not 0..255`);
+  putU64(b, off, e.term, 'entry term');
+  putU64(b, off + 8, e.index, 'entry index');
+  b[off + 16] = e.type;
+  b.set(e.data, off + 17);
 }
 
 /** Inverse of {@link encodeEntry} (copies `data`); throws RecordDecodeError. */

@@ -26,7 +26,7 @@ import { constants as fsConstants, fdatasync, write, writeSync } from 'node:fs';
 import { open, readdir, rename, unlink, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeSegment } from './decoder.js';
-import { encodeRecord } from './encoder.js';
+import { encodeRecord, framedSize, frameInPlace, HEADER_BYTES } from './encoder.js';
 import { WalClosedError, WalCorruptError, WalError, WalExistsError, WalNotFoundError, WalSnapshotNotFoundError } from './errors.js';
 import {
   RecordDecodeError,
@@ -36,10 +36,11 @@ import {
   decodeHardState,
   decodeMetadata,
   decodeSnapshot,
-  encodeEntry,
+  ENTRY_HEADER_BYTES,
   encodeHardState,
   encodeMetadata,
   encodeSnapshot,
+  putEntry,
   type WalEntry,
   type WalHardState,
   type WalMetadata,
@@ -409,19 +410,31 @@ export class Wal {
   save(hardState: WalHardState, entries: readonly WalEntry[]): Promise<void> {
     const empty = isEmptyHardState(hardState);
     if (empty && entries.length === 0) return Promise.resolve();
-    const bufs: Buffer[] = [];
+    // every record of the save framed in one buffer: no buffer per entry and per record
+    let out: Buffer;
     try {
+      const hs = empty ? undefined : encodeHardState(hardState);
+      let total = hs ? framedSize(hs.length) : 0;
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
         if (i > 0 && e.index !== entries[i - 1]!.index + 1) throw new RangeError(`wal: entry index ${e.index} does not follow ${entries[i - 1]!.index}`);
-        bufs.push(encodeRecord(RecordType.Entry, encodeEntry(e)));
+        total += framedSize(ENTRY_HEADER_BYTES + e.data.length);
       }
-      if (!empty) bufs.push(encodeRecord(RecordType.HardState, encodeHardState(hardState)));
+      out = Buffer.allocUnsafe(total);
+      let pos = 0;
+      for (const e of entries) {
+        putEntry(out, pos + HEADER_BYTES, e);
+        pos = frameInPlace(out, pos, RecordType.Entry, ENTRY_HEADER_BYTES + e.data.length);
+      }
+      if (hs) {
+        out.set(hs, pos + HEADER_BYTES);
+        frameInPlace(out, pos, RecordType.HardState, hs.length);
+      }
     } catch (e) {
       return Promise.reject(e);
     }
     const last = entries[entries.length - 1];
-    return this.enqueue(Buffer.concat(bufs), entries.length, empty ? undefined : hardState, last?.index);
+    return this.enqueue(out, entries.length, empty ? undefined : hardState, last?.index);
   }
 
   /**

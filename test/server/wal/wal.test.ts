@@ -11,7 +11,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { LOOP_WRITE_MAX_BYTES, Wal, segmentName, type WalEntry, type WalHardState } from '../../../src/server/wal/wal.js';
 import { WalClosedError, WalCorruptError, WalExistsError, WalNotFoundError, WalSnapshotNotFoundError } from '../../../src/server/wal/errors.js';
 import { HEADER_BYTES, encodeRecord, framedSize } from '../../../src/server/wal/encoder.js';
-import { RecordType, encodeEntry } from '../../../src/server/wal/record.js';
+import { RecordType, encodeEntry, encodeHardState } from '../../../src/server/wal/record.js';
 
 const META = { nodeId: 0x8e9e05c52164694dn, clusterId: 0xcdf818194e3a8c32n };
 const enc = new TextEncoder();
@@ -162,6 +162,40 @@ test('wal: onWrite is told each durable write and its bytes: the file grows by e
   await rm(dir2, { recursive: true, force: true });
   assert.equal(told.length, 1);
   assert.ok(told[0]! >= 0.025, `sync hook time told: ${told[0]}`);
+});
+
+test('wal: a save is framed in one buffer byte for byte as encodeRecord frames each entry and the hard state (every padding, terms and indexes past 2^32)', async (t) => {
+  const dir = await tempDir(t);
+  const w = await Wal.create(dir, META, { segmentBytes: 1 << 20 });
+  const seg = join(dir, (await walFiles(dir))[0]!);
+  let expected = await readFile(seg);
+  const big = 2 ** 40 + 3;
+  let index = 1;
+  for (let round = 0; round < 4; round++) {
+    const entries: WalEntry[] = [];
+    for (let n = 0; n < 9; n++, index++) entries.push({ term: round === 3 ? big : round + 1, index, type: n % 3, data: enc.encode('d'.repeat((n * 7 + round) % 19)) });
+    const hsNow = round === 1 ? hs(0, 0, 0n) : hs(round + 1, index - 1, 0xfedcba9876543210n);
+    await w.save(hsNow, entries);
+    const records = entries.map((x) => encodeRecord(RecordType.Entry, encodeEntry(x)));
+    if (round !== 1) records.push(encodeRecord(RecordType.HardState, encodeHardState(hsNow)));
+    expected = Buffer.concat([expected, ...records]);
+    assert.deepEqual(await readFile(seg), expected, `round ${round}`);
+  }
+  await w.close();
+  // doc.md: reserved header bytes and padding are zero (walked here without the encoder)
+  const bytes = await readFile(seg);
+  for (let pos = 0; pos < bytes.length; ) {
+    const len = bytes.readUInt32LE(pos);
+    assert.deepEqual([...bytes.subarray(pos + 5, pos + 8)], [0, 0, 0], `reserved bytes at ${pos}`);
+    const pad = (8 - (len % 8)) % 8;
+    assert.ok(bytes.subarray(pos + 16 + len, pos + 16 + len + pad).every((b) => b === 0), `padding after the record at ${pos}`);
+    pos += 16 + len + pad;
+  }
+  const r = await Wal.open(dir, SNAP0);
+  assert.equal(r.entries.length, 36);
+  assert.equal(r.entries.at(-1)!.term, big);
+  assert.deepEqual(r.hardState, hs(4, 36, 0xfedcba9876543210n));
+  await r.wal.close();
 });
 
 test('wal: create refuses a directory with segments; open refuses an empty one', async (t) => {
