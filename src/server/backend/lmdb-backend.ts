@@ -554,11 +554,8 @@ class LmdbBatchTx implements BatchTx {
   }
 
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {
-    const pb = this.writable(bucket);
-    bucketKeys(bucket).check(key); // fail now, not at commit
     // copy: callers may reuse their buffers (etcd reuses revision byte slices)
-    pb.entries.set(key.slice(), value.slice(), true);
-    this.pendingWrites++;
+    this.seqPutOwned(bucket, key.slice(), value.slice());
   }
 
   seqPut(bucket: string, key: Uint8Array, value: Uint8Array): void {

@@ -258,13 +258,8 @@ class MemoryBatchTx implements BatchTx {
   }
 
   put(bucket: string, key: Uint8Array, value: Uint8Array): void {
-    const b = this.writable(bucket);
-    const old = b.get(key);
-    if (old !== undefined) this.workingSize -= key.length + old.length;
     // copy: callers may reuse their buffers (etcd reuses revision byte slices)
-    b.set(key.slice(), value.slice(), true);
-    this.workingSize += key.length + value.length;
-    this.pendingWrites++;
+    this.seqPutOwned(bucket, key.slice(), value.slice());
   }
 
   seqPut(bucket: string, key: Uint8Array, value: Uint8Array): void {

@@ -153,6 +153,12 @@ export function requestTimeoutMs(electionMs: number): number {
   return 5000 + 2 * electionMs;
 }
 
+/** What a caller whose signal aborted gets: ErrTimeout for a passed deadline (reason TimeoutError), else ErrCanceled. */
+function abortError(signal: CallContext['signal']): Error {
+  const reason = signal?.reason as { name?: string } | undefined;
+  return reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled();
+}
+
 /** A Go-style (resp, err) pair as a value or a thrown error. */
 function unwrap<T>(r: Res<T>): T {
   if (r.err) throw r.err;
@@ -285,10 +291,7 @@ export class V3Server {
     // the caller's cancellation give up by triggering that same waiter with their error.
     return new Promise<unknown>((resolve, reject) => {
       const signal = ctx.signal;
-      const onAbort = (): void => {
-        const reason = signal?.reason as { name?: string } | undefined;
-        this.d.wait.trigger(id, { err: reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled() });
-      };
+      const onAbort = (): void => this.d.wait.trigger(id, { err: abortError(signal) });
       const timer = setTimeout(() => this.d.wait.trigger(id, { err: new ErrTimeout() }), this.reqTimeoutMs());
       this.d.wait.listen(id, (res) => {
         clearTimeout(timer);
@@ -335,10 +338,7 @@ export class V3Server {
         reject(err);
       };
       const timer = setTimeout(() => giveUp(new ErrTimeout()), this.reqTimeoutMs());
-      const onAbort = (): void => {
-        const reason = ctx.signal?.reason as { name?: string } | undefined;
-        giveUp(reason?.name === 'TimeoutError' ? new ErrTimeout() : new ErrCanceled());
-      };
+      const onAbort = (): void => giveUp(abortError(ctx.signal));
       if (ctx.signal?.aborted) {
         onAbort();
         return;
@@ -592,14 +592,16 @@ export class V3Server {
    * ErrInvalidAuthToken for a bad token, ErrUserEmpty for no user.
    */
   private async requireLogin(ctx: CallContext): Promise<AuthInfo | undefined> {
-    const ai = await this.authInfo(ctx);
-    if (this.d.authStore.isAuthEnabled() && (!ai || ai.username === '')) throw new ErrUserEmpty();
-    return ai;
+    return this.loggedIn(await this.authInfo(ctx));
   }
 
   /** {@link requireLogin} of a call that sent no token, without a promise. */
   private requireLoginWithoutToken(ctx: CallContext): AuthInfo | undefined {
-    const ai = this.authInfoWithoutToken(ctx);
+    return this.loggedIn(this.authInfoWithoutToken(ctx));
+  }
+
+  /** `ai`, unless auth is enabled and it names no user: ErrUserEmpty. */
+  private loggedIn(ai: AuthInfo | undefined): AuthInfo | undefined {
     if (this.d.authStore.isAuthEnabled() && (!ai || ai.username === '')) throw new ErrUserEmpty();
     return ai;
   }

@@ -10,8 +10,10 @@ export class Wait<T> {
 
   /** Registers `id`; the promise resolves with what {@link trigger} passes. Throws if `id` is already registered. */
   register(id: bigint): Promise<T> {
-    if (this.pending.has(id)) throw new Error(`dup id ${id.toString(16)}`);
-    return new Promise<T>((resolve) => this.pending.set(id, resolve));
+    let resolve!: (v: T) => void;
+    const p = new Promise<T>((r) => (resolve = r));
+    this.listen(id, resolve);
+    return p;
   }
 
   /**
