@@ -55,6 +55,24 @@ export function putUvarint(buf: Uint8Array, pos: number, v: bigint | number): nu
   return pos;
 }
 
+/**
+ * Bytes of the varint field holding `v` under a one-byte tag (field numbers 1..15):
+ * 0 when `v` is 0, which proto3 leaves out; `v` is read as uint64.
+ */
+export function varintFieldSize(v: bigint): number {
+  return v === 0n ? 0 : 1 + uvarintSize(v);
+}
+
+/**
+ * Writes the varint field `tag` (one byte) holding `v` at `pos`, unless `v` is 0 (left
+ * out, as proto3 does); returns the position after it. `v` is read as uint64.
+ */
+export function putVarintField(buf: Uint8Array, pos: number, tag: number, v: bigint): number {
+  if (v === 0n) return pos;
+  buf[pos] = tag;
+  return putUvarint(buf, pos + 1, v);
+}
+
 /** A read position, advanced by the read functions. */
 export interface WireCursor {
   pos: number;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
-import { putUvarint, readLength, readTag, readUvarint, uvarintSize } from '../../src/util/protowire.js';
+import { putUvarint, putVarintField, readLength, readTag, readUvarint, uvarintSize, varintFieldSize } from '../../src/util/protowire.js';
 import { rng } from '../harness/codec-samples.js';
 
 test('uvarints are written and read as protobuf does', () => {
@@ -91,4 +91,15 @@ test('readTag: keys as numbers; -1 past the end, over 5 bytes or over 2^32 - 1',
   assert.equal(readTag(Uint8Array.of(0x80), { pos: 0 }), -1);
   assert.equal(readTag(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0x1f), { pos: 0 }), -1);
   assert.equal(readTag(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x00), { pos: 0 }), -1);
+});
+
+test('varint fields: left out when zero, else the tag and the value as protobuf-es writes an int64 field', () => {
+  for (const v of [0n, 1n, 300n, (1n << 40n) + 7n, -1n, -(1n << 63n)]) {
+    const want = v === 0n ? new Uint8Array(0) : new BinaryWriter().tag(3, 0).int64(v).finish();
+    const buf = new Uint8Array(13).fill(0xee);
+    const end = putVarintField(buf, 1, 0x18, v);
+    assert.deepEqual([...buf.subarray(1, end)], [...want], String(v));
+    assert.equal(buf[end], 0xee, 'nothing written past the field');
+    assert.equal(varintFieldSize(v), want.length, String(v));
+  }
 });

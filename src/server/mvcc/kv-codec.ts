@@ -11,7 +11,7 @@
  */
 import { fromBinary } from '@bufbuild/protobuf';
 import { KeyValueSchema, type KeyValue } from '../../gen/mvccpb/kv_pb.js';
-import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../util/protowire.js';
+import { putUvarint, putVarintField, readLength, readUvarint, uvarintSize, varintFieldSize, type WireCursor } from '../../util/protowire.js';
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -29,11 +29,11 @@ export function encodeKeyValue(kv: KeyValueFields): Uint8Array {
 export function keyValueSize(kv: KeyValueFields): number {
   let size = 0;
   if (kv.key.length > 0) size += 1 + uvarintSize(kv.key.length) + kv.key.length;
-  if (kv.createRevision !== 0n) size += 1 + uvarintSize(kv.createRevision);
-  if (kv.modRevision !== 0n) size += 1 + uvarintSize(kv.modRevision);
-  if (kv.version !== 0n) size += 1 + uvarintSize(kv.version);
+  size += varintFieldSize(kv.createRevision);
+  size += varintFieldSize(kv.modRevision);
+  size += varintFieldSize(kv.version);
   if (kv.value.length > 0) size += 1 + uvarintSize(kv.value.length) + kv.value.length;
-  if (kv.lease !== 0n) size += 1 + uvarintSize(kv.lease);
+  size += varintFieldSize(kv.lease);
   return size;
 }
 
@@ -48,28 +48,16 @@ export function putKeyValue(b: Uint8Array, p: number, kv: KeyValueFields): numbe
     b.set(kv.key, p);
     p += kv.key.length;
   }
-  if (kv.createRevision !== 0n) {
-    b[p++] = 0x10;
-    p = putUvarint(b, p, kv.createRevision);
-  }
-  if (kv.modRevision !== 0n) {
-    b[p++] = 0x18;
-    p = putUvarint(b, p, kv.modRevision);
-  }
-  if (kv.version !== 0n) {
-    b[p++] = 0x20;
-    p = putUvarint(b, p, kv.version);
-  }
+  p = putVarintField(b, p, 0x10, kv.createRevision);
+  p = putVarintField(b, p, 0x18, kv.modRevision);
+  p = putVarintField(b, p, 0x20, kv.version);
   if (kv.value.length > 0) {
     b[p++] = 0x2a;
     p = putUvarint(b, p, kv.value.length);
     b.set(kv.value, p);
     p += kv.value.length;
   }
-  if (kv.lease !== 0n) {
-    b[p++] = 0x30;
-    p = putUvarint(b, p, kv.lease);
-  }
+  p = putVarintField(b, p, 0x30, kv.lease);
   return p;
 }
 

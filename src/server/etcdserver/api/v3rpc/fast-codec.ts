@@ -37,7 +37,7 @@ import {
 } from '../../../../gen/etcdserverpb/rpc_pb.js';
 import { EventSchema, type Event, type KeyValue } from '../../../../gen/mvccpb/kv_pb.js';
 import { encodeKeyValue, keyValueSize, putKeyValue } from '../../../mvcc/kv-codec.js';
-import { putUvarint, readLength, readUvarint, uvarintSize, type WireCursor } from '../../../../util/protowire.js';
+import { putUvarint, putVarintField, readLength, readUvarint, uvarintSize, varintFieldSize, type WireCursor } from '../../../../util/protowire.js';
 
 const EMPTY: Uint8Array = new Uint8Array(0);
 
@@ -85,31 +85,14 @@ export function decodePutRequest(b: Uint8Array): PutRequest {
 type HeaderFields = Pick<ResponseHeader, 'clusterId' | 'memberId' | 'revision' | 'raftTerm'>;
 
 function headerSize(h: HeaderFields): number {
-  let n = 0;
-  if (h.clusterId !== 0n) n += 1 + uvarintSize(h.clusterId);
-  if (h.memberId !== 0n) n += 1 + uvarintSize(h.memberId);
-  if (h.revision !== 0n) n += 1 + uvarintSize(h.revision);
-  if (h.raftTerm !== 0n) n += 1 + uvarintSize(h.raftTerm);
-  return n;
+  return varintFieldSize(h.clusterId) + varintFieldSize(h.memberId) + varintFieldSize(h.revision) + varintFieldSize(h.raftTerm);
 }
 
 function putHeader(b: Uint8Array, p: number, h: HeaderFields): number {
-  if (h.clusterId !== 0n) {
-    b[p++] = 0x08;
-    p = putUvarint(b, p, h.clusterId);
-  }
-  if (h.memberId !== 0n) {
-    b[p++] = 0x10;
-    p = putUvarint(b, p, h.memberId);
-  }
-  if (h.revision !== 0n) {
-    b[p++] = 0x18;
-    p = putUvarint(b, p, h.revision);
-  }
-  if (h.raftTerm !== 0n) {
-    b[p++] = 0x20;
-    p = putUvarint(b, p, h.raftTerm);
-  }
+  p = putVarintField(b, p, 0x08, h.clusterId);
+  p = putVarintField(b, p, 0x10, h.memberId);
+  p = putVarintField(b, p, 0x18, h.revision);
+  p = putVarintField(b, p, 0x20, h.raftTerm);
   return p;
 }
 
@@ -153,19 +136,11 @@ export function encodeLeaseGrantResponse(r: LeaseGrantResponse): Uint8Array {
   const h = r.header;
   const hs = h ? headerSize(h) : 0;
   const err = r.error === '' ? undefined : utf8.encode(r.error);
-  const b = new Uint8Array(
-    (h ? fieldSize(hs) : 0) + (r.ID !== 0n ? 1 + uvarintSize(r.ID) : 0) + (r.TTL !== 0n ? 1 + uvarintSize(r.TTL) : 0) + (err ? fieldSize(err.length) : 0),
-  );
+  const b = new Uint8Array((h ? fieldSize(hs) : 0) + varintFieldSize(r.ID) + varintFieldSize(r.TTL) + (err ? fieldSize(err.length) : 0));
   let p = 0;
   if (h) p = putHeaderField(b, p, h, hs);
-  if (r.ID !== 0n) {
-    b[p++] = 0x10;
-    p = putUvarint(b, p, r.ID);
-  }
-  if (r.TTL !== 0n) {
-    b[p++] = 0x18;
-    p = putUvarint(b, p, r.TTL);
-  }
+  p = putVarintField(b, p, 0x10, r.ID);
+  p = putVarintField(b, p, 0x18, r.TTL);
   if (err) putBytesField(b, p, 0x22, err);
   return b;
 }
@@ -188,7 +163,7 @@ export function encodeRangeResponse(r: RangeResponse): Uint8Array {
     size += fieldSize(ks);
   }
   if (r.more) size += 2;
-  if (r.count !== 0n) size += 1 + uvarintSize(r.count);
+  size += varintFieldSize(r.count);
   const b = new Uint8Array(size);
   let p = 0;
   if (h) p = putHeaderField(b, p, h, hs);
@@ -201,10 +176,7 @@ export function encodeRangeResponse(r: RangeResponse): Uint8Array {
     b[p++] = 0x18;
     b[p++] = 1;
   }
-  if (r.count !== 0n) {
-    b[p++] = 0x20;
-    p = putUvarint(b, p, r.count);
-  }
+  p = putVarintField(b, p, 0x20, r.count);
   return b;
 }
 
@@ -218,15 +190,12 @@ export function encodeDeleteRangeResponse(r: DeleteRangeResponse): Uint8Array {
   const hs = h ? headerSize(h) : 0;
   const kvs = r.prevKvs.map((kv: KeyValue) => encodeKeyValue(kv));
   let size = h ? fieldSize(hs) : 0;
-  if (r.deleted !== 0n) size += 1 + uvarintSize(BigInt.asUintN(64, r.deleted));
+  size += varintFieldSize(r.deleted);
   for (const kv of kvs) size += fieldSize(kv.length);
   const b = new Uint8Array(size);
   let p = 0;
   if (h) p = putHeaderField(b, p, h, hs);
-  if (r.deleted !== 0n) {
-    b[p++] = 0x10;
-    p = putUvarint(b, p, BigInt.asUintN(64, r.deleted));
-  }
+  p = putVarintField(b, p, 0x10, r.deleted);
   for (const kv of kvs) p = putBytesField(b, p, 0x1a, kv);
   return b;
 }
@@ -331,20 +300,17 @@ export function encodeWatchResponse(r: WatchResponse): Uint8Array {
   const reason = r.cancelReason.length > 0 ? utf8.encode(r.cancelReason) : undefined;
   const events = r.events.map(encodeEvent);
   let size = h ? fieldSize(hs) : 0;
-  if (r.watchId !== 0n) size += 1 + uvarintSize(r.watchId);
+  size += varintFieldSize(r.watchId);
   if (r.created) size += 2;
   if (r.canceled) size += 2;
-  if (r.compactRevision !== 0n) size += 1 + uvarintSize(r.compactRevision);
+  size += varintFieldSize(r.compactRevision);
   if (reason) size += fieldSize(reason.length);
   if (r.fragment) size += 2;
   for (const e of events) size += fieldSize(e.length);
   const b = new Uint8Array(size);
   let p = 0;
   if (h) p = putHeaderField(b, p, h, hs);
-  if (r.watchId !== 0n) {
-    b[p++] = 0x10;
-    p = putUvarint(b, p, r.watchId);
-  }
+  p = putVarintField(b, p, 0x10, r.watchId);
   if (r.created) {
     b[p++] = 0x18;
     b[p++] = 1;
@@ -353,10 +319,7 @@ export function encodeWatchResponse(r: WatchResponse): Uint8Array {
     b[p++] = 0x20;
     b[p++] = 1;
   }
-  if (r.compactRevision !== 0n) {
-    b[p++] = 0x28;
-    p = putUvarint(b, p, r.compactRevision);
-  }
+  p = putVarintField(b, p, 0x28, r.compactRevision);
   if (reason) p = putBytesField(b, p, 0x32, reason);
   if (r.fragment) {
     b[p++] = 0x38;
@@ -389,17 +352,14 @@ export class WatchEventsFramer {
   frame(h: HeaderFields, watchId: bigint, events: readonly Event[]): Uint8Array {
     const hb = this.headerField(h);
     const eb = this.eventFields(events);
-    const idSize = watchId !== 0n ? 1 + uvarintSize(watchId) : 0;
+    const idSize = varintFieldSize(watchId);
     const n = hb.length + idSize + eb.length;
     const b = Buffer.allocUnsafe(5 + n);
     b[0] = 0;
     b.writeUInt32BE(n, 1);
     b.set(hb, 5);
     let p = 5 + hb.length;
-    if (watchId !== 0n) {
-      b[p++] = 0x10;
-      p = putUvarint(b, p, watchId);
-    }
+    p = putVarintField(b, p, 0x10, watchId);
     b.set(eb, p);
     return b;
   }
