@@ -4,7 +4,7 @@
  * serveMetrics): for each --listen-client-urls URL one listener on which gRPC
  * and HTTP share the port, as etcd's cmux does: every accepted connection
  * (after the TLS handshake for https/unixs) is sniffed, and one starting with
- * the HTTP/2 client preface goes to the v3 gRPC server (its node:http2
+ * the HTTP/2 client preface goes to the v3 gRPC server (its HTTP/2
  * transport, `V3rpcServer.handleConnection`), anything else to an HTTP/1 server
  * with /health, /version and /metrics. --listen-metrics-urls get an HTTP
  * server with /metrics and /health only.

@@ -1,7 +1,7 @@
 /**
  * @module util/http2/frame
  * HTTP/2 framing constants and frame headers (RFC 7540 §4, §6), shared by the
- * client's HTTP/2 transport and the server's :authority rewriting stage.
+ * client's HTTP/2 transport and the server's (v3rpc/transport/http2.ts).
  */
 
 /** HTTP/2 frame types (RFC 7540 §6). */

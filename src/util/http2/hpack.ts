@@ -5,12 +5,9 @@
  * updates, the three literal kinds), and an encoder that writes a header list
  * as literals that never touch the receiver's dynamic table.
  *
- * Used by the client's HTTP/2 transport (src/client/transport) for both
- * directions, and by the server's :authority rewriting stage
- * (server/etcdserver/api/v3rpc/transport/authority.ts): grpc-go sends e.g.
- * `:authority: http://127.0.0.1:2379`, which nghttp2 refuses; the stage decodes
- * each header block, fixes the value and re-encodes the block so nghttp2's
- * decoder table stays empty (the client's indexes then refer to our table only).
+ * Used by the client's HTTP/2 transport (src/client/transport) and the
+ * server's (server/etcdserver/api/v3rpc/transport/http2.ts), each decoding
+ * what its peer sends and answering with literals.
  *
  * Names and values are latin1 strings: one character per octet, so any octet
  * sequence survives decode → encode unchanged, and `.length` is the octet count

@@ -1,4 +1,4 @@
-// The v3rpc gRPC transport on node:http2 (src/server/etcdserver/api/v3rpc/transport):
+// The v3rpc gRPC transport (src/server/etcdserver/api/v3rpc/transport):
 // framing units, then a GrpcServer with test methods driven by a raw node:http2
 // client (to control DATA frames, RST_STREAM and header shapes) and by grpc-js,
 // and grpc-go's error statuses compared with real etcd 3.4.23 byte for byte.
@@ -146,7 +146,7 @@ function messages(b: Buffer): string[] {
 
 const text = { decode: (b: Uint8Array) => Buffer.from(b).toString(), encode: (s: string) => Buffer.from(s) };
 
-describe('GrpcServer on node:http2', () => {
+describe('GrpcServer driven by node:http2 and grpc-js clients', () => {
   const server = new GrpcServer({ maxRecvBytes: 1000 });
   let listener: net.Server;
   let session: http2.ClientHttp2Session;

@@ -4,8 +4,8 @@
  * Watch, Lease, Cluster, Maintenance and Auth services (and v3lock's Lock and
  * v3election's Election, ./concurrency.ts) of
  * `src/gen/etcdserverpb/rpc_pb.ts` (messages coded with protobuf-es
- * toBinary/fromBinary) plus grpc.health.v1.Health/Check, on the node:http2
- * gRPC transport of `./transport/` (grpc-js is not used by the server).
+ * toBinary/fromBinary) plus grpc.health.v1.Health/Check, on the gRPC
+ * transport of `./transport/` (our own HTTP/2; neither node:http2 nor grpc-js).
  *
  * Each method runs etcd's interceptors (interceptor.go) around its handler:
  * the `hasleader` check, the request size check of writes, the leader monitor
@@ -79,7 +79,7 @@ export interface V3rpcOptions {
 type UnaryFn = (ctx: CallContext, req: never) => Promise<unknown>;
 type StreamFn = (call: never, ctx: CallContext) => Promise<void>;
 
-/** The v3 gRPC services of one member, on the node:http2 transport. */
+/** The v3 gRPC services of one member, on the transport of `./transport/`. */
 export class V3rpcServer {
   private readonly transport: GrpcServer;
   private readonly monitor: LeaderMonitor;
@@ -246,7 +246,7 @@ export class V3rpcServer {
           checkLearner(s, path, req);
           checkLeader(s, md);
           checkRequestSize(path, size, maxRequestBytes);
-          p = fn(callContext(md, call.signal, () => this.transport.clientSocket(call.stream.session)), req as never);
+          p = fn(callContext(md, call.signal, () => call.stream.socket), req as never);
         } catch (e) {
           fail(call, e);
           return;
@@ -284,7 +284,7 @@ export class V3rpcServer {
         const signal = call.signal;
         const tracked = requiresLeader(md);
         if (tracked) this.monitor.track(signal);
-        const run = (async () => fn(call as never, callContext(md, signal, () => this.transport.clientSocket(call.transportCall.stream.session))))();
+        const run = (async () => fn(call as never, callContext(md, signal, () => call.transportCall.stream.socket)))();
         run.catch((e: unknown) => call.emit('error', togRPCError(e))).finally(() => {
           if (tracked) this.monitor.untrack(signal);
           mm?.onHandled(code);

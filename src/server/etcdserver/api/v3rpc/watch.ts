@@ -319,8 +319,7 @@ class ServerWatchStream {
       }
       const r = await this.ws.queue.receive();
       if (r === undefined || this.closed) return;
-      // what else is queued goes out with it, in one write to the HTTP/2 stream
-      this.call.cork();
+      // what else is queued goes out with it (the transport sends one turn's frames in one write)
       try {
         this.sendWatchResponse(r);
         for (let n = 1; n < SEND_BATCH && !this.closed && !this.call.writableNeedDrain; n++) {
@@ -331,8 +330,6 @@ class ServerWatchStream {
       } catch (e) {
         this.fail(e);
         return;
-      } finally {
-        this.call.uncork();
       }
     }
   }

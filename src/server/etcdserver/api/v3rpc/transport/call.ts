@@ -1,7 +1,7 @@
 /**
  * @module server/etcdserver/api/v3rpc/transport/call
  * What every call on the transport shares (grpc-go internal/transport
- * Stream + the server side of its http2Server): the node:http2 stream, the
+ * Stream + the server side of its http2Server): the HTTP/2 stream (http2.ts), the
  * request metadata, the cancellation signal, the `grpc-timeout` deadline, and
  * sending the response headers, messages and the status trailers.
  *
@@ -12,37 +12,34 @@
  *   a status with no message before it is a trailers-only response (one
  *   HEADERS frame with END_STREAM);
  * - after the status, a stream the client has not half-closed is reset with
- *   RST_STREAM NO_ERROR (http2_server.go WriteStatus → finishStream rst);
+ *   RST_STREAM NO_ERROR (http2_server.go WriteStatus → finishStream rst); the
+ *   reset follows the status in the same write, so it never overtakes it;
  * - client RST_STREAM or a lost connection before the status → the call is
  *   canceled (signal reason {@link CANCELED_REASON});
  * - the deadline passing → DEADLINE_EXCEEDED "context deadline exceeded" and
  *   the signal aborted with {@link DEADLINE_REASON}.
  */
-import http2 from 'node:http2';
 import { CANCELED_REASON, CancelSignal, DEADLINE_REASON } from './cancel.js';
 import type { StatusObject } from '../../../../../util/grpc/codes.js';
 import { encodeMessage } from '../../../../../util/grpc/message.js';
+import { encodeHeaderBlock, type Http2ServerStream, type RequestHeaders, type StreamSink } from './http2.js';
 import { Metadata } from './metadata.js';
 import { encodeGrpcMessage, STATUS_DEADLINE_EXCEEDED } from './status.js';
 
-const { NGHTTP2_NO_ERROR } = http2.constants;
+/** Response headers of every gRPC response, as a header block. */
+const RESPONSE_HEADERS = encodeHeaderBlock([[':status', '200'], ['content-type', 'application/grpc']]);
+const OK_TRAILERS = encodeHeaderBlock([['grpc-status', '0']]);
+const OK_TRAILERS_ONLY = encodeHeaderBlock([[':status', '200'], ['content-type', 'application/grpc'], ['grpc-status', '0']]);
 
-/** Response headers of every gRPC response (frozen; node copies them). */
-const RESPONSE_HEADERS = Object.freeze({ ':status': 200, 'content-type': 'application/grpc' });
-const OK_TRAILERS = Object.freeze({ 'grpc-status': '0' });
-const WAIT_FOR_TRAILERS = Object.freeze({ waitForTrailers: true, sendDate: false });
-const END_STREAM = Object.freeze({ endStream: true, sendDate: false });
+/** The stream a call answers on. */
+export type CallStream = Http2ServerStream;
 
-/** The transport's private link from a node stream to its call. */
-export const kCall = Symbol('grpcCall');
-
-/** A node:http2 server stream carrying a call. */
-export type CallStream = http2.ServerHttp2Stream & { [kCall]?: ServerCall };
-
-/** The trailers of `st`. */
-function trailersOf(st: StatusObject): Record<string, string> {
-  if (st.code === 0 && st.details === '') return OK_TRAILERS;
-  return { 'grpc-status': String(st.code), 'grpc-message': encodeGrpcMessage(st.details) };
+/** The trailers of `st` as a header block; with the response headers first for a trailers-only response. */
+function trailersOf(st: StatusObject, trailersOnly: boolean): Buffer {
+  if (st.code === 0 && st.details === '') return trailersOnly ? OK_TRAILERS_ONLY : OK_TRAILERS;
+  const fields: [string, string][] = trailersOnly ? [[':status', '200'], ['content-type', 'application/grpc']] : [];
+  fields.push(['grpc-status', String(st.code)], ['grpc-message', encodeGrpcMessage(st.details)]);
+  return encodeHeaderBlock(fields);
 }
 
 /**
@@ -50,35 +47,8 @@ function trailersOf(st: StatusObject): Record<string, string> {
  * trailers-only response carrying `st`, then resets it if the client is still
  * sending.
  */
-export function respondStatusOnly(stream: http2.ServerHttp2Stream, st: StatusObject): void {
-  if (stream.destroyed || stream.closed) return;
-  stream.respond({ ...RESPONSE_HEADERS, ...trailersOf(st) }, END_STREAM);
-  resetAfterStatus(stream, () => stream.endAfterHeaders || (stream.state as { remoteClose?: number } | undefined)?.remoteClose === 1);
-}
-
-/**
- * Resets `stream` with RST_STREAM NO_ERROR once the status that ended our side has
- * been sent, unless `remoteEnded()` by then (grpc-go finishStream). Only once nghttp2
- * has sent it (the stream's END_STREAM, `state.localClose`): a reset submitted while
- * the status is still queued goes out first and the status is dropped, so the client
- * sees `stream terminated by RST_STREAM with error code: NO_ERROR` instead — every
- * time for a unary call whose END_STREAM came in a frame of its own (grpc-go sends it
- * so) after the answer. Checked on the next turns of the event loop, for at most ~1 s.
- */
-function resetAfterStatus(stream: http2.ServerHttp2Stream, remoteEnded: () => boolean, tries = 0): void {
-  if (remoteEnded() || stream.closed || stream.destroyed) return;
-  const sent = tries > 0 && (stream.state as { localClose?: number } | undefined)?.localClose === 1;
-  if (sent || tries >= 100) {
-    stream.close(NGHTTP2_NO_ERROR);
-    return;
-  }
-  if (tries === 0) setImmediate(() => resetAfterStatus(stream, remoteEnded, 1));
-  else setTimeout(() => resetAfterStatus(stream, remoteEnded, tries + 1), 10);
-}
-
-function onWantTrailers(this: CallStream): void {
-  const call = this[kCall];
-  if (call) call.writeTrailers();
+export function respondStatusOnly(stream: Http2ServerStream, st: StatusObject): void {
+  stream.respond(trailersOf(st, true), true, true);
 }
 
 function onDeadline(call: ServerCall): void {
@@ -86,13 +56,12 @@ function onDeadline(call: ServerCall): void {
 }
 
 /** One call; see the module doc. Subclasses deliver requests to handlers. */
-export abstract class ServerCall {
+export abstract class ServerCall implements StreamSink {
   /** True once the status was sent or the stream closed (later responses are dropped). */
   finished = false;
   /** True once the client half-closed (END_STREAM received and all data read). */
   remoteEnded = false;
   private headersSent = false;
-  private finalStatus: StatusObject | undefined;
   /** why the call was canceled: CANCELED_REASON or DEADLINE_REASON */
   private cancelReason: Error | undefined;
   private _signal: CancelSignal | undefined;
@@ -100,16 +69,16 @@ export abstract class ServerCall {
   private timer: NodeJS.Timeout | undefined;
 
   /**
-   * @param stream the node:http2 stream
+   * @param stream the HTTP/2 stream
    * @param headers its request headers
    * @param path the `:path`, e.g. "/etcdserverpb.KV/Put"
    */
   constructor(
     readonly stream: CallStream,
-    readonly headers: http2.IncomingHttpHeaders,
+    readonly headers: RequestHeaders,
     readonly path: string,
   ) {
-    stream[kCall] = this;
+    stream.sink = this;
   }
 
   /** Request metadata (created on first use). */
@@ -148,7 +117,7 @@ export abstract class ServerCall {
 
   /**
    * Writes one encoded message (sending the response headers first when
-   * needed). Returns the node stream's `write` result: false means its buffer
+   * needed). Returns the stream's `write` result: false means its buffer
    * is full, wait for 'drain'. Dropped (returns false) once finished.
    */
   writeMessage(payload: Uint8Array): boolean {
@@ -165,10 +134,9 @@ export abstract class ServerCall {
     const s = this.stream;
     if (!this.headersSent) {
       this.headersSent = true;
-      s.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
-      s.once('wantTrailers', onWantTrailers);
+      s.respond(RESPONSE_HEADERS, false);
     }
-    return s.write(framed);
+    return s.write(framed as Buffer);
   }
 
   /**
@@ -178,16 +146,14 @@ export abstract class ServerCall {
   sendStatus(st: StatusObject): void {
     if (this.finished) return;
     this.finished = true;
-    this.finalStatus = st;
     this.clearDeadline();
     const s = this.stream;
-    if (s.destroyed || s.closed) return;
+    if (s.closed) return;
     if (!this.headersSent) {
       this.headersSent = true;
-      s.respond({ ...RESPONSE_HEADERS, ...trailersOf(st) }, END_STREAM);
-      this.resetIfOpen();
+      s.respond(trailersOf(st, true), true, true);
     } else {
-      s.end();
+      s.end(trailersOf(st, false), true);
     }
   }
 
@@ -198,20 +164,7 @@ export abstract class ServerCall {
     this.sendStatus(st);
   }
 
-  /** 'wantTrailers': the last DATA frame is out, send the status. */
-  writeTrailers(): void {
-    const st = this.finalStatus;
-    if (st === undefined) return;
-    this.stream.sendTrailers(trailersOf(st));
-    this.resetIfOpen();
-  }
-
-  /** RST_STREAM NO_ERROR after the status when the client is still sending (grpc-go finishStream). */
-  private resetIfOpen(): void {
-    resetAfterStatus(this.stream, () => this.remoteEnded);
-  }
-
-  /** The node stream closed: a call not finished by then is canceled. */
+  /** The stream closed (StreamSink): a call not finished by then is canceled. */
   streamClosed(): void {
     this.clearDeadline();
     if (this.finished) {
@@ -245,8 +198,10 @@ export abstract class ServerCall {
   abstract onFrameError(st: StatusObject): void;
   /** The client half-closed. */
   abstract onEnd(): void;
+  /** The stream can take more after a write returned false. */
+  onDrain(): void {}
   /** The call was canceled (client, connection or deadline). */
   protected abstract onCancel(): void;
-  /** The node stream closed (after onCancel when canceled). */
+  /** The stream closed (after onCancel when canceled). */
   protected abstract onClose(): void;
 }

@@ -1,7 +1,7 @@
 /**
  * @module server/etcdserver/api/v3rpc/transport/metadata
  * A call's request metadata (grpc-go metadata.MD from the request headers),
- * read lazily from node:http2's header object: nothing is copied or decoded
+ * read lazily from the request header object (http2.ts): nothing is copied or decoded
  * until a key is asked for.
  *
  * Keys are lower-case. Values of `-bin` keys are base64 (padded or not) and
@@ -10,7 +10,7 @@
  * Pseudo-headers and the gRPC reserved headers (content-type, te,
  * grpc-timeout, grpc-encoding, grpc-accept-encoding...) are not metadata.
  */
-import type { IncomingHttpHeaders } from 'node:http2';
+import type { RequestHeaders } from './http2.js';
 
 const RESERVED = new Set([
   'content-type', 'te', 'grpc-timeout', 'grpc-encoding', 'grpc-accept-encoding', 'grpc-message-type',
@@ -19,8 +19,8 @@ const RESERVED = new Set([
 
 /** Metadata of one call; see the module doc. */
 export class Metadata {
-  /** @param headers the request headers as node:http2 gives them */
-  constructor(private readonly headers: IncomingHttpHeaders) {}
+  /** @param headers the request headers (a repeated header's values joined with ", ") */
+  constructor(private readonly headers: RequestHeaders) {}
 
   /** The values of `key` (any case), [] when absent or reserved. */
   get(key: string): (string | Buffer)[] {
@@ -28,7 +28,7 @@ export class Metadata {
     if (k.startsWith(':') || RESERVED.has(k)) return [];
     const raw = this.headers[k];
     if (raw === undefined) return [];
-    const parts = (Array.isArray(raw) ? raw : [raw]).flatMap((v) => v.split(', '));
+    const parts = raw.split(', ');
     return k.endsWith('-bin') ? parts.map((v) => Buffer.from(v, 'base64')) : parts;
   }
 

@@ -15,8 +15,8 @@
  * - 'close': the HTTP/2 stream is closed (always last).
  */
 import { EventEmitter } from 'node:events';
-import http2 from 'node:http2';
 import { ServerCall, type CallStream } from './call.js';
+import type { RequestHeaders } from './http2.js';
 import type { CancelSignal } from './cancel.js';
 import { Code, type StatusObject } from '../../../../../util/grpc/codes.js';
 import { MessageDecoder } from '../../../../../util/grpc/message.js';
@@ -37,7 +37,7 @@ class StreamCall<Req, Resp> extends ServerCall {
 
   constructor(
     stream: CallStream,
-    headers: http2.IncomingHttpHeaders,
+    headers: RequestHeaders,
     path: string,
     private readonly method: StreamMethod<Req, Resp>,
     private readonly facade: ServerStream<Req, Resp>,
@@ -46,7 +46,10 @@ class StreamCall<Req, Resp> extends ServerCall {
     super(stream, headers, path);
     this.decoder = new MessageDecoder(maxRecvBytes, this);
     this.started = method.kind !== 'server_streaming';
-    stream.on('drain', () => facade.emit('drain'));
+  }
+
+  override onDrain(): void {
+    this.facade.emit('drain');
   }
 
   onData(chunk: Buffer): void {
@@ -77,11 +80,7 @@ class StreamCall<Req, Resp> extends ServerCall {
     this.fail(st);
   }
 
-  /**
-   * The readable side ended. Note: node ends it too when the client resets the
-   * stream, and reports the reset ('close' → 'cancelled') only later, so a
-   * handler may see 'end' just before 'cancelled'.
-   */
+  /** The client half-closed (END_STREAM). */
   onEnd(): void {
     this.remoteEnded = true;
     if (this.finished) return;
@@ -136,7 +135,7 @@ export class ServerStream<Req, Resp> extends EventEmitter {
   /** @internal made by the transport server */
   constructor(
     stream: CallStream,
-    headers: http2.IncomingHttpHeaders,
+    headers: RequestHeaders,
     path: string,
     private readonly method: StreamMethod<Req, Resp>,
     maxRecvBytes: number,
@@ -200,18 +199,6 @@ export class ServerStream<Req, Resp> extends EventEmitter {
     return this.call.writeFramed(framed);
   }
 
-  /**
-   * Holds the messages written until {@link uncork}, which hands them to HTTP/2 in
-   * one write (Node's Writable cork; Http2Stream writes them with one writev).
-   */
-  cork(): void {
-    if (!this.call.finished) this.call.stream.cork();
-  }
-
-  /** Sends what was written since {@link cork}. */
-  uncork(): void {
-    if (this.call.stream.writableCorked > 0) this.call.stream.uncork();
-  }
 
   /** Ends the call with status OK after the messages written. */
   end(): void {

@@ -9,8 +9,8 @@
  * (nothing sent) or Unknown "unexpected EOF" (cut short), as grpc-go's
  * status.Convert(io.EOF / io.ErrUnexpectedEOF).
  */
-import http2 from 'node:http2';
 import { ServerCall, type CallStream } from './call.js';
+import type { RequestHeaders } from './http2.js';
 import { Code, type StatusObject } from '../../../../../util/grpc/codes.js';
 import { MessageDecoder } from '../../../../../util/grpc/message.js';
 import type { UnaryMethod } from './method.js';
@@ -27,7 +27,7 @@ export class ServerUnaryCall<Req, Resp> extends ServerCall {
   /** @param maxRecvBytes largest request message accepted, bytes */
   constructor(
     stream: CallStream,
-    headers: http2.IncomingHttpHeaders,
+    headers: RequestHeaders,
     path: string,
     private readonly method: UnaryMethod<Req, Resp>,
     maxRecvBytes: number,
