@@ -50,6 +50,7 @@ import { encodeMessage } from '../../../src/util/grpc/message.js';
 import { H2Code } from '../../../src/server/etcdserver/api/v3rpc/transport/http2.js';
 import type { Method } from '../../../src/server/etcdserver/api/v3rpc/transport/method.js';
 import { GrpcServer } from '../../../src/server/etcdserver/api/v3rpc/transport/server.js';
+import type { ServerStream } from '../../../src/server/etcdserver/api/v3rpc/transport/stream.js';
 import { makeTestCerts, type TestCerts } from '../../harness/certs.js';
 import { startTwinEtcds, type EtcdProcess } from '../../harness/etcd.js';
 import { newRunContext, normalizeDbSize, normalizeDurations, REAL, runCli, stripLogLines } from '../../harness/run.js';
@@ -254,6 +255,14 @@ describe('GrpcServer HTTP/2 connections (transport/http2.ts)', () => {
     kind: 'unary', ...text,
     handler: (call) => call.sendResponse(`len:${call.metadata.first('x-big')?.length ?? -1}`),
   } as Method);
+  server.addMethod('test.Svc', 'Many', {
+    kind: 'server_streaming', ...text,
+    handler: (st: ServerStream<string, string>) => {
+      // messages written in one turn of the event loop, as a watch stream writes a burst of events
+      for (let i = 0; i < Number(st.request); i++) st.write(`message ${i} `.padEnd(100, '.'));
+      st.end();
+    },
+  } as unknown as Method);
   server.addMethod('test.Svc', 'Secure', {
     kind: 'unary', ...text,
     handler: (call) => call.sendResponse(`encrypted:${(call.stream.socket as tls.TLSSocket).encrypted === true}`),
@@ -391,6 +400,25 @@ describe('GrpcServer HTTP/2 connections (transport/http2.ts)', () => {
     const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 3);
     assert.equal(Buffer.concat(data.map((f) => f.payload)).subarray(5).toString(), 'echo:padded');
     assert.equal(c.frames.filter(isType(FrameType.GOAWAY)).length, 0);
+    c.socket.destroy();
+  });
+
+  it('messages written in one turn share DATA frames, each within SETTINGS_MAX_FRAME_SIZE; the bytes are the messages in order', async () => {
+    const c = rawClient([[0x4, 1 << 20]]);
+    c.write(frame(FrameType.WINDOW_UPDATE, 0, 0, u32(1 << 20)));
+    c.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, block(echoFields('a', '/test.Svc/Many'))), frame(FrameType.DATA, FrameFlag.END_STREAM, 1, encodeMessage(Buffer.from('1000'))));
+    await c.until('status', () => c.statuses().has(1));
+    assert.equal(c.statuses().get(1), '0');
+    const data = c.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1);
+    const bytes = Buffer.concat(data.map((f) => f.payload));
+    assert.equal(bytes.length, 1000 * 105);
+    for (let i = 0; i < 1000; i++) {
+      const m = bytes.subarray(i * 105, (i + 1) * 105);
+      assert.equal(m.readUInt32BE(1), 100);
+      assert.equal(m.subarray(5).toString(), `message ${i} `.padEnd(100, '.'));
+    }
+    assert.ok(data.every((f) => f.payload.length <= 16384), 'no frame over 16384 octets');
+    assert.equal(data.length, Math.ceil(bytes.length / 16384), `${data.length} DATA frames for 1000 messages`);
     c.socket.destroy();
   });
 

@@ -195,7 +195,7 @@ export class Http2ServerStream {
   write(data: Buffer): boolean {
     if (this.closed || this.localEnded) return false;
     if (this.pendingBytes === 0) {
-      const sent = this.conn.sendData(this, data, 0);
+      const sent = this.conn.sendData(this, data);
       if (sent < data.length) {
         const rest = sent === 0 ? data : data.subarray(sent);
         this.pending.push(rest);
@@ -262,7 +262,7 @@ export class Http2ServerStream {
   flushPending(): void {
     while (this.pending.length > 0 && !this.closed) {
       const head = this.pending[0]!;
-      const sent = this.conn.sendData(this, head, 0);
+      const sent = this.conn.sendData(this, head);
       this.pendingBytes -= sent;
       if (sent < head.length) {
         this.pending[0] = head.subarray(sent);
@@ -351,6 +351,11 @@ export class Http2ServerConnection {
   /** header block being assembled (HEADERS + CONTINUATION) */
   private headerBlock: { streamId: number; endStream: boolean; parts: Buffer[]; bytes: number } | undefined;
   private out: Buffer[] = [];
+  /** The header of the last DATA frame queued (it may still grow), its stream, length and the `out` length after it. */
+  private openData: Buffer | undefined;
+  private openDataStream = 0;
+  private openDataLength = 0;
+  private openDataAt = -1;
   private flushScheduled = false;
   /** The socket's buffer is full (write returned false) until 'drain'. */
   socketBlocked = false;
@@ -419,6 +424,7 @@ export class Http2ServerConnection {
     if (this.closed || this.out.length === 0) return;
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
+    this.openData = undefined;
     if (!this.socket.write(data)) this.socketBlocked = true;
   }
 
@@ -442,16 +448,41 @@ export class Http2ServerConnection {
   }
 
   /**
-   * @internal sends `data` from `off` on `stream` as DATA frames as far as both
-   * windows and the peer's frame size allow; returns the bytes sent.
+   * @internal sends `data` on `stream` as DATA frames as far as both windows and
+   * the peer's frame size allow; returns the bytes sent. Data written to the same
+   * stream with nothing queued in between extends the last DATA frame (up to the
+   * frame size), so a burst of small messages (a watch stream's events) costs the
+   * client one frame, not one per message.
    */
-  sendData(stream: Http2ServerStream, data: Buffer, off: number): number {
+  sendData(stream: Http2ServerStream, data: Buffer): number {
     let sent = 0;
-    while (off + sent < data.length) {
-      const n = Math.min(data.length - off - sent, this.peerMaxFrame, stream.sendWindow, this.connSendWindow);
-      if (n <= 0) break;
-      const start = off + sent;
-      this.out.push(frameHeaderOnly(n, FrameType.DATA, 0, stream.id), start === 0 && n === data.length ? data : data.subarray(start, start + n));
+    while (sent < data.length) {
+      const open = this.openData !== undefined && this.openDataStream === stream.id && this.out.length === this.openDataAt;
+      const room = open ? this.peerMaxFrame - this.openDataLength : this.peerMaxFrame;
+      const n = Math.min(data.length - sent, room, stream.sendWindow, this.connSendWindow);
+      if (n <= 0) {
+        if (open && room <= 0 && stream.sendWindow > 0 && this.connSendWindow > 0) {
+          this.openData = undefined; // the open frame is full: start another
+          continue;
+        }
+        break;
+      }
+      const chunk = sent === 0 && n === data.length ? data : data.subarray(sent, sent + n);
+      if (open) {
+        this.openDataLength += n;
+        const h = this.openData!;
+        h[0] = this.openDataLength >>> 16;
+        h[1] = (this.openDataLength >>> 8) & 0xff;
+        h[2] = this.openDataLength & 0xff;
+        this.out.push(chunk);
+      } else {
+        const h = frameHeaderOnly(n, FrameType.DATA, 0, stream.id);
+        this.out.push(h, chunk);
+        this.openData = h;
+        this.openDataStream = stream.id;
+        this.openDataLength = n;
+      }
+      this.openDataAt = this.out.length;
       stream.sendWindow -= n;
       this.connSendWindow -= n;
       sent += n;
