@@ -11,12 +11,17 @@
  *   moves the watcher to `synced` once it is caught up, or cancels it with a
  *   compaction response if its start revision was compacted;
  * - victims: their stream's queue was full when a response was due. The response
- *   is kept and retried (`moveVictims`, on a short timer and whenever a consumer
- *   makes room); meanwhile writes go on, and the watcher catches up through
+ *   is kept and retried (`moveVictims`, every `victimRetryMs`, 10 ms, as etcd's
+ *   syncVictimsLoop); meanwhile writes go on, and the watcher catches up through
  *   `unsynced` afterwards.
  * Every watcher has `minRev`, the lowest revision it still needs: events below it
  * are never sent to it again, which is what makes catch-up followed by live
  * notifications free of gaps and duplicates.
+ *
+ * The unsynced loop runs every `syncIntervalMs` (100 ms); after a pass that made
+ * progress with watchers still behind, it waits as long as that pass took (etcd's
+ * syncWatchersLoop, which yields to other store work so): a watcher that falls
+ * behind catches up in a few large responses instead of one per revision.
  *
  * Background work runs on timers (unref'd) unless `startLoops` is false; tests
  * then call {@link WatchableStore.syncWatchers} and {@link WatchableStore.moveVictims}.
@@ -120,7 +125,6 @@ export class WatchableStore extends Store implements Watchable {
 
   private syncTimer: NodeJS.Timeout | undefined;
   private victimTimer: NodeJS.Timeout | undefined;
-  private victimKick: NodeJS.Immediate | undefined;
   private stopped = false;
 
   /** A watchable store over `backend` (see {@link Store} for the restore on open). */
@@ -257,7 +261,7 @@ export class WatchableStore extends Store implements Watchable {
       }
     }
     if (again) this.victims.push(again);
-    if (this.unsynced.size() > 0) this.scheduleSync(0);
+    // the watchers moved to unsynced catch up on the unsynced loop's own schedule (etcd)
     return moved;
   }
 
@@ -335,15 +339,6 @@ export class WatchableStore extends Store implements Watchable {
     return queue.trySend({ watchId: -1, events: [], revision: this.currentRev, compactRevision: 0 });
   }
 
-  onQueueSpace(): void {
-    if (this.victims.length === 0 || this.stopped || this.victimKick) return;
-    this.victimKick = setImmediate(() => {
-      this.victimKick = undefined;
-      if (!this.stopped) this.moveVictims();
-    });
-    this.victimKick.unref();
-  }
-
   // ---- background loops ----
 
   /** (Re)arms the unsynced loop to run in `ms` (if loops are on and it is not due sooner). */
@@ -359,9 +354,11 @@ export class WatchableStore extends Store implements Watchable {
     this.syncTimer = undefined;
     if (this.stopped) return;
     const before = this.unsynced.size();
+    const start = performance.now();
     const left = before > 0 ? this.syncWatchers() : 0;
-    // more work and progress made: go again at once, else wait for the interval
-    this.scheduleSync(left > 0 && left < before ? 0 : this.syncIntervalMs);
+    // more work and progress made: go again after as long as this pass took, else wait
+    // for the interval (etcd syncWatchersLoop)
+    this.scheduleSync(left > 0 && left < before ? Math.ceil(performance.now() - start) : this.syncIntervalMs);
   }
 
   private scheduleVictims(ms: number): void {
@@ -381,7 +378,6 @@ export class WatchableStore extends Store implements Watchable {
     this.stopped = true;
     if (this.syncTimer) clearTimeout(this.syncTimer);
     if (this.victimTimer) clearTimeout(this.victimTimer);
-    if (this.victimKick) clearImmediate(this.victimKick);
     super.close();
   }
 }

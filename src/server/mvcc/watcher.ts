@@ -58,15 +58,8 @@ export class ResponseQueue implements AsyncIterable<WatchResponse> {
   private readonly waiters: ((r: WatchResponse | undefined) => void)[] = [];
   private closedFlag = false;
 
-  /**
-   * @param capacity maximum number of buffered responses (etcd chanBufLen, 128)
-   * @param onSpace called after the consumer takes a response (the store then
-   *   retries its victims without waiting for its timer)
-   */
-  constructor(
-    readonly capacity: number,
-    private readonly onSpace?: () => void,
-  ) {}
+  /** @param capacity maximum number of buffered responses (etcd chanBufLen, 128) */
+  constructor(readonly capacity: number) {}
 
   /**
    * Enqueues `r` without waiting: false if the queue is full (the caller keeps
@@ -86,9 +79,7 @@ export class ResponseQueue implements AsyncIterable<WatchResponse> {
 
   /** Takes the next buffered response, if any, without waiting. */
   tryReceive(): WatchResponse | undefined {
-    const r = this.buf.shift();
-    if (r !== undefined) this.onSpace?.();
-    return r;
+    return this.buf.shift();
   }
 
   /** The next response, waiting if needed; undefined once the queue is closed and drained. */
@@ -190,8 +181,6 @@ export interface Watchable {
   rev(): number;
   /** The queue capacity for new streams. */
   readonly chanBufLen: number;
-  /** Called when a stream's consumer made room in its queue. */
-  onQueueSpace(): void;
 }
 
 /** The per-stream watch API (etcd `WatchStream`). */
@@ -231,7 +220,7 @@ export class WatchStreamImpl implements WatchStream {
     private readonly watchable: Watchable,
     private readonly onClose?: () => void,
   ) {
-    this.queue = new ResponseQueue(watchable.chanBufLen, () => watchable.onQueueSpace());
+    this.queue = new ResponseQueue(watchable.chanBufLen);
   }
 
   watch(id: number, key: Uint8Array, end: Uint8Array | undefined, startRev: number, filters: readonly FilterFunc[] = []): number {
