@@ -32,6 +32,12 @@ export interface HeaderField {
   readonly neverIndex: boolean;
 }
 
+/** Receives the fields of a header block from {@link HpackDecoder.visit}, in order. */
+export interface HeaderSink {
+  /** One field; `name` and `value` are latin1. */
+  field(name: string, value: string, neverIndex: boolean): void;
+}
+
 /** RFC 7541 Appendix A: the static table, index 1..61 (entry 0 unused). */
 export const STATIC_TABLE: readonly (readonly [string, string])[] = [
   ['', ''],
@@ -307,38 +313,57 @@ export class HpackDecoder {
    *   (the connection must end with COMPRESSION_ERROR, RFC 7540 §4.3)
    */
   decode(block: Uint8Array): { fields: HeaderField[]; sizeUpdates: number[] } {
-    const r = new Reader(block);
     const fields: HeaderField[] = [];
-    const sizeUpdates: number[] = [];
+    const sizeUpdates = this.visit(block, {
+      field: (name, value, neverIndex) => {
+        fields.push({ name, value, neverIndex });
+      },
+    });
+    return { fields, sizeUpdates };
+  }
+
+  /**
+   * {@link decode} without building the field list: `sink.field` is called for each
+   * field in order (what a server that keeps only a header object needs).
+   * @returns the dynamic table size updates the block started with
+   * @throws HpackError as {@link decode}
+   */
+  visit(block: Uint8Array, sink: HeaderSink): number[] {
+    const r = new Reader(block);
+    let sizeUpdates: number[] | undefined;
+    let fieldsSeen = false;
     while (!r.done) {
       const b = block[r.pos]!;
       if (b & 0x80) {
         const index = r.int(7);
         if (index === 0) throw new HpackError('indexed header field with index 0');
-        const [name, value] = this.lookup(index);
-        fields.push({ name, value, neverIndex: false });
+        const e = this.lookup(index);
+        fieldsSeen = true;
+        sink.field(e[0], e[1], false);
       } else if (b & 0x40) {
         const index = r.int(6);
         const name = index === 0 ? r.str() : this.lookup(index)[0];
         const value = r.str();
-        fields.push({ name, value, neverIndex: false });
+        fieldsSeen = true;
+        sink.field(name, value, false);
         this.add(name, value);
       } else if (b & 0x20) {
-        if (fields.length > 0) throw new HpackError('dynamic table size update after a header field');
+        if (fieldsSeen) throw new HpackError('dynamic table size update after a header field');
         const size = r.int(5);
         if (size > this.settingsMaxSize) throw new HpackError(`dynamic table size update to ${size} exceeds the limit ${this.settingsMaxSize}`);
         this.maxSize = size;
         this.evict(0);
-        sizeUpdates.push(size);
+        (sizeUpdates ??= []).push(size);
       } else {
         const neverIndex = (b & 0x10) !== 0;
         const index = r.int(4);
         const name = index === 0 ? r.str() : this.lookup(index)[0];
         const value = r.str();
-        fields.push({ name, value, neverIndex });
+        fieldsSeen = true;
+        sink.field(name, value, neverIndex);
       }
     }
-    return { fields, sizeUpdates };
+    return sizeUpdates ?? [];
   }
 
   private lookup(index: number): readonly [string, string] {

@@ -33,7 +33,7 @@
  * (flushed from setImmediate), so the answers of one apply batch share a write.
  */
 import type net from 'node:net';
-import { encodeLiteralBlock, HpackDecoder, HpackError, type HeaderField } from '../../../../../util/http2/hpack.js';
+import { encodeLiteralBlock, HpackDecoder, HpackError, type HeaderSink } from '../../../../../util/http2/hpack.js';
 import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, FrameFlag, FrameType } from '../../../../../util/http2/frame.js';
 
 /** HTTP/2 error codes (RFC 7540 §7). */
@@ -764,47 +764,56 @@ export class Http2ServerConnection {
     }
     if (flags & FrameFlag.PRIORITY) start += 5;
     if (end < start) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'HEADERS padding');
+    const endStream = (flags & FrameFlag.END_STREAM) !== 0;
+    if (flags & FrameFlag.END_HEADERS) {
+      // the whole block is in this frame: decoded from the read buffer, no copy
+      this.onHeaderBlock(streamId, endStream, payload.subarray(start, end));
+      return;
+    }
     const frag = Buffer.from(payload.subarray(start, end));
-    this.headerBlock = { streamId, endStream: (flags & FrameFlag.END_STREAM) !== 0, parts: [frag], bytes: frag.length };
+    this.headerBlock = { streamId, endStream, parts: [frag], bytes: frag.length };
     if (frag.length > MAX_HEADER_BLOCK_BYTES) throw new ConnectionError(H2Code.ENHANCE_YOUR_CALM, 'header block too large');
-    if (flags & FrameFlag.END_HEADERS) this.endHeaderBlock();
   }
 
   private endHeaderBlock(): void {
     const hb = this.headerBlock!;
     this.headerBlock = undefined;
-    let fields: HeaderField[];
+    this.onHeaderBlock(hb.streamId, hb.endStream, hb.parts.length === 1 ? hb.parts[0]! : Buffer.concat(hb.parts));
+  }
+
+  /** A complete header block of stream `id`: a new request, or the client's trailers. */
+  private onHeaderBlock(id: number, endStream: boolean, block: Buffer): void {
+    const builder = new RequestHeaderBuilder();
     try {
-      fields = this.hpack.decode(hb.parts.length === 1 ? hb.parts[0]! : Buffer.concat(hb.parts)).fields;
+      this.hpack.visit(block, builder);
     } catch (e) {
       if (e instanceof HpackError) throw new ConnectionError(H2Code.COMPRESSION_ERROR, e.message);
       throw e;
     }
-    const id = hb.streamId;
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // trailers from the client: only END_STREAM matters to gRPC
-      if (!hb.endStream) return this.resetStream(existing, H2Code.PROTOCOL_ERROR);
+      if (!endStream) return this.resetStream(existing, H2Code.PROTOCOL_ERROR);
       if (!existing.remoteEnded) existing.remoteEnd();
       return;
     }
     if ((id & 1) === 0 || id <= this.lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, `HEADERS opening stream ${id}`);
     this.lastStreamId = id;
     if (this.draining || this.closed) return;
-    const stream = new Http2ServerStream(this, id, this.peerInitialWindow, this.opts.streamWindowBytes);
     if (this.streams.size >= this.opts.maxConcurrentStreams) {
       this.queueFrame(frame(FrameType.RST_STREAM, 0, id, u32(H2Code.REFUSED_STREAM)));
       return;
     }
-    const headers = requestHeaders(fields);
+    const headers = builder.result();
     if (headers === undefined) {
       this.queueFrame(frame(FrameType.RST_STREAM, 0, id, u32(H2Code.PROTOCOL_ERROR)));
       return;
     }
+    const stream = new Http2ServerStream(this, id, this.peerInitialWindow, this.opts.streamWindowBytes);
     this.streams.set(id, stream);
-    if (hb.endStream) stream.remoteEnded = true;
+    if (endStream) stream.remoteEnded = true;
     this.opts.onStream(stream, headers);
-    if (hb.endStream) stream.remoteEnd();
+    if (endStream) stream.remoteEnd();
   }
 
   private resetStream(s: Http2ServerStream, code: number): void {
@@ -819,32 +828,42 @@ export class Http2ServerConnection {
 }
 
 /**
- * The request header list as an object, or undefined when it is malformed
- * (RFC 7540 §8.1.2: upper-case or empty names, unknown, repeated or late
- * pseudo-headers, connection-specific fields, `te` other than "trailers", no
- * :method or :path).
+ * Builds the request header object from a decoded header block (HeaderSink), and
+ * finds it malformed (RFC 7540 §8.1.2) on upper-case, empty or control-character
+ * names, unknown, repeated or late pseudo-headers, connection-specific fields,
+ * `te` other than "trailers", or no :method or :path.
  */
-export function requestHeaders(fields: readonly HeaderField[]): RequestHeaders | undefined {
-  const h: RequestHeaders = Object.create(null) as RequestHeaders;
-  let regular = false;
-  for (const f of fields) {
-    const name = f.name;
-    if (name.length === 0) return undefined;
+export class RequestHeaderBuilder implements HeaderSink {
+  private readonly h: RequestHeaders = Object.create(null) as RequestHeaders;
+  private regular = false;
+  private bad = false;
+
+  field(name: string, value: string): void {
+    if (this.bad) return;
+    if (name.length === 0) return this.fail();
     for (let i = 0; i < name.length; i++) {
       const c = name.charCodeAt(i);
-      if ((c >= 0x41 && c <= 0x5a) || c <= 0x20 || c >= 0x7f) return undefined;
+      if ((c >= 0x41 && c <= 0x5a) || c <= 0x20 || c >= 0x7f) return this.fail();
     }
+    const h = this.h;
     if (name.charCodeAt(0) === 0x3a) {
-      if (regular || !PSEUDO_HEADERS.has(name) || h[name] !== undefined) return undefined;
-      h[name] = f.value;
-      continue;
+      if (this.regular || !PSEUDO_HEADERS.has(name) || h[name] !== undefined) return this.fail();
+      h[name] = value;
+      return;
     }
-    regular = true;
-    if (CONNECTION_HEADERS.has(name)) return undefined;
-    if (name === 'te' && f.value !== 'trailers') return undefined;
+    this.regular = true;
+    if (CONNECTION_HEADERS.has(name) || (name === 'te' && value !== 'trailers')) return this.fail();
     const prev = h[name];
-    h[name] = prev === undefined ? f.value : `${prev}, ${f.value}`;
+    h[name] = prev === undefined ? value : `${prev}, ${value}`;
   }
-  if (h[':method'] === undefined || !h[':path']) return undefined;
-  return h;
+
+  /** The headers, or undefined when they are malformed. */
+  result(): RequestHeaders | undefined {
+    if (this.bad || this.h[':method'] === undefined || !this.h[':path']) return undefined;
+    return this.h;
+  }
+
+  private fail(): void {
+    this.bad = true;
+  }
 }
