@@ -2,9 +2,12 @@
 // HTTP/2 implementation of our own would cost instead: the measurement behind the next step
 // for the put row (bench/README.md, 2026-12-07).
 //
-// Two stand-in servers answer every KV.Put with a fixed PutResponse after the same token
+// Three stand-in servers answer every KV.Put with a fixed PutResponse after the same token
 // work on the request bytes; nothing else (no Raft, no WAL, no apply):
-//   node-http2  node:http2 as the member uses it (respond, write, trailers on 'wantTrailers');
+//   node-http2  node:http2 as the member used it until 2026-12-07 (respond, write, trailers
+//               on 'wantTrailers');
+//   transport   the member's gRPC transport since then (v3rpc/transport: GrpcServer on our
+//               own HTTP/2, from dist/), with a unary method answering on the next turn;
 //   lean        frames read and written by hand on a net socket, request headers decoded with
 //               our HPACK decoder (src/util/http2/hpack.ts, from dist/), each response as three
 //               precomputed frames, one socket write per read. Enough for this load only: no
@@ -14,7 +17,7 @@
 //
 //   node bench/h2-floor.mjs [--duration=4s] [--rounds=2]
 //
-// Linux only (/proc). Build first (npm run build) for the lean mode's HPACK decoder.
+// Linux only (/proc). Build first (npm run build) for the transport and lean modes.
 
 import net from 'node:net';
 import http2 from 'node:http2';
@@ -50,6 +53,20 @@ function serveNodeHttp2(port) {
       });
     });
   });
+  srv.listen(port, '127.0.0.1', () => process.send?.('ready'));
+}
+
+async function serveTransport(port) {
+  const { GrpcServer } = await import(join(root, 'dist/src/server/etcdserver/api/v3rpc/transport/server.js'));
+  const server = new GrpcServer({ maxRecvBytes: 2 << 20 });
+  const payload = RESPONSE.subarray(5);
+  server.addMethod('etcdserverpb.KV', 'Put', {
+    kind: 'unary',
+    decode: (msg) => touch(msg),
+    encode: () => payload,
+    handler: (call, req) => setImmediate(() => call.sendResponse(req)),
+  });
+  const srv = net.createServer((sock) => server.handleConnection(sock));
   srv.listen(port, '127.0.0.1', () => process.send?.('ready'));
 }
 
@@ -165,12 +182,13 @@ async function measure(mode, loadgen, duration) {
 
 if (args.serve === 'node-http2') serveNodeHttp2(Number(args.port));
 else if (args.serve === 'lean') await serveLean(Number(args.port));
+else if (args.serve === 'transport') await serveTransport(Number(args.port));
 else {
   const { buildGo } = await import('./go/build.mjs');
   const loadgen = buildGo('loadgen');
   const rounds = Number(args.rounds ?? 2);
   for (let i = 0; i < rounds; i++) {
-    for (const mode of ['node-http2', 'lean']) {
+    for (const mode of ['node-http2', 'transport', 'lean']) {
       const m = await measure(mode, loadgen, args.duration ?? '4s');
       console.log(`${mode.padEnd(10)} ${String(m.callsPerSec).padStart(6)} calls/s, server main thread ${m.userUs.toFixed(1)} µs user + ${m.sysUs.toFixed(1)} µs system per call`);
     }
