@@ -357,7 +357,15 @@ export async function serveClients(cfg: EmbedConfig, server: EtcdServerApi, logg
     if (isSecure(u) && !secureOpts) throw new Error(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${u.href.replace(/\/$/, '')} with HTTPS scheme`);
   }
 
-  const v3 = new V3rpcServer(server, { electionMs: cfg.electionMs, metrics, maxConcurrentStreams: cfg.maxConcurrentStreams, warn: (msg, f) => logger.warn(f, msg) });
+  const v3 = new V3rpcServer(server, {
+    electionMs: cfg.electionMs,
+    metrics,
+    maxConcurrentStreams: cfg.maxConcurrentStreams,
+    keepaliveIntervalMs: cfg.grpcKeepAliveIntervalMs,
+    keepaliveTimeoutMs: cfg.grpcKeepAliveTimeoutMs,
+    keepaliveMinTimeMs: cfg.grpcKeepAliveMinTimeMs,
+    warn: (msg, f) => logger.warn(f, msg),
+  });
 
   const clientMux = new HttpMux();
   handleMetricsHealth(clientMux, server, metrics);

@@ -593,6 +593,117 @@ describe('GrpcServer HTTP/2 connections (transport/http2.ts)', () => {
 });
 
 // ---------------------------------------------------------------------------
+// grpc-go's keepalive enforcement, real etcd 3.4.23 vs ours
+
+describe('client PINGs too often: GOAWAY ENHANCE_YOUR_CALM "too_many_pings", as real etcd 3.4', { concurrency: false }, () => {
+  let real: EtcdProcess;
+  let ours: EtcdProcess;
+  before(async () => {
+    // a 1 h min time so that any two PINGs of the test are too close while a call is open
+    [real, ours] = await startTwinEtcds({ extraArgs: ['--grpc-keepalive-min-time=1h'] }, ['real', 'ours']);
+  });
+  after(async () => {
+    await Promise.all([real?.stop(), ours?.stop()]);
+  });
+
+  const ping = (i: number) => frame(FrameType.PING, 0, 0, Buffer.from(`ping${String(i).padStart(4, '0')}`));
+  const requestBlock = (path: string) => encodeLiteralBlock([
+    [':method', 'POST'], [':scheme', 'http'], [':path', path], [':authority', 'localhost'], ['content-type', 'application/grpc'], ['te', 'trailers'],
+  ].map(([name, value]) => ({ name: name!, value: value!, neverIndex: false })));
+
+  /**
+   * Connects to `s`, optionally opens a call that stays open (a Watch stream), then sends
+   * `n` PINGs 20 ms apart, and, when `answerBetween`, an unknown-method call between them
+   * (the server writes its status: headers reset the strikes). Reports which PINGs were
+   * acknowledged, the GOAWAY (code, debug data) and whether the connection closed.
+   */
+  async function pings(s: EtcdProcess, n: number, openCall: boolean, answerBetween: boolean) {
+    const url = new URL(s.clientURL);
+    const c = new RawConn(net.connect(Number(url.port), url.hostname));
+    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+    await c.until('server SETTINGS', (fs) => fs.some(isType(FrameType.SETTINGS)));
+    c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0));
+    let id = 1;
+    if (openCall) {
+      c.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, id, requestBlock('/etcdserverpb.Watch/Watch')));
+      id += 2;
+    }
+    for (let i = 0; i < n && !c.closed; i++) {
+      if (answerBetween) {
+        c.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS | FrameFlag.END_STREAM, id, requestBlock('/etcdserverpb.KV/Nope')));
+        const sid = id;
+        id += 2;
+        await c.until(`status of ${sid}`, () => c.statuses().has(sid));
+      }
+      c.write(ping(i));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await c.until('close or all acks', () => c.closed || c.frames.filter(isType(FrameType.PING, FrameFlag.ACK)).length === n);
+    if (!c.closed) await new Promise((r) => setTimeout(r, 200));
+    const goaway = c.frames.find(isType(FrameType.GOAWAY));
+    const result = {
+      acked: c.frames.filter(isType(FrameType.PING, FrameFlag.ACK)).map((f) => f.payload.toString()),
+      goaway: goaway ? { code: goaway.payload.readUInt32BE(4), debug: goaway.payload.subarray(8).toString() } : undefined,
+      closed: c.closed,
+    };
+    c.socket.destroy();
+    return result;
+  }
+
+  const cases: [string, number, boolean, boolean][] = [
+    ['no call open: the 4th PING within 2 h', 4, false, false],
+    ['a call open, --grpc-keepalive-min-time=1h: the 4th PING', 4, true, false],
+    ['three PINGs only: no GOAWAY', 3, true, false],
+    ['the server answered between PINGs: no strikes', 6, true, true],
+  ];
+  for (const [what, n, openCall, answerBetween] of cases) {
+    it(what, async () => {
+      const [a, b] = await Promise.all([pings(real, n, openCall, answerBetween), pings(ours, n, openCall, answerBetween)]);
+      assert.deepEqual(b, a);
+      if (n === 4) assert.deepEqual(a.goaway, { code: H2Code.ENHANCE_YOUR_CALM, debug: 'too_many_pings' });
+      else assert.equal(a.goaway, undefined);
+    });
+  }
+});
+
+describe('--grpc-keepalive-interval and --grpc-keepalive-timeout: the server pings a silent client, then closes, as real etcd 3.4', { concurrency: false }, () => {
+  let real: EtcdProcess;
+  let ours: EtcdProcess;
+  before(async () => {
+    [real, ours] = await startTwinEtcds({ extraArgs: ['--grpc-keepalive-interval=200ms', '--grpc-keepalive-timeout=300ms'] }, ['real', 'ours']);
+  });
+  after(async () => {
+    await Promise.all([real?.stop(), ours?.stop()]);
+  });
+
+  /** A client that answers SETTINGS but never a PING: when the first PING came (ms), and how the connection ended. */
+  async function silent(s: EtcdProcess) {
+    const url = new URL(s.clientURL);
+    const t0 = Date.now();
+    const c = new RawConn(net.connect(Number(url.port), url.hostname));
+    c.write(CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0));
+    await c.until('server SETTINGS', (fs) => fs.some(isType(FrameType.SETTINGS)));
+    c.write(frame(FrameType.SETTINGS, FrameFlag.ACK, 0));
+    let pingAt = -1;
+    await c.until('a PING', (fs) => {
+      if (pingAt < 0 && fs.some(isType(FrameType.PING))) pingAt = Date.now() - t0;
+      return pingAt >= 0;
+    });
+    await c.until('close', () => c.closed);
+    return { pingAt, goaway: c.frames.some(isType(FrameType.GOAWAY)), closed: c.closed };
+  }
+
+  it('the interval is raised to 1 s (grpc-go KeepaliveParams); no answer within the timeout closes the connection, without GOAWAY', async () => {
+    const [a, b] = await Promise.all([silent(real), silent(ours)]);
+    for (const [who, r] of [['real', a], ['ours', b]] as const) {
+      assert.ok(r.pingAt >= 900, `${who}: first PING after ${r.pingAt} ms, not before the 1 s minimum`);
+      assert.equal(r.closed, true, who);
+      assert.equal(r.goaway, false, who);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------
 // The real etcdctl 3.4.23
 
 /** Output of `endpoint status`: db sizes and raft indexes differ between twins. */

@@ -11,11 +11,13 @@
  * the `hasleader` check, the request size check of writes, the leader monitor
  * for `hasleader` streams, and the go-grpc-prometheus counters.
  *
- * Options as etcd: receive limit = --max-request-bytes + 512 KiB (grpc
- * overhead), unlimited send, server keepalive ping every 2 h with a 20 s
- * timeout (embed defaults). The keepalive *enforcement* policy (etcd: min
- * client ping interval 5 s) is not implemented: clients pinging more often
- * are not sent GOAWAY.
+ * Options as etcd (embed/serve.go): receive limit = --max-request-bytes + 512 KiB
+ * (grpc overhead), unlimited send, a server keepalive ping every
+ * --grpc-keepalive-interval (at least 1 s, as grpc-go's KeepaliveParams) answered
+ * within --grpc-keepalive-timeout (2 h and 20 s, grpc-go's defaults, unless both are
+ * above 0; no answer closes the connection), and client pings at most every
+ * --grpc-keepalive-min-time while calls are open (5 s; grpc-go's 5 min when 0) or
+ * GOAWAY ENHANCE_YOUR_CALM "too_many_pings".
  *
  * The server is not bound to ports: embed/serve.ts hands it connections
  * (HTTP/2 sniffed on the client port) with {@link V3rpcServer.handleConnection}.
@@ -59,7 +61,7 @@ const FAST_ENCODERS = new Map<DescMessage, (v: never) => Uint8Array>([
 
 /** Bytes allowed on top of --max-request-bytes for gRPC framing (grpc.go grpcOverheadBytes). */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
-/** Server keepalive ping interval, ms (embed DefaultGRPCKeepAliveInterval). */
+/** Server keepalive ping interval, ms (embed DefaultGRPCKeepAliveInterval; grpc-go's default too). */
 export const GRPC_KEEPALIVE_INTERVAL_MS = 2 * 60 * 60 * 1000;
 /** Server keepalive ping timeout, ms (embed DefaultGRPCKeepAliveTimeout). */
 export const GRPC_KEEPALIVE_TIMEOUT_MS = 20 * 1000;
@@ -72,6 +74,11 @@ export interface V3rpcOptions {
   readonly metrics?: EtcdMetrics;
   /** --max-concurrent-streams: concurrent calls per client connection (default 2^32-1). */
   readonly maxConcurrentStreams?: number;
+  /** --grpc-keepalive-interval and --grpc-keepalive-timeout, ms (used when both are above 0). */
+  readonly keepaliveIntervalMs?: number;
+  readonly keepaliveTimeoutMs?: number;
+  /** --grpc-keepalive-min-time, ms (0: grpc-go's default, 5 min). */
+  readonly keepaliveMinTimeMs?: number;
   /** Warnings (unexpected errors in streams). */
   readonly warn?: (msg: string, fields: Record<string, unknown>) => void;
 }
@@ -98,10 +105,14 @@ export class V3rpcServer {
     const { maxRequestBytes } = s.limits();
     this.maxRequestBytes = maxRequestBytes;
     const maxRecvBytes = maxRequestBytes + GRPC_OVERHEAD_BYTES;
+    // embed/serve.go: the keepalive parameters only when both are set, the policy only when its min time is
+    const ka = (opts.keepaliveIntervalMs ?? 0) > 0 && (opts.keepaliveTimeoutMs ?? 0) > 0;
     this.transport = new GrpcServer({
       maxRecvBytes,
-      keepaliveIntervalMs: GRPC_KEEPALIVE_INTERVAL_MS,
-      keepaliveTimeoutMs: GRPC_KEEPALIVE_TIMEOUT_MS,
+      // grpc-go's KeepaliveParams raises an interval under 1 s to 1 s
+      keepaliveIntervalMs: ka ? Math.max(opts.keepaliveIntervalMs!, 1000) : GRPC_KEEPALIVE_INTERVAL_MS,
+      keepaliveTimeoutMs: ka ? opts.keepaliveTimeoutMs : GRPC_KEEPALIVE_TIMEOUT_MS,
+      keepaliveMinTimeMs: (opts.keepaliveMinTimeMs ?? 0) > 0 ? opts.keepaliveMinTimeMs : undefined,
       maxConcurrentStreams: opts.maxConcurrentStreams,
     });
     this.monitor = new LeaderMonitor(s, opts.electionMs ?? 1000);

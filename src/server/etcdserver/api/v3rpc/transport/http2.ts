@@ -25,6 +25,11 @@
  *   PRIORITY and unknown frame types are ignored;
  * - a new stream past SETTINGS_MAX_CONCURRENT_STREAMS is refused
  *   (RST_STREAM REFUSED_STREAM, as grpc-go);
+ * - the keepalive enforcement policy of grpc-go's server (http2_server.go
+ *   handlePing): a PING that comes sooner than `keepaliveMinTimeMs` after the
+ *   last one (2 h when no stream is open) is a strike unless we have sent
+ *   headers or data since; the third strike ends the connection with GOAWAY
+ *   ENHANCE_YOUR_CALM "too_many_pings";
  * - malformed request headers (upper-case names, unknown or late
  *   pseudo-headers, no :method or :path) reset the stream with PROTOCOL_ERROR;
  *   framing errors (RFC 7540 §5.4.1) end the connection with GOAWAY and the code.
@@ -59,6 +64,10 @@ const SETTINGS_MAX_FRAME_SIZE = 0x5;
 /** RFC 7540 §6.9.2: windows start at 65,535 octets. */
 const DEFAULT_WINDOW = 65535;
 const MAX_WINDOW = 2 ** 31 - 1;
+/** grpc-go maxPingStrikes: the PINGs past the keepalive policy tolerated before GOAWAY. */
+const MAX_PING_STRIKES = 2;
+/** grpc-go defaultPingTimeout: with no stream open, PINGs closer together than this are strikes, ms. */
+const IDLE_PING_MIN_MS = 2 * 60 * 60 * 1000;
 /** Largest header block (HEADERS + CONTINUATION) accepted, octets; past it GOAWAY ENHANCE_YOUR_CALM. */
 export const MAX_HEADER_BLOCK_BYTES = 1 << 20;
 /** Bytes waiting for flow-control window past which a stream's write() returns false. */
@@ -323,6 +332,8 @@ export interface Http2ServerOptions {
   readonly keepaliveIntervalMs: number;
   /** Close the connection when a keepalive PING is not answered within this, ms. */
   readonly keepaliveTimeoutMs: number;
+  /** Least time between client PINGs while streams are open (grpc keepalive.EnforcementPolicy MinTime), ms. */
+  readonly keepaliveMinTimeMs: number;
   /** A new stream and its request headers; the callback sets `stream.sink` (or resets the stream). */
   readonly onStream: (stream: Http2ServerStream, headers: RequestHeaders) => void;
   /** The connection is closed (once). */
@@ -364,6 +375,10 @@ export class Http2ServerConnection {
   closed = false;
   private keepalive: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
+  /** Keepalive enforcement (see the module doc): when the last client PING came (Date.now() ms), strikes, and whether we wrote headers or data since. */
+  private lastPingAt = -Infinity;
+  private pingStrikes = 0;
+  private resetPingStrikes = false;
 
   /**
    * @param socket an accepted net.Socket or tls.TLSSocket (after the handshake),
@@ -430,6 +445,7 @@ export class Http2ServerConnection {
 
   /** @internal HEADERS (+ CONTINUATION) carrying `block`. */
   queueHeaderBlock(streamId: number, block: Buffer, endStream: boolean): void {
+    this.resetPingStrikes = true;
     const es = endStream ? FrameFlag.END_STREAM : 0;
     if (block.length <= this.peerMaxFrame) {
       this.queueFrame(frame(FrameType.HEADERS, es | FrameFlag.END_HEADERS, streamId, block));
@@ -487,9 +503,12 @@ export class Http2ServerConnection {
       this.connSendWindow -= n;
       sent += n;
     }
-    if (sent > 0 && !this.flushScheduled && !this.closed) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+    if (sent > 0) {
+      this.resetPingStrikes = true;
+      if (!this.flushScheduled && !this.closed) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     }
     return sent;
   }
@@ -642,6 +661,7 @@ export class Http2ServerConnection {
           this.pingTimer = undefined;
         } else {
           this.queueFrame(frame(FrameType.PING, FrameFlag.ACK, 0, payload));
+          this.enforcePingPolicy();
         }
         return;
       case FrameType.GOAWAY:
@@ -654,6 +674,21 @@ export class Http2ServerConnection {
       default:
         return; // unknown frame types are ignored (RFC 7540 §4.1)
     }
+  }
+
+  /** A client PING arrived: counts a strike when it breaks the keepalive policy (grpc-go handlePing). */
+  private enforcePingPolicy(): void {
+    const now = Date.now();
+    const last = this.lastPingAt;
+    this.lastPingAt = now;
+    if (this.resetPingStrikes) {
+      this.resetPingStrikes = false;
+      this.pingStrikes = 0;
+      return;
+    }
+    const minGap = this.streams.size < 1 ? IDLE_PING_MIN_MS : this.opts.keepaliveMinTimeMs;
+    if (last + minGap > now) this.pingStrikes++;
+    if (this.pingStrikes > MAX_PING_STRIKES) this.goaway(H2Code.ENHANCE_YOUR_CALM, 'too_many_pings');
   }
 
   private onSettings(flags: number, streamId: number, payload: Buffer): void {

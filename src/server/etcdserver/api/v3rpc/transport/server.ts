@@ -19,7 +19,8 @@
  * --max-concurrent-streams default), 1 MiB stream and 16 MiB connection receive
  * windows, and a keepalive PING every `keepaliveIntervalMs` that closes the
  * connection when not answered within `keepaliveTimeoutMs` (grpc-go
- * keepalive.ServerParameters Time/Timeout). Any `:authority` is taken, as Go's
+ * keepalive.ServerParameters Time/Timeout), and grpc-go's keepalive enforcement
+ * policy for client PINGs (`keepaliveMinTimeMs`). Any `:authority` is taken, as Go's
  * server takes grpc-go's `http://host:port` from etcdctl 3.4.
  */
 import type net from 'node:net';
@@ -36,6 +37,8 @@ import { ServerUnaryCall } from './unary.js';
 export const STREAM_WINDOW_BYTES = 1 << 20;
 /** Receive window per connection, bytes. */
 export const CONNECTION_WINDOW_BYTES = 16 << 20;
+/** grpc-go's keepalive enforcement MinTime when a server sets no policy (defaultKeepalivePolicyMinTime), ms. */
+export const DEFAULT_KEEPALIVE_MIN_TIME_MS = 5 * 60 * 1000;
 
 /** Options of {@link GrpcServer}. */
 export interface GrpcServerOptions {
@@ -45,6 +48,12 @@ export interface GrpcServerOptions {
   readonly keepaliveIntervalMs?: number;
   /** Time to wait for a PING ack before closing the connection, ms (default 20000). */
   readonly keepaliveTimeoutMs?: number;
+  /**
+   * Least time between client PINGs while calls are open (grpc keepalive.EnforcementPolicy
+   * MinTime), ms; default 5 min, grpc-go's when no policy is given. Faster pings end the
+   * connection with GOAWAY ENHANCE_YOUR_CALM "too_many_pings" (http2.ts).
+   */
+  readonly keepaliveMinTimeMs?: number;
   /** SETTINGS_MAX_CONCURRENT_STREAMS per connection (grpc.MaxConcurrentStreams; default 2^32-1). */
   readonly maxConcurrentStreams?: number;
 }
@@ -91,6 +100,7 @@ export class GrpcServer {
       connectionWindowBytes: CONNECTION_WINDOW_BYTES,
       keepaliveIntervalMs: this.opts.keepaliveIntervalMs ?? 0,
       keepaliveTimeoutMs: this.opts.keepaliveTimeoutMs ?? 20_000,
+      keepaliveMinTimeMs: this.opts.keepaliveMinTimeMs ?? DEFAULT_KEEPALIVE_MIN_TIME_MS,
       onStream: (stream, headers) => this.onStream(stream, headers),
       onClose: (c) => this.connections.delete(c),
     });
