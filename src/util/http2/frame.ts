@@ -44,13 +44,20 @@ export const DEFAULT_MAX_FRAME_SIZE = 16384;
 /** SETTINGS_HEADER_TABLE_SIZE default (RFC 7540 §6.5.2), which our server and client keep. */
 export const DEFAULT_HEADER_TABLE_SIZE = 4096;
 
+/** Writes an HTTP/2 frame header (24-bit length, type, flags, stream id) at the start of `b`. */
+export function putFrameHeader(b: Buffer, length: number, type: number, flags: number, streamId: number): void {
+  b[0] = length >>> 16;
+  b[1] = (length >>> 8) & 0xff;
+  b[2] = length & 0xff;
+  b[3] = type;
+  b[4] = flags;
+  b.writeUInt32BE((streamId & 0x7fffffff) >>> 0, 5);
+}
+
 /** An HTTP/2 frame header: 24-bit length, type, flags, stream id. */
 export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  h.writeUIntBE(length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId & 0x7fffffff, 5);
+  putFrameHeader(h, length, type, flags, streamId);
   return h;
 }
 

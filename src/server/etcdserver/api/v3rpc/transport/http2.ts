@@ -39,7 +39,7 @@
  */
 import type net from 'node:net';
 import { encodeLiteralBlock, HpackDecoder, HpackError, type HeaderSink } from '../../../../../util/http2/hpack.js';
-import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, FrameFlag, FrameType } from '../../../../../util/http2/frame.js';
+import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, FrameFlag, frameHeader, FrameType, putFrameHeader } from '../../../../../util/http2/frame.js';
 
 /** HTTP/2 error codes (RFC 7540 §7). */
 export const H2Code = {
@@ -95,27 +95,12 @@ class ConnectionError extends Error {
   }
 }
 
+/** A whole frame (header and payload) in one buffer. */
 function frame(type: number, flags: number, streamId: number, payload: Uint8Array | undefined): Buffer {
   const n = payload === undefined ? 0 : payload.length;
   const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES + n);
-  b[0] = n >>> 16;
-  b[1] = (n >>> 8) & 0xff;
-  b[2] = n & 0xff;
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(streamId, 5);
+  putFrameHeader(b, n, type, flags, streamId);
   if (payload !== undefined) b.set(payload, FRAME_HEADER_BYTES);
-  return b;
-}
-
-function frameHeaderOnly(length: number, type: number, flags: number, streamId: number): Buffer {
-  const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  b[0] = length >>> 16;
-  b[1] = (length >>> 8) & 0xff;
-  b[2] = length & 0xff;
-  b[3] = type;
-  b[4] = flags;
-  b.writeUInt32BE(streamId, 5);
   return b;
 }
 
@@ -492,7 +477,7 @@ export class Http2ServerConnection {
         h[2] = this.openDataLength & 0xff;
         this.out.push(chunk);
       } else {
-        const h = frameHeaderOnly(n, FrameType.DATA, 0, stream.id);
+        const h = frameHeader(n, FrameType.DATA, 0, stream.id);
         this.out.push(h, chunk);
         this.openData = h;
         this.openDataStream = stream.id;
