@@ -30,11 +30,16 @@ import {
   CLIENT_PREFACE,
   DEFAULT_HEADER_TABLE_SIZE,
   DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW_BYTES,
   FRAME_HEADER_BYTES,
   FrameFlag,
   frameHeader,
   FrameType,
+  H2Code,
+  h2CodeName,
+  MAX_WINDOW_BYTES,
   readFrameHeader,
+  Setting,
 } from '../../util/http2/frame.js';
 import type { StatusObject } from '../../util/grpc/codes.js';
 import { encodeMessage, MessageDecoder } from '../../util/grpc/message.js';
@@ -67,20 +72,9 @@ export interface ConnectOptions {
 const STREAM_WINDOW = 1 << 20;
 /** Our receive window for the whole connection, bytes. */
 const CONN_WINDOW = 16 << 20;
-/** RFC 7540 §6.9.2: windows start at 65,535 octets until SETTINGS say otherwise. */
-const DEFAULT_WINDOW = 65535;
-const MAX_WINDOW = 2 ** 31 - 1;
 /** Largest gRPC message accepted from a server, bytes (etcdctl: unlimited; a sanity cap). */
 const MAX_RECV_MESSAGE = 2 ** 31 - 1;
 
-const SETTINGS_HEADER_TABLE_SIZE = 0x1;
-const SETTINGS_ENABLE_PUSH = 0x2;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-
-const H2_NO_ERROR = 0x0;
-const H2_PROTOCOL_ERROR = 0x1;
-const H2_CANCEL = 0x8;
 
 /** grpc-go http2ErrConvTab: RST_STREAM error code → gRPC code. */
 function rstStreamCode(err: number): number {
@@ -156,7 +150,7 @@ export class ClientCall extends EventEmitter {
   private readonly decoder = new MessageDecoder(MAX_RECV_MESSAGE, {
     onMessage: (msg) => this.emit('message', msg),
     onFrameError: (st) => {
-      this.conn.resetCall(this, H2_CANCEL);
+      this.conn.resetCall(this, H2Code.CANCEL);
       this.finish(st);
     },
   });
@@ -201,7 +195,7 @@ export class ClientCall extends EventEmitter {
   /** Resets the stream; the call ends with Canceled `Cancelled on client`. */
   cancel(): void {
     if (this.done) return;
-    this.conn.resetCall(this, H2_CANCEL);
+    this.conn.resetCall(this, H2Code.CANCEL);
     this.finish({ code: 1, details: 'Cancelled on client' });
   }
 
@@ -221,7 +215,7 @@ export class ClientCall extends EventEmitter {
     const ms = Math.max(0, deadline - Date.now());
     this.deadlineTimer = setTimeout(() => {
       if (this.done) return;
-      this.conn.resetCall(this, H2_CANCEL);
+      this.conn.resetCall(this, H2Code.CANCEL);
       this.finish({ code: 4, details: 'context deadline exceeded' });
     }, ms);
     this.deadlineTimer.unref?.();
@@ -251,7 +245,7 @@ export class ClientCall extends EventEmitter {
     });
     if (!endStream) {
       if (this.httpStatus !== 200 && gs === undefined) {
-        this.conn.resetCall(this, H2_CANCEL);
+        this.conn.resetCall(this, H2Code.CANCEL);
         this.finish(httpFailure());
       }
       return;
@@ -303,8 +297,8 @@ export class Connection extends EventEmitter {
   private nextId = 1;
   private readonly decoder = new HpackDecoder(DEFAULT_HEADER_TABLE_SIZE);
   private peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private connSendWindow = DEFAULT_WINDOW;
+  private peerInitialWindow = DEFAULT_WINDOW_BYTES;
+  private connSendWindow = DEFAULT_WINDOW_BYTES;
   private connUnacked = 0;
   /** calls with DATA waiting for window, in order */
   private readonly blocked = new Set<ClientCall>();
@@ -329,14 +323,14 @@ export class Connection extends EventEmitter {
     let sock: netNs.Socket;
     const onConnect = () => {
       const settings = Buffer.alloc(18);
-      settings.writeUInt16BE(SETTINGS_ENABLE_PUSH, 0);
+      settings.writeUInt16BE(Setting.ENABLE_PUSH, 0);
       settings.writeUInt32BE(0, 2);
-      settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 6);
+      settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 6);
       settings.writeUInt32BE(STREAM_WINDOW, 8);
-      settings.writeUInt16BE(SETTINGS_HEADER_TABLE_SIZE, 12);
+      settings.writeUInt16BE(Setting.HEADER_TABLE_SIZE, 12);
       settings.writeUInt32BE(DEFAULT_HEADER_TABLE_SIZE, 14);
       const wu = Buffer.alloc(4);
-      wu.writeUInt32BE(CONN_WINDOW - DEFAULT_WINDOW, 0);
+      wu.writeUInt32BE(CONN_WINDOW - DEFAULT_WINDOW_BYTES, 0);
       sock.write(Buffer.concat([CLIENT_PREFACE, frameHeader(settings.length, FrameType.SETTINGS, 0, 0), settings, frameHeader(4, FrameType.WINDOW_UPDATE, 0, 0), wu]));
     };
     const unix = target.startsWith('unix:') ? target.slice(5).replace(/^\/\/(?=\/)/, '') : undefined;
@@ -390,7 +384,7 @@ export class Connection extends EventEmitter {
    */
   startCall(path: string, metadata: readonly [string, string][], deadline: number | undefined): ClientCall {
     const call = new ClientCall(this, this.peerInitialWindow);
-    if (this.closed || this.draining || !this.ready || this.nextId > MAX_WINDOW) {
+    if (this.closed || this.draining || !this.ready || this.nextId > MAX_WINDOW_BYTES) {
       queueMicrotask(() => call.finish({ code: 14, details: 'transport is closing' }));
       return call;
     }
@@ -488,7 +482,7 @@ export class Connection extends EventEmitter {
     if (this.ready && this.socket && !this.socket.destroyed) {
       const p = Buffer.alloc(8);
       p.writeUInt32BE(Math.max(0, this.nextId - 2), 0);
-      p.writeUInt32BE(H2_NO_ERROR, 4);
+      p.writeUInt32BE(H2Code.NO_ERROR, 4);
       this.socket.end(Buffer.concat([frameHeader(8, FrameType.GOAWAY, 0, 0), p]));
     }
     this.fail(new Error('transport is closing'), true);
@@ -556,7 +550,7 @@ export class Connection extends EventEmitter {
     if (this.closed) return;
     const p = Buffer.alloc(8);
     p.writeUInt32BE(0, 0);
-    p.writeUInt32BE(H2_PROTOCOL_ERROR, 4);
+    p.writeUInt32BE(H2Code.PROTOCOL_ERROR, 4);
     this.socket?.write(Buffer.concat([frameHeader(8, FrameType.GOAWAY, 0, 0), p]));
     this.fail(new Error(`http2: ${why}`));
   }
@@ -569,11 +563,11 @@ export class Connection extends EventEmitter {
         for (let i = 0; i + 6 <= payload.length; i += 6) {
           const id = payload.readUInt16BE(i);
           const v = payload.readUInt32BE(i + 2);
-          if (id === SETTINGS_INITIAL_WINDOW_SIZE) {
+          if (id === Setting.INITIAL_WINDOW_SIZE) {
             const delta = v - this.peerInitialWindow;
             this.peerInitialWindow = v;
             for (const c of this.calls.values()) c.sendWindow += delta;
-          } else if (id === SETTINGS_MAX_FRAME_SIZE) {
+          } else if (id === Setting.MAX_FRAME_SIZE) {
             this.peerMaxFrame = v;
           }
         }
@@ -620,7 +614,7 @@ export class Connection extends EventEmitter {
         if (!c) return;
         const err = payload.readUInt32BE(0);
         this.calls.delete(streamId);
-        c.finish({ code: rstStreamCode(err), details: `stream terminated by RST_STREAM with error code: ${H2_ERROR_NAMES[err] ?? err}` });
+        c.finish({ code: rstStreamCode(err), details: `stream terminated by RST_STREAM with error code: ${h2CodeName(err) ?? err}` });
         return;
       }
       case FrameType.DATA: {
@@ -677,8 +671,3 @@ export class Connection extends EventEmitter {
   }
 }
 
-const H2_ERROR_NAMES: Record<number, string> = {
-  0: 'NO_ERROR', 1: 'PROTOCOL_ERROR', 2: 'INTERNAL_ERROR', 3: 'FLOW_CONTROL_ERROR', 4: 'SETTINGS_TIMEOUT',
-  5: 'STREAM_CLOSED', 6: 'FRAME_SIZE_ERROR', 7: 'REFUSED_STREAM', 8: 'CANCEL', 9: 'COMPRESSION_ERROR',
-  10: 'CONNECT_ERROR', 11: 'ENHANCE_YOUR_CALM', 12: 'INADEQUATE_SECURITY', 13: 'HTTP_1_1_REQUIRED',
-};

@@ -1,6 +1,6 @@
 /**
  * @module util/http2/frame
- * HTTP/2 framing constants and frame headers (RFC 7540 §4, §6), shared by the
+ * HTTP/2 framing constants and frame headers (RFC 7540 §4, §6, §7), shared by the
  * client's HTTP/2 transport and the server's (v3rpc/transport/http2.ts).
  */
 
@@ -31,6 +31,44 @@ export const FrameFlag = {
   /** HEADERS */
   PRIORITY: 0x20,
 } as const;
+
+/** SETTINGS parameter identifiers (RFC 7540 §6.5.2). */
+export const Setting = {
+  HEADER_TABLE_SIZE: 0x1,
+  ENABLE_PUSH: 0x2,
+  MAX_CONCURRENT_STREAMS: 0x3,
+  INITIAL_WINDOW_SIZE: 0x4,
+  MAX_FRAME_SIZE: 0x5,
+} as const;
+
+/** HTTP/2 error codes (RFC 7540 §7). */
+export const H2Code = {
+  NO_ERROR: 0x0,
+  PROTOCOL_ERROR: 0x1,
+  INTERNAL_ERROR: 0x2,
+  FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
+  STREAM_CLOSED: 0x5,
+  FRAME_SIZE_ERROR: 0x6,
+  REFUSED_STREAM: 0x7,
+  CANCEL: 0x8,
+  COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
+  ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
+} as const;
+
+/** The name of error code `code` (e.g. "NO_ERROR"), or undefined for one RFC 7540 does not define. */
+export function h2CodeName(code: number): string | undefined {
+  for (const [name, v] of Object.entries(H2Code)) if (v === code) return name;
+  return undefined;
+}
+
+/** RFC 7540 §6.9.2: flow-control windows start at 65,535 octets until SETTINGS say otherwise. */
+export const DEFAULT_WINDOW_BYTES = 65535;
+/** RFC 7540 §6.9.1: the largest flow-control window (and stream id), 2^31-1. */
+export const MAX_WINDOW_BYTES = 2 ** 31 - 1;
 
 /** The HTTP/2 client connection preface (RFC 7540 §3.5). */
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');

@@ -47,7 +47,7 @@ import {
   type HeaderField,
 } from '../../../src/util/http2/hpack.js';
 import { encodeMessage } from '../../../src/util/grpc/message.js';
-import { H2Code } from '../../../src/server/etcdserver/api/v3rpc/transport/http2.js';
+import { H2Code } from '../../../src/util/http2/frame.js';
 import type { Method } from '../../../src/server/etcdserver/api/v3rpc/transport/method.js';
 import { GrpcServer } from '../../../src/server/etcdserver/api/v3rpc/transport/server.js';
 import type { ServerStream } from '../../../src/server/etcdserver/api/v3rpc/transport/stream.js';

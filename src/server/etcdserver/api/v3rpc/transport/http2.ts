@@ -39,31 +39,21 @@
  */
 import type net from 'node:net';
 import { encodeLiteralBlock, HpackDecoder, HpackError, type HeaderSink } from '../../../../../util/http2/hpack.js';
-import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER_BYTES, FrameFlag, frameHeader, FrameType, putFrameHeader } from '../../../../../util/http2/frame.js';
+import {
+  CLIENT_PREFACE,
+  DEFAULT_HEADER_TABLE_SIZE,
+  DEFAULT_MAX_FRAME_SIZE,
+  DEFAULT_WINDOW_BYTES,
+  FRAME_HEADER_BYTES,
+  FrameFlag,
+  frameHeader,
+  FrameType,
+  H2Code,
+  MAX_WINDOW_BYTES,
+  putFrameHeader,
+  Setting,
+} from '../../../../../util/http2/frame.js';
 
-/** HTTP/2 error codes (RFC 7540 §7). */
-export const H2Code = {
-  NO_ERROR: 0x0,
-  PROTOCOL_ERROR: 0x1,
-  INTERNAL_ERROR: 0x2,
-  FLOW_CONTROL_ERROR: 0x3,
-  STREAM_CLOSED: 0x5,
-  FRAME_SIZE_ERROR: 0x6,
-  REFUSED_STREAM: 0x7,
-  CANCEL: 0x8,
-  COMPRESSION_ERROR: 0x9,
-  ENHANCE_YOUR_CALM: 0xb,
-} as const;
-
-const SETTINGS_HEADER_TABLE_SIZE = 0x1;
-const SETTINGS_ENABLE_PUSH = 0x2;
-const SETTINGS_MAX_CONCURRENT_STREAMS = 0x3;
-const SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const SETTINGS_MAX_FRAME_SIZE = 0x5;
-
-/** RFC 7540 §6.9.2: windows start at 65,535 octets. */
-const DEFAULT_WINDOW = 65535;
-const MAX_WINDOW = 2 ** 31 - 1;
 /** grpc-go maxPingStrikes: the PINGs past the keepalive policy tolerated before GOAWAY. */
 const MAX_PING_STRIKES = 2;
 /** grpc-go defaultPingTimeout: with no stream open, PINGs closer together than this are strikes, ms. */
@@ -340,8 +330,8 @@ export class Http2ServerConnection {
   private settingsSeen = false;
   private lastStreamId = 0;
   private peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
-  private peerInitialWindow = DEFAULT_WINDOW;
-  private connSendWindow = DEFAULT_WINDOW;
+  private peerInitialWindow = DEFAULT_WINDOW_BYTES;
+  private connSendWindow = DEFAULT_WINDOW_BYTES;
   private connRecvWindow: number;
   private connUnacked = 0;
   /** header block being assembled (HEADERS + CONTINUATION) */
@@ -399,13 +389,13 @@ export class Http2ServerConnection {
 
   private sendPreface(): void {
     const settings = Buffer.allocUnsafe(12);
-    settings.writeUInt16BE(SETTINGS_MAX_CONCURRENT_STREAMS, 0);
+    settings.writeUInt16BE(Setting.MAX_CONCURRENT_STREAMS, 0);
     settings.writeUInt32BE(Math.min(this.opts.maxConcurrentStreams, 2 ** 32 - 1) >>> 0, 2);
-    settings.writeUInt16BE(SETTINGS_INITIAL_WINDOW_SIZE, 6);
+    settings.writeUInt16BE(Setting.INITIAL_WINDOW_SIZE, 6);
     settings.writeUInt32BE(this.opts.streamWindowBytes, 8);
     this.queueFrame(frame(FrameType.SETTINGS, 0, 0, settings));
-    if (this.connRecvWindow > DEFAULT_WINDOW) this.queueFrame(frame(FrameType.WINDOW_UPDATE, 0, 0, u32(this.connRecvWindow - DEFAULT_WINDOW)));
-    else this.connRecvWindow = DEFAULT_WINDOW;
+    if (this.connRecvWindow > DEFAULT_WINDOW_BYTES) this.queueFrame(frame(FrameType.WINDOW_UPDATE, 0, 0, u32(this.connRecvWindow - DEFAULT_WINDOW_BYTES)));
+    else this.connRecvWindow = DEFAULT_WINDOW_BYTES;
   }
 
   /** @internal queues a frame for the next flush. */
@@ -687,24 +677,24 @@ export class Http2ServerConnection {
       const id = payload.readUInt16BE(i);
       const v = payload.readUInt32BE(i + 2);
       switch (id) {
-        case SETTINGS_ENABLE_PUSH:
+        case Setting.ENABLE_PUSH:
           if (v > 1) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'SETTINGS_ENABLE_PUSH');
           break;
-        case SETTINGS_INITIAL_WINDOW_SIZE: {
-          if (v > MAX_WINDOW) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE');
+        case Setting.INITIAL_WINDOW_SIZE: {
+          if (v > MAX_WINDOW_BYTES) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'SETTINGS_INITIAL_WINDOW_SIZE');
           const delta = v - this.peerInitialWindow;
           this.peerInitialWindow = v;
           for (const s of this.streams.values()) {
             s.sendWindow += delta;
-            if (s.sendWindow > MAX_WINDOW) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'stream window overflow');
+            if (s.sendWindow > MAX_WINDOW_BYTES) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'stream window overflow');
           }
           break;
         }
-        case SETTINGS_MAX_FRAME_SIZE:
+        case Setting.MAX_FRAME_SIZE:
           if (v < DEFAULT_MAX_FRAME_SIZE || v > 0xffffff) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'SETTINGS_MAX_FRAME_SIZE');
           this.peerMaxFrame = v;
           break;
-        case SETTINGS_HEADER_TABLE_SIZE: // our encoder never uses the dynamic table
+        case Setting.HEADER_TABLE_SIZE: // our encoder never uses the dynamic table
         default:
           break;
       }
@@ -720,7 +710,7 @@ export class Http2ServerConnection {
     if (streamId === 0) {
       if (inc === 0) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
       this.connSendWindow += inc;
-      if (this.connSendWindow > MAX_WINDOW) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'connection window overflow');
+      if (this.connSendWindow > MAX_WINDOW_BYTES) throw new ConnectionError(H2Code.FLOW_CONTROL_ERROR, 'connection window overflow');
       this.flushBlocked();
       return;
     }
@@ -729,9 +719,9 @@ export class Http2ServerConnection {
       if (streamId > this.lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
       return;
     }
-    if (inc === 0) return this.resetStream(s, H2Code.PROTOCOL_ERROR);
+    if (inc === 0) return s.reset(H2Code.PROTOCOL_ERROR);
     s.sendWindow += inc;
-    if (s.sendWindow > MAX_WINDOW) return this.resetStream(s, H2Code.FLOW_CONTROL_ERROR);
+    if (s.sendWindow > MAX_WINDOW_BYTES) return s.reset(H2Code.FLOW_CONTROL_ERROR);
     if (s.pendingBytes > 0) s.flushPending();
   }
 
@@ -763,9 +753,9 @@ export class Http2ServerConnection {
     }
     const s = this.streams.get(streamId);
     if (s === undefined) return; // a stream we closed: its late DATA only counts for the connection
-    if (s.remoteEnded) return this.resetStream(s, H2Code.STREAM_CLOSED);
+    if (s.remoteEnded) return s.reset(H2Code.STREAM_CLOSED);
     s.recvWindow -= flow;
-    if (s.recvWindow < 0) return this.resetStream(s, H2Code.FLOW_CONTROL_ERROR);
+    if (s.recvWindow < 0) return s.reset(H2Code.FLOW_CONTROL_ERROR);
     const end = (flags & FrameFlag.END_STREAM) !== 0;
     if (end) s.remoteEnded = true;
     if (data.length > 0) s.sink?.onData(Buffer.from(data));
@@ -813,22 +803,16 @@ export class Http2ServerConnection {
     const existing = this.streams.get(id);
     if (existing !== undefined) {
       // trailers from the client: only END_STREAM matters to gRPC
-      if (!endStream) return this.resetStream(existing, H2Code.PROTOCOL_ERROR);
+      if (!endStream) return existing.reset(H2Code.PROTOCOL_ERROR);
       if (!existing.remoteEnded) existing.remoteEnd();
       return;
     }
     if ((id & 1) === 0 || id <= this.lastStreamId) throw new ConnectionError(H2Code.PROTOCOL_ERROR, `HEADERS opening stream ${id}`);
     this.lastStreamId = id;
     if (this.draining || this.closed) return;
-    if (this.streams.size >= this.opts.maxConcurrentStreams) {
-      this.queueFrame(frame(FrameType.RST_STREAM, 0, id, u32(H2Code.REFUSED_STREAM)));
-      return;
-    }
+    if (this.streams.size >= this.opts.maxConcurrentStreams) return this.resetId(id, H2Code.REFUSED_STREAM);
     const headers = builder.result();
-    if (headers === undefined) {
-      this.queueFrame(frame(FrameType.RST_STREAM, 0, id, u32(H2Code.PROTOCOL_ERROR)));
-      return;
-    }
+    if (headers === undefined) return this.resetId(id, H2Code.PROTOCOL_ERROR);
     const stream = new Http2ServerStream(this, id, this.peerInitialWindow, this.opts.streamWindowBytes);
     this.streams.set(id, stream);
     if (endStream) stream.remoteEnded = true;
@@ -836,10 +820,7 @@ export class Http2ServerConnection {
     if (endStream) stream.remoteEnd();
   }
 
-  private resetStream(s: Http2ServerStream, code: number): void {
-    s.reset(code);
-  }
-
+  /** RST_STREAM `code` for stream `id`, open or not (an open one closes). */
   private resetId(id: number, code: number): void {
     const s = this.streams.get(id);
     if (s) s.reset(code);

@@ -26,7 +26,8 @@
 import type net from 'node:net';
 import { respondStatusOnly } from './call.js';
 import { Code } from '../../../../../util/grpc/codes.js';
-import { H2Code, Http2ServerConnection, type Http2ServerStream, type RequestHeaders } from './http2.js';
+import { H2Code } from '../../../../../util/http2/frame.js';
+import { Http2ServerConnection, type Http2ServerStream, type RequestHeaders } from './http2.js';
 import type { Method } from './method.js';
 import { statusMalformedMethod, statusUnknownMethod } from './status.js';
 import { ServerStream } from './stream.js';
