@@ -42,6 +42,7 @@ import {
   Setting,
 } from '../../util/http2/frame.js';
 import type { StatusObject } from '../../util/grpc/codes.js';
+import { SlotMap } from '../../util/slot-map.js';
 import { encodeMessage, MessageDecoder } from '../../util/grpc/message.js';
 
 /** A call's end: a gRPC status code (google.golang.org/grpc/codes) and its message. */
@@ -293,7 +294,8 @@ const HTTP_STATUS_TEXT: Record<number, string> = {
  */
 export class Connection extends EventEmitter {
   private socket: netNs.Socket | undefined;
-  private readonly calls = new Map<number, ClientCall>();
+  /** Open calls by stream ID; a SlotMap, so a finished call is not kept alive (util/slot-map.ts). */
+  private readonly calls = new SlotMap<number, ClientCall>();
   private nextId = 1;
   private readonly decoder = new HpackDecoder(DEFAULT_HEADER_TABLE_SIZE);
   private peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
@@ -463,7 +465,7 @@ export class Connection extends EventEmitter {
 
   /** @internal the call ended: drop it; a draining connection closes after its last call. */
   forget(call: ClientCall): void {
-    this.calls.delete(call.id);
+    this.calls.take(call.id);
     this.blocked.delete(call);
     if (this.draining && this.calls.size === 0) this.close();
   }
@@ -613,7 +615,7 @@ export class Connection extends EventEmitter {
         const c = this.calls.get(streamId);
         if (!c) return;
         const err = payload.readUInt32BE(0);
-        this.calls.delete(streamId);
+        this.calls.take(streamId);
         c.finish({ code: rstStreamCode(err), details: `stream terminated by RST_STREAM with error code: ${h2CodeName(err) ?? err}` });
         return;
       }

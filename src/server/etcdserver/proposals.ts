@@ -15,6 +15,7 @@
  * field order, which protobuf allows) and the held object is what decoding them gives.
  */
 import type { InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_pb.js';
+import { SlotMap } from '../../util/slot-map.js';
 
 /**
  * Requests proposed by this member and not applied yet, by request ID (the header ID
@@ -26,7 +27,8 @@ import type { InternalRaftRequest } from '../../gen/etcdserverpb/raft_internal_p
  * its entry like any other.
  */
 export class PendingProposals {
-  private readonly byId = new Map<bigint, InternalRaftRequest>();
+  /** A SlotMap: a request applied or given up on is not kept alive (util/slot-map.ts). */
+  private readonly byId = new SlotMap<bigint, InternalRaftRequest>();
 
   /** Remembers `req`, about to be proposed under request ID `id`. */
   register(id: bigint, req: InternalRaftRequest): void {
@@ -35,14 +37,12 @@ export class PendingProposals {
 
   /** The request proposed under `id`, removed from the tracker; undefined if not (or no longer) held. */
   take(id: bigint): InternalRaftRequest | undefined {
-    const req = this.byId.get(id);
-    if (req) this.byId.delete(id);
-    return req;
+    return this.byId.take(id);
   }
 
   /** Forgets `id` (the proposer gave up waiting for it). */
   delete(id: bigint): void {
-    this.byId.delete(id);
+    this.byId.take(id);
   }
 
   /** Requests held. */

@@ -3,10 +3,12 @@
  * (etcd pkg/wait), and waiters for the applied index to reach a value
  * (etcd pkg/wait WaitTime).
  */
+import { SlotMap } from '../../util/slot-map.js';
 
 /** Registry of pending proposals. */
 export class Wait<T> {
-  private readonly pending = new Map<bigint, (v: T) => void>();
+  /** Waiters by request ID; a SlotMap, so a finished waiter is not kept alive (util/slot-map.ts). */
+  private readonly pending = new SlotMap<bigint, (v: T) => void>();
 
   /** Registers `id`; the promise resolves with what {@link trigger} passes. Throws if `id` is already registered. */
   register(id: bigint): Promise<T> {
@@ -28,10 +30,8 @@ export class Wait<T> {
 
   /** Resolves `id`'s waiter with `v` (no-op if nobody waits, e.g. an entry proposed by another member). */
   trigger(id: bigint, v: T): void {
-    const f = this.pending.get(id);
-    if (!f) return;
-    this.pending.delete(id);
-    f(v);
+    const f = this.pending.take(id);
+    if (f) f(v);
   }
 
   isRegistered(id: bigint): boolean {
@@ -40,9 +40,7 @@ export class Wait<T> {
 
   /** Resolves every waiter with `v(id)` (server stop or fatal error). */
   triggerAll(v: (id: bigint) => T): void {
-    const all = [...this.pending];
-    this.pending.clear();
-    for (const [id, f] of all) f(v(id));
+    for (const [id, f] of this.pending.drain()) f(v(id));
   }
 
   get size(): number {

@@ -39,6 +39,7 @@
  */
 import type net from 'node:net';
 import { encodeLiteralBlock, HpackDecoder, HpackError, type HeaderSink } from '../../../../../util/http2/hpack.js';
+import { SlotMap } from '../../../../../util/slot-map.js';
 import {
   CLIENT_PREFACE,
   DEFAULT_HEADER_TABLE_SIZE,
@@ -321,7 +322,8 @@ const CONNECTION_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connectio
 
 /** One server-side HTTP/2 connection; see the module doc. */
 export class Http2ServerConnection {
-  private readonly streams = new Map<number, Http2ServerStream>();
+  /** Open streams by ID; a SlotMap, so a closed stream is not kept alive (util/slot-map.ts). */
+  private readonly streams = new SlotMap<number, Http2ServerStream>();
   /** Streams with DATA waiting for the connection window, in order. */
   private readonly blocked = new Set<Http2ServerStream>();
   private readonly hpack = new HpackDecoder(DEFAULT_HEADER_TABLE_SIZE);
@@ -502,7 +504,7 @@ export class Http2ServerConnection {
   closeStream(stream: Http2ServerStream): void {
     if (stream.closed) return;
     stream.closed = true;
-    this.streams.delete(stream.id);
+    this.streams.take(stream.id);
     this.blocked.delete(stream);
     stream.sink?.streamClosed();
     if (this.draining && this.streams.size === 0) this.close();
