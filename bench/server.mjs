@@ -52,7 +52,7 @@
 // throughput. The watch row's generator CPU is in its phase line (it decodes every event).
 //
 // Options (flags, or environment variables BENCH_<NAME> e.g. BENCH_DURATION_MS=3000):
-//   --duration-ms (5000) --rounds (2) --clients (100) --workers (2) --conns (4) --keys (10000)
+//   --duration-ms (5000) --rounds (3) --clients (100) --workers (2) --conns (4) --keys (10000)
 //   --value-size (256) --targets (real[,ours]) --no-probe --out=<file> --md=<file>
 //   --rows (all) --short --watchers (1000) --watch-clients (10) --range-keys (1000)
 //   --range-clients (10) --leases (10000) --lease-ttl (3) --memory-keys (100000)
@@ -120,7 +120,7 @@ for (const a of process.argv.slice(2)) {
 }
 const opts = {
   durationMs: intOption('duration-ms', [5000, 1000], 100),
-  rounds: intOption('rounds', [2, 1], 1),
+  rounds: intOption('rounds', [3, 1], 1),
   clients: intOption('clients', 100, 1),
   workers: intOption('workers', 2, 1),
   conns: intOption('conns', 4, 1),
