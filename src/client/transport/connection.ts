@@ -37,7 +37,7 @@ import {
   FrameType,
   H2Code,
   h2CodeName,
-  MAX_WINDOW_BYTES,
+  MAX_STREAM_ID,
   readFrameHeader,
   Setting,
 } from '../../util/http2/frame.js';
@@ -75,7 +75,6 @@ const STREAM_WINDOW = 1 << 20;
 const CONN_WINDOW = 16 << 20;
 /** Largest gRPC message accepted from a server, bytes (etcdctl: unlimited; a sanity cap). */
 const MAX_RECV_MESSAGE = 2 ** 31 - 1;
-
 
 /** grpc-go http2ErrConvTab: RST_STREAM error code → gRPC code. */
 function rstStreamCode(err: number): number {
@@ -386,7 +385,7 @@ export class Connection extends EventEmitter {
    */
   startCall(path: string, metadata: readonly [string, string][], deadline: number | undefined): ClientCall {
     const call = new ClientCall(this, this.peerInitialWindow);
-    if (this.closed || this.draining || !this.ready || this.nextId > MAX_WINDOW_BYTES) {
+    if (this.closed || this.draining || !this.ready || this.nextId > MAX_STREAM_ID) {
       queueMicrotask(() => call.finish({ code: 14, details: 'transport is closing' }));
       return call;
     }

@@ -67,8 +67,10 @@ export function h2CodeName(code: number): string | undefined {
 
 /** RFC 7540 §6.9.2: flow-control windows start at 65,535 octets until SETTINGS say otherwise. */
 export const DEFAULT_WINDOW_BYTES = 65535;
-/** RFC 7540 §6.9.1: the largest flow-control window (and stream id), 2^31-1. */
+/** RFC 7540 §6.9.1: the largest flow-control window, 2^31-1 octets. */
 export const MAX_WINDOW_BYTES = 2 ** 31 - 1;
+/** RFC 7540 §5.1.1: stream identifiers are 31-bit; a client past this one needs a new connection. */
+export const MAX_STREAM_ID = 2 ** 31 - 1;
 
 /** The HTTP/2 client connection preface (RFC 7540 §3.5). */
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
